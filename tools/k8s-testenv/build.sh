@@ -4,9 +4,15 @@
 # does not match versions.env are built, so a second run costs a few stat calls.
 #   build.sh            build what is missing
 #   build.sh --check    exit 0 if everything is built, 1 otherwise (builds nothing)
+#   build.sh --print-bin  print the directory that holds (or will hold) the binaries
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+if [[ "${1:-}" == "--print-bin" ]]; then
+    echo "${K8S_BIN}"
+    exit 0
+fi
 
 missing=()
 for c in ${COMPONENTS}; do

@@ -1,0 +1,246 @@
+"""Fixtures that give the k8s tests a real Kubernetes API server.
+
+The cluster comes from, in order:
+1. ``STOREFLEET_TEST_KUBECONFIG`` — any cluster (Docker Desktop, kind, k3d, ...);
+2. the test environment already started by ``make k8s-up`` (``var/k8s/kubeconfig``);
+3. the test environment started here from the binaries built by
+   ``make k8s-testenv``, and stopped again when the session ends.
+When none is available the suite is skipped with the command that enables
+it, except under ``CI=true``, where a missing cluster fails the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client, config, watch
+from kubernetes.client.rest import ApiException
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TESTENV_DIR = REPO_ROOT / "tools" / "k8s-testenv"
+TESTENV_VAR = Path(os.environ.get("STOREFLEET_K8S_VAR", REPO_ROOT / "var" / "k8s"))
+TESTENV_KUBECONFIG = TESTENV_VAR / "kubeconfig"
+NAMESPACE_LABEL = "storefleet.dev/test"
+
+
+@dataclasses.dataclass(frozen=True)
+class Cluster:
+    """A reachable cluster and the tools that talk to it."""
+
+    kubeconfig: Path
+    api: client.ApiClient
+    kubectl: str
+    helm: str
+    # True for the kwok-simulated test environment, whose nodes we know.
+    simulated: bool
+    # Helm keeps its config, cache and repositories here, not in the user's home.
+    helm_home: Path
+
+    def run(self, tool: str, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """Run kubectl or helm against this cluster (argument list, no shell)."""
+        binary = {"kubectl": self.kubectl, "helm": self.helm}[tool]
+        env = dict(os.environ)
+        for var in ("HELM_CONFIG_HOME", "HELM_CACHE_HOME", "HELM_DATA_HOME"):
+            env[var] = str(self.helm_home / var.lower())
+        result = subprocess.run(
+            [binary, "--kubeconfig", str(self.kubeconfig), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+        )
+        if check and result.returncode != 0:
+            pytest.fail(f"{tool} {' '.join(args)} exited {result.returncode}:\n{result.stderr}")
+        return result
+
+    def api_client_as(self, user: str) -> client.ApiClient:
+        """An API client for the same cluster that impersonates ``user``."""
+        impersonating = client.ApiClient(self.api.configuration)
+        impersonating.set_default_header("Impersonate-User", user)
+        return impersonating
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def _unavailable(message: str) -> None:
+    if _in_ci():
+        pytest.fail(f"k8s suite cannot run under CI=true: {message}", pytrace=False)
+    pytest.skip(f"k8s suite skipped: {message}")
+
+
+def _api_client(kubeconfig: Path) -> client.ApiClient:
+    configuration = client.Configuration()
+    config.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
+    return client.ApiClient(configuration)
+
+
+def _answers(kubeconfig: Path) -> bool:
+    if not kubeconfig.is_file():
+        return False
+    try:
+        with _api_client(kubeconfig) as api:
+            client.VersionApi(api).get_code(_request_timeout=3)
+    except Exception:  # noqa: BLE001 - any failure means "not this one"; the caller falls back
+        return False
+    return True
+
+
+def _testenv_bin() -> Path:
+    out = subprocess.run(
+        [str(TESTENV_DIR / "build.sh"), "--print-bin"], check=True, capture_output=True, text=True
+    )
+    return Path(out.stdout.strip())
+
+
+def _testenv_built() -> bool:
+    return subprocess.run([str(TESTENV_DIR / "build.sh"), "--check"], capture_output=True).returncode == 0
+
+
+def _tool(name: str) -> str:
+    for candidate in (TESTENV_VAR / "bin" / name, _testenv_bin() / name):
+        if candidate.exists():
+            return str(candidate)
+    found = shutil.which(name)
+    if found is None:
+        _unavailable(f"{name} not found; run `make k8s-testenv` or put {name} on PATH")
+    return str(found)
+
+
+@pytest.fixture(scope="session")
+def k8s(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    external = os.environ.get("STOREFLEET_TEST_KUBECONFIG")
+    started_here = False
+    if external:
+        kubeconfig = Path(external)
+        if not _answers(kubeconfig):
+            pytest.fail(f"STOREFLEET_TEST_KUBECONFIG={external} does not answer", pytrace=False)
+        simulated = False
+    elif _answers(TESTENV_KUBECONFIG):
+        kubeconfig, simulated = TESTENV_KUBECONFIG, True
+    else:
+        if not _testenv_built():
+            _unavailable(
+                "no cluster: the test environment is not built "
+                "(run `make k8s-testenv`, or set STOREFLEET_TEST_KUBECONFIG to a cluster's kubeconfig)"
+            )
+        up = subprocess.run([str(TESTENV_DIR / "up.sh")], capture_output=True, text=True, timeout=180)
+        if up.returncode != 0:
+            pytest.fail(f"tools/k8s-testenv/up.sh failed:\n{up.stderr}", pytrace=False)
+        started_here = True
+        kubeconfig, simulated = TESTENV_KUBECONFIG, True
+
+    api = _api_client(kubeconfig)
+    try:
+        yield Cluster(
+            kubeconfig,
+            api,
+            kubectl=_tool("kubectl"),
+            helm=_tool("helm"),
+            simulated=simulated,
+            helm_home=tmp_path_factory.mktemp("helm"),
+        )
+    finally:
+        api.close()
+        if started_here:
+            subprocess.run([str(TESTENV_DIR / "down.sh")], check=True, capture_output=True, timeout=120)
+
+
+@pytest.fixture
+def namespace(k8s: Cluster, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh namespace per test, deleted afterwards (without waiting)."""
+    base = request.node.name.removeprefix("test_").replace("_", "-").lower()[:40].strip("-")
+    name = f"sft-{base}-{uuid.uuid4().hex[:6]}"
+    core = client.CoreV1Api(k8s.api)
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels={NAMESPACE_LABEL: "true"})))
+    # Pods are rejected until the controller manager has created the default
+    # ServiceAccount, so tests start only once it exists.
+    wait_until(
+        core.list_namespaced_service_account,
+        lambda sas: any(sa.metadata.name == "default" for sa in sas),
+        namespace=name,
+        timeout=30,
+        what=f"default ServiceAccount in {name}",
+    )
+    yield name
+    try:
+        core.delete_namespace(name)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+
+
+@pytest.fixture
+def wait() -> Callable[..., list[Any]]:
+    """The watch-with-deadline helper (a fixture, so test modules need no imports from here)."""
+    return wait_until
+
+
+def wait_until(
+    list_func: Callable[..., Any],
+    predicate: Callable[[list[Any]], bool],
+    *,
+    timeout: float,
+    what: str,
+    **kwargs: Any,
+) -> list[Any]:
+    """Watch a list endpoint until ``predicate(items)`` holds, or fail at the deadline.
+
+    The predicate sees the full current set of objects after every event, so
+    it can express conditions over many objects ("3 pods Ready"). Watches are
+    resumed from the last resourceVersion until the deadline passes.
+    """
+    deadline = time.monotonic() + timeout
+    listing = list_func(**kwargs)
+    items = {obj.metadata.uid: obj for obj in listing.items}
+    if predicate(list(items.values())):
+        return list(items.values())
+    resource_version = listing.metadata.resource_version
+    while (remaining := deadline - time.monotonic()) > 0:
+        w = watch.Watch()
+        try:
+            for event in w.stream(
+                list_func,
+                resource_version=resource_version,
+                timeout_seconds=max(1, int(remaining)),
+                _request_timeout=remaining + 5,
+                **kwargs,
+            ):
+                obj = event["object"]
+                resource_version = obj.metadata.resource_version
+                if event["type"] == "DELETED":
+                    items.pop(obj.metadata.uid, None)
+                else:
+                    items[obj.metadata.uid] = obj
+                if predicate(list(items.values())):
+                    return list(items.values())
+                if time.monotonic() >= deadline:
+                    break
+        except ApiException as exc:
+            if exc.status != 410:  # 410 Gone: relist and resume
+                raise
+            listing = list_func(**kwargs)
+            items = {obj.metadata.uid: obj for obj in listing.items}
+            resource_version = listing.metadata.resource_version
+        finally:
+            w.stop()
+    pytest.fail(f"timed out after {timeout} s waiting for {what}; last seen: {_describe(items.values())}")
+
+
+def _describe(objs: Any) -> str:
+    return ", ".join(f"{o.metadata.name}:{getattr(o, 'status', None) and _phase(o)}" for o in objs) or "nothing"
+
+
+def _phase(obj: Any) -> str:
+    status = obj.status
+    return str(getattr(status, "phase", None) or getattr(status, "conditions", None) or "")

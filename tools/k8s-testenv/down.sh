@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Stops every process that up.sh started (by its recorded pid, and only if
+# that pid still runs one of our binaries) and removes var/k8s.
+#   down.sh               stop and remove all state
+#   down.sh --keep-logs   stop, remove state but keep var/k8s/logs (used by up.sh on failure)
+set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+PIDS="${K8S_VAR}/pids"
+keep_logs=false
+[[ "${1:-}" == "--keep-logs" ]] && keep_logs=true
+
+# True when pid is alive and runs a binary from our cache (guards against a
+# recycled pid belonging to someone else).
+is_ours() {
+    local exe
+    exe="$(readlink "/proc/$1/exe" 2>/dev/null)" || return 1
+    [[ "${exe}" == "${K8S_BIN}/"* ]]
+}
+
+stopped=0
+# Reverse start order: clients first, etcd last, so nothing logs a storm of
+# connection errors while stopping.
+for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
+    f="${PIDS}/${name}.pid"
+    [[ -f "${f}" ]] || continue
+    pid="$(cat "${f}")"
+    if is_ours "${pid}"; then
+        kill -TERM "${pid}" 2>/dev/null || true
+        for _ in $(seq 1 100); do
+            is_ours "${pid}" || break
+            sleep 0.1
+        done
+        if is_ours "${pid}"; then
+            log "${name} (pid ${pid}) ignored SIGTERM for 10 s; killing it"
+            kill -KILL "${pid}" 2>/dev/null || true
+            sleep 0.2
+        fi
+        stopped=$((stopped + 1))
+    fi
+    rm -f "${f}"
+done
+
+if [[ -d "${K8S_VAR}" ]]; then
+    if ${keep_logs}; then
+        find "${K8S_VAR}" -mindepth 1 -maxdepth 1 ! -name logs -exec rm -rf {} +
+    else
+        rm -rf "${K8S_VAR}"
+    fi
+fi
+log "stopped ${stopped} process(es); removed ${K8S_VAR}"
