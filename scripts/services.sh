@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Installs (when missing) and starts, on loopback only, the services StoreFleet
+# uses on one machine: MariaDB (the stores' database server, and the platform DB
+# in the MariaDB test runs), Redis (the Redis queue backend, for tests) and PHP
+# with WordPress (the local store driver). Idempotent: a running service is left
+# alone. Writes var/services.env (mode 0600) with the stores database URL of a
+# generated MariaDB admin user, so no password is ever typed or passed in argv.
+#
+#   scripts/services.sh [mariadb] [redis] [php]     (default: all three)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+want=("$@"); [ ${#want[@]} -gt 0 ] || want=(mariadb redis php)
+mkdir -p var && chmod 700 var
+log() { printf '==> %s\n' "$*" >&2; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing ${missing[*]} (apt)"
+  # A new machine has no package lists yet; an old list may name removed versions.
+  if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
+    as_root apt-get update -q >/dev/null
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
+  local secs=$1 what=$2; shift 2
+  for _ in $(seq $((secs * 5))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  log "$what did not come up within ${secs}s"; return 1
+}
+
+start_mariadb() {
+  apt_install mariadb-server mariadb-client
+  if ! mariadb-admin --protocol=socket ping >/dev/null 2>&1; then
+    log "starting MariaDB on 127.0.0.1:3306"
+    as_root mkdir -p /run/mysqld && as_root chown mysql:mysql /run/mysqld
+    # mysqld_safe supervises mariadbd; setsid detaches it from this shell.
+    as_root setsid -f mysqld_safe --bind-address=127.0.0.1 --port=3306 >/dev/null 2>&1 < /dev/null
+    wait_for 60 MariaDB mariadb-admin --protocol=socket ping
+  fi
+  # A dedicated admin user for StoreFleet (creates store databases and users).
+  local pwfile=var/mariadb-admin.password
+  if [ ! -s "$pwfile" ] || ! MYSQL_PWD="$(cat "$pwfile")" mariadb -h 127.0.0.1 -u storefleet -e 'SELECT 1' >/dev/null 2>&1; then
+    umask 077; python3 -c 'import secrets; print(secrets.token_urlsafe(24))' > "$pwfile"
+    log "creating the MariaDB user 'storefleet' (password in $pwfile)"
+    { printf "CREATE USER IF NOT EXISTS 'storefleet'@'localhost' IDENTIFIED BY '%s';\n" "$(cat "$pwfile")"
+      printf "CREATE USER IF NOT EXISTS 'storefleet'@'127.0.0.1' IDENTIFIED BY '%s';\n" "$(cat "$pwfile")"
+      printf "ALTER USER 'storefleet'@'localhost' IDENTIFIED BY '%s';\n" "$(cat "$pwfile")"
+      printf "ALTER USER 'storefleet'@'127.0.0.1' IDENTIFIED BY '%s';\n" "$(cat "$pwfile")"
+      echo "GRANT ALL PRIVILEGES ON *.* TO 'storefleet'@'localhost' WITH GRANT OPTION;"
+      echo "GRANT ALL PRIVILEGES ON *.* TO 'storefleet'@'127.0.0.1' WITH GRANT OPTION;"
+      echo "FLUSH PRIVILEGES;"
+    } | as_root mariadb --protocol=socket -u root
+  fi
+  umask 077
+  local url="mysql+pymysql://storefleet:$(cat "$pwfile")@127.0.0.1:3306/"
+  touch var/services.env
+  grep -v '^STOREFLEET_STORES_DB_URL=' var/services.env > var/services.env.new || true
+  echo "STOREFLEET_STORES_DB_URL=$url" >> var/services.env.new
+  mv var/services.env.new var/services.env
+}
+
+start_redis() {
+  apt_install redis-server redis-tools
+  if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+    log "starting Redis on 127.0.0.1:6379"
+    redis-server --bind 127.0.0.1 --port 6379 --daemonize yes --save '' --appendonly no \
+      --logfile "$PWD/var/redis.log" >/dev/null
+    wait_for 20 Redis redis-cli -h 127.0.0.1 -p 6379 ping
+  fi
+}
+
+start_php() {
+  apt_install php-cli php-mysql php-xml php-mbstring php-curl php-zip php-gd php-intl unzip wordpress
+}
+
+for w in "${want[@]}"; do
+  case "$w" in
+    mariadb) start_mariadb ;;
+    redis) start_redis ;;
+    php) start_php ;;
+    *) log "unknown service: $w"; exit 2 ;;
+  esac
+done

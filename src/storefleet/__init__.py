@@ -1,0 +1,1 @@
+"""StoreFleet: a self-hosted platform for running many WooCommerce stores."""

@@ -1,0 +1,3 @@
+from storefleet.cli import main
+
+main()

@@ -1,0 +1,428 @@
+"""The ``storefleet`` command line.
+
+Server commands (``up``, ``api``, ``worker``, ``migrate``, ``users``) act on
+this machine's platform; ``login`` and ``stores`` talk to a running API over
+HTTP, like any other client.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+
+from storefleet.config import Settings, get_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+users_app = typer.Typer(no_args_is_help=True, help="Manage platform users (on this machine).")
+stores_app = typer.Typer(no_args_is_help=True, help="Manage stores through the API.")
+app.add_typer(users_app, name="users")
+app.add_typer(stores_app, name="stores")
+
+_CREDENTIALS = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "storefleet"
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("huey").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _runtime() -> Any:
+    from storefleet.runtime import Runtime
+
+    return Runtime(get_settings())
+
+
+# -- server commands ---------------------------------------------------------
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the platform database schema."""
+    from storefleet.migrations import upgrade
+
+    settings = get_settings()
+    settings.data_path.mkdir(parents=True, exist_ok=True)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    upgrade(settings.effective_database_url)
+    typer.echo("database schema is up to date")
+
+
+def _ensure_admin(settings: Settings) -> str | None:
+    from storefleet.auth import service
+
+    runtime = _runtime()
+    pw = settings.admin_password.get_secret_value() if settings.admin_password else None
+    with runtime.db.transaction() as session:
+        generated = service.ensure_admin(session, settings.admin_email, pw)
+    runtime.close()
+    return generated
+
+
+@app.command()
+def api() -> None:
+    """Run the HTTP API (and the dashboard) in the foreground."""
+    import uvicorn
+
+    from storefleet.app import create_app
+    from storefleet.runtime import Runtime
+
+    settings = get_settings()
+    _logging(settings)
+    uvicorn.run(
+        create_app(Runtime(settings)),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        proxy_headers=False,
+        timeout_graceful_shutdown=5,
+    )
+
+
+@app.command()
+def worker() -> None:
+    """Run a worker (store operations and the reconciler) in the foreground."""
+    from storefleet.runtime import Runtime
+    from storefleet.worker import run_worker
+
+    settings = get_settings()
+    _logging(settings)
+    run_worker(Runtime(settings))
+
+
+@app.command()
+def up() -> None:
+    """Migrate, create the first admin, and run API + worker until Ctrl-C.
+
+    On exit the local stores' PHP servers stop too; the next ``up`` brings the
+    ready stores back."""
+    settings = get_settings()
+    _logging(settings)
+    migrate()
+    generated = _ensure_admin(settings)
+    from storefleet.drivers import make_driver
+
+    driver = make_driver(settings)
+    driver.check()
+
+    env = dict(os.environ)
+    procs = {
+        name: subprocess.Popen([sys.executable, "-m", "storefleet", name], env=env)
+        for name in ("api", "worker")
+    }
+    shown_host = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0") else settings.host
+    url = f"http://{shown_host}:{settings.port}"
+    _wait_for_api(url, procs["api"])
+    banner = [
+        "",
+        f"  StoreFleet is running: {url}",
+        f"  Sign in as {settings.admin_email}",
+    ]
+    if generated:
+        banner.append(f"  Password (shown only now; save it): {generated}")
+    elif settings.admin_password:
+        banner.append("  Password: the one in STOREFLEET_ADMIN_PASSWORD")
+    else:
+        banner.append(
+            "  Password: the one printed when the admin was created "
+            f"(forgot it? storefleet users reset-password {settings.admin_email})"
+        )
+    banner += [f"  API docs: {url}/api/docs", "  Stop with Ctrl-C.", ""]
+    print("\n".join(banner), flush=True)
+
+    stopping = False
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while not stopping and all(p.poll() is None for p in procs.values()):
+            time.sleep(0.2)
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        for p in procs.values():
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        _stop_stores(settings, driver)
+    failed = [n for n, p in procs.items() if p.returncode not in (0, -signal.SIGINT, 130)]
+    if failed and not stopping:
+        raise typer.Exit(1)
+
+
+def _wait_for_api(url: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise typer.Exit(1)
+
+
+def _stop_stores(settings: Settings, driver: Any) -> None:
+    from sqlalchemy import select
+
+    from storefleet.drivers.base import StoreSnapshot
+    from storefleet.stores.models import Phase, Store
+
+    runtime = _runtime()
+    with runtime.db.transaction(write=False) as session:
+        stores = session.scalars(select(Store).where(Store.phase != Phase.deleted.value)).all()
+        snapshots = [
+            StoreSnapshot(id=s.id, name=s.name, admin_email=s.admin_email, url=s.url, port=s.port)
+            for s in stores
+        ]
+    driver.stop_all(snapshots)
+    runtime.close()
+    print(f"stopped {len(snapshots)} store server(s)", flush=True)
+
+
+# -- users -------------------------------------------------------------------
+
+
+@users_app.command("create")
+def users_create(
+    email: str,
+    admin: Annotated[bool, typer.Option("--admin", help="Make an admin")] = False,
+    max_live_stores: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Create a user; the password is read from the terminal (or stdin)."""
+    from pydantic import ValidationError
+
+    from storefleet.auth import service
+    from storefleet.auth.models import Role
+    from storefleet.auth.schemas import UserCreate
+    from storefleet.exceptions import StoreFleetError
+
+    password = _read_password()
+    try:
+        data = UserCreate(
+            email=email,
+            password=password,
+            role=Role.admin if admin else Role.member,
+            max_live_stores=max_live_stores,
+        )
+    except ValidationError as exc:
+        typer.echo(f"error: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}", err=True)
+        raise typer.Exit(2) from exc
+    runtime = _runtime()
+    try:
+        with runtime.db.transaction() as session:
+            user = service.create_user(session, data)
+            typer.echo(f"created {user.role} {user.email} (id {user.id})")
+    except StoreFleetError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(1) from exc
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List users."""
+    from storefleet.auth import repository
+
+    runtime = _runtime()
+    with runtime.db.transaction(write=False) as session:
+        rows, _total = repository.page(session, limit=10_000, offset=0)
+        for u in rows:
+            state = "active" if u.is_active else "disabled"
+            typer.echo(f"{u.id:>5}  {u.email:<40} {u.role:<7} {state}")
+
+
+@users_app.command("reset-password")
+def users_reset_password(email: str) -> None:
+    """Give a user a new generated password, printed once."""
+    from storefleet.auth import passwords, repository
+
+    runtime = _runtime()
+    with runtime.db.transaction() as session:
+        user = repository.by_email(session, email)
+        if user is None:
+            typer.echo(f"error: no user {email}", err=True)
+            raise typer.Exit(1)
+        password = passwords.generate_password()
+        user.password_hash = passwords.hash_password(password)
+    typer.echo(f"new password for {email} (shown only now): {password}")
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        return getpass.getpass("Password: ")
+    return sys.stdin.readline().rstrip("\n")
+
+
+# -- API client commands -----------------------------------------------------
+
+
+def _api_url() -> str:
+    return os.environ.get("STOREFLEET_API_URL", f"http://localhost:{get_settings().port}")
+
+
+def _token() -> str:
+    token = os.environ.get("STOREFLEET_TOKEN")
+    if token:
+        return token
+    path = _CREDENTIALS / "token.json"
+    if not path.exists():
+        typer.echo("error: not signed in; run `storefleet login EMAIL` first", err=True)
+        raise typer.Exit(1)
+    return str(json.loads(path.read_text())["access_token"])
+
+
+def _request(method: str, path: str, **kwargs: Any) -> Any:
+    try:
+        resp = httpx.request(
+            method,
+            _api_url() + path,
+            headers={"Authorization": f"Bearer {_token()}"},
+            timeout=30,
+            **kwargs,
+        )
+    except httpx.HTTPError as exc:
+        typer.echo(f"error: cannot reach the API at {_api_url()}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    if resp.status_code >= 400:
+        detail = (
+            resp.json().get("detail")
+            if resp.headers.get("content-type", "").startswith("application/json")
+            else resp.text
+        )
+        if isinstance(detail, list):
+            detail = "; ".join(d.get("msg", str(d)) for d in detail)
+        typer.echo(f"error ({resp.status_code}): {detail}", err=True)
+        raise typer.Exit(1)
+    return resp.json()
+
+
+@app.command()
+def login(email: str) -> None:
+    """Sign in to the API; the token is kept in ~/.config/storefleet (0600)."""
+    password = _read_password()
+    resp = httpx.post(_api_url() + "/api/auth/login", json={"email": email, "password": password})
+    if resp.status_code != 200:
+        typer.echo(f"error ({resp.status_code}): {resp.json().get('detail')}", err=True)
+        raise typer.Exit(1)
+    _CREDENTIALS.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = _CREDENTIALS / "token.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(resp.json(), f)
+    typer.echo(f"signed in as {email}")
+
+
+def _print_store(s: dict[str, Any]) -> None:
+    step = f" ({s['current_step']})" if s.get("current_step") else ""
+    typer.echo(f"{s['id']:>5}  {s['name']:<40} {s['status']}{step}  {s.get('url') or ''}")
+
+
+def _find(name_or_id: str) -> dict[str, Any]:
+    if name_or_id.isdigit():
+        return dict(_request("GET", f"/api/stores/{name_or_id}"))
+    page = _request("GET", "/api/stores", params={"limit": 500})
+    for s in page["items"]:
+        if s["name"] == name_or_id:
+            return dict(_request("GET", f"/api/stores/{s['id']}"))
+    typer.echo(f"error: no store named {name_or_id}", err=True)
+    raise typer.Exit(1)
+
+
+@stores_app.command("list")
+def stores_list(
+    all_: Annotated[bool, typer.Option("--all", help="Include deleted")] = False,
+) -> None:
+    """List your stores (admins: all stores), newest first."""
+    page = _request("GET", "/api/stores", params={"limit": 500, "include_deleted": all_})
+    for s in page["items"]:
+        _print_store(s)
+    typer.echo(f"{page['total']} store(s)")
+
+
+@stores_app.command("create")
+def stores_create(
+    name: str,
+    admin_email: Annotated[str, typer.Option(help="The store admin's email")],
+    wait: Annotated[bool, typer.Option(help="Wait until ready")] = False,
+) -> None:
+    """Create a store. The admin password is generated and printed once."""
+    s = _request("POST", "/api/stores", json={"name": name, "admin_email": admin_email})
+    _print_store(s)
+    if s.get("admin_password"):
+        typer.echo(f"admin password (shown only now): {s['admin_password']}")
+    if wait:
+        stores_wait(str(s["id"]))
+
+
+@stores_app.command("show")
+def stores_show(store: str) -> None:
+    """Show a store with its steps."""
+    s = _find(store)
+    _print_store(s)
+    if s.get("failure_reason"):
+        typer.echo(f"failure: {s['failure_reason']}")
+    for st in s["steps"]:
+        typer.echo(
+            f"   {st['operation']:<9} {st['name']:<12} {st['status']:<10} "
+            f"try {st['attempt']}  {st.get('message') or ''}"
+        )
+
+
+@stores_app.command("delete")
+def stores_delete(store: str, wait: Annotated[bool, typer.Option()] = False) -> None:
+    """Delete a store (in any phase)."""
+    s = _find(store)
+    _print_store(_request("DELETE", f"/api/stores/{s['id']}"))
+    if wait:
+        stores_wait(str(s["id"]), until="deleted")
+
+
+@stores_app.command("wait")
+def stores_wait(
+    store: str,
+    until: Annotated[str, typer.Option(help="ready or deleted")] = "ready",
+    timeout: Annotated[float, typer.Option(help="Seconds")] = 600,
+) -> None:
+    """Wait until a store is ready (or deleted); exit 1 if it fails."""
+    s = _find(store)
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        s = dict(_request("GET", f"/api/stores/{s['id']}"))
+        state = (s["status"], s.get("current_step"))
+        if state != last:
+            _print_store(s)
+            last = state
+        if s["status"] == until:
+            return
+        if s["status"] == "failed":
+            typer.echo(f"failed: {s.get('failure_reason')}", err=True)
+            raise typer.Exit(1)
+        time.sleep(1)
+    typer.echo("timed out", err=True)
+    raise typer.Exit(1)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,163 @@
+"""Typed settings read from ``STOREFLEET_*`` environment variables.
+
+Values come from the environment, then from ``.env`` and ``var/services.env``
+(written by ``scripts/services.sh``). Outside development a missing or weak
+secret key or admin password stops start-up: a hosting platform must never run
+on a default secret.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class DriverName(StrEnum):
+    local = "local"
+    kubernetes = "kubernetes"
+
+
+_MIN_SECRET_KEY = 32
+_MIN_ADMIN_PASSWORD = 12
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="STOREFLEET_",
+        env_file=(".env", "var/services.env"),
+        extra="ignore",
+    )
+
+    env: Environment = Environment.development
+    data_dir: Path = Path("var")
+
+    # HTTP
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    public_host: str = "localhost"
+    cors_origins: list[str] = []
+
+    # Security
+    secret_key: SecretStr | None = None
+    access_token_minutes: Annotated[int, Field(ge=1)] = 60
+    admin_email: str = "admin@example.com"
+    admin_password: SecretStr | None = None
+    login_failures_per_account: Annotated[int, Field(ge=1)] = 5
+    login_failures_per_address: Annotated[int, Field(ge=1)] = 20
+    login_window_seconds: Annotated[int, Field(ge=1)] = 300
+
+    # Platform database and queue
+    database_url: str | None = None
+    redis_url: str | None = None
+
+    # Quotas (per member; admins may change them per user)
+    max_live_stores: Annotated[int, Field(ge=0)] = 5
+    max_creations_per_hour: Annotated[int, Field(ge=0)] = 20
+
+    # Workers and reconciler
+    worker_concurrency: Annotated[int, Field(ge=1, le=64)] = 3
+    lease_seconds: Annotated[float, Field(gt=0)] = 30.0
+    reconcile_interval_seconds: Annotated[float, Field(gt=0)] = 10.0
+    requeue_after_seconds: Annotated[float, Field(gt=0)] = 30.0
+    step_deadline_seconds: Annotated[float, Field(gt=0)] = 300.0
+    operation_deadline_seconds: Annotated[float, Field(gt=0)] = 1200.0
+    max_step_attempts: Annotated[int, Field(ge=1)] = 5
+
+    # Store drivers
+    driver: DriverName = DriverName.local
+    stores_db_url: str | None = None
+    stores_db_prefix: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,15}$")] = "store_"
+    stores_db_user_host: str = "%"
+    stores_db_max_connections: Annotated[int, Field(ge=1)] = 30
+    wordpress_source: Path = Path("/usr/share/wordpress")
+    woocommerce_archive: str | None = None
+    php_binary: str = "php"
+    php_server_workers: Annotated[int, Field(ge=1, le=32)] = 4
+    store_bind_host: str = "127.0.0.1"
+    store_port_min: Annotated[int, Field(ge=1024, le=65535)] = 30000
+    store_port_max: Annotated[int, Field(ge=1024, le=65535)] = 32767
+
+    @model_validator(mode="after")
+    def _secure_outside_development(self) -> Self:
+        if self.env is not Environment.production:
+            return self
+        key = self.secret_key.get_secret_value() if self.secret_key else ""
+        if len(key) < _MIN_SECRET_KEY:
+            raise ValueError(
+                f"STOREFLEET_SECRET_KEY must be set to at least {_MIN_SECRET_KEY} random "
+                "characters when STOREFLEET_ENV=production"
+            )
+        pw = self.admin_password.get_secret_value() if self.admin_password else ""
+        if len(pw) < _MIN_ADMIN_PASSWORD:
+            raise ValueError(
+                f"STOREFLEET_ADMIN_PASSWORD must be set to at least {_MIN_ADMIN_PASSWORD} "
+                "characters when STOREFLEET_ENV=production"
+            )
+        if self.database_url is None:
+            raise ValueError("STOREFLEET_DATABASE_URL must be set when STOREFLEET_ENV=production")
+        return self
+
+    @model_validator(mode="after")
+    def _port_range(self) -> Self:
+        if self.store_port_min > self.store_port_max:
+            raise ValueError("STOREFLEET_STORE_PORT_MIN must not exceed STOREFLEET_STORE_PORT_MAX")
+        return self
+
+    # Derived values -------------------------------------------------------
+
+    @property
+    def data_path(self) -> Path:
+        return self.data_dir.resolve()
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_path / 'storefleet.db'}"
+
+    @property
+    def queue_path(self) -> Path:
+        return self.data_path / "queue.db"
+
+    @property
+    def stores_path(self) -> Path:
+        return self.data_path / "stores"
+
+    def signing_key(self) -> str:
+        """The JWT and encryption key.
+
+        In development a random key is generated once and kept in the data
+        directory (mode 0600), so that the API and the worker processes share it
+        and tokens survive a restart; production requires it to be configured.
+        """
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        path = self.data_path / "secret_key"
+        if not path.exists():
+            self.data_path.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".secret_key.{secrets.token_hex(4)}")
+            tmp.touch(mode=0o600)
+            tmp.write_text(secrets.token_urlsafe(48), encoding="ascii")
+            # link() is atomic and refuses to overwrite: processes starting at
+            # once agree on one key, and nobody reads a half-written file.
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+            tmp.unlink()
+        return path.read_text(encoding="ascii").strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

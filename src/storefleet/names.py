@@ -1,0 +1,22 @@
+"""The store-name rule (a DNS-1123 label) shared by the API and the drivers,
+which check it again before a name reaches any command or manifest."""
+
+from __future__ import annotations
+
+import re
+
+NAME_RULE = (
+    "must be 3-40 characters of lowercase letters, digits and hyphens, "
+    "start with a letter and not end with a hyphen"
+)
+_NAME = re.compile(r"[a-z][a-z0-9-]{1,38}[a-z0-9]")
+
+
+def is_valid_store_name(value: object) -> bool:
+    return isinstance(value, str) and _NAME.fullmatch(value) is not None
+
+
+def require_valid_store_name(value: str) -> str:
+    if not is_valid_store_name(value):
+        raise ValueError(f"invalid store name {value!r}: {NAME_RULE}")
+    return value

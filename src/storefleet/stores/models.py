@@ -1,0 +1,118 @@
+"""Stores, their recorded steps and their event timeline.
+
+A store row holds what the user wants (``desired``) and what is observed
+(``phase`` and the steps). The lease columns make sure that at most one worker
+operates on a store at a time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from storefleet.auth.models import User
+from storefleet.db import Base, UTCDateTime, utcnow
+
+
+class Desired(StrEnum):
+    present = "present"
+    absent = "absent"
+
+
+class Phase(StrEnum):
+    pending = "pending"
+    provisioning = "provisioning"
+    ready = "ready"
+    failed = "failed"
+    deleting = "deleting"
+    deleted = "deleted"
+
+
+#: Phases in which a worker still has something to do.
+UNFINISHED = (Phase.pending, Phase.provisioning, Phase.deleting)
+#: Phases that count against a user's live-store quota.
+LIVE = (Phase.pending, Phase.provisioning, Phase.ready, Phase.failed, Phase.deleting)
+
+
+class Operation(StrEnum):
+    provision = "provision"
+    delete = "delete"
+
+
+class StepStatus(StrEnum):
+    pending = "pending"
+    running = "running"
+    succeeded = "succeeded"
+    skipped = "skipped"
+    failed = "failed"
+
+
+DONE_STEP = (StepStatus.succeeded, StepStatus.skipped)
+
+
+class Store(Base):
+    __tablename__ = "stores"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(40))
+    # The name while the store is live, NULL once deleted: a unique index on it
+    # keeps live names unique and frees the name on deletion.
+    live_name: Mapped[str | None] = mapped_column(String(40), unique=True, nullable=True)
+    driver: Mapped[str] = mapped_column(String(16))
+    desired: Mapped[str] = mapped_column(String(16), default=Desired.present.value)
+    phase: Mapped[str] = mapped_column(String(16), default=Phase.pending.value, index=True)
+    admin_email: Mapped[str] = mapped_column(String(254))
+    # Encrypted with the platform key; wiped once the store holds the password.
+    admin_password_enc: Mapped[str | None] = mapped_column(Text, nullable=True)
+    url: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    admin_url: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    port: Mapped[int | None] = mapped_column(Integer, unique=True, nullable=True)
+    failure_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    current_step: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    ready_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    # The operation in flight and its lease.
+    operation: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    operation_deadline_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    enqueued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    owner: Mapped[User] = relationship(lazy="joined")
+
+    __table_args__ = (Index("ix_stores_owner_created", "owner_id", "created_at"),)
+
+
+class StoreStep(Base):
+    __tablename__ = "store_steps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    operation: Mapped[str] = mapped_column(String(16))
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16), default=StepStatus.pending.value)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (UniqueConstraint("store_id", "operation", "name"),)
+
+
+class StoreEvent(Base):
+    __tablename__ = "store_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    level: Mapped[str] = mapped_column(String(16), default="info")
+    kind: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)

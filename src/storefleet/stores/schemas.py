@@ -1,0 +1,104 @@
+"""Request and response bodies of the stores API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+from storefleet.names import NAME_RULE, is_valid_store_name
+from storefleet.stores.models import Phase, StepStatus
+
+PASSWORD_RULE = "must be 8-128 characters"
+
+
+class StoreCreate(BaseModel):
+    name: Annotated[str, Field(description=f"A DNS-1123 label: {NAME_RULE}", examples=["my-shop"])]
+    admin_email: Annotated[EmailStr, Field(description="The WordPress admin's email")]
+    admin_password: Annotated[
+        str | None,
+        Field(
+            description=f"The WordPress admin's password ({PASSWORD_RULE}); generated if omitted"
+        ),
+    ] = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not is_valid_store_name(value):
+            raise ValueError(f"Store name {NAME_RULE}")
+        return value
+
+    @field_validator("admin_password")
+    @classmethod
+    def _password(cls, value: str | None) -> str | None:
+        if value is not None and not 8 <= len(value) <= 128:
+            raise ValueError(f"Admin password {PASSWORD_RULE}")
+        return value
+
+
+class StepOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    operation: str
+    status: StepStatus
+    attempt: int
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    message: str | None
+
+
+class Progress(BaseModel):
+    done: int
+    total: int
+
+
+class StoreOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    status: Phase
+    url: str | None
+    admin_url: str | None
+    admin_email: str
+    owner_id: int
+    owner_email: str
+    driver: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    ready_at: dt.datetime | None
+    deleted_at: dt.datetime | None
+    failure_reason: str | None
+    current_step: str | None
+    progress: Progress
+
+
+class StoreDetail(StoreOut):
+    steps: list[StepOut]
+
+
+class StoreCreated(StoreOut):
+    admin_password: Annotated[
+        str | None,
+        Field(description="The generated admin password, shown only in this response"),
+    ] = None
+
+
+class StorePage(BaseModel):
+    items: list[StoreOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class EventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    at: dt.datetime
+    level: str
+    kind: str
+    message: str
