@@ -33,7 +33,9 @@ def get_session(request: Request, runtime: RuntimeDep) -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the transaction commits (and the queue hears of it) before
+# the response is sent, so a 202 means the store is durably recorded.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 _bearer = HTTPBearer(auto_error=False)
 

@@ -1,0 +1,67 @@
+# StoreFleet — the two commands a newcomer needs:
+#   make up     run the platform (SQLite, embedded queue, local driver) on :8000
+#   make test   install what the tests need, start their services, run every suite
+# See DEVELOPERS.md for the rest.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: up test lint test-python venv services frontend frontend-test bench clean help
+
+help:
+	@grep -E '^## ' $(MAKEFILE_LIST) | sed 's/^## //'
+
+## up: install what is missing, then run API + worker + reconciler on http://localhost:8000
+up: venv frontend
+	scripts/services.sh mariadb php
+	$(VENV)/bin/storefleet up
+
+## test: lint and type checks, then every test suite against real services
+test: venv services lint test-python test-k8s frontend-test
+
+## venv: the Python virtual environment, installed from the pinned constraints
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check 'uv==0.13.9'
+	$(VENV)/bin/uv pip install -q --python $(PY) -c constraints.txt -e '.[dev]'
+	@touch $@
+
+## lock: re-pin the Python dependencies after changing pyproject.toml
+lock: venv
+	$(VENV)/bin/uv pip compile -q --python $(PY) pyproject.toml --extra dev -o constraints.txt
+
+## services: install and start MariaDB, Redis, PHP + WordPress on loopback
+services:
+	scripts/services.sh
+
+## lint: ruff, mypy and the import-layer contracts over src/
+lint: venv
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/mypy src
+	$(VENV)/bin/lint-imports
+
+## test-python: unit, integration and end-to-end suites (tests/k8s runs in test-k8s)
+test-python: venv services
+	$(PY) -m pytest tests --ignore=tests/k8s $(PYTEST_ARGS)
+
+## frontend: build the dashboard when frontend/ exists
+frontend:
+	@if [ -f frontend/package.json ]; then cd frontend && npm ci --no-audit --no-fund && npm run build; fi
+
+frontend-test:
+	@if [ -f frontend/package.json ]; then $(MAKE) -C frontend test; fi
+
+## bench: provisioning benchmarks (bench/README.md)
+bench: venv services
+	$(PY) bench/provision.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+include mk/k8s.mk

@@ -1,0 +1,126 @@
+"""Shared fixtures: the real services the suites talk to, and settings.
+
+A fixture that needs a service it cannot reach skips with the command that
+starts it — except under ``CI=true``, where a required suite must never be
+skipped silently: there it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pytest
+import redis
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from storefleet.config import Environment, Settings
+
+REPO = Path(__file__).resolve().parents[1]
+CI = os.environ.get("CI") == "true"
+
+
+def unavailable(why: str) -> NoReturn:
+    message = f"{why} — start the services with `scripts/services.sh` (or `make test`)"
+    if CI:
+        pytest.fail(f"required service missing under CI=true: {message}", pytrace=False)
+    pytest.skip(message)
+
+
+def _services_env() -> dict[str, str]:
+    values: dict[str, str] = {}
+    path = REPO / "var" / "services.env"
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if "=" in line and not line.startswith("#"):
+                key, _, value = line.partition("=")
+                values[key.strip()] = value.strip()
+    values.update({k: v for k, v in os.environ.items() if k.startswith("STOREFLEET_")})
+    return values
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def mariadb_admin_url() -> str:
+    url = _services_env().get("STOREFLEET_STORES_DB_URL")
+    if not url:
+        unavailable("MariaDB is not configured (no STOREFLEET_STORES_DB_URL in var/services.env)")
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except OperationalError as exc:
+        unavailable(f"MariaDB at {make_url(url).host} is not reachable: {exc.orig}")
+    finally:
+        engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def redis_base_url() -> str:
+    url = os.environ.get("STOREFLEET_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        unavailable(f"Redis at {url} is not reachable: {exc}")
+    return url
+
+
+@pytest.fixture
+def redis_url(redis_base_url: str) -> Iterator[str]:
+    """A Redis database of its own (numbers 8–15), flushed before and after."""
+    db = 8 + secrets.randbelow(8)
+    url = f"{redis_base_url}/{db}"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    yield url
+    client.flushdb()
+
+
+def _mariadb_database(admin_url: str) -> Iterator[str]:
+    name = f"sftest_{secrets.token_hex(4)}"
+    engine = create_engine(admin_url)
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "mariadb"])
+def platform_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The platform database, on each engine the suite must pass on."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'platform.db'}"
+    else:
+        yield from _mariadb_database(request.getfixturevalue("mariadb_admin_url"))
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "env": Environment.test,
+            "data_dir": tmp_path / "var",
+            "secret_key": secrets.token_urlsafe(48),
+            "stores_db_url": _services_env().get("STOREFLEET_STORES_DB_URL"),
+            "stores_db_prefix": f"t{secrets.token_hex(3)}_",
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    return make

@@ -1,0 +1,264 @@
+"""The HTTP API against a real server and a real platform database (SQLite and
+MariaDB), without a worker: what the API promises on its own."""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import httpx
+import jwt
+import pytest
+from sqlalchemy import select
+
+from storefleet.auth import tokens
+from storefleet.config import Settings
+from storefleet.runtime import Runtime
+from storefleet.stores.models import Store
+from tests.conftest import free_port
+from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, Api, add_member, api_in_thread, prepare
+
+
+@dataclass
+class Platform:
+    url: str
+    runtime: Runtime
+
+    def admin(self) -> Api:
+        return Api.login(self.url, ADMIN_EMAIL, ADMIN_PASSWORD)
+
+    def member(self, email: str | None = None, **quota: int) -> Api:
+        email = email or f"m-{secrets.token_hex(4)}@example.com"
+        add_member(self.runtime, email, "member-password", **quota)
+        return Api.login(self.url, email, "member-password")
+
+
+@pytest.fixture
+def platform(platform_db_url: str, make_settings: Callable[..., Settings]) -> Iterator[Platform]:
+    runtime = prepare(make_settings(database_url=platform_db_url))
+    with api_in_thread(runtime, free_port()) as url:
+        yield Platform(url, runtime)
+    runtime.close()
+
+
+def test_health_and_readiness(platform: Platform) -> None:
+    assert httpx.get(platform.url + "/healthz").json() == {"status": "ok"}
+    ready = httpx.get(platform.url + "/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "queue": "ok"}
+
+
+def test_sign_in_and_me(platform: Platform) -> None:
+    me = platform.admin().http.get("/api/auth/me").json()
+    assert me["email"] == ADMIN_EMAIL
+    assert me["role"] == "admin"
+    assert me["live_stores"] == 0
+
+
+def test_wrong_password_is_401_then_429(platform: Platform) -> None:
+    member = f"t-{secrets.token_hex(3)}@example.com"
+    add_member(platform.runtime, member, "right-password")
+    codes = [
+        httpx.post(
+            platform.url + "/api/auth/login", json={"email": member, "password": "wrong-pass"}
+        ).status_code
+        for _ in range(7)
+    ]
+    assert codes[:5] == [401] * 5
+    assert codes[5:] == [429, 429]
+    # Throttled even with the right password until the window passes.
+    resp = httpx.post(
+        platform.url + "/api/auth/login", json={"email": member, "password": "right-password"}
+    )
+    assert resp.status_code == 429
+    assert "Retry-After" in resp.headers
+    assert "this account" in resp.json()["detail"]
+
+
+def test_expired_tampered_and_missing_tokens_are_401(platform: Platform) -> None:
+    key = platform.runtime.settings.signing_key()
+    expired = tokens.issue(1, "admin", key=key, minutes=-1)
+    forged = jwt.encode(
+        {"sub": "1", "aud": "storefleet", "exp": 4102444800},
+        "not-the-platform-key-but-long-enough-for-hs256",
+    )
+    valid = platform.admin().http.headers["Authorization"].split()[1]
+    tampered = valid[:-4] + ("AAAA" if not valid.endswith("AAAA") else "BBBB")
+    for token, expected in ((expired, "expired"), (forged, "Invalid"), (tampered, "Invalid")):
+        resp = httpx.get(platform.url + "/api/stores", headers={"Authorization": f"Bearer {token}"})
+        assert resp.status_code == 401, token
+        assert expected in resp.json()["detail"]
+    assert httpx.get(platform.url + "/api/stores").status_code == 401
+
+
+def test_members_see_only_their_own_stores(platform: Platform) -> None:
+    alice, bob = platform.member(), platform.member()
+    created = alice.create_store("alice-shop", admin_password="alice-secret-1")
+    assert created.status_code == 202, created.text
+    store_id = created.json()["id"]
+
+    assert bob.http.get(f"/api/stores/{store_id}").status_code == 404
+    assert bob.http.get(f"/api/stores/{store_id}/events").status_code == 404
+    assert bob.http.delete(f"/api/stores/{store_id}").status_code == 404
+    assert bob.http.post(f"/api/stores/{store_id}/retry").status_code == 404
+    assert bob.http.get("/api/stores").json()["total"] == 0
+    # Nothing bob did changed the store.
+    assert alice.store(store_id)["status"] == "pending"
+    # Admins see every store, with its owner.
+    listed = platform.admin().http.get("/api/stores").json()["items"]
+    assert [(s["name"], s["owner_email"]) for s in listed] == [
+        ("alice-shop", alice.http.get("/api/auth/me").json()["email"])
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "ab"}, "name"),
+        ({"name": "Shop-one"}, "name"),
+        ({"name": "1shop"}, "name"),
+        ({"name": "shop-"}, "name"),
+        ({"name": "shop_one"}, "name"),
+        ({"name": "a" * 41}, "name"),
+        ({"name": "shop one"}, "name"),
+        ({"admin_email": "not-an-email"}, "admin_email"),
+        ({"admin_email": ""}, "admin_email"),
+        ({"admin_password": "short"}, "admin_password"),
+        ({"admin_password": "x" * 129}, "admin_password"),
+        ({"admin_password": 12345678}, "admin_password"),
+    ],
+)
+def test_invalid_fields_are_422_naming_the_field(
+    platform: Platform, body: dict[str, object], field: str
+) -> None:
+    full = {"name": "valid-name", "admin_email": "ok@example.com", **body}
+    resp = platform.admin().http.post("/api/stores", json=full)
+    assert resp.status_code == 422, resp.text
+    errors = resp.json()["detail"]
+    assert [e["field"] for e in errors] == [field]
+    assert errors[0]["msg"].startswith(f"{field}: ")
+
+
+def test_missing_fields_are_422(platform: Platform) -> None:
+    resp = platform.admin().http.post("/api/stores", json={})
+    assert resp.status_code == 422
+    assert sorted(e["field"] for e in resp.json()["detail"]) == ["admin_email", "name"]
+
+
+def test_generated_password_is_shown_once_and_stored_encrypted(platform: Platform) -> None:
+    admin = platform.admin()
+    resp = admin.create_store("generated-pw")
+    assert resp.status_code == 202
+    password = resp.json()["admin_password"]
+    assert password and len(password) >= 16
+    store_id = resp.json()["id"]
+    assert "admin_password" not in admin.store(store_id)
+    assert password not in admin.http.get("/api/stores").text
+    with platform.runtime.db.transaction(write=False) as session:
+        enc = session.scalar(select(Store.admin_password_enc).where(Store.id == store_id))
+    assert enc and password not in enc
+    assert platform.runtime.box.open(enc) == password
+    # A chosen password is never echoed back.
+    chosen = admin.create_store("chosen-pw", admin_password="my-own-password")
+    assert chosen.json()["admin_password"] is None
+
+
+def test_queue_gets_the_id_after_commit_and_nothing_on_conflict(platform: Platform) -> None:
+    admin = platform.admin()
+    queue = platform.runtime.queue
+    before = queue.pending_count()
+    first = admin.create_store("queued-shop", admin_password="queue-secret-9")
+    assert first.status_code == 202
+    assert queue.pending_count() == before + 1
+    assert admin.create_store("queued-shop").status_code == 409
+    assert queue.pending_count() == before + 1
+    raw = b"".join(m if isinstance(m, bytes) else str(m).encode() for m in queue.raw_messages())
+    assert b"queue-secret-9" not in raw
+
+
+def test_concurrent_creations_of_one_name(platform: Platform) -> None:
+    a, b = platform.member(), platform.member()
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda api: api.create_store("same-name").status_code, [a, b]))
+    assert sorted(results) == [202, 409]
+
+
+def test_fifty_concurrent_creations_respect_quotas_exactly(platform: Platform) -> None:
+    members = [platform.member() for _ in range(5)]
+    jobs = [(m, f"s{i}-{n}") for i, m in enumerate(members) for n in range(10)]
+
+    def create(job: tuple[Api, str]) -> tuple[int, int, str]:
+        api, name = job
+        resp = api.create_store(name)
+        return members.index(api), resp.status_code, resp.text
+
+    with ThreadPoolExecutor(10) as pool:
+        results = list(pool.map(create, jobs))
+    per_member = Counter((i, code) for i, code, _ in results)
+    for i in range(5):
+        assert per_member[(i, 202)] == 5, results
+        assert per_member[(i, 429)] == 5, results
+    assert all("at most 5 live stores" in text for _, code, text in results if code == 429)
+    for m in members:
+        assert m.http.get("/api/stores").json()["total"] == 5
+
+
+def test_hourly_creation_limit(platform: Platform) -> None:
+    member = platform.member(max_creations_per_hour=2)
+    first = member.create_store("hourly-one").json()["id"]
+    assert member.create_store("hourly-two").status_code == 202
+    assert member.http.delete(f"/api/stores/{first}").status_code == 202
+    resp = member.create_store("hourly-three")
+    assert resp.status_code == 429
+    assert "per hour" in resp.json()["detail"]
+
+
+def test_retry_needs_a_failed_store_and_delete_is_idempotent(platform: Platform) -> None:
+    admin = platform.admin()
+    store_id = admin.create_store("retry-shop").json()["id"]
+    resp = admin.http.post(f"/api/stores/{store_id}/retry")
+    assert resp.status_code == 409
+    assert "failed" in resp.json()["detail"]
+    assert admin.http.delete(f"/api/stores/{store_id}").json()["status"] == "deleting"
+    assert admin.http.delete(f"/api/stores/{store_id}").status_code == 202
+    assert admin.http.get("/api/stores/999999").status_code == 404
+
+
+def test_pagination_is_newest_first(platform: Platform) -> None:
+    admin = platform.admin()
+    for n in range(3):
+        assert admin.create_store(f"page-{n}").status_code == 202
+    page = admin.http.get("/api/stores", params={"limit": 2}).json()
+    assert page["total"] == 3
+    assert [s["name"] for s in page["items"]] == ["page-2", "page-1"]
+    rest = admin.http.get("/api/stores", params={"limit": 2, "offset": 2}).json()
+    assert [s["name"] for s in rest["items"]] == ["page-0"]
+
+
+def test_user_management_and_audit_log_are_for_admins(platform: Platform) -> None:
+    admin, member = platform.admin(), platform.member()
+    assert member.http.get("/api/users").status_code == 403
+    assert member.http.get("/api/audit").status_code == 403
+    new = admin.http.post(
+        "/api/users",
+        json={"email": "new@example.com", "password": "new-password", "role": "member"},
+    )
+    assert new.status_code == 201
+    dup = admin.http.post(
+        "/api/users", json={"email": "NEW@example.com", "password": "new-password"}
+    )
+    assert dup.status_code == 409
+    user_id = new.json()["id"]
+    patched = admin.http.patch(f"/api/users/{user_id}", json={"is_active": False})
+    assert patched.json()["is_active"] is False
+    login = httpx.post(
+        platform.url + "/api/auth/login",
+        json={"email": "new@example.com", "password": "new-password"},
+    )
+    assert login.status_code == 401
+    actions = [e["action"] for e in admin.http.get("/api/audit").json()["items"]]
+    assert "user.create" in actions and "user.update" in actions and "auth.login" in actions
+    assert "new-password" not in admin.http.get("/api/audit").text

@@ -1,0 +1,162 @@
+"""Helpers shared by the suites: a platform running for real (in a thread or
+as processes), and a small API client."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from storefleet.app import create_app
+from storefleet.auth import service as auth_service
+from storefleet.auth.models import Role
+from storefleet.auth.schemas import UserCreate
+from storefleet.config import Settings
+from storefleet.migrations import upgrade
+from storefleet.runtime import Runtime
+
+ADMIN_EMAIL = "admin@example.com"
+ADMIN_PASSWORD = "admin-password-for-tests"
+
+
+def prepare(settings: Settings) -> Runtime:
+    """Migrate the platform database and create the admin."""
+    settings.data_path.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.effective_database_url)
+    runtime = Runtime(settings)
+    with runtime.db.transaction() as session:
+        auth_service.ensure_admin(session, ADMIN_EMAIL, ADMIN_PASSWORD)
+    return runtime
+
+
+def add_member(runtime: Runtime, email: str, password: str = "member-password", **kw: Any) -> None:
+    with runtime.db.transaction() as session:
+        auth_service.create_user(
+            session, UserCreate(email=email, password=password, role=Role.member, **kw)
+        )
+
+
+class Api:
+    """A signed-in client of the HTTP API."""
+
+    def __init__(self, base_url: str, token: str | None = None) -> None:
+        self.base_url = base_url
+        self.http = httpx.Client(base_url=base_url, timeout=30)
+        if token:
+            self.http.headers["Authorization"] = f"Bearer {token}"
+
+    @classmethod
+    def login(cls, base_url: str, email: str, password: str) -> Api:
+        resp = httpx.post(f"{base_url}/api/auth/login", json={"email": email, "password": password})
+        assert resp.status_code == 200, resp.text
+        return cls(base_url, resp.json()["access_token"])
+
+    def create_store(self, name: str, **body: Any) -> httpx.Response:
+        body = {"admin_email": "merchant@example.com", **body, "name": name}
+        return self.http.post("/api/stores", json=body)
+
+    def store(self, store_id: int) -> dict[str, Any]:
+        resp = self.http.get(f"/api/stores/{store_id}")
+        assert resp.status_code == 200, resp.text
+        data: dict[str, Any] = resp.json()
+        return data
+
+    def wait_for(self, store_id: int, status: str, timeout: float = 60) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        store = self.store(store_id)
+        while time.monotonic() < deadline:
+            store = self.store(store_id)
+            if store["status"] == status:
+                return store
+            if store["status"] == "failed" and status != "failed":
+                raise AssertionError(f"store failed: {store['failure_reason']}\n{store['steps']}")
+            time.sleep(0.2)
+        raise AssertionError(f"store not {status} within {timeout}s: {store}")
+
+
+@contextmanager
+def api_in_thread(runtime: Runtime, port: int) -> Iterator[str]:
+    """The real ASGI app on a real socket, in this process (no worker)."""
+    config = uvicorn.Config(
+        create_app(runtime), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "API did not start"
+        time.sleep(0.05)
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+class PlatformProcesses:
+    """``storefleet api`` and ``storefleet worker`` as real processes, their
+    output kept in log files (which the secrets test reads)."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path, port: int) -> None:
+        self.env = {**os.environ, **env, "STOREFLEET_PORT": str(port)}
+        self.log_dir = log_dir
+        self.url = f"http://127.0.0.1:{port}"
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._n = 0
+
+    def start(self, name: str) -> subprocess.Popen[bytes]:
+        self._n += 1
+        log = (self.log_dir / f"{name}-{self._n}.log").open("wb")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "storefleet", name],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.procs[name] = proc
+        if name == "api":
+            self._wait_healthy(proc)
+        return proc
+
+    def _wait_healthy(self, proc: subprocess.Popen[bytes]) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, f"the API exited: {self.logs()}"
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError("the API did not start")
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.procs.pop(name)
+        proc.send_signal(sig)
+        proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        for name in list(self.procs):
+            proc = self.procs.pop(name)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob("*.log")))
