@@ -79,7 +79,7 @@ def redis_base_url() -> str:
 
 @pytest.fixture
 def redis_url(redis_base_url: str) -> Iterator[str]:
-    """A Redis database of its own (numbers 8–15), flushed before and after."""
+    """A Redis database of its own (numbers 8 to 15), flushed before and after."""
     db = 8 + secrets.randbelow(8)
     url = f"{redis_base_url}/{db}"
     client = redis.Redis.from_url(url)

@@ -122,7 +122,11 @@ def up() -> None:
 
     env = dict(os.environ)
     procs = {
-        name: subprocess.Popen([sys.executable, "-m", "storefleet", name], env=env)
+        # Own sessions: Ctrl-C reaches only this process, which then stops the
+        # children once, in order (a second SIGINT would cut their shutdown short).
+        name: subprocess.Popen(
+            [sys.executable, "-m", "storefleet", name], env=env, start_new_session=True
+        )
         for name in ("api", "worker")
     }
     shown_host = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0") else settings.host

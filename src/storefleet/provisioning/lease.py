@@ -43,7 +43,6 @@ class Lease:
                         Store.lease_owner.is_(None),
                         Store.lease_expires_at.is_(None),
                         Store.lease_expires_at < now,
-                        Store.lease_owner == self.owner,
                     ),
                 )
                 .values(lease_owner=self.owner, lease_expires_at=self._expiry(now))

@@ -154,7 +154,10 @@ class StoreOperator:
     # -- entry point ------------------------------------------------------
 
     def operate(self, store_id: int) -> None:
-        lease = Lease(self.runtime.db, store_id, self.owner, self.runtime.settings.lease_seconds)
+        # Each operation holds a lease of its own: two threads of one worker
+        # (a store enqueued twice) must exclude each other too.
+        owner = f"{self.owner}/{uuid.uuid4().hex[:8]}"
+        lease = Lease(self.runtime.db, store_id, owner, self.runtime.settings.lease_seconds)
         if not lease.acquire():
             log.info("store %s: another worker holds the lease", store_id)
             return
@@ -343,7 +346,7 @@ class StoreOperator:
 
         retrying = Retrying(
             retry=retry_if_exception_type(TransientError),
-            wait=wait_exponential_jitter(initial=0.5, max=15, jitter=0.5),
+            wait=wait_exponential_jitter(multiplier=0.5, max=15, jitter=0.5),
             stop=give_up,
             before_sleep=note_retry,
             reraise=True,

@@ -1,0 +1,162 @@
+"""The platform as it runs for real: ``storefleet api`` and ``storefleet
+worker`` processes, the local driver, MariaDB for the stores, PHP and
+WordPress, and SQLite or Redis for the queue."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from storefleet.config import Settings
+from tests.conftest import free_port, unavailable
+from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, Api, PlatformProcesses, prepare
+
+
+@pytest.fixture(scope="session")
+def php_and_wordpress() -> None:
+    if shutil.which("php") is None:
+        unavailable("PHP is not installed")
+    if not Path("/usr/share/wordpress/wp-settings.php").is_file():
+        unavailable("Debian's wordpress package is not installed")
+
+
+@dataclass
+class LocalPlatform:
+    settings: Settings
+    procs: PlatformProcesses
+    stores_db: Engine
+    redis_url: str | None
+
+    @property
+    def url(self) -> str:
+        return self.procs.url
+
+    def admin(self) -> Api:
+        return Api.login(self.url, ADMIN_EMAIL, ADMIN_PASSWORD)
+
+    def store_dirs(self) -> list[Path]:
+        root = self.settings.stores_path
+        return sorted(root.iterdir()) if root.exists() else []
+
+    def php_servers(self, store_id: int) -> list[psutil.Process]:
+        """PHP server processes for a store (leaders, not PHP's forked workers)."""
+        site = str(self.settings.stores_path / str(store_id) / "site")
+        found = [
+            p
+            for p in psutil.process_iter(["pid", "ppid", "cmdline"])
+            if site in (p.info["cmdline"] or []) and "-S" in (p.info["cmdline"] or [])
+        ]
+        pids = {p.pid for p in found}
+        return [p for p in found if p.info["ppid"] not in pids]
+
+    def db_names(self, store_id: int) -> str:
+        return f"{self.settings.stores_db_prefix}{store_id}"
+
+    def db_state(self, store_id: int) -> tuple[int, int]:
+        """(databases, users) named for the store on the stores server."""
+        name = self.db_names(store_id)
+        with self.stores_db.connect() as conn:
+            dbs = conn.execute(
+                text("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = :n"),
+                {"n": name},
+            ).scalar_one()
+            users = conn.execute(
+                text("SELECT COUNT(*) FROM mysql.user WHERE User = :n"), {"n": name}
+            ).scalar_one()
+        return int(dbs), int(users)
+
+
+@pytest.fixture
+def local_platform_factory(
+    tmp_path: Path,
+    make_settings: Callable[..., Settings],
+    mariadb_admin_url: str,
+    php_and_wordpress: None,
+) -> Iterator[Callable[..., LocalPlatform]]:
+    made: list[LocalPlatform] = []
+
+    def make(redis_url: str | None = None, start_worker: bool = True) -> LocalPlatform:
+        data = tmp_path / "var"
+        settings = make_settings(
+            data_dir=data,
+            database_url=f"sqlite:///{data / 'platform.db'}",
+            stores_db_url=mariadb_admin_url,
+            redis_url=redis_url,
+            lease_seconds=3,
+            requeue_after_seconds=2,
+            reconcile_interval_seconds=1,
+            step_deadline_seconds=60,
+        )
+        prepare(settings).close()
+        env = {
+            "STOREFLEET_ENV": "test",
+            "STOREFLEET_DATA_DIR": str(data),
+            "STOREFLEET_DATABASE_URL": settings.effective_database_url,
+            "STOREFLEET_SECRET_KEY": settings.signing_key(),
+            "STOREFLEET_STORES_DB_URL": mariadb_admin_url,
+            "STOREFLEET_STORES_DB_PREFIX": settings.stores_db_prefix,
+            "STOREFLEET_LEASE_SECONDS": "3",
+            "STOREFLEET_REQUEUE_AFTER_SECONDS": "2",
+            "STOREFLEET_RECONCILE_INTERVAL_SECONDS": "1",
+            "STOREFLEET_STEP_DEADLINE_SECONDS": "60",
+        }
+        if redis_url:
+            env["STOREFLEET_REDIS_URL"] = redis_url
+        log_dir = tmp_path / "logs"
+        log_dir.mkdir(exist_ok=True)
+        procs = PlatformProcesses(env, log_dir, free_port())
+        platform = LocalPlatform(settings, procs, create_engine(mariadb_admin_url), redis_url)
+        made.append(platform)
+        procs.start("api")
+        if start_worker:
+            procs.start("worker")
+        return platform
+
+    yield make
+
+    for platform in made:
+        platform.procs.stop()
+        _clean_up(platform)
+
+
+def _clean_up(platform: LocalPlatform) -> None:
+    """Leave nothing behind: PHP servers, store databases and users."""
+    root = str(platform.settings.data_path)
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        if any(root in part for part in (proc.info["cmdline"] or [])):
+            with contextlib.suppress(psutil.Error, ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+    prefix = platform.settings.stores_db_prefix
+    with platform.stores_db.begin() as conn:
+        dbs = conn.execute(
+            text("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE :p"),
+            {"p": prefix.replace("_", r"\_") + "%"},
+        ).scalars()
+        for name in list(dbs):
+            conn.execute(text(f"DROP DATABASE `{name}`"))
+        users = conn.execute(
+            text("SELECT User, Host FROM mysql.user WHERE User LIKE :p"),
+            {"p": prefix.replace("_", r"\_") + "%"},
+        ).all()
+        for user, host in users:
+            conn.execute(text(f"DROP USER '{user}'@'{host}'"))
+    platform.stores_db.dispose()
+
+
+@pytest.fixture
+def local_platform(local_platform_factory: Callable[..., LocalPlatform]) -> LocalPlatform:
+    return local_platform_factory()
+
+
+def store_password() -> str:
+    return "Merchant-" + secrets.token_urlsafe(12)

@@ -1,0 +1,111 @@
+"""`make up` as a newcomer runs it: in the foreground, stopped with Ctrl-C
+(SIGINT to the process group), and started again with its stores back."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from tests.conftest import REPO, free_port
+from tests.support import Api
+
+PASSWORD = "make-up-admin-password"
+
+
+def _start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        ["make", "--no-print-directory", "up"],
+        cwd=REPO,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,  # a process group of its own, like a terminal job
+    )
+
+
+def _wait_banner(proc: subprocess.Popen[bytes], log: Path, count: int) -> None:
+    deadline = time.monotonic() + 180
+    while log.read_text(errors="replace").count("StoreFleet is running") < count:
+        assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
+        assert time.monotonic() < deadline, "make up did not come up in 180 s"
+        time.sleep(0.2)
+
+
+def _ctrl_c(proc: subprocess.Popen[bytes], log: Path) -> None:
+    """Ctrl-C: everything stops in order, without a traceback. (make itself
+    reports the interrupt as its exit status, as it does in a terminal.)"""
+    os.killpg(proc.pid, signal.SIGINT)
+    code = proc.wait(timeout=60)
+    text = log.read_text(errors="replace")
+    assert code in (0, -signal.SIGINT, 130), text[-3000:]
+    assert "Traceback" not in text, text[-3000:]
+    assert text.rstrip().endswith("store server(s)"), text[-3000:]
+
+
+def _servers(data_dir: Path) -> list[psutil.Process]:
+    return [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if "-S" in (p.info["cmdline"] or []) and str(data_dir) in " ".join(p.info["cmdline"])
+    ]
+
+
+@pytest.mark.usefixtures("mariadb_admin_url", "php_and_wordpress")
+def test_make_up_runs_stops_and_brings_stores_back(tmp_path: Path) -> None:
+    port = free_port()
+    data = tmp_path / "var"
+    env = {
+        **os.environ,
+        "STOREFLEET_PORT": str(port),
+        "STOREFLEET_DATA_DIR": str(data),
+        "STOREFLEET_ADMIN_PASSWORD": PASSWORD,
+        "STOREFLEET_STORES_DB_PREFIX": f"mu{port}_",
+        "STOREFLEET_RECONCILE_INTERVAL_SECONDS": "1",
+    }
+    log = tmp_path / "make-up.log"
+    url = f"http://127.0.0.1:{port}"
+
+    proc = _start(env, log)
+    store_id = None
+    try:
+        _wait_banner(proc, log, 1)
+        assert "Sign in as admin@example.com" in log.read_text()
+        api = Api.login(url, "admin@example.com", PASSWORD)
+        created = api.create_store("make-up-shop")
+        assert created.status_code == 202
+        store_id = created.json()["id"]
+        store = api.wait_for(store_id, "ready", timeout=60)
+        assert httpx.get(store["url"], timeout=30).status_code == 200
+        assert len(_servers(data)) >= 1
+    finally:
+        _ctrl_c(proc, log)
+    assert _servers(data) == []  # Ctrl-C stopped the stores too
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(url + "/healthz", timeout=2)
+
+    proc = _start(env, log)
+    try:
+        _wait_banner(proc, log, 2)
+        api = Api.login(url, "admin@example.com", PASSWORD)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(store["url"], timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the ready store did not come back"
+            time.sleep(0.5)
+        assert api.http.delete(f"/api/stores/{store_id}").status_code == 202
+        api.wait_for(store_id, "deleted", timeout=60)
+    finally:
+        _ctrl_c(proc, log)
+    assert _servers(data) == []
