@@ -45,7 +45,9 @@ class Cluster:
     # Helm keeps its config, cache and repositories here, not in the user's home.
     helm_home: Path
 
-    def run(self, tool: str, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, tool: str, *args: str, check: bool = True, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
         """Run kubectl or helm against this cluster (argument list, no shell)."""
         binary = {"kubectl": self.kubectl, "helm": self.helm}[tool]
         env = dict(os.environ)
@@ -91,7 +93,7 @@ def _answers(kubeconfig: Path) -> bool:
     try:
         with _api_client(kubeconfig) as api:
             client.VersionApi(api).get_code(_request_timeout=3)
-    except Exception:  # noqa: BLE001 - any failure means "not this one"; the caller falls back
+    except Exception:  # any failure means "not this cluster"; the caller falls back
         return False
     return True
 
@@ -104,7 +106,10 @@ def _testenv_bin() -> Path:
 
 
 def _testenv_built() -> bool:
-    return subprocess.run([str(TESTENV_DIR / "build.sh"), "--check"], capture_output=True).returncode == 0
+    return (
+        subprocess.run([str(TESTENV_DIR / "build.sh"), "--check"], capture_output=True).returncode
+        == 0
+    )
 
 
 def _tool(name: str) -> str:
@@ -131,10 +136,12 @@ def k8s(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     else:
         if not _testenv_built():
             _unavailable(
-                "no cluster: the test environment is not built "
-                "(run `make k8s-testenv`, or set STOREFLEET_TEST_KUBECONFIG to a cluster's kubeconfig)"
+                "no cluster: the test environment is not built (run `make k8s-testenv`, "
+                "or set STOREFLEET_TEST_KUBECONFIG to a cluster's kubeconfig)"
             )
-        up = subprocess.run([str(TESTENV_DIR / "up.sh")], capture_output=True, text=True, timeout=180)
+        up = subprocess.run(
+            [str(TESTENV_DIR / "up.sh")], capture_output=True, text=True, timeout=180
+        )
         if up.returncode != 0:
             pytest.fail(f"tools/k8s-testenv/up.sh failed:\n{up.stderr}", pytrace=False)
         started_here = True
@@ -153,7 +160,9 @@ def k8s(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     finally:
         api.close()
         if started_here:
-            subprocess.run([str(TESTENV_DIR / "down.sh")], check=True, capture_output=True, timeout=120)
+            subprocess.run(
+                [str(TESTENV_DIR / "down.sh")], check=True, capture_output=True, timeout=120
+            )
 
 
 @pytest.fixture
@@ -162,7 +171,11 @@ def namespace(k8s: Cluster, request: pytest.FixtureRequest) -> Iterator[str]:
     base = request.node.name.removeprefix("test_").replace("_", "-").lower()[:40].strip("-")
     name = f"sft-{base}-{uuid.uuid4().hex[:6]}"
     core = client.CoreV1Api(k8s.api)
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels={NAMESPACE_LABEL: "true"})))
+    core.create_namespace(
+        client.V1Namespace(
+            metadata=client.V1ObjectMeta(name=name, labels={NAMESPACE_LABEL: "true"})
+        )
+    )
     # Pods are rejected until the controller manager has created the default
     # ServiceAccount, so tests start only once it exists.
     wait_until(
@@ -234,11 +247,16 @@ def wait_until(
             resource_version = listing.metadata.resource_version
         finally:
             w.stop()
-    pytest.fail(f"timed out after {timeout} s waiting for {what}; last seen: {_describe(items.values())}")
+    pytest.fail(
+        f"timed out after {timeout} s waiting for {what}; last seen: {_describe(items.values())}"
+    )
 
 
 def _describe(objs: Any) -> str:
-    return ", ".join(f"{o.metadata.name}:{getattr(o, 'status', None) and _phase(o)}" for o in objs) or "nothing"
+    return (
+        ", ".join(f"{o.metadata.name}:{getattr(o, 'status', None) and _phase(o)}" for o in objs)
+        or "nothing"
+    )
 
 
 def _phase(obj: Any) -> str:

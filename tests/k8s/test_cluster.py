@@ -19,7 +19,9 @@ def _pinned(name: str) -> str:
 
 def test_test_environment_runs_the_pinned_release_with_ready_simulated_nodes(k8s):
     if not k8s.simulated:
-        pytest.skip("checks the built test environment; STOREFLEET_TEST_KUBECONFIG points elsewhere")
+        pytest.skip(
+            "checks the built test environment; STOREFLEET_TEST_KUBECONFIG points elsewhere"
+        )
     assert client.VersionApi(k8s.api).get_code().git_version == _pinned("KUBERNETES_VERSION")
     nodes = client.CoreV1Api(k8s.api).list_node(label_selector="type=kwok").items
     assert sorted(n.metadata.name for n in nodes) == ["kwok-node-1", "kwok-node-2", "kwok-node-3"]

@@ -9,7 +9,8 @@ from kubernetes import client
 def test_deleting_a_namespace_removes_its_content_and_finalises(k8s, namespace, wait):
     core, apps = client.CoreV1Api(k8s.api), client.AppsV1Api(k8s.api)
     core.create_namespaced_config_map(
-        namespace, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="settings"), data={"k": "v"})
+        namespace,
+        client.V1ConfigMap(metadata=client.V1ObjectMeta(name="settings"), data={"k": "v"}),
     )
     labels = {"app": "doomed"}
     apps.create_namespaced_deployment(
@@ -21,7 +22,11 @@ def test_deleting_a_namespace_removes_its_content_and_finalises(k8s, namespace, 
                 selector=client.V1LabelSelector(match_labels=labels),
                 template=client.V1PodTemplateSpec(
                     metadata=client.V1ObjectMeta(labels=labels),
-                    spec=client.V1PodSpec(containers=[client.V1Container(name="c", image="registry.k8s.io/pause:3.10")]),
+                    spec=client.V1PodSpec(
+                        containers=[
+                            client.V1Container(name="c", image="registry.k8s.io/pause:3.10")
+                        ]
+                    ),
                 ),
             ),
         ),
@@ -34,8 +39,10 @@ def test_deleting_a_namespace_removes_its_content_and_finalises(k8s, namespace, 
         what="2 running pods before the deletion",
     )
 
+    # The client types the answer as a Status, so it arrives as a plain dict:
+    # the namespace as stored, now marked for finalisation.
     deleted = core.delete_namespace(namespace)
-    assert deleted.status.phase == "Terminating"
+    assert deleted["status"]["phase"] == "Terminating"
 
     wait(
         core.list_namespace,

@@ -4,6 +4,7 @@ will to prove the worker's role is sufficient and no wider."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -21,7 +22,9 @@ def _status_of(call) -> int:
 
 def test_service_account_without_rights_is_forbidden(k8s, namespace):
     core, rbac = client.CoreV1Api(k8s.api), client.RbacAuthorizationV1Api(k8s.api)
-    core.create_namespaced_service_account(namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="nobody")))
+    core.create_namespaced_service_account(
+        namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="nobody"))
+    )
     user = f"system:serviceaccount:{namespace}:nobody"
     as_nobody = k8s.api_client_as(user)
     core_as_nobody = client.CoreV1Api(as_nobody)
@@ -29,12 +32,16 @@ def test_service_account_without_rights_is_forbidden(k8s, namespace):
     with pytest.raises(ApiException) as denied:
         core_as_nobody.list_namespaced_pod(namespace)
     assert denied.value.status == 403
-    assert f'User "{user}" cannot list resource "pods"' in denied.value.body
-    assert _status_of(
-        lambda: core_as_nobody.create_namespaced_config_map(
-            namespace, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="x"))
+    message = json.loads(denied.value.body)["message"]
+    assert f'User "{user}" cannot list resource "pods"' in message
+    assert (
+        _status_of(
+            lambda: core_as_nobody.create_namespaced_config_map(
+                namespace, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="x"))
+            )
         )
-    ) == 403
+        == 403
+    )
 
     # Positive control: once a Role is bound, the same identity may read pods
     # (so the 403 above came from RBAC, not from a broken client) — and nothing more.
@@ -49,8 +56,12 @@ def test_service_account_without_rights_is_forbidden(k8s, namespace):
         namespace,
         client.V1RoleBinding(
             metadata=client.V1ObjectMeta(name="nobody-reads-pods"),
-            role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name="pod-reader"),
-            subjects=[client.RbacV1Subject(kind="ServiceAccount", name="nobody", namespace=namespace)],
+            role_ref=client.V1RoleRef(
+                api_group="rbac.authorization.k8s.io", kind="Role", name="pod-reader"
+            ),
+            subjects=[
+                client.RbacV1Subject(kind="ServiceAccount", name="nobody", namespace=namespace)
+            ],
         ),
     )
     # The authorizer learns about the binding through its informer; allow it a moment.

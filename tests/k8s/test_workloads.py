@@ -32,7 +32,9 @@ def _web_deployment(replicas: int) -> client.V1Deployment:
                 spec=client.V1PodSpec(
                     containers=[
                         client.V1Container(
-                            name="web", image=PAUSE_IMAGE, ports=[client.V1ContainerPort(container_port=8080, name="http")]
+                            name="web",
+                            image=PAUSE_IMAGE,
+                            ports=[client.V1ContainerPort(container_port=8080, name="http")],
                         )
                     ]
                 ),
@@ -47,7 +49,9 @@ def _node_port_service(node_port: int | None = None) -> client.V1Service:
         spec=client.V1ServiceSpec(
             type="NodePort",
             selector={"app": "web"},
-            ports=[client.V1ServicePort(name="http", port=80, target_port="http", node_port=node_port)],
+            ports=[
+                client.V1ServicePort(name="http", port=80, target_port="http", node_port=node_port)
+            ],
         ),
     )
 
@@ -97,14 +101,16 @@ def test_deployment_pods_become_ready_on_nodes_behind_a_node_port(k8s, namespace
     pod_ips = {p.status.pod_ip for p in pods}
     wait(
         discovery.list_namespaced_endpoint_slice,
-        lambda slices: {
-            address
-            for s in slices
-            for e in (s.endpoints or [])
-            if e.conditions and e.conditions.ready
-            for address in e.addresses
-        }
-        == pod_ips,
+        lambda slices: (
+            {
+                address
+                for s in slices
+                for e in (s.endpoints or [])
+                if e.conditions and e.conditions.ready
+                for address in e.addresses
+            }
+            == pod_ips
+        ),
         namespace=namespace,
         label_selector="kubernetes.io/service-name=web",
         timeout=30,
@@ -121,7 +127,9 @@ def test_job_runs_to_completion(k8s, namespace, wait):
             template=client.V1PodTemplateSpec(
                 spec=client.V1PodSpec(
                     restart_policy="Never",
-                    containers=[client.V1Container(name="once", image="busybox:1.36", command=["true"])],
+                    containers=[
+                        client.V1Container(name="once", image="busybox:1.36", command=["true"])
+                    ],
                 )
             ),
         ),
@@ -130,8 +138,13 @@ def test_job_runs_to_completion(k8s, namespace, wait):
 
     jobs = wait(
         batch.list_namespaced_job,
-        lambda js: len(js) == 1
-        and any(c.type in ("Complete", "Failed") and c.status == "True" for c in (js[0].status.conditions or [])),
+        lambda js: (
+            len(js) == 1
+            and any(
+                c.type in ("Complete", "Failed") and c.status == "True"
+                for c in (js[0].status.conditions or [])
+            )
+        ),
         namespace=namespace,
         field_selector="metadata.name=once",
         timeout=60,
@@ -141,5 +154,7 @@ def test_job_runs_to_completion(k8s, namespace, wait):
     assert conditions.get("Complete") == "True", f"job finished with {conditions}"
     assert jobs[0].status.succeeded == 1
 
-    pods = core.list_namespaced_pod(namespace, label_selector="batch.kubernetes.io/job-name=once").items
+    pods = core.list_namespaced_pod(
+        namespace, label_selector="batch.kubernetes.io/job-name=once"
+    ).items
     assert [p.status.phase for p in pods] == ["Succeeded"]
