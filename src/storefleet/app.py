@@ -10,10 +10,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from redis.exceptions import RedisError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -22,10 +24,24 @@ from storefleet.auth.endpoints import router as auth_router
 from storefleet.exceptions import StoreFleetError
 from storefleet.runtime import Runtime
 from storefleet.stores.endpoints import router as stores_router
+from storefleet.stores.stream import router as stream_router
 
 log = logging.getLogger(__name__)
 
 FRONTEND_DIST = Path(__file__).resolve().parents[2] / "frontend" / "dist"
+
+
+class _Dashboard(StaticFiles):
+    """The built single-page app: unknown paths outside /api get index.html,
+    so that a reload on /stores/7 shows the dashboard, not a 404."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        try:
+            return await super().get_response(path, scope)
+        except StarletteHTTPException as exc:
+            if exc.status_code != 404 or path.startswith("api/"):
+                raise
+            return await super().get_response("index.html", scope)
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -65,6 +81,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_exception_handler(StoreFleetError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(auth_router)
+    app.include_router(stream_router)  # before /api/stores/{store_id}
     app.include_router(stores_router)
     app.include_router(audit_router)
 
@@ -95,5 +112,5 @@ def create_app(runtime: Runtime) -> FastAPI:
         )
 
     if FRONTEND_DIST.is_dir():
-        app.mount("/", StaticFiles(directory=FRONTEND_DIST, html=True), name="dashboard")
+        app.mount("/", _Dashboard(directory=FRONTEND_DIST, html=True), name="dashboard")
     return app

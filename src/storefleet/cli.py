@@ -95,6 +95,15 @@ def api() -> None:
 
 
 @app.command()
+def openapi() -> None:
+    """Print the OpenAPI document (the dashboard's client is generated from it)."""
+    from storefleet.app import create_app
+    from storefleet.runtime import Runtime
+
+    typer.echo(json.dumps(create_app(Runtime(get_settings())).openapi(), indent=2, sort_keys=True))
+
+
+@app.command()
 def worker() -> None:
     """Run a worker (store operations and the reconciler) in the foreground."""
     from storefleet.runtime import Runtime

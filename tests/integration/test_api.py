@@ -4,6 +4,7 @@ MariaDB), without a worker: what the API promises on its own."""
 from __future__ import annotations
 
 import secrets
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -262,3 +263,32 @@ def test_user_management_and_audit_log_are_for_admins(platform: Platform) -> Non
     actions = [e["action"] for e in admin.http.get("/api/audit").json()["items"]]
     assert "user.create" in actions and "user.update" in actions and "auth.login" in actions
     assert "new-password" not in admin.http.get("/api/audit").text
+
+
+def test_the_stream_sends_changes_the_user_may_see(platform: Platform) -> None:
+    alice, bob = platform.member(), platform.member()
+    token = alice.http.headers["Authorization"].split()[1]
+    received: list[str] = []
+
+    def listen() -> None:
+        with httpx.stream(
+            "GET", platform.url + "/api/stores/stream", params={"access_token": token}, timeout=20
+        ) as resp:
+            assert resp.status_code == 200
+            for line in resp.iter_lines():
+                received.append(line)
+                if line.startswith("data:") and "alice-live" in line:
+                    return
+
+    with ThreadPoolExecutor(1) as pool:
+        future = pool.submit(listen)
+        deadline = time.monotonic() + 10
+        while not any(line.startswith("event: ready") for line in received):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert bob.create_store("bob-hidden").status_code == 202
+        assert alice.create_store("alice-live").status_code == 202
+        future.result(timeout=20)
+    assert any("alice-live" in line for line in received)
+    assert not any("bob-hidden" in line for line in received)
+    assert httpx.get(platform.url + "/api/stores/stream", timeout=5).status_code == 401

@@ -45,7 +45,11 @@ class Lease:
                         Store.lease_expires_at < now,
                     ),
                 )
-                .values(lease_owner=self.owner, lease_expires_at=self._expiry(now))
+                .values(
+                    lease_owner=self.owner,
+                    lease_expires_at=self._expiry(now),
+                    updated_at=Store.updated_at,  # a lease is not a change users see
+                )
                 .execution_options(synchronize_session=False)
             )
             return bool(getattr(result, "rowcount", 0) == 1)
@@ -58,7 +62,7 @@ class Lease:
             result = session.execute(
                 update(Store)
                 .where(Store.id == self.store_id, Store.lease_owner == self.owner)
-                .values(lease_expires_at=self._expiry(utcnow()))
+                .values(lease_expires_at=self._expiry(utcnow()), updated_at=Store.updated_at)
                 .execution_options(synchronize_session=False)
             )
             return bool(getattr(result, "rowcount", 0) == 1)
@@ -68,7 +72,7 @@ class Lease:
             session.execute(
                 update(Store)
                 .where(Store.id == self.store_id, Store.lease_owner == self.owner)
-                .values(lease_owner=None, lease_expires_at=None)
+                .values(lease_owner=None, lease_expires_at=None, updated_at=Store.updated_at)
                 .execution_options(synchronize_session=False)
             )
 

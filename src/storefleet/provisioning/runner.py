@@ -179,6 +179,8 @@ class StoreOperator:
             if store is None:
                 raise LookupError(f"store {store_id} does not exist")
             yield session, store
+            # Step rows changed too: the store's updated_at is what live views watch.
+            store.updated_at = utcnow()
 
     def _begin(self, store_id: int) -> tuple[Operation, StoreSnapshot] | None:
         s = self.runtime.settings

@@ -1,0 +1,111 @@
+"""Live store changes as Server-Sent Events.
+
+Each connection polls the platform database (the source of truth) for stores
+the user may see whose ``updated_at`` moved. That works the same with the
+embedded and the Redis set-up and across any number of API replicas, with no
+broker to keep in step; a poll a second per open dashboard is cheap.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, Query, Request
+from sqlalchemy import select
+from sse_starlette.event import ServerSentEvent
+from sse_starlette.sse import EventSourceResponse
+
+from storefleet.auth import repository as users
+from storefleet.auth import tokens
+from storefleet.auth.models import User
+from storefleet.db import utcnow
+from storefleet.deps import RuntimeDep
+from storefleet.exceptions import ERROR_RESPONSES, NotAuthenticated
+from storefleet.runtime import Runtime
+from storefleet.stores import service
+from storefleet.stores.models import Store
+
+router = APIRouter(prefix="/api/stores", tags=["stores"])
+
+_POLL_SECONDS = 1.0
+# Rows committed with a timestamp slightly older than the cursor (clock steps,
+# slow transactions) are still caught: look back a little and de-duplicate.
+_LOOKBACK = dt.timedelta(seconds=5)
+
+
+def _user(runtime: Runtime, request: Request, access_token: str | None) -> int:
+    header = request.headers.get("authorization", "")
+    token = header[7:] if header.lower().startswith("bearer ") else access_token
+    if not token:
+        raise NotAuthenticated("Not signed in")
+    user_id = tokens.subject(token, key=runtime.settings.signing_key())
+    with runtime.db.transaction(write=False) as session:
+        user = users.by_id(session, user_id)
+        if user is None or not user.is_active:
+            raise NotAuthenticated("This account no longer exists or is disabled")
+    return user_id
+
+
+def _changes(
+    runtime: Runtime, user_id: int, since: dt.datetime, seen: dict[int, dt.datetime]
+) -> list[str]:
+    with runtime.db.transaction(write=False) as session:
+        user = session.get(User, user_id)
+        if user is None or not user.is_active:
+            raise NotAuthenticated("This account no longer exists or is disabled")
+        q = select(Store).where(Store.updated_at > since - _LOOKBACK)
+        if not user.is_admin:
+            q = q.where(Store.owner_id == user.id)
+        rows = [
+            s for s in session.scalars(q.order_by(Store.updated_at)).all()
+            if seen.get(s.id) != s.updated_at
+        ]  # fmt: skip
+        for s in rows:
+            seen[s.id] = s.updated_at
+        return [out.model_dump_json() for out in service.list_out(session, rows)]
+
+
+@router.get(
+    "/stream",
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "`store` events"},
+        401: ERROR_RESPONSES[401],
+    },
+)
+async def stream_stores(
+    request: Request,
+    runtime: RuntimeDep,
+    access_token: Annotated[
+        str | None,
+        Query(description="For EventSource, which cannot send headers; prefer the header"),
+    ] = None,
+) -> EventSourceResponse:
+    """Server-Sent Events: one `store` event (the store's JSON) each time a
+    store you may see changes. Sign in with the bearer header, or with
+    ``access_token`` where a header cannot be sent."""
+    user_id = await anyio.to_thread.run_sync(_user, runtime, request, access_token)
+
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        since = utcnow()
+        seen: dict[int, dt.datetime] = {}
+        yield ServerSentEvent(event="ready", data=json.dumps({"since": since.isoformat()}))
+        while not await request.is_disconnected():
+            now = utcnow()
+            try:
+                changed = await anyio.to_thread.run_sync(_changes, runtime, user_id, since, seen)
+            except NotAuthenticated:
+                yield ServerSentEvent(event="signed-out", data="{}")
+                return
+            for data in changed:
+                yield ServerSentEvent(event="store", data=data)
+            since = now
+            # Forget entries that fell out of the look-back window.
+            for store_id in [k for k, v in seen.items() if v < since - 2 * _LOOKBACK]:
+                del seen[store_id]
+            await anyio.sleep(_POLL_SECONDS)
+
+    return EventSourceResponse(events(), ping=15, headers={"Cache-Control": "no-store"})
