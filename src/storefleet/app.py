@@ -14,10 +14,10 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from redis.exceptions import RedisError
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import Scope
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 from storefleet.audit.endpoints import router as audit_router
 from storefleet.auth.endpoints import router as auth_router

@@ -61,7 +61,8 @@ done
 start=${SECONDS}
 rm -rf "${K8S_VAR}"
 mkdir -p "${K8S_VAR}" && chmod 0700 "${K8S_VAR}"
-mkdir -p "${PKI}" "${PIDS}" "${LOGS}" "${K8S_VAR}/bin" "${K8S_VAR}/etcd"
+mkdir -p "${PKI}" "${PIDS}" "${LOGS}" "${K8S_VAR}/bin"
+mkdir -m 0700 "${K8S_VAR}/etcd"
 
 # --- certificates --------------------------------------------------------
 # One throw-away CA signs the serving certificate and one client certificate
@@ -187,7 +188,8 @@ launch kube-apiserver kube-apiserver \
     --allow-privileged=true \
     --profiling=false
 
-wait_for etcd "${READY_TIMEOUT}" curl -fsS --max-time 1 "${etcd_url}/health" -o /dev/null
+etcd_healthy() { curl -fsS --max-time 1 "${etcd_url}/health" -o /dev/null 2>/dev/null; }
+wait_for etcd "${READY_TIMEOUT}" etcd_healthy
 wait_for kube-apiserver "${READY_TIMEOUT}" apiserver_ready
 write_kubeconfig "${KUBECONFIG_ADMIN}" admin
 chmod 0600 "${KUBECONFIG_ADMIN}"
