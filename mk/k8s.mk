@@ -9,20 +9,20 @@ K8S_PYTEST_ARGS ?=
 
 .PHONY: k8s-testenv k8s-up k8s-down test-k8s
 
-## Build the control plane, etcd, kwok and helm into the cache (once).
+## k8s-testenv: build kube-apiserver & co, etcd, kwok and helm into ~/.cache (once)
 k8s-testenv:
 	$(K8S_TESTENV)/build.sh
 
-## Start the environment in the background; kubeconfig in var/k8s/kubeconfig.
+## k8s-up: start the k8s test environment in the background (var/k8s/kubeconfig)
 k8s-up: k8s-testenv
 	$(K8S_TESTENV)/up.sh
 
-## Stop the environment and remove its state (the built binaries stay cached).
+## k8s-down: stop the k8s test environment and remove its state (binaries stay cached)
 k8s-down:
 	$(K8S_TESTENV)/down.sh
 
-## Run tests/k8s. Builds the environment when Go is present; under CI=true a
-## failed build or a missing binary fails the run instead of skipping.
+## test-k8s: build the k8s test environment when Go is present, then run tests/k8s
+# Under CI=true a failed build or a missing binary fails the run instead of skipping.
 test-k8s: venv
 	@if [ -n "$${STOREFLEET_TEST_KUBECONFIG:-}" ]; then \
 		echo "test-k8s: using the cluster of STOREFLEET_TEST_KUBECONFIG=$${STOREFLEET_TEST_KUBECONFIG}"; \
