@@ -11,12 +11,15 @@ PIDS="${K8S_VAR}/pids"
 keep_logs=false
 [[ "${1:-}" == "--keep-logs" ]] && keep_logs=true
 
-# True when pid is alive and runs a binary from our cache (guards against a
-# recycled pid belonging to someone else).
-is_ours() {
+# True when pid is alive, runs the named binary and was started for this
+# state directory (every command line names a path under it). This guards
+# against a recycled pid, and still finds the processes when the binary cache
+# moved (STOREFLEET_K8S_CACHE) between up and down.
+is_ours() { # pid name
     local exe
     exe="$(readlink "/proc/$1/exe" 2>/dev/null)" || return 1
-    [[ "${exe}" == "${K8S_BIN}/"* ]]
+    [[ "${exe##*/}" == "$2" ]] || return 1
+    tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | grep -qF "${K8S_VAR}/"
 }
 
 stopped=0
@@ -26,13 +29,13 @@ for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
     f="${PIDS}/${name}.pid"
     [[ -f "${f}" ]] || continue
     pid="$(cat "${f}")"
-    if is_ours "${pid}"; then
+    if is_ours "${pid}" "${name}"; then
         kill -TERM "${pid}" 2>/dev/null || true
         for _ in $(seq 1 100); do
-            is_ours "${pid}" || break
+            is_ours "${pid}" "${name}" || break
             sleep 0.1
         done
-        if is_ours "${pid}"; then
+        if is_ours "${pid}" "${name}"; then
             log "${name} (pid ${pid}) ignored SIGTERM for 10 s; killing it"
             kill -KILL "${pid}" 2>/dev/null || true
             sleep 0.2

@@ -59,6 +59,8 @@ for port in "${K8S_ETCD_PORT}" "${K8S_ETCD_PEER_PORT}" "${K8S_APISERVER_PORT}" "
 done
 
 start=${SECONDS}
+# Whatever fails from here on, leave no process behind (logs are kept for the reader).
+trap 'rc=$?; if ((rc != 0)); then "${TESTENV_DIR}/down.sh" --keep-logs >/dev/null 2>&1 || true; fi' EXIT
 rm -rf "${K8S_VAR}"
 mkdir -p "${K8S_VAR}" && chmod 0700 "${K8S_VAR}"
 mkdir -p "${PKI}" "${PIDS}" "${LOGS}" "${K8S_VAR}/bin"
@@ -145,8 +147,7 @@ launch() { # name binary args...
 die_with_log() { # name message
     log "$2; last lines of ${LOGS}/$1.log:"
     tail -n 30 "${LOGS}/$1.log" >&2 || true
-    "${TESTENV_DIR}/down.sh" --keep-logs >/dev/null 2>&1 || true
-    exit 1
+    exit 1 # the EXIT trap stops the rest
 }
 
 wait_for() { # name timeout-seconds command...
