@@ -52,15 +52,16 @@ def create(
     # write lock), so that concurrent requests cannot all pass the quota check.
     session.execute(select(User.id).where(User.id == user.id).with_for_update())
 
+    # Quotas bind members; admins run the platform and are not limited.
     max_live = _limit(user, user.max_live_stores, settings.max_live_stores)
-    if repository.count_live(session, user.id) >= max_live:
+    if not user.is_admin and repository.count_live(session, user.id) >= max_live:
         raise TooManyRequests(
             f"Quota reached: at most {max_live} live stores per user. "
             "Delete a store or ask an admin to raise your quota."
         )
     max_hour = _limit(user, user.max_creations_per_hour, settings.max_creations_per_hour)
     since = utcnow() - dt.timedelta(hours=1)
-    if repository.count_created_since(session, user.id, since) >= max_hour:
+    if not user.is_admin and repository.count_created_since(session, user.id, since) >= max_hour:
         raise TooManyRequests(
             f"Rate limit reached: at most {max_hour} store creations per user per hour.",
             retry_after=3600,
