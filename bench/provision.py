@@ -22,10 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.conftest import _services_env, free_port  # noqa: E402
-from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, Api, PlatformProcesses, prepare  # noqa: E402
+from tests.conftest import _services_env, free_port
+from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, Api, PlatformProcesses, prepare
 
-from storefleet.config import Environment, Settings  # noqa: E402
+from storefleet.config import Environment, Settings
 
 
 def _time_to_ready(api: Api, name: str) -> float:
@@ -79,9 +79,8 @@ def main() -> None:
             queue = "redis" if args.redis else "embedded (SQLite)"
             print(f"queue: {queue}; worker concurrency: {settings.worker_concurrency}")
             print(f"one store, POST to ready:            {single:6.2f} s")
-            print(
-                f"{args.concurrent} stores at once, median:        {statistics.median(times):6.2f} s"
-            )
+            median = statistics.median(times)
+            print(f"{args.concurrent} stores at once, median:        {median:6.2f} s")
             print(f"{args.concurrent} stores at once, max:           {times[-1]:6.2f} s")
             print(f"{args.concurrent} stores at once, all ready after: {wall:6.2f} s")
             print(
