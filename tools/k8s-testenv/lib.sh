@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # sourced: the variables are used by the scripts that source it
 # Shared settings for build.sh, up.sh and down.sh; sourced, never run.
 # Paths are derived from this file's location so the scripts work from any cwd.
 TESTENV_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
