@@ -35,4 +35,4 @@ test-k8s: venv
 	else \
 		echo "test-k8s: go is not installed; the k8s tests will be skipped" >&2; \
 	fi
-	cd $(K8S_ROOT) && .venv/bin/python -m pytest tests/k8s $(K8S_PYTEST_ARGS)
+	cd $(K8S_ROOT) && .venv/bin/python -m pytest -rs tests/k8s $(K8S_PYTEST_ARGS)
