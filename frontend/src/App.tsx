@@ -1,0 +1,113 @@
+/**
+ * The dashboard shell: the session decides between the sign-in page and the
+ * signed-in app; the signed-in app has the navigation, the live store stream
+ * and the routes. Admin pages are routed for admins only.
+ */
+import { useEffect, useRef, useState } from 'react';
+import { NavLink, Navigate, Route, Routes } from 'react-router-dom';
+import { useQueryClient } from '@tanstack/react-query';
+import { ApiError } from './api/errors';
+import { getToken, onTokenChange, setToken } from './api/session';
+import type { Me } from './client';
+import { ErrorState, Loading } from './components/States';
+import { AuditPage } from './features/admin/AuditPage';
+import { UsersPage } from './features/admin/UsersPage';
+import { SignInPage } from './features/auth/SignInPage';
+import { StoreDetailPage } from './features/stores/StoreDetailPage';
+import { StoresPage } from './features/stores/StoresPage';
+import { useMe } from './hooks/queries/auth';
+import { LiveStatusProvider } from './live/LiveStatus';
+
+function Shell({ me, children }: { me: Me; children: React.ReactNode }) {
+  const isAdmin = me.role === 'admin';
+  return (
+    <div className="app">
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <header className="topbar">
+        <div className="brand">
+          <span className="brand-mark" aria-hidden="true" /> StoreFleet
+        </div>
+        <nav aria-label="Main" className="nav">
+          <NavLink to="/" end>
+            Stores
+          </NavLink>
+          {isAdmin && <NavLink to="/admin/users">Users</NavLink>}
+          {isAdmin && <NavLink to="/admin/audit">Audit log</NavLink>}
+        </nav>
+        <div className="account">
+          <span className="account-email" title={`Signed in as ${me.email} (${me.role})`}>
+            {me.email}
+          </span>
+          <button type="button" className="button button-small" onClick={() => setToken(null)}>
+            Sign out
+          </button>
+        </div>
+      </header>
+      <main id="main" className="main" tabIndex={-1}>
+        {children}
+      </main>
+    </div>
+  );
+}
+
+function NotFound() {
+  return <ErrorState error={new Error('There is no page here.')} />;
+}
+
+function SignedIn({ token }: { token: string }) {
+  const me = useMe();
+  if (me.isPending) return <Loading label="Signing in…" />;
+  if (me.isError) return <ErrorState error={me.error} onRetry={() => void me.refetch()} />;
+  const isAdmin = me.data.role === 'admin';
+  return (
+    <LiveStatusProvider token={token}>
+      <Shell me={me.data}>
+        <Routes>
+          <Route path="/" element={<StoresPage me={me.data} />} />
+          <Route path="/stores/:storeId" element={<StoreDetailPage />} />
+          <Route path="/admin/users" element={isAdmin ? <UsersPage selfId={me.data.id} /> : <Navigate to="/" replace />} />
+          <Route path="/admin/audit" element={isAdmin ? <AuditPage /> : <Navigate to="/" replace />} />
+          <Route path="/signin" element={<Navigate to="/" replace />} />
+          <Route path="*" element={<NotFound />} />
+        </Routes>
+      </Shell>
+    </LiveStatusProvider>
+  );
+}
+
+export function App() {
+  const qc = useQueryClient();
+  const [token, setTokenState] = useState<string | null>(() => getToken());
+  const [notice, setNotice] = useState<string | null>(null);
+  const hadToken = useRef(Boolean(token));
+
+  useEffect(
+    () =>
+      onTokenChange((next) => {
+        // Signing out, or a 401, drops everything cached for the old session.
+        qc.clear();
+        if (!next && hadToken.current) setNotice('You were signed out. Sign in again to continue.');
+        if (next) setNotice(null);
+        hadToken.current = Boolean(next);
+        setTokenState(next);
+      }),
+    [qc],
+  );
+
+  // Another tab signing in or out.
+  useEffect(() => {
+    const onStorage = () => setTokenState(getToken());
+    window.addEventListener('storage', onStorage);
+    return () => window.removeEventListener('storage', onStorage);
+  }, []);
+
+  if (!token) return <SignInPage notice={notice} />;
+  return <SignedIn key={token} token={token} />;
+}
+
+export function shouldRetry(failureCount: number, error: unknown): boolean {
+  if (error instanceof ApiError && error.status < 500) return false;
+  return failureCount < 2;
+}

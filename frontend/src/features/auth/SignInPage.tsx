@@ -1,0 +1,65 @@
+/** Sign in. Wrong credentials and throttling are said plainly, as the API words them. */
+import { useState } from 'react';
+import { ApiError, errorMessage } from '../../api/errors';
+import { useLogin } from '../../hooks/queries/auth';
+
+export function SignInPage({ notice }: { notice?: string | null }) {
+  const login = useLogin();
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+
+  let error: string | null = null;
+  if (login.isError) {
+    const e = login.error;
+    if (e instanceof ApiError && e.status === 422) error = 'Enter your email and password.';
+    else if (e instanceof ApiError && e.status === 429 && e.retryAfter)
+      error = `${e.message} (try again in ${Math.ceil(e.retryAfter / 60)} min)`;
+    else error = errorMessage(e);
+  }
+
+  return (
+    <main className="signin" id="main">
+      <form
+        className="card signin-card form"
+        aria-labelledby="signin-title"
+        onSubmit={(e) => {
+          e.preventDefault();
+          login.mutate({ email: email.trim(), password });
+        }}
+      >
+        <div className="brand brand-large" aria-hidden="true">
+          <span className="brand-mark" /> StoreFleet
+        </div>
+        <h1 id="signin-title">Sign in</h1>
+        {notice && !error && (
+          <p className="notice" role="status">
+            {notice}
+          </p>
+        )}
+        <div className="field">
+          <label htmlFor="signin-email">Email</label>
+          <input id="signin-email" type="email" autoComplete="username" value={email} onChange={(e) => setEmail(e.target.value)} required autoFocus />
+        </div>
+        <div className="field">
+          <label htmlFor="signin-password">Password</label>
+          <input
+            id="signin-password"
+            type="password"
+            autoComplete="current-password"
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+            required
+          />
+        </div>
+        {error && (
+          <p className="form-error" role="alert">
+            {error}
+          </p>
+        )}
+        <button type="submit" className="button button-primary button-block" disabled={login.isPending}>
+          {login.isPending ? 'Signing in…' : 'Sign in'}
+        </button>
+      </form>
+    </main>
+  );
+}

@@ -1,0 +1,157 @@
+/**
+ * The new-store form. Checks the API's rules as the person types (after the
+ * first attempt or once a field is left) and puts the server's answers next
+ * to the field they are about: 422 per field, 409 "name taken" on the name,
+ * 429 quota and rate limits above the buttons.
+ */
+import { useId, useState } from 'react';
+import type { FormEvent } from 'react';
+import { ApiError, errorMessage } from '../../api/errors';
+import type { StoreCreate, StoreCreated } from '../../client';
+import { generatePassword, validateStoreForm } from './validation';
+import type { StoreForm, StoreFormErrors } from './validation';
+
+type Props = {
+  defaultEmail?: string;
+  submit: (body: StoreCreate) => Promise<StoreCreated>;
+  onCreated: (store: StoreCreated) => void;
+  onCancel: () => void;
+};
+
+const FIELDS: (keyof StoreForm)[] = ['name', 'admin_email', 'admin_password'];
+
+export function CreateStoreForm({ defaultEmail = '', submit, onCreated, onCancel }: Props) {
+  const id = useId();
+  const [form, setForm] = useState<StoreForm>({ name: '', admin_email: defaultEmail, admin_password: '' });
+  const [touched, setTouched] = useState<Partial<Record<keyof StoreForm, boolean>>>({});
+  const [attempted, setAttempted] = useState(false);
+  const [serverErrors, setServerErrors] = useState<StoreFormErrors>({});
+  const [formError, setFormError] = useState<string | null>(null);
+  const [showPassword, setShowPassword] = useState(false);
+  const [busy, setBusy] = useState(false);
+
+  const clientErrors = validateStoreForm(form);
+  const visible = (field: keyof StoreForm) =>
+    serverErrors[field] ?? (attempted || touched[field] ? clientErrors[field] : undefined);
+
+  const update = (field: keyof StoreForm, value: string) => {
+    setForm((f) => ({ ...f, [field]: value }));
+    setServerErrors((e) => ({ ...e, [field]: undefined }));
+    setFormError(null);
+  };
+
+  const onSubmit = async (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    setAttempted(true);
+    const errors = validateStoreForm(form);
+    const firstBad = FIELDS.find((f) => errors[f]);
+    if (firstBad) {
+      document.getElementById(`${id}-${firstBad}`)?.focus();
+      return;
+    }
+    setBusy(true);
+    try {
+      const body: StoreCreate = { name: form.name, admin_email: form.admin_email.trim() };
+      if (form.admin_password) body.admin_password = form.admin_password;
+      onCreated(await submit(body));
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 422 && Object.keys(error.fields).length) {
+        setServerErrors(error.fields as StoreFormErrors);
+      } else if (error instanceof ApiError && error.status === 409) {
+        setServerErrors({ name: error.message });
+        document.getElementById(`${id}-name`)?.focus();
+      } else {
+        setFormError(errorMessage(error));
+      }
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const field = (name: keyof StoreForm) => {
+    const error = visible(name);
+    return {
+      id: `${id}-${name}`,
+      name,
+      value: form[name],
+      'aria-invalid': error ? true : undefined,
+      'aria-describedby': `${id}-${name}-hint ${error ? `${id}-${name}-error` : ''}`.trim(),
+      onChange: (e: { target: { value: string } }) => update(name, e.target.value),
+      onBlur: () => setTouched((t) => ({ ...t, [name]: true })),
+    };
+  };
+
+  const errorText = (name: keyof StoreForm) => {
+    const error = visible(name);
+    return error ? (
+      <p className="field-error" id={`${id}-${name}-error`} data-field-error={name}>
+        {error}
+      </p>
+    ) : null;
+  };
+
+  return (
+    <form className="form" onSubmit={onSubmit} noValidate aria-label="Create store">
+      <div className="field">
+        <label htmlFor={`${id}-name`}>Store name</label>
+        <input {...field('name')} autoComplete="off" autoCapitalize="none" spellCheck={false} autoFocus required />
+        <p className="hint" id={`${id}-name-hint`}>
+          Lowercase letters, digits and hyphens; becomes part of the store’s address.
+        </p>
+        {errorText('name')}
+      </div>
+      <div className="field">
+        <label htmlFor={`${id}-admin_email`}>Admin email</label>
+        <input {...field('admin_email')} type="email" autoComplete="email" required />
+        <p className="hint" id={`${id}-admin_email-hint`}>
+          The WordPress administrator of the new store.
+        </p>
+        {errorText('admin_email')}
+      </div>
+      <div className="field">
+        <label htmlFor={`${id}-admin_password`}>
+          Admin password <span className="optional">(optional)</span>
+        </label>
+        <div className="input-row">
+          <input {...field('admin_password')} type={showPassword ? 'text' : 'password'} autoComplete="new-password" />
+          <button
+            type="button"
+            className="button"
+            aria-pressed={showPassword}
+            aria-controls={`${id}-admin_password`}
+            onClick={() => setShowPassword((s) => !s)}
+          >
+            {showPassword ? 'Hide' : 'Show'}
+          </button>
+          <button
+            type="button"
+            className="button"
+            onClick={() => {
+              update('admin_password', generatePassword());
+              setShowPassword(true);
+            }}
+          >
+            Generate
+          </button>
+        </div>
+        <p className="hint" id={`${id}-admin_password-hint`}>
+          8-128 characters. Leave empty and StoreFleet generates one and shows it once.
+        </p>
+        {errorText('admin_password')}
+      </div>
+      {formError && (
+        <p className="form-error" role="alert">
+          {formError}
+        </p>
+      )}
+      <div className="actions">
+        <button type="button" className="button" onClick={onCancel}>
+          Cancel
+        </button>
+        <button type="submit" className="button button-primary" disabled={busy}>
+          {busy ? 'Creating…' : 'Create store'}
+        </button>
+      </div>
+    </form>
+  );
+}

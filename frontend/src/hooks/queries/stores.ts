@@ -1,0 +1,102 @@
+/**
+ * Stores: the paginated list, one store with its steps, its events, and the
+ * create / retry / delete mutations. Keys are stable so the live stream
+ * (src/live) can patch or refresh exactly what changed.
+ */
+import { useMutation, useQuery, useQueryClient, keepPreviousData } from '@tanstack/react-query';
+import type { QueryClient } from '@tanstack/react-query';
+import { createStore, deleteStore, getStore, listStores, retryStore, storeEvents } from '../../client';
+import type { ListStoresData, StoreCreate, StoreDetail, StoreOut, StorePage } from '../../client';
+import { authKeys } from './auth';
+import { usePollInterval } from '../../live/LiveStatus';
+
+export type StoreListParams = NonNullable<ListStoresData['query']>;
+
+export const storeKeys = {
+  all: ['stores'] as const,
+  lists: () => [...storeKeys.all, 'list'] as const,
+  list: (params: StoreListParams) => [...storeKeys.lists(), params] as const,
+  details: () => [...storeKeys.all, 'detail'] as const,
+  detail: (id: number) => [...storeKeys.details(), id] as const,
+  events: (id: number) => [...storeKeys.all, 'events', id] as const,
+};
+
+/** Phases in which a store is still changing on its own. */
+export const BUSY_PHASES: ReadonlySet<StoreOut['status']> = new Set(['pending', 'provisioning', 'deleting']);
+
+export function useStores(params: StoreListParams) {
+  const poll = usePollInterval();
+  return useQuery({
+    queryKey: storeKeys.list(params),
+    queryFn: async ({ signal }) => (await listStores({ query: params, signal, throwOnError: true })).data,
+    placeholderData: keepPreviousData,
+    refetchInterval: poll,
+  });
+}
+
+export function useStore(id: number) {
+  const poll = usePollInterval();
+  return useQuery({
+    queryKey: storeKeys.detail(id),
+    queryFn: async ({ signal }) => (await getStore({ path: { store_id: id }, signal, throwOnError: true })).data,
+    refetchInterval: poll,
+  });
+}
+
+export function useStoreEvents(id: number) {
+  const poll = usePollInterval();
+  return useQuery({
+    queryKey: storeKeys.events(id),
+    queryFn: async ({ signal }) => (await storeEvents({ path: { store_id: id }, signal, throwOnError: true })).data,
+    refetchInterval: poll,
+  });
+}
+
+/** Puts a changed store into every cached list page and its detail. */
+export function applyStoreChange(qc: QueryClient, store: StoreOut): void {
+  let listed = false;
+  qc.setQueriesData<StorePage>({ queryKey: storeKeys.lists() }, (page) => {
+    if (!page) return page;
+    const i = page.items.findIndex((s) => s.id === store.id);
+    if (i < 0) return page;
+    listed = true;
+    const items = page.items.slice();
+    items[i] = store;
+    return { ...page, items };
+  });
+  // A new store, or one that left (deleted), changes which rows a page holds.
+  if (!listed || store.status === 'deleted') void qc.invalidateQueries({ queryKey: storeKeys.lists() });
+  qc.setQueryData<StoreDetail>(storeKeys.detail(store.id), (old) => (old ? { ...old, ...store } : old));
+  void qc.invalidateQueries({ queryKey: storeKeys.detail(store.id) });
+  void qc.invalidateQueries({ queryKey: storeKeys.events(store.id) });
+  void qc.invalidateQueries({ queryKey: authKeys.me() });
+}
+
+export function useCreateStore() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: async (body: StoreCreate) => (await createStore({ body, throwOnError: true })).data,
+    onSuccess: (store) => {
+      void qc.invalidateQueries({ queryKey: storeKeys.lists() });
+      void qc.invalidateQueries({ queryKey: authKeys.me() });
+      const { admin_password: _secret, ...rest } = store;
+      qc.setQueryData<StoreDetail>(storeKeys.detail(store.id), { ...rest, steps: [] });
+    },
+  });
+}
+
+export function useRetryStore(id: number) {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: async () => (await retryStore({ path: { store_id: id }, throwOnError: true })).data,
+    onSuccess: (store) => applyStoreChange(qc, store),
+  });
+}
+
+export function useDeleteStore(id: number) {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: async () => (await deleteStore({ path: { store_id: id }, throwOnError: true })).data,
+    onSuccess: (store) => applyStoreChange(qc, store),
+  });
+}
