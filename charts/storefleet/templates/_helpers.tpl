@@ -1,0 +1,113 @@
+{{- define "sf.labels" -}}
+app.kubernetes.io/name: storefleet
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: storefleet
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{- end -}}
+
+{{/* Selector labels of one component: include "sf.selector" (list $ "api") */}}
+{{- define "sf.selector" -}}
+app.kubernetes.io/name: storefleet
+app.kubernetes.io/instance: {{ (index . 0).Release.Name }}
+app.kubernetes.io/component: {{ index . 1 }}
+{{- end -}}
+
+{{- define "sf.image" -}}
+{{ printf "%s:%s" .repository (toString .tag) | quote }}
+{{- end -}}
+
+{{- define "sf.workerUser" -}}
+system:serviceaccount:{{ .Release.Namespace }}:{{ .Values.worker.serviceAccountName }}
+{{- end -}}
+
+{{- define "sf.storeManagerRole" -}}{{ .Release.Name }}-store-manager{{- end -}}
+
+{{- define "sf.restricted" -}}
+allowPrivilegeEscalation: false
+privileged: false
+readOnlyRootFilesystem: true
+capabilities:
+  drop: ["ALL"]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "sf.podSecurity" -}}
+runAsNonRoot: true
+runAsUser: 10001
+runAsGroup: 10001
+fsGroup: 10001
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* Where each connection URL comes from: the generated Secret or an external one. */}}
+{{- define "sf.urlRef" -}}
+{{- $root := index . 0 }}{{- $internal := index . 1 }}{{- $external := index . 2 }}{{- $key := index . 3 -}}
+secretKeyRef:
+{{- if $internal }}
+  name: {{ $root.Release.Name }}
+  key: {{ $key }}
+{{- else }}
+  name: {{ required (printf "an existingSecret is required for the external %s" $key) $external.existingSecret }}
+  key: {{ $external.key }}
+{{- end }}
+{{- end -}}
+
+{{/* The environment shared by the API, the workers and the migration Job. */}}
+{{- define "sf.env" -}}
+- name: STOREFLEET_ENV
+  value: {{ .Values.platform.env | quote }}
+- name: STOREFLEET_ADMIN_EMAIL
+  value: {{ .Values.platform.adminEmail | quote }}
+{{- with .Values.platform.publicHost }}
+- name: STOREFLEET_PUBLIC_HOST
+  value: {{ . | quote }}
+{{- end }}
+- name: STOREFLEET_DATA_DIR
+  value: /tmp/storefleet
+- name: HOME
+  value: /tmp
+- name: STOREFLEET_SECRET_KEY
+  valueFrom:
+    secretKeyRef: {name: {{ .Release.Name }}, key: secret-key}
+- name: STOREFLEET_ADMIN_PASSWORD
+  valueFrom:
+    secretKeyRef: {name: {{ .Release.Name }}, key: admin-password}
+- name: STOREFLEET_DATABASE_URL
+  valueFrom:
+    {{- include "sf.urlRef" (list . .Values.mysql.enabled .Values.externalDatabase "database-url") | nindent 4 }}
+- name: STOREFLEET_REDIS_URL
+  valueFrom:
+    {{- include "sf.urlRef" (list . .Values.redis.enabled .Values.externalRedis "redis-url") | nindent 4 }}
+{{- with .Values.platform.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* The store MySQL as store pods see it. */}}
+{{- define "sf.storesDbHost" -}}
+{{- if .Values.storesMysql.enabled -}}
+{{ .Release.Name }}-stores-mysql.{{ .Release.Namespace }}.svc.cluster.local
+{{- else -}}
+{{ required "externalStoresDatabase.host is required when storesMysql.enabled=false" .Values.externalStoresDatabase.host }}
+{{- end -}}
+{{- end -}}
+
+{{- define "sf.peer" -}}
+{{- /* (list $root $component $internal $external) -> a peer list */ -}}
+{{- $root := index . 0 }}{{- $component := index . 1 }}{{- $internal := index . 2 }}{{- $external := index . 3 -}}
+{{- if $internal -}}
+- podSelector:
+    matchLabels:
+      {{- include "sf.selector" (list $root $component) | nindent 6 }}
+{{- else if $external.cidr -}}
+- ipBlock:
+    cidr: {{ $external.cidr }}
+{{- else -}}
+- ipBlock:
+    cidr: 0.0.0.0/0
+{{- end -}}
+{{- end }}
