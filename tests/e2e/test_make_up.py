@@ -42,7 +42,8 @@ def _wait_banner(proc: subprocess.Popen[bytes], log: Path, count: int) -> None:
 def _ctrl_c(proc: subprocess.Popen[bytes], log: Path) -> None:
     """Ctrl-C: everything stops in order, without a traceback. (make itself
     reports the interrupt as its exit status, as it does in a terminal.)"""
-    os.killpg(proc.pid, signal.SIGINT)
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGINT)
     code = proc.wait(timeout=60)
     text = log.read_text(errors="replace")
     assert code in (0, -signal.SIGINT, 130), text[-3000:]
