@@ -91,6 +91,15 @@ class Settings(BaseSettings):
     store_port_min: Annotated[int, Field(ge=1024, le=65535)] = 30000
     store_port_max: Annotated[int, Field(ge=1024, le=65535)] = 32767
 
+    # Kubernetes driver
+    k8s_platform_namespace: str = "storefleet"
+    k8s_chart: Path = Path(__file__).resolve().parents[2] / "charts" / "woocommerce-store"
+    k8s_store_values: Path | None = None
+    k8s_store_namespace_prefix: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,15}$")] = "store-"
+    helm_binary: str = "helm"
+    #: The stores MySQL host as pods see it (default: the host of STORES_DB_URL).
+    k8s_stores_db_host: str | None = None
+
     @model_validator(mode="after")
     def _secure_outside_development(self) -> Self:
         if self.env is not Environment.production:

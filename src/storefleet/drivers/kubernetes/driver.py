@@ -1,0 +1,550 @@
+"""The Kubernetes driver: each store is a namespace ``store-<name>`` holding a
+Helm release of ``charts/woocommerce-store``, with a database and user of its
+own on the shared stores MySQL server.
+
+Provisioning: database → namespace → release → install → rollout → endpoint →
+verify. Deletion: release → namespace → database → credentials → endpoint.
+Every step converges when re-run. Waiting is done with watches that carry a
+deadline, never with fixed sleeps. The store's database password and WordPress
+salts live in a Secret in the platform namespace, created once; the merchant's
+admin password reaches the store namespace as a Secret the install Job reads,
+and is deleted once the install has run.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import logging
+import os
+import re
+import secrets
+from collections.abc import Callable, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from kubernetes import client, config, watch
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+from urllib3.exceptions import HTTPError as Urllib3HTTPError
+
+from storefleet.config import Settings
+from storefleet.drivers.base import (
+    PermanentError,
+    Step,
+    StepContext,
+    StepOutcome,
+    StoreDriver,
+    StoreSnapshot,
+    TransientError,
+)
+from storefleet.drivers.kubernetes.helm import Helm
+from storefleet.drivers.storedb import StoreDatabases
+from storefleet.names import require_valid_store_name
+
+log = logging.getLogger(__name__)
+
+STORE_LABEL = "storefleet.io/store"
+RELEASE = "store"
+DEPLOYMENT = "store"
+SERVICE = "store"
+INSTALL_JOB = "install"
+ADMIN_SECRET = "store-admin"
+_SALTS = {
+    "authKey": "AUTH_KEY", "secureAuthKey": "SECURE_AUTH_KEY", "loggedInKey": "LOGGED_IN_KEY",
+    "nonceKey": "NONCE_KEY", "authSalt": "AUTH_SALT", "secureAuthSalt": "SECURE_AUTH_SALT",
+    "loggedInSalt": "LOGGED_IN_SALT", "nonceSalt": "NONCE_SALT",
+}  # fmt: skip
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_KWOK_ANNOTATION = "kwok.x-k8s.io/node"
+# Errors talking to the API server that are worth retrying.
+_NETWORK = (Urllib3HTTPError, OSError)
+
+
+def _api_error(what: str, exc: ApiException) -> Exception:
+    if exc.status in (429, 500, 502, 503, 504) or exc.status is None:
+        return TransientError(f"{what}: the API server answered {exc.status} {exc.reason}")
+    detail = exc.reason
+    if exc.body:
+        try:
+            import json
+
+            detail = json.loads(exc.body).get("message", detail)
+        except ValueError:
+            pass
+    return PermanentError(f"{what}: {detail} ({exc.status})")
+
+
+def _decode(data: Any) -> dict[str, str]:
+    return {k: base64.b64decode(v).decode() for k, v in (data or {}).items()}
+
+
+class KubernetesDriver(StoreDriver):
+    name = "kubernetes"
+
+    def __init__(
+        self,
+        settings: Settings,
+        databases: StoreDatabases | None = None,
+        api_client: client.ApiClient | None = None,
+    ) -> None:
+        self.settings = settings
+        if databases is None:
+            if not settings.stores_db_url:
+                raise PermanentError(
+                    "STOREFLEET_STORES_DB_URL is not set: the kubernetes driver needs the shared "
+                    "stores MySQL server"
+                )
+            databases = StoreDatabases(
+                settings.stores_db_url,
+                prefix=settings.stores_db_prefix,
+                user_host=settings.stores_db_user_host,
+                max_connections=settings.stores_db_max_connections,
+            )
+        self.databases = databases
+        db_url = urlsplit(settings.stores_db_url or "mysql://mysql:3306/")
+        self._db_host = settings.k8s_stores_db_host or db_url.hostname or "mysql"
+        self._db_port = db_url.port or 3306
+        self.api = api_client or self._load_client()
+        # Typed as Any: the client's models make every field Optional, and the
+        # checks that matter here are on the API server's answers, not types.
+        self.core: Any = client.CoreV1Api(self.api)
+        self.apps: Any = client.AppsV1Api(self.api)
+        self.batch: Any = client.BatchV1Api(self.api)
+        self.helm = Helm(settings.helm_binary)
+        self._in_cluster = "KUBERNETES_SERVICE_HOST" in os.environ
+
+    @staticmethod
+    def _load_client() -> client.ApiClient:
+        try:
+            config.load_incluster_config()
+        except ConfigException:
+            try:
+                config.load_kube_config()
+            except (ConfigException, OSError) as exc:
+                raise PermanentError(
+                    f"no Kubernetes cluster configured (KUBECONFIG or in-cluster): {exc}"
+                ) from exc
+        return client.ApiClient()
+
+    # -- the contract -----------------------------------------------------
+
+    def provision_steps(self) -> Sequence[Step]:
+        return (
+            Step("database", self._database),
+            Step("namespace", self._namespace, consumes_admin_password=True),
+            Step("release", self._release),
+            Step("install", self._install),
+            Step("rollout", self._rollout),
+            Step("endpoint", self._endpoint),
+            Step("verify", self._verify),
+        )
+
+    def delete_steps(self) -> Sequence[Step]:
+        return (
+            Step("release", self._uninstall),
+            Step("namespace", self._delete_namespace),
+            Step("database", self._drop_database),
+            Step("credentials", self._delete_credentials),
+            Step("endpoint", self._release_endpoint),
+        )
+
+    def check(self) -> None:
+        try:
+            client.VersionApi(self.api).get_code()
+        except ApiException as exc:
+            raise _api_error("the Kubernetes API server", exc) from exc
+        except _NETWORK as exc:
+            raise PermanentError(f"the Kubernetes API server is not reachable: {exc}") from exc
+        if not (self.settings.k8s_chart / "Chart.yaml").is_file():
+            raise PermanentError(
+                f"no store chart at {self.settings.k8s_chart} (STOREFLEET_K8S_CHART)"
+            )
+        self.databases.ping()
+
+    # -- names ------------------------------------------------------------
+
+    def namespace(self, store: StoreSnapshot) -> str:
+        return self.settings.k8s_store_namespace_prefix + require_valid_store_name(store.name)
+
+    @staticmethod
+    def _credentials_name(store: StoreSnapshot) -> str:
+        return f"store-{int(store.id)}-credentials"
+
+    # -- provisioning -----------------------------------------------------
+
+    def _credentials(self, store: StoreSnapshot) -> dict[str, str]:
+        """The store's database password and salts: read, or created once."""
+        ns, name = self.settings.k8s_platform_namespace, self._credentials_name(store)
+        try:
+            return _decode(self.core.read_namespaced_secret(name, ns).data)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise _api_error(f"reading Secret {ns}/{name}", exc) from exc
+        values = {"db_password": secrets.token_urlsafe(24)}
+        values.update({key: secrets.token_urlsafe(48) for key in _SALTS})
+        body = client.V1Secret(
+            metadata=client.V1ObjectMeta(
+                name=name,
+                labels={STORE_LABEL: str(store.id), "app.kubernetes.io/managed-by": "storefleet"},
+            ),
+            type="Opaque",
+            string_data=values,
+        )
+        try:
+            self.core.create_namespaced_secret(ns, body)
+        except ApiException as exc:
+            if exc.status == 409:  # created meanwhile by an earlier attempt: use that one
+                return _decode(self.core.read_namespaced_secret(name, ns).data)
+            raise _api_error(f"creating Secret {ns}/{name}", exc) from exc
+        return values
+
+    def _database(self, ctx: StepContext) -> StepOutcome:
+        creds = self._credentials(ctx.store)
+        n = self.databases.ensure(ctx.store.id, creds["db_password"])
+        return StepOutcome(f"database {n.database} and user {n.user} (tables {n.table_prefix}*)")
+
+    def _namespace(self, ctx: StepContext) -> StepOutcome:
+        ns = self.namespace(ctx.store)
+        try:
+            existing = self.core.read_namespace(ns)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise _api_error(f"reading namespace {ns}", exc) from exc
+            existing = None
+        if existing is not None:
+            owner = (existing.metadata.labels or {}).get(STORE_LABEL)
+            if owner != str(ctx.store.id):
+                raise PermanentError(f"namespace {ns} exists and does not belong to this store")
+            if existing.status and existing.status.phase == "Terminating":
+                raise TransientError(f"namespace {ns} is still being deleted")
+            made = "kept"
+        else:
+            body = client.V1Namespace(
+                metadata=client.V1ObjectMeta(
+                    name=ns,
+                    labels={
+                        STORE_LABEL: str(ctx.store.id),
+                        "storefleet.io/store-name": ctx.store.name,
+                        "app.kubernetes.io/managed-by": "storefleet",
+                    },
+                )
+            )
+            try:
+                self.core.create_namespace(body)
+            except ApiException as exc:
+                if exc.status != 409:
+                    raise _api_error(f"creating namespace {ns}", exc) from exc
+            made = "created"
+        self._ensure_admin_secret(ctx, ns)
+        return StepOutcome(f"{made} namespace {ns}; the admin password is in Secret {ADMIN_SECRET}")
+
+    def _ensure_admin_secret(self, ctx: StepContext, ns: str) -> None:
+        try:
+            self.core.read_namespaced_secret(ADMIN_SECRET, ns)
+            return
+        except ApiException as exc:
+            if exc.status != 404:
+                raise _api_error(f"reading Secret {ns}/{ADMIN_SECRET}", exc) from exc
+        body = client.V1Secret(
+            metadata=client.V1ObjectMeta(
+                name=ADMIN_SECRET, labels={STORE_LABEL: str(ctx.store.id)}
+            ),
+            type="Opaque",
+            string_data={"password": ctx.admin_password(), "email": ctx.store.admin_email},
+        )
+        try:
+            self.core.create_namespaced_secret(ns, body)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise _api_error(f"creating Secret {ns}/{ADMIN_SECRET}", exc) from exc
+
+    def _values(self, store: StoreSnapshot) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(plain values, secret values) for the store chart."""
+        n = self.databases.names(store.id)
+        creds = self._credentials(store)
+        plain = {
+            "storeId": store.id,
+            "storeName": store.name,
+            "siteUrl": store.url or "",
+            "database": {
+                "host": self._db_host, "port": self._db_port, "name": n.database,
+                "user": n.user, "tablePrefix": n.table_prefix,
+            },
+            "admin": {"user": "admin", "email": store.admin_email, "existingSecret": ADMIN_SECRET},
+        }  # fmt: skip
+        secret = {
+            "database": {"password": creds["db_password"]},
+            "salts": {key: creds[key] for key in _SALTS},
+        }
+        return plain, secret
+
+    def _helm_install(self, ctx: StepContext) -> None:
+        plain, secret = self._values(ctx.store)
+        merged = _merge(plain, secret)
+        files = [self.settings.k8s_store_values] if self.settings.k8s_store_values else []
+        self.helm.upgrade_install(
+            RELEASE,
+            self.settings.k8s_chart,
+            self.namespace(ctx.store),
+            value_files=files,
+            secret_values=merged,
+            timeout=ctx.remaining(),
+        )
+
+    def _release(self, ctx: StepContext) -> StepOutcome:
+        self._helm_install(ctx)
+        return StepOutcome(f"helm release {RELEASE} in {self.namespace(ctx.store)}")
+
+    def _install(self, ctx: StepContext) -> StepOutcome:
+        ns = self.namespace(ctx.store)
+
+        def done(job: Any) -> bool:
+            status = job.status
+            for cond in status.conditions or []:
+                if cond.type == "Failed" and cond.status == "True":
+                    raise PermanentError(f"the install Job failed: {self._job_reason(ns, cond)}")
+            return bool(status.succeeded)
+
+        self._wait(self.batch.list_namespaced_job, ns, INSTALL_JOB, done, ctx, "the install Job")
+        try:
+            self.core.delete_namespaced_secret(ADMIN_SECRET, ns)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise _api_error(f"deleting Secret {ns}/{ADMIN_SECRET}", exc) from exc
+        return StepOutcome("the install Job completed; the admin password Secret is deleted")
+
+    def _job_reason(self, ns: str, cond: Any) -> str:
+        reason = f"{cond.reason}: {cond.message}" if cond.message else str(cond.reason)
+        try:
+            pods = self.core.list_namespaced_pod(ns, label_selector=f"job-name={INSTALL_JOB}")
+            for pod in pods.items[-1:]:
+                logs = self.core.read_namespaced_pod_log(pod.metadata.name, ns, tail_lines=5)
+                if logs.strip():
+                    reason += f"; last log lines: {logs.strip()[-400:]}"
+        except ApiException:
+            pass  # the reason from the condition is still worth reporting
+        return reason
+
+    def _rollout(self, ctx: StepContext) -> StepOutcome:
+        ns = self.namespace(ctx.store)
+
+        def available(dep: Any) -> bool:
+            st, meta = dep.status, dep.metadata
+            if (st.observed_generation or 0) < (meta.generation or 0):
+                return False
+            return (
+                any(c.type == "Available" and c.status == "True" for c in st.conditions or [])
+                and (st.available_replicas or 0) >= 1
+            )
+
+        self._wait(self.apps.list_namespaced_deployment, ns, DEPLOYMENT, available, ctx,
+                   "the store Deployment", reason=lambda: self._warnings(ns))  # fmt: skip
+        return StepOutcome(f"Deployment {DEPLOYMENT} is available")
+
+    def _warnings(self, ns: str) -> str:
+        try:
+            events = self.core.list_namespaced_event(ns, field_selector="type=Warning").items
+        except ApiException:
+            return ""
+        events.sort(key=lambda e: e.last_timestamp or e.event_time or e.metadata.creation_timestamp)
+        return "; ".join(f"{e.reason}: {e.message}" for e in events[-3:])
+
+    def _endpoint(self, ctx: StepContext) -> StepOutcome:
+        ns = self.namespace(ctx.store)
+        try:
+            svc = self.core.read_namespaced_service(SERVICE, ns)
+        except ApiException as exc:
+            raise _api_error(f"reading Service {ns}/{SERVICE}", exc) from exc
+        host = self._ingress_host(ns)
+        if host:
+            url = f"https://{host}/"
+        elif svc.spec.type == "NodePort" and svc.spec.ports and svc.spec.ports[0].node_port:
+            url = f"http://{self.settings.public_host}:{svc.spec.ports[0].node_port}/"
+        else:
+            raise PermanentError(
+                f"Service {SERVICE} is {svc.spec.type} and no Ingress host is set: the store has "
+                "no address outside the cluster"
+            )
+        changed = url != ctx.store.url
+        ctx.record(url=url, admin_url=url + "wp-admin/")
+        if changed:
+            # The site's address is part of its configuration: roll it out.
+            self._helm_install(ctx)
+            self._rollout(ctx)
+        return StepOutcome(f"{url}" + (" (site address updated)" if changed else ""))
+
+    def _ingress_host(self, ns: str) -> str | None:
+        try:
+            networking: Any = client.NetworkingV1Api(self.api)
+            ingresses = networking.list_namespaced_ingress(ns).items
+        except ApiException as exc:
+            raise _api_error(f"listing Ingresses in {ns}", exc) from exc
+        for ing in ingresses:
+            for rule in ing.spec.rules or []:
+                if rule.host:
+                    return str(rule.host)
+        return None
+
+    def _simulated_nodes(self) -> bool:
+        try:
+            nodes = self.core.list_node().items
+        except ApiException:
+            return False  # not allowed to look: assume real nodes
+        return bool(nodes) and all(
+            _KWOK_ANNOTATION in (n.metadata.annotations or {}) for n in nodes
+        )
+
+    def _verify(self, ctx: StepContext) -> StepOutcome:
+        ns = self.namespace(ctx.store)
+        if self._in_cluster:
+            base = f"http://{SERVICE}.{ns}.svc.cluster.local/"
+        else:
+            base = ctx.store.url or ""
+        try:
+            with httpx.Client(timeout=min(30.0, max(1.0, ctx.remaining()))) as http:
+                home = http.get(base)
+                login = http.get(base + "wp-login.php")
+        except httpx.HTTPError as exc:
+            if self._simulated_nodes():
+                message = (
+                    f"not verifiable: the store runs on simulated nodes (kwok), where nothing "
+                    f"answers HTTP ({base}: {exc})"
+                )
+                ctx.event(message, level="warning")
+                return StepOutcome(message, skipped=True)
+            raise TransientError(f"{base} did not answer: {exc}") from exc
+        if home.status_code != 200 or login.status_code != 200:
+            raise TransientError(
+                f"{base} answered {home.status_code}, wp-login {login.status_code}"
+            )
+        match = _TITLE.search(home.text)
+        title = html.unescape(match.group(1)).strip() if match else ""
+        if ctx.store.name not in title:
+            raise PermanentError(f"{base} answered, but its title is {title!r}")
+        return StepOutcome(f"{base} answers with the title {title!r}; wp-login.php answers 200")
+
+    # -- deletion ---------------------------------------------------------
+
+    def _uninstall(self, ctx: StepContext) -> StepOutcome:
+        ns = self.namespace(ctx.store)
+        try:
+            self.core.read_namespace(ns)
+        except ApiException as exc:
+            if exc.status == 404:
+                return StepOutcome(f"namespace {ns} is already gone")
+            raise _api_error(f"reading namespace {ns}", exc) from exc
+        removed = self.helm.uninstall(RELEASE, ns, timeout=ctx.remaining())
+        return StepOutcome("uninstalled the release" if removed else "no release was installed")
+
+    def _delete_namespace(self, ctx: StepContext) -> StepOutcome:
+        ns = self.namespace(ctx.store)
+        try:
+            existing = self.core.read_namespace(ns)
+        except ApiException as exc:
+            if exc.status == 404:
+                return StepOutcome(f"namespace {ns} is gone")
+            raise _api_error(f"reading namespace {ns}", exc) from exc
+        if (existing.metadata.labels or {}).get(STORE_LABEL) != str(ctx.store.id):
+            raise PermanentError(f"namespace {ns} does not belong to this store; not deleting it")
+        try:
+            self.core.delete_namespace(ns, propagation_policy="Foreground")
+        except ApiException as exc:
+            if exc.status != 404:
+                raise _api_error(f"deleting namespace {ns}", exc) from exc
+        self._wait_gone(ns, ctx)
+        return StepOutcome(f"namespace {ns} deleted and finalised")
+
+    def _wait_gone(self, ns: str, ctx: StepContext) -> None:
+        w = watch.Watch()
+        try:
+            while ctx.remaining() > 0:
+                try:
+                    self.core.read_namespace(ns)
+                except ApiException as exc:
+                    if exc.status == 404:
+                        return
+                    raise _api_error(f"reading namespace {ns}", exc) from exc
+                for event in w.stream(
+                    self.core.list_namespace,
+                    field_selector=f"metadata.name={ns}",
+                    timeout_seconds=max(1, min(30, int(ctx.remaining()))),
+                ):
+                    if event["type"] == "DELETED":
+                        return
+                ctx.check_stop()
+        except _NETWORK as exc:
+            raise TransientError(f"watching namespace {ns}: {exc}") from exc
+        finally:
+            w.stop()
+        raise TransientError(f"namespace {ns} is still terminating")
+
+    def _drop_database(self, ctx: StepContext) -> StepOutcome:
+        self.databases.drop(ctx.store.id)
+        n = self.databases.names(ctx.store.id)
+        return StepOutcome(f"dropped database {n.database} and user {n.user}")
+
+    def _delete_credentials(self, ctx: StepContext) -> StepOutcome:
+        ns, name = self.settings.k8s_platform_namespace, self._credentials_name(ctx.store)
+        try:
+            self.core.delete_namespaced_secret(name, ns)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise _api_error(f"deleting Secret {ns}/{name}", exc) from exc
+        return StepOutcome(f"deleted Secret {ns}/{name}")
+
+    def _release_endpoint(self, ctx: StepContext) -> StepOutcome:
+        ctx.record(url=None, admin_url=None)
+        return StepOutcome("released the address")
+
+    # -- watching ---------------------------------------------------------
+
+    def _wait(
+        self,
+        list_fn: Callable[..., Any],
+        ns: str,
+        name: str,
+        predicate: Callable[[Any], bool],
+        ctx: StepContext,
+        what: str,
+        reason: Callable[[], str] | None = None,
+    ) -> None:
+        """Watch one object until ``predicate`` holds, up to the step deadline."""
+        selector = f"metadata.name={name}"
+        w = watch.Watch()
+        try:
+            while ctx.remaining() > 0:
+                ctx.check_stop()
+                current = list_fn(ns, field_selector=selector)
+                if current.items and predicate(current.items[0]):
+                    return
+                for event in w.stream(
+                    list_fn,
+                    ns,
+                    field_selector=selector,
+                    resource_version=current.metadata.resource_version,
+                    timeout_seconds=max(1, min(15, int(ctx.remaining()))),
+                ):
+                    if event["type"] in ("ADDED", "MODIFIED") and predicate(event["object"]):
+                        return
+        except ApiException as exc:
+            if exc.status == 410:  # resource version too old: list again next time
+                raise TransientError(f"watching {what}: history expired") from exc
+            raise _api_error(f"watching {what}", exc) from exc
+        except _NETWORK as exc:
+            raise TransientError(f"watching {what}: {exc}") from exc
+        finally:
+            w.stop()
+        extra = reason() if reason else ""
+        raise TransientError(f"{what} was not ready in time" + (f" ({extra})" if extra else ""))
+
+
+def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = dict(a)
+    for key, value in b.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
