@@ -38,13 +38,15 @@ export function LiveStatusProvider({ token, children }: { token: string; childre
     let source: EventSource | null = null;
     let retry: ReturnType<typeof setTimeout> | undefined;
     let stopped = false;
+    let opened = false;
 
     const connect = () => {
       source = new EventSource(`/api/stores/stream?access_token=${encodeURIComponent(token)}`);
       source.addEventListener('ready', () => {
         setMode('live');
-        // Anything that changed while we were not listening.
-        void qc.invalidateQueries({ queryKey: storeKeys.all });
+        // On a reconnect, fetch anything that changed while we were not listening.
+        if (opened) void qc.invalidateQueries({ queryKey: storeKeys.all });
+        opened = true;
       });
       source.addEventListener('store', (event) => {
         try {

@@ -1,0 +1,148 @@
+import { render, screen, waitFor } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { describe, expect, it, vi } from 'vitest';
+import { ApiError } from '../../api/errors';
+import type { StoreCreated } from '../../client';
+import { CreateStoreForm } from './CreateStoreForm';
+import { NAME_MESSAGE, PASSWORD_MESSAGE, emailError, nameError, passwordError } from './validation';
+
+const created: StoreCreated = {
+  id: 7, name: 'my-shop', status: 'pending', url: null, admin_url: null, admin_email: 'me@example.com',
+  owner_id: 1, owner_email: 'me@example.com', driver: 'local', created_at: '2026-01-01T00:00:00Z',
+  updated_at: '2026-01-01T00:00:00Z', ready_at: null, deleted_at: null, failure_reason: null,
+  current_step: null, progress: { done: 0, total: 0 }, admin_password: 'generated-secret',
+};
+
+function setup(submit = vi.fn(async () => created)) {
+  const onCreated = vi.fn();
+  const user = userEvent.setup();
+  render(<CreateStoreForm defaultEmail="me@example.com" submit={submit} onCreated={onCreated} onCancel={() => {}} />);
+  return { user, submit, onCreated };
+}
+
+describe('store name rule (mirrors the API)', () => {
+  it.each(['abc', 'my-shop', 'a1', 'shop-2024', 'a'.repeat(40)].filter((n) => n.length >= 3))('accepts %s', (name) => {
+    expect(nameError(name)).toBeUndefined();
+  });
+  it.each(['ab', 'My-Shop', '1shop', 'shop-', 'sh_op', 'shop.example', 'a'.repeat(41), '', 'shop ', '-shop'])(
+    'rejects %j with the API message',
+    (name) => {
+      expect(nameError(name)).toBe(NAME_MESSAGE);
+    },
+  );
+});
+
+describe('admin email and password rules', () => {
+  it('gives the API validator reasons for bad emails', () => {
+    expect(emailError('nope')).toBe('value is not a valid email address: An email address must have an @-sign.');
+    expect(emailError('a@b')).toBe(
+      'value is not a valid email address: The part after the @-sign is not valid. It should have a period.',
+    );
+    expect(emailError('@example.com')).toMatch(/something before the @-sign/);
+    expect(emailError('me@example.com')).toBeUndefined();
+  });
+  it('takes no password, or 8-128 characters', () => {
+    expect(passwordError('')).toBeUndefined();
+    expect(passwordError('1234567')).toBe(PASSWORD_MESSAGE);
+    expect(passwordError('12345678')).toBeUndefined();
+    expect(passwordError('x'.repeat(128))).toBeUndefined();
+    expect(passwordError('x'.repeat(129))).toBe(PASSWORD_MESSAGE);
+  });
+});
+
+describe('CreateStoreForm', () => {
+  it('shows every broken rule next to its field and does not submit', async () => {
+    const { user, submit } = setup();
+    await user.type(screen.getByLabelText('Store name'), 'Bad_Name-');
+    await user.clear(screen.getByLabelText('Admin email'));
+    await user.type(screen.getByLabelText('Admin email'), 'not-an-email');
+    await user.type(screen.getByLabelText(/Admin password/), 'short');
+    await user.click(screen.getByRole('button', { name: 'Create store' }));
+
+    const name = screen.getByLabelText('Store name');
+    expect(name).toHaveAttribute('aria-invalid', 'true');
+    expect(name).toHaveAccessibleDescription(expect.stringContaining(NAME_MESSAGE));
+    expect(screen.getByLabelText('Admin email')).toHaveAccessibleDescription(
+      expect.stringContaining('An email address must have an @-sign.'),
+    );
+    expect(screen.getByLabelText(/Admin password/)).toHaveAccessibleDescription(expect.stringContaining(PASSWORD_MESSAGE));
+    expect(name).toHaveFocus();
+    expect(submit).not.toHaveBeenCalled();
+  });
+
+  it('does not nag before the person has left a field or tried to submit', async () => {
+    const { user } = setup();
+    await user.type(screen.getByLabelText('Store name'), 'A');
+    expect(screen.queryByText(NAME_MESSAGE)).toBeNull();
+    await user.tab();
+    expect(screen.getByText(NAME_MESSAGE)).toBeInTheDocument();
+  });
+
+  it('clears a message as soon as the value is fixed', async () => {
+    const { user } = setup();
+    await user.type(screen.getByLabelText('Store name'), 'ab');
+    await user.click(screen.getByRole('button', { name: 'Create store' }));
+    expect(screen.getByText(NAME_MESSAGE)).toBeInTheDocument();
+    await user.type(screen.getByLabelText('Store name'), 'c');
+    expect(screen.queryByText(NAME_MESSAGE)).toBeNull();
+  });
+
+  it('sends a valid store without an empty password', async () => {
+    const { user, submit, onCreated } = setup();
+    await user.type(screen.getByLabelText('Store name'), 'my-shop');
+    await user.click(screen.getByRole('button', { name: 'Create store' }));
+    await waitFor(() => expect(onCreated).toHaveBeenCalledWith(created));
+    expect(submit).toHaveBeenCalledWith({ name: 'my-shop', admin_email: 'me@example.com' });
+  });
+
+  it('generates a password and can show or hide it', async () => {
+    const { user } = setup();
+    const input = screen.getByLabelText(/Admin password/) as HTMLInputElement;
+    await user.click(screen.getByRole('button', { name: 'Generate' }));
+    expect(input.value).toHaveLength(20);
+    expect(passwordError(input.value)).toBeUndefined();
+    expect(input).toHaveAttribute('type', 'text');
+    await user.click(screen.getByRole('button', { name: 'Hide' }));
+    expect(input).toHaveAttribute('type', 'password');
+  });
+
+  it('puts a 409 "name taken" next to the name', async () => {
+    const submit = vi.fn(async () => {
+      throw new ApiError(409, "The name 'my-shop' is taken by another store");
+    });
+    const { user } = setup(submit);
+    await user.type(screen.getByLabelText('Store name'), 'my-shop');
+    await user.click(screen.getByRole('button', { name: 'Create store' }));
+    const name = screen.getByLabelText('Store name');
+    await waitFor(() => expect(name).toHaveAccessibleDescription(expect.stringContaining("The name 'my-shop' is taken")));
+    expect(name).toHaveAttribute('aria-invalid', 'true');
+  });
+
+  it('shows a 429 quota answer above the buttons', async () => {
+    const submit = vi.fn(async () => {
+      throw new ApiError(429, 'Quota reached: at most 2 live stores per user. Delete a store to create another.');
+    });
+    const { user } = setup(submit);
+    await user.type(screen.getByLabelText('Store name'), 'my-shop');
+    await user.click(screen.getByRole('button', { name: 'Create store' }));
+    expect(await screen.findByRole('alert')).toHaveTextContent('Quota reached: at most 2 live stores per user');
+  });
+
+  it('maps a 422 from the server onto the fields', async () => {
+    const submit = vi.fn(async () => {
+      throw ApiError.from(
+        422,
+        { detail: [{ loc: ['body', 'admin_email'], field: 'admin_email', msg: 'admin_email: value is not a valid email address: bad domain', type: 'value_error' }] },
+        null,
+      );
+    });
+    const { user } = setup(submit);
+    await user.type(screen.getByLabelText('Store name'), 'my-shop');
+    await user.click(screen.getByRole('button', { name: 'Create store' }));
+    await waitFor(() =>
+      expect(screen.getByLabelText('Admin email')).toHaveAccessibleDescription(
+        expect.stringContaining('value is not a valid email address: bad domain'),
+      ),
+    );
+  });
+});
