@@ -1,0 +1,621 @@
+"""The Helm charts against a real API server: both charts lint and render with
+their local and production values and every rendered object passes a
+server-side dry-run; the platform chart installs with values-local.yaml and
+its pods become Ready; its worker ServiceAccount, impersonated, can do what
+provisioning needs and is denied what it must not touch; and the store chart,
+installed by that ServiceAccount, keeps its Secret across upgrades.
+
+Everything lives in namespaces named ``charts-test-*`` (store namespaces:
+``charts-test-store-*``, the prefix the platform release under test accepts)
+and is removed at the end.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STORE_CHART = REPO_ROOT / "charts" / "woocommerce-store"
+PLATFORM_CHART = REPO_ROOT / "charts" / "storefleet"
+STORE_LABEL = "storefleet.io/store"
+STORE_PREFIX = "charts-test-store-"
+NODE_PORT_RANGE = range(30000, 32768)
+PLATFORM_COMPONENTS = {"api": 2, "worker": 3, "mysql": 1, "stores-mysql": 1, "redis": 1}
+
+# What the store chart needs from the driver, as the driver passes it: a file.
+STORE_VALUES = {
+    "storeId": 41,
+    "storeName": "demo",
+    "admin": {"email": "owner@example.com"},
+    "database": {"password": "db-password-from-the-driver"},
+    "ingress": {"host": "demo.shops.example.com"},  # used by values-prod.yaml
+}
+
+
+def _values_file(directory: Path, name: str, values: dict) -> Path:
+    path = directory / name
+    path.touch(mode=0o600)
+    path.write_text(yaml.safe_dump(values), encoding="utf-8")
+    return path
+
+
+def _documents(manifest: str) -> list[dict]:
+    return [d for d in yaml.safe_load_all(manifest) if d]
+
+
+def _is_ready(obj) -> bool:
+    return any(c.type == "Ready" and c.status == "True" for c in (obj.status.conditions or []))
+
+
+def _status_of(call) -> int:
+    try:
+        call()
+    except ApiException as exc:
+        return exc.status
+    return 200
+
+
+def _delete_namespace(core: client.CoreV1Api, name: str) -> None:
+    try:
+        core.delete_namespace(name)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+
+
+def _namespace(name: str, labels: dict[str, str]) -> client.V1Namespace:
+    return client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels=labels))
+
+
+@pytest.fixture(scope="module")
+def scratch(k8s) -> Iterator[str]:
+    """A namespace for server-side dry-runs."""
+    core = client.CoreV1Api(k8s.api)
+    name = f"charts-test-dry-{uuid.uuid4().hex[:6]}"
+    core.create_namespace(_namespace(name, {"storefleet.dev/test": "true"}))
+    yield name
+    _delete_namespace(core, name)
+
+
+# -- a: lint, template, server-side dry-run ------------------------------------
+
+
+@pytest.mark.parametrize("flavour", ["local", "prod"])
+@pytest.mark.parametrize("chart", [STORE_CHART, PLATFORM_CHART], ids=lambda c: c.name)
+def test_chart_lints_renders_and_passes_a_server_side_dry_run(
+    k8s, scratch, tmp_path, chart, flavour
+):
+    args = ["--namespace", scratch, "-f", str(chart / f"values-{flavour}.yaml")]
+    if chart == STORE_CHART:
+        args += ["-f", str(_values_file(tmp_path, "store.yaml", STORE_VALUES))]
+
+    lint = k8s.run("helm", "lint", "--strict", str(chart), *args)
+    assert "0 chart(s) failed" in lint.stdout
+
+    rendered = k8s.run("helm", "template", "ct", str(chart), *args).stdout
+    docs = _documents(rendered)
+    kinds = {d["kind"] for d in docs}
+    if chart == STORE_CHART:
+        assert {
+            "ResourceQuota",
+            "LimitRange",
+            "NetworkPolicy",
+            "Secret",
+            "PersistentVolumeClaim",
+            "Deployment",
+            "Service",
+            "Job",
+        } <= kinds
+        assert ("Ingress" in kinds) == (flavour == "prod")
+    else:
+        assert {
+            "Deployment",
+            "ServiceAccount",
+            "ClusterRole",
+            "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding",
+            "NetworkPolicy",
+            "PodDisruptionBudget",
+        } <= kinds
+        assert ("StatefulSet" in kinds) == (flavour == "local")  # prod: external servers
+        assert ("Ingress" in kinds) == (flavour == "prod")
+        assert ("HorizontalPodAutoscaler" in kinds) == (flavour == "prod")
+
+    manifest = tmp_path / "rendered.yaml"
+    manifest.write_text(rendered, encoding="utf-8")
+    dry_run = k8s.run(
+        "kubectl", "apply", "--dry-run=server", "--namespace", scratch, "-f", str(manifest)
+    )
+    accepted = [line for line in dry_run.stdout.splitlines() if "(server dry run)" in line]
+    assert len(accepted) == len(docs), dry_run.stdout + dry_run.stderr
+
+
+def test_store_chart_refuses_to_render_without_its_identity(k8s, tmp_path):
+    values = dict(STORE_VALUES, storeName="Not_A_Label")
+    result = k8s.run(
+        "helm",
+        "template",
+        "ct",
+        str(STORE_CHART),
+        "-f",
+        str(_values_file(tmp_path, "bad.yaml", values)),
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "must be a DNS-1123 label" in result.stderr
+
+    no_password = {k: v for k, v in STORE_VALUES.items() if k != "database"}
+    result = k8s.run(
+        "helm",
+        "template",
+        "ct",
+        str(STORE_CHART),
+        "-f",
+        str(STORE_CHART / "values-local.yaml"),
+        "-f",
+        str(_values_file(tmp_path, "nopw.yaml", no_password)),
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "database.password is required on the first install" in result.stderr
+
+
+# -- f: the platform installs with values-local.yaml ---------------------------
+
+
+class Platform:
+    def __init__(self, namespace: str, release: str) -> None:
+        self.namespace = namespace
+        self.release = release
+        self.worker = f"system:serviceaccount:{namespace}:storefleet-worker"
+        self.store_namespaces: list[str] = []
+
+
+@pytest.fixture(scope="module")
+def platform(k8s, tmp_path_factory) -> Iterator[Platform]:
+    """charts/storefleet installed with values-local.yaml (not yet waited for).
+
+    Two settings differ, so that this release cannot touch anybody else's
+    stores on a shared cluster: the store namespace prefix, and the release
+    name (cluster-scoped objects are named after it)."""
+    core = client.CoreV1Api(k8s.api)
+    suffix = uuid.uuid4().hex[:6]
+    p = Platform(namespace=f"charts-test-platform-{suffix}", release=f"ct{suffix}")
+    core.create_namespace(
+        _namespace(
+            p.namespace,
+            {
+                "storefleet.dev/test": "true",
+                # Every platform pod must satisfy the restricted Pod Security Standard.
+                "pod-security.kubernetes.io/enforce": "restricted",
+            },
+        )
+    )
+    volumes = []
+    if k8s.simulated:
+        # No storage provisioner on simulated nodes: a volume for each claim.
+        for component in ("mysql", "stores-mysql", "redis"):
+            name = f"charts-test-{suffix}-{component}"
+            client.CoreV1Api(k8s.api).create_persistent_volume(
+                client.V1PersistentVolume(
+                    metadata=client.V1ObjectMeta(name=name, labels={"storefleet.dev/test": "true"}),
+                    spec=client.V1PersistentVolumeSpec(
+                        capacity={"storage": "50Gi"},
+                        access_modes=["ReadWriteOnce"],
+                        persistent_volume_reclaim_policy="Retain",
+                        host_path=client.V1HostPathVolumeSource(path=f"/tmp/{name}"),
+                        claim_ref=client.V1ObjectReference(
+                            namespace=p.namespace, name=f"data-{p.release}-{component}-0"
+                        ),
+                    ),
+                )
+            )
+            volumes.append(name)
+    overrides = _values_file(
+        tmp_path_factory.mktemp("platform"),
+        "overrides.yaml",
+        {"rbac": {"storeNamespacePrefix": STORE_PREFIX}},
+    )
+    started = time.monotonic()
+    k8s.run(
+        "helm",
+        "upgrade",
+        "--install",
+        p.release,
+        str(PLATFORM_CHART),
+        "--namespace",
+        p.namespace,
+        "-f",
+        str(PLATFORM_CHART / "values-local.yaml"),
+        "-f",
+        str(overrides),
+    )
+    print(f"platform chart installed in {time.monotonic() - started:.1f} s")
+    try:
+        yield p
+    finally:
+        k8s.run(
+            "helm",
+            "uninstall",
+            p.release,
+            "--namespace",
+            p.namespace,
+            "--wait",
+            "--timeout",
+            "60s",
+            check=False,
+        )
+        for name in [*p.store_namespaces, p.namespace]:
+            _delete_namespace(core, name)
+        for name in volumes:
+            try:
+                core.delete_persistent_volume(name)
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+
+
+def test_platform_installs_and_its_pods_become_ready(k8s, platform, wait):
+    core, batch = client.CoreV1Api(k8s.api), client.BatchV1Api(k8s.api)
+    release = json.loads(
+        k8s.run("helm", "list", "--namespace", platform.namespace, "--output", "json").stdout
+    )
+    assert [(r["name"], r["status"]) for r in release] == [(platform.release, "deployed")]
+
+    def ready_by_component(pods) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for pod in pods:
+            component = pod.metadata.labels.get("app.kubernetes.io/component")
+            if _is_ready(pod) and pod.spec.node_name:
+                counts[component] = counts.get(component, 0) + 1
+        return counts
+
+    wanted = (
+        PLATFORM_COMPONENTS
+        if k8s.simulated
+        else {"api": 2, "worker": 3}  # real images may still be pulling elsewhere
+    )
+    started = time.monotonic()
+    pods = wait(
+        core.list_namespaced_pod,
+        lambda ps: all(ready_by_component(ps).get(c, 0) >= n for c, n in wanted.items()),
+        namespace=platform.namespace,
+        label_selector=f"app.kubernetes.io/instance={platform.release}",
+        timeout=120,
+        what="the platform's pods to be scheduled and Ready",
+    )
+    print(f"platform pods Ready {time.monotonic() - started:.1f} s after the install")
+
+    by_name = {p.metadata.name: p for p in pods}
+    api_pod = next(p for p in pods if p.metadata.labels["app.kubernetes.io/component"] == "api")
+    worker_pod = next(
+        p for p in pods if p.metadata.labels["app.kubernetes.io/component"] == "worker"
+    )
+    assert api_pod.spec.automount_service_account_token is False
+    assert worker_pod.spec.service_account_name == "storefleet-worker"
+    assert len(by_name) >= sum(wanted.values())
+    env = {e.name: e for e in worker_pod.spec.containers[0].env}
+    assert env["STOREFLEET_DRIVER"].value == "kubernetes"
+    for secret_env in ("STOREFLEET_DATABASE_URL", "STOREFLEET_REDIS_URL", "STOREFLEET_SECRET_KEY"):
+        assert env[secret_env].value_from.secret_key_ref is not None, secret_env
+    store_values = core.read_namespaced_config_map(
+        f"{platform.release}-store-values", platform.namespace
+    ).data["store-values.yaml"]
+    assert yaml.safe_load(store_values)["service"]["type"] == "NodePort"
+
+    if k8s.simulated:
+        wait(
+            batch.list_namespaced_job,
+            lambda jobs: any(j.status.succeeded for j in jobs),
+            namespace=platform.namespace,
+            label_selector="app.kubernetes.io/component=migrate",
+            timeout=60,
+            what="the migration Job to complete",
+        )
+
+    # The generated credentials are kept on upgrade (lookup), not regenerated.
+    secret = core.read_namespaced_secret(platform.release, platform.namespace).data
+    k8s.run(
+        "helm",
+        "upgrade",
+        platform.release,
+        str(PLATFORM_CHART),
+        "--namespace",
+        platform.namespace,
+        "--reuse-values",
+    )
+    assert core.read_namespaced_secret(platform.release, platform.namespace).data == secret
+
+
+# -- e: the worker's ServiceAccount, impersonated ------------------------------
+
+
+def _until_allowed(call, what: str, timeout: float = 15) -> None:
+    """RBAC learns of a new RoleBinding through an informer: retry a 403 briefly."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            call()
+            return
+        except ApiException as exc:
+            if exc.status != 403 or time.monotonic() > deadline:
+                pytest.fail(f"{what}: {exc.status} {exc.reason}: {exc.body}")
+        time.sleep(0.2)
+
+
+def _bind_worker(rbac_as_worker, platform: Platform, namespace: str) -> None:
+    rbac_as_worker.create_namespaced_role_binding(
+        namespace,
+        client.V1RoleBinding(
+            metadata=client.V1ObjectMeta(name="storefleet-worker"),
+            role_ref=client.V1RoleRef(
+                api_group="rbac.authorization.k8s.io",
+                kind="ClusterRole",
+                name=f"{platform.release}-store-manager",
+            ),
+            subjects=[
+                client.RbacV1Subject(
+                    kind="ServiceAccount", name="storefleet-worker", namespace=platform.namespace
+                )
+            ],
+        ),
+    )
+
+
+def _secret(name: str) -> client.V1Secret:
+    return client.V1Secret(metadata=client.V1ObjectMeta(name=name), string_data={"k": "v"})
+
+
+def _deployment() -> client.V1Deployment:
+    labels = {"app": "probe"}
+    return client.V1Deployment(
+        metadata=client.V1ObjectMeta(name="probe"),
+        spec=client.V1DeploymentSpec(
+            replicas=1,
+            selector=client.V1LabelSelector(match_labels=labels),
+            template=client.V1PodTemplateSpec(
+                metadata=client.V1ObjectMeta(labels=labels),
+                spec=client.V1PodSpec(
+                    containers=[
+                        client.V1Container(name="probe", image="registry.k8s.io/pause:3.10")
+                    ]
+                ),
+            ),
+        ),
+    )
+
+
+def test_worker_service_account_is_allowed_store_namespaces_only(k8s, platform):
+    admin_core = client.CoreV1Api(k8s.api)
+    as_worker = k8s.api_client_as(platform.worker)
+    core = client.CoreV1Api(as_worker)
+    apps = client.AppsV1Api(as_worker)
+    rbac = client.RbacAuthorizationV1Api(as_worker)
+    suffix = uuid.uuid4().hex[:6]
+    store_ns = f"{STORE_PREFIX}{suffix}"
+    platform.store_namespaces.append(store_ns)
+
+    # Allowed: a labelled store namespace, the RoleBinding that opens it to the
+    # worker, then a Secret and a Deployment inside it.
+    core.create_namespace(_namespace(store_ns, {STORE_LABEL: "41"}))
+    _bind_worker(rbac, platform, store_ns)
+    _until_allowed(
+        lambda: core.create_namespaced_secret(store_ns, _secret("store-admin")),
+        "create a Secret in the store namespace",
+    )
+    apps.create_namespaced_deployment(store_ns, _deployment())
+    assert core.read_namespaced_secret("store-admin", store_ns).metadata.name == "store-admin"
+    core.patch_namespace(store_ns, {"metadata": {"labels": {"storefleet.io/plan": "small"}}})
+
+    # Denied by RBAC: other namespaces' Secrets, nodes.
+    assert _status_of(lambda: core.list_namespaced_secret("kube-system")) == 403
+    assert _status_of(lambda: core.read_namespaced_secret("anything", "kube-system")) == 403
+    assert _status_of(lambda: core.create_namespaced_secret("kube-system", _secret("x"))) == 403
+    assert _status_of(lambda: core.list_node()) == 403
+    assert _status_of(lambda: core.list_namespaced_secret(platform.namespace)) == 403
+    assert _status_of(lambda: core.list_secret_for_all_namespaces()) == 403
+
+    # Denied by the admission policy: namespaces that are not stores.
+    unlabelled = f"{STORE_PREFIX}{suffix}-x"
+    platform.store_namespaces.append(unlabelled)
+    assert _status_of(lambda: core.create_namespace(_namespace(unlabelled, {}))) == 403
+    assert (
+        _status_of(
+            lambda: core.create_namespace(
+                _namespace(f"charts-test-other-{suffix}", {STORE_LABEL: "1"})
+            )
+        )
+        == 403
+    ), "a labelled namespace outside the store prefix must be refused"
+    assert (
+        _status_of(
+            lambda: core.patch_namespace(store_ns, {"metadata": {"labels": {STORE_LABEL: None}}})
+        )
+        == 403
+    ), "removing the store label must be refused"
+
+    # An unlabelled namespace (made by an admin): no Secret, no RoleBinding, no delete.
+    admin_core.create_namespace(_namespace(unlabelled, {"storefleet.dev/test": "true"}))
+    assert _status_of(lambda: core.create_namespaced_secret(unlabelled, _secret("x"))) == 403
+    assert _status_of(lambda: core.create_namespaced_secret("default", _secret("x"))) == 403
+    assert _status_of(lambda: _bind_worker(rbac, platform, unlabelled)) == 403
+    assert _status_of(lambda: core.delete_namespace(unlabelled)) == 403
+
+    # No RoleBinding to anything broader, even in a store namespace.
+    wider = client.V1RoleBinding(
+        metadata=client.V1ObjectMeta(name="wider"),
+        role_ref=client.V1RoleRef(
+            api_group="rbac.authorization.k8s.io", kind="ClusterRole", name="cluster-admin"
+        ),
+        subjects=[
+            client.RbacV1Subject(
+                kind="ServiceAccount", name="storefleet-worker", namespace=platform.namespace
+            )
+        ],
+    )
+    assert _status_of(lambda: rbac.create_namespaced_role_binding(store_ns, wider)) == 403
+
+    # Deletion, as the worker: its own store namespace only.
+    core.delete_namespace(store_ns)
+    as_worker.close()
+
+
+# -- the store chart, installed by the worker ----------------------------------
+
+
+def test_worker_installs_a_store_and_upgrades_keep_its_secret(k8s, platform, tmp_path, wait):
+    admin_core = client.CoreV1Api(k8s.api)
+    apps, batch = client.AppsV1Api(k8s.api), client.BatchV1Api(k8s.api)
+    as_worker = k8s.api_client_as(platform.worker)
+    core = client.CoreV1Api(as_worker)
+    store_ns = f"{STORE_PREFIX}{uuid.uuid4().hex[:6]}"
+    platform.store_namespaces.append(store_ns)
+
+    # What the driver does before the release: namespace, RoleBinding, admin Secret.
+    core.create_namespace(_namespace(store_ns, {STORE_LABEL: str(STORE_VALUES["storeId"])}))
+    _bind_worker(client.RbacAuthorizationV1Api(as_worker), platform, store_ns)
+    _until_allowed(
+        lambda: core.create_namespaced_secret(
+            store_ns,
+            client.V1Secret(
+                metadata=client.V1ObjectMeta(name="store-admin"),
+                string_data={"password": "admin-password-from-the-user"},
+            ),
+        ),
+        "create the admin Secret",
+    )
+    volume = None
+    if k8s.simulated:
+        volume = f"charts-test-{store_ns}"
+        admin_core.create_persistent_volume(
+            client.V1PersistentVolume(
+                metadata=client.V1ObjectMeta(name=volume, labels={"storefleet.dev/test": "true"}),
+                spec=client.V1PersistentVolumeSpec(
+                    capacity={"storage": "10Gi"},
+                    access_modes=["ReadWriteOnce"],
+                    persistent_volume_reclaim_policy="Retain",
+                    host_path=client.V1HostPathVolumeSource(path=f"/tmp/{volume}"),
+                    claim_ref=client.V1ObjectReference(namespace=store_ns, name="store-data"),
+                ),
+            )
+        )
+
+    store_values = yaml.safe_load(
+        admin_core.read_namespaced_config_map(
+            f"{platform.release}-store-values", platform.namespace
+        ).data["store-values.yaml"]
+    )
+
+    def helm_as_worker(*args: str, values: dict) -> None:
+        k8s.run(
+            "helm",
+            "upgrade",
+            "--install",
+            "store",
+            str(STORE_CHART),
+            "--namespace",
+            store_ns,
+            "--kube-as-user",
+            platform.worker,
+            "-f",
+            str(_values_file(tmp_path, "platform-defaults.yaml", store_values)),
+            "-f",
+            str(_values_file(tmp_path, f"store-{uuid.uuid4().hex[:4]}.yaml", values)),
+            *args,
+        )
+
+    try:
+        started = time.monotonic()
+        helm_as_worker(values={k: v for k, v in STORE_VALUES.items() if k != "ingress"})
+        wait(
+            apps.list_namespaced_deployment,
+            lambda ds: any(d.metadata.name == "store" and d.status.available_replicas for d in ds),
+            namespace=store_ns,
+            timeout=90,
+            what="Deployment store to be available",
+        )
+        if k8s.simulated:
+            wait(
+                batch.list_namespaced_job,
+                lambda js: any(j.metadata.name == "install" and j.status.succeeded for j in js),
+                namespace=store_ns,
+                timeout=60,
+                what="Job install to complete",
+            )
+        print(f"store release available in {time.monotonic() - started:.1f} s")
+
+        service = admin_core.read_namespaced_service("store", store_ns)
+        node_port = service.spec.ports[0].node_port
+        assert service.spec.type == "NodePort" and node_port in NODE_PORT_RANGE
+        quota = admin_core.read_namespaced_resource_quota("store-quota", store_ns)
+        assert quota.spec.hard["requests.cpu"] == "1"  # plan small
+        secret = admin_core.read_namespaced_secret("store-credentials", store_ns).data
+        assert (
+            base64.b64decode(secret["WORDPRESS_DB_PASSWORD"]).decode()
+            == (STORE_VALUES["database"]["password"])
+        )
+        assert len(secret) == 9 and all(secret.values())
+        pod_spec = apps.read_namespaced_deployment("store", store_ns).spec.template.spec
+        assert pod_spec.automount_service_account_token is False
+        context = pod_spec.containers[0].security_context
+        assert context.allow_privilege_escalation is False
+        assert context.capabilities.drop == ["ALL"] and context.run_as_non_root
+        assert apps.read_namespaced_deployment("store", store_ns).spec.strategy.type == "Recreate"
+
+        # The driver's second pass: the URL is known now; no secrets in this file.
+        site_url = f"http://localhost:{node_port}"
+        helm_as_worker(
+            values={
+                "storeId": STORE_VALUES["storeId"],
+                "storeName": STORE_VALUES["storeName"],
+                "admin": STORE_VALUES["admin"],
+                "siteUrl": site_url,
+                "plan": "medium",
+            }
+        )
+        assert admin_core.read_namespaced_secret("store-credentials", store_ns).data == secret
+        config = admin_core.read_namespaced_config_map("store-config", store_ns).data
+        assert config["STOREFLEET_SITE_URL"] == site_url
+        assert admin_core.read_namespaced_service("store", store_ns).spec.ports[0].node_port == (
+            node_port
+        )
+        quota = admin_core.read_namespaced_resource_quota("store-quota", store_ns)
+        assert quota.spec.hard["requests.cpu"] == "2"  # plan medium
+
+        k8s.run(
+            "helm",
+            "uninstall",
+            "store",
+            "--namespace",
+            store_ns,
+            "--kube-as-user",
+            platform.worker,
+            "--wait",
+            "--timeout",
+            "60s",
+        )
+        core.delete_namespace(store_ns)
+        wait(
+            admin_core.list_namespace,
+            lambda nss: all(n.metadata.name != store_ns for n in nss),
+            timeout=90,
+            what=f"namespace {store_ns} to be finalised",
+        )
+    finally:
+        as_worker.close()
+        if volume:
+            try:
+                admin_core.delete_persistent_volume(volume)
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
