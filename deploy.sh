@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Deploys StoreFleet onto the Kubernetes cluster of the current kubectl context
+# (Docker Desktop, kind or k3d) with charts/storefleet and values-local.yaml,
+# then prints the dashboard URL and the admin's credentials.
+#
+# Secrets are never typed or passed on a command line: the chart generates
+# them once (and keeps them on every upgrade); this script only reads the
+# admin password back from the Secret at the end. See docs/deploy.md.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+NAMESPACE="${STOREFLEET_NAMESPACE:-storefleet}"
+RELEASE="${STOREFLEET_RELEASE:-storefleet}"
+TIMEOUT="${STOREFLEET_DEPLOY_TIMEOUT:-10m}"
+PLATFORM_IMAGE="storefleet/platform:dev"
+STORE_IMAGE="storefleet/store:dev"
+
+usage() {
+    cat <<EOF
+Usage: ./deploy.sh [--build] [--values FILE]... [--allow-context] [--timeout 10m]
+       ./deploy.sh --uninstall [--purge-stores] [--allow-context]
+
+  --build           build images/platform and images/store as ${PLATFORM_IMAGE} and
+                    ${STORE_IMAGE}, and load them into the cluster (kind, k3d)
+  --values FILE     extra values for charts/storefleet (after values-local.yaml)
+  --allow-context   deploy to a context that is not docker-desktop, kind-*, k3d-*,
+                    rancher-desktop or minikube
+  --timeout D       how long to wait for the rollout (default ${TIMEOUT})
+  --uninstall       remove the platform release and its namespace (data included)
+  --purge-stores    with --uninstall: delete every store namespace too
+
+Environment: STOREFLEET_NAMESPACE (${NAMESPACE}), STOREFLEET_RELEASE (${RELEASE}),
+WOOCOMMERCE_SHA256 (for --build, unless images/store/versions.env records it).
+EOF
+}
+
+log() { printf '\033[1m==>\033[0m %s\n' "$*"; }
+die() { printf 'deploy.sh: %s\n' "$*" >&2; exit 1; }
+need() { command -v "$1" >/dev/null 2>&1 || die "$1 is not installed ($2)"; }
+
+build=false uninstall=false purge_stores=false allow_context=false
+extra_values=()
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --build) build=true ;;
+        --values) [[ $# -ge 2 ]] || die "--values needs a file"; extra_values+=(-f "$2"); shift ;;
+        --allow-context) allow_context=true ;;
+        --timeout) [[ $# -ge 2 ]] || die "--timeout needs a duration"; TIMEOUT="$2"; shift ;;
+        --uninstall) uninstall=true ;;
+        --purge-stores) purge_stores=true ;;
+        -h | --help) usage; exit 0 ;;
+        *) usage >&2; die "unknown argument: $1" ;;
+    esac
+    shift
+done
+
+# -- tools and context ----------------------------------------------------------
+need kubectl "https://kubernetes.io/docs/tasks/tools/"
+need helm "https://helm.sh/docs/intro/install/"
+if $build; then need docker "Docker Desktop or Docker Engine"; fi
+
+context="$(kubectl config current-context 2>/dev/null)" || die "kubectl has no current context"
+case "${context}" in
+    docker-desktop | rancher-desktop | minikube) flavour="${context}" ;;
+    kind-*) flavour=kind ;;
+    k3d-*) flavour=k3d ;;
+    *)
+        $allow_context || die "context '${context}' is not a local cluster; pass --allow-context to use it"
+        flavour=other
+        ;;
+esac
+kubectl version --request-timeout=10s >/dev/null 2>&1 ||
+    die "the cluster of context '${context}' does not answer (is Kubernetes running?)"
+log "context ${context} (${flavour}), namespace ${NAMESPACE}, release ${RELEASE}"
+
+# -- uninstall --------------------------------------------------------------------
+if $uninstall; then
+    if helm status "${RELEASE}" --namespace "${NAMESPACE}" >/dev/null 2>&1; then
+        log "uninstalling release ${RELEASE}"
+        helm uninstall "${RELEASE}" --namespace "${NAMESPACE}" --wait --timeout "${TIMEOUT}"
+    fi
+    log "deleting namespace ${NAMESPACE} (the platform's databases go with it)"
+    kubectl delete namespace "${NAMESPACE}" --ignore-not-found --wait=true --timeout="${TIMEOUT}"
+    if $purge_stores; then
+        log "deleting every store namespace (label storefleet.io/store)"
+        kubectl delete namespace -l storefleet.io/store --wait=true --timeout="${TIMEOUT}"
+    else
+        stores="$(kubectl get namespace -l storefleet.io/store -o name 2>/dev/null | wc -l)"
+        [[ "${stores}" -eq 0 ]] || log "${stores} store namespace(s) kept; --purge-stores removes them"
+    fi
+    exit 0
+fi
+
+# -- images -----------------------------------------------------------------------
+if $build; then
+    from_env="${WOOCOMMERCE_SHA256:-}"
+    # shellcheck source=images/store/versions.env
+    source "${ROOT}/images/store/versions.env"
+    woocommerce_sha="${from_env:-${WOOCOMMERCE_SHA256:-}}"
+    [[ -n "${woocommerce_sha}" ]] ||
+        die "record the SHA-256 of woocommerce.${WOOCOMMERCE_VERSION}.zip in images/store/versions.env (images/README.md)"
+    log "building ${STORE_IMAGE}"
+    docker build -f "${ROOT}/images/store/Dockerfile" -t "${STORE_IMAGE}" \
+        --build-arg "WORDPRESS_TAG=${WORDPRESS_TAG}" \
+        --build-arg "WOOCOMMERCE_VERSION=${WOOCOMMERCE_VERSION}" \
+        --build-arg "WOOCOMMERCE_SHA256=${woocommerce_sha}" \
+        --build-arg "WP_CLI_VERSION=${WP_CLI_VERSION}" \
+        "${ROOT}/images/store"
+    log "building ${PLATFORM_IMAGE}"
+    docker build -f "${ROOT}/images/platform/Dockerfile" -t "${PLATFORM_IMAGE}" "${ROOT}"
+    case "${flavour}" in
+        kind)
+            need kind "https://kind.sigs.k8s.io/"
+            for image in "${PLATFORM_IMAGE}" "${STORE_IMAGE}"; do
+                kind load docker-image "${image}" --name "${context#kind-}"
+            done
+            ;;
+        k3d)
+            need k3d "https://k3d.io/"
+            k3d image import "${PLATFORM_IMAGE}" "${STORE_IMAGE}" --cluster "${context#k3d-}"
+            ;;
+        minikube)
+            for image in "${PLATFORM_IMAGE}" "${STORE_IMAGE}"; do minikube image load "${image}"; done
+            ;;
+        *) ;; # Docker Desktop's Kubernetes sees the images docker builds.
+    esac
+fi
+
+# -- namespace and release -----------------------------------------------------------
+log "namespace ${NAMESPACE} (Pod Security: restricted)"
+kubectl create namespace "${NAMESPACE}" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl label namespace "${NAMESPACE}" --overwrite \
+    pod-security.kubernetes.io/enforce=restricted \
+    pod-security.kubernetes.io/warn=restricted >/dev/null
+
+log "helm upgrade --install ${RELEASE} (waits up to ${TIMEOUT})"
+helm upgrade --install "${RELEASE}" "${ROOT}/charts/storefleet" \
+    --namespace "${NAMESPACE}" \
+    -f "${ROOT}/charts/storefleet/values-local.yaml" \
+    ${extra_values[@]+"${extra_values[@]}"} \
+    --wait --wait-for-jobs --timeout "${TIMEOUT}"
+
+for deployment in api worker; do
+    kubectl rollout status "deployment/${RELEASE}-${deployment}" \
+        --namespace "${NAMESPACE}" --timeout "${TIMEOUT}"
+done
+
+# -- where to go, and who to be -------------------------------------------------------
+service_type="$(kubectl get service "${RELEASE}-api" --namespace "${NAMESPACE}" -o jsonpath='{.spec.type}')"
+port_forward="kubectl --namespace ${NAMESPACE} port-forward service/${RELEASE}-api 8000:80  (then http://localhost:8000)"
+if [[ "${service_type}" == NodePort ]]; then
+    node_port="$(kubectl get service "${RELEASE}-api" --namespace "${NAMESPACE}" \
+        -o jsonpath='{.spec.ports[0].nodePort}')"
+    case "${flavour}" in
+        docker-desktop | rancher-desktop) url="http://localhost:${node_port}" ;;
+        *)
+            node_ip="$(kubectl get nodes -o jsonpath='{.items[0].status.addresses[?(@.type=="InternalIP")].address}')"
+            url="http://${node_ip}:${node_port}"
+            ;;
+    esac
+else
+    url="${port_forward}"
+fi
+admin_email="$(kubectl get deployment "${RELEASE}-api" --namespace "${NAMESPACE}" \
+    -o jsonpath='{.spec.template.spec.containers[0].env[?(@.name=="STOREFLEET_ADMIN_EMAIL")].value}')"
+admin_password="$(kubectl get secret "${RELEASE}" --namespace "${NAMESPACE}" \
+    -o jsonpath='{.data.admin-password}' | base64 --decode)"
+
+cat <<EOF
+
+  StoreFleet is running on ${context}.
+  Dashboard:  ${url}
+  Sign in as: ${admin_email}
+  Password:   ${admin_password}
+EOF
+if [[ "${flavour}" != docker-desktop && "${flavour}" != rancher-desktop && "${service_type}" == NodePort ]]; then
+    echo "  (node ports of ${flavour} may not reach this machine; if not: ${port_forward})"
+fi
+echo "  The password stays in Secret ${NAMESPACE}/${RELEASE} (key admin-password)."
