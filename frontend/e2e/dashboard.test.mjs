@@ -164,6 +164,7 @@ describe('dashboard', { skip: skip ?? false, timeout: 600_000 }, () => {
     const visit = page.getByRole('link', { name: 'Visit store' });
     const url = await visit.getAttribute('href');
     assert.ok(await page.getByRole('link', { name: 'Open admin' }).getAttribute('href'));
+    await page.locator('ul.events li').first().waitFor();
     await screenshot(page, '09-store-detail');
     const storefront = await page.context().newPage();
     await storefront.goto(url);

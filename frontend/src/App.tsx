@@ -4,7 +4,7 @@
  * and the routes. Admin pages are routed for admins only.
  */
 import { useEffect, useRef, useState } from 'react';
-import { NavLink, Navigate, Route, Routes } from 'react-router-dom';
+import { NavLink, Navigate, Route, Routes, useLocation } from 'react-router-dom';
 import { useQueryClient } from '@tanstack/react-query';
 import { ApiError } from './api/errors';
 import { getToken, onTokenChange, setToken } from './api/session';
@@ -20,6 +20,7 @@ import { LiveStatusProvider } from './live/LiveStatus';
 
 function Shell({ me, children }: { me: Me; children: React.ReactNode }) {
   const isAdmin = me.role === 'admin';
+  const inStores = useLocation().pathname.startsWith('/stores/');
   return (
     <div className="app">
       <a className="skip-link" href="#main">
@@ -30,7 +31,7 @@ function Shell({ me, children }: { me: Me; children: React.ReactNode }) {
           <span className="brand-mark" aria-hidden="true" /> StoreFleet
         </div>
         <nav aria-label="Main" className="nav">
-          <NavLink to="/" end>
+          <NavLink to="/" end className={({ isActive }) => (isActive || inStores ? 'active' : undefined)}>
             Stores
           </NavLink>
           {isAdmin && <NavLink to="/admin/users">Users</NavLink>}
