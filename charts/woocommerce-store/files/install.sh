@@ -35,6 +35,7 @@ wait_for() {
 
 wordpress_laid_out() { [ -f wp-config.php ] && [ -f wp-includes/version.php ]; }
 
+# shellcheck disable=SC2016 # PHP, not the shell, expands the $variables
 database_reachable() {
     php -r '
         mysqli_report(MYSQLI_REPORT_OFF);
