@@ -482,7 +482,17 @@ def test_worker_installs_a_store_and_upgrades_keep_its_secret(k8s, platform, tmp
     platform.store_namespaces.append(store_ns)
 
     # What the driver does before the release: namespace, RoleBinding, admin Secret.
-    core.create_namespace(_namespace(store_ns, {STORE_LABEL: str(STORE_VALUES["storeId"])}))
+    # The namespace enforces the restricted Pod Security Standard: the store's
+    # pods must pass it.
+    core.create_namespace(
+        _namespace(
+            store_ns,
+            {
+                STORE_LABEL: str(STORE_VALUES["storeId"]),
+                "pod-security.kubernetes.io/enforce": "restricted",
+            },
+        )
+    )
     _bind_worker(client.RbacAuthorizationV1Api(as_worker), platform, store_ns)
     _until_allowed(
         lambda: core.create_namespaced_secret(
