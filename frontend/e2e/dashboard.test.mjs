@@ -172,6 +172,26 @@ describe('dashboard', { skip: skip ?? false, timeout: 600_000 }, () => {
     await storefront.close();
   });
 
+  it('keeps the list current by polling when the live stream is unavailable', async () => {
+    const context = await browser.newContext({ viewport: DESKTOP });
+    contexts.push(context);
+    // As behind a proxy that refuses or buffers event streams.
+    await context.route((url) => url.pathname === '/api/stores/stream', (route) => route.fulfill({ status: 503, body: 'no streams here' }));
+    const page = await context.newPage();
+    page.setDefaultTimeout(20_000);
+    await page.goto(platform.baseUrl + '/');
+    await page.getByLabel('Email').fill(MEMBER_B.email);
+    await page.getByLabel('Password').fill(MEMBER_B.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText('Refreshing every 3 s').first().waitFor();
+    const name = `${STORE}-poll`;
+    const token = await client.login(MEMBER_B.email, MEMBER_B.password);
+    const created = await client.call('POST', '/api/stores', { token, body: { name, admin_email: MEMBER_B.email } });
+    await row(page, name).locator('[data-status="ready"]').waitFor({ timeout: READY_TIMEOUT });
+    await client.call('DELETE', `/api/stores/${created.id}`, { token });
+    await row(page, name).waitFor({ state: 'detached', timeout: READY_TIMEOUT });
+  });
+
   it('does not show one member the stores of another', async () => {
     const page = await signedInPage(MEMBER_B.email, MEMBER_B.password);
     await page.getByRole('heading', { name: 'No stores yet' }).waitFor();
