@@ -201,47 +201,49 @@ def platform(k8s, tmp_path_factory) -> Iterator[Platform]:
             },
         )
     )
-    volumes = []
-    if k8s.simulated:
-        # No storage provisioner on simulated nodes: a volume for each claim.
-        for component in ("mysql", "stores-mysql", "redis"):
-            name = f"charts-test-{suffix}-{component}"
-            client.CoreV1Api(k8s.api).create_persistent_volume(
-                client.V1PersistentVolume(
-                    metadata=client.V1ObjectMeta(name=name, labels={"storefleet.dev/test": "true"}),
-                    spec=client.V1PersistentVolumeSpec(
-                        capacity={"storage": "50Gi"},
-                        access_modes=["ReadWriteOnce"],
-                        persistent_volume_reclaim_policy="Retain",
-                        host_path=client.V1HostPathVolumeSource(path=f"/tmp/{name}"),
-                        claim_ref=client.V1ObjectReference(
-                            namespace=p.namespace, name=f"data-{p.release}-{component}-0"
-                        ),
-                    ),
-                )
-            )
-            volumes.append(name)
-    overrides = _values_file(
-        tmp_path_factory.mktemp("platform"),
-        "overrides.yaml",
-        {"rbac": {"storeNamespacePrefix": STORE_PREFIX}},
-    )
-    started = time.monotonic()
-    k8s.run(
-        "helm",
-        "upgrade",
-        "--install",
-        p.release,
-        str(PLATFORM_CHART),
-        "--namespace",
-        p.namespace,
-        "-f",
-        str(PLATFORM_CHART / "values-local.yaml"),
-        "-f",
-        str(overrides),
-    )
-    print(f"platform chart installed in {time.monotonic() - started:.1f} s")
+    volumes: list[str] = []
     try:
+        if k8s.simulated:
+            # No storage provisioner on simulated nodes: a volume for each claim.
+            for component in ("mysql", "stores-mysql", "redis"):
+                name = f"charts-test-{suffix}-{component}"
+                client.CoreV1Api(k8s.api).create_persistent_volume(
+                    client.V1PersistentVolume(
+                        metadata=client.V1ObjectMeta(
+                            name=name, labels={"storefleet.dev/test": "true"}
+                        ),
+                        spec=client.V1PersistentVolumeSpec(
+                            capacity={"storage": "50Gi"},
+                            access_modes=["ReadWriteOnce"],
+                            persistent_volume_reclaim_policy="Retain",
+                            host_path=client.V1HostPathVolumeSource(path=f"/tmp/{name}"),
+                            claim_ref=client.V1ObjectReference(
+                                namespace=p.namespace, name=f"data-{p.release}-{component}-0"
+                            ),
+                        ),
+                    )
+                )
+                volumes.append(name)
+        overrides = _values_file(
+            tmp_path_factory.mktemp("platform"),
+            "overrides.yaml",
+            {"rbac": {"storeNamespacePrefix": STORE_PREFIX}},
+        )
+        started = time.monotonic()
+        k8s.run(
+            "helm",
+            "upgrade",
+            "--install",
+            p.release,
+            str(PLATFORM_CHART),
+            "--namespace",
+            p.namespace,
+            "-f",
+            str(PLATFORM_CHART / "values-local.yaml"),
+            "-f",
+            str(overrides),
+        )
+        print(f"platform chart installed in {time.monotonic() - started:.1f} s")
         yield p
     finally:
         k8s.run(
