@@ -419,6 +419,34 @@ def test_worker_service_account_is_allowed_store_namespaces_only(k8s, platform):
     assert core.read_namespaced_secret("store-admin", store_ns).metadata.name == "store-admin"
     core.patch_namespace(store_ns, {"metadata": {"labels": {"storefleet.io/plan": "small"}}})
 
+    # Allowed in its own namespace: a store's credentials Secret, by name.
+    credentials = client.V1Secret(
+        metadata=client.V1ObjectMeta(name="store-41-credentials", labels={STORE_LABEL: "41"}),
+        string_data={"db_password": "x"},
+    )
+    _until_allowed(
+        lambda: core.create_namespaced_secret(platform.namespace, credentials),
+        "create a store's credentials Secret in the platform namespace",
+    )
+    assert core.read_namespaced_secret("store-41-credentials", platform.namespace).data
+    core.delete_namespaced_secret("store-41-credentials", platform.namespace)
+    # ... but no other Secret there, and not the platform's own.
+    assert (
+        _status_of(lambda: core.create_namespaced_secret(platform.namespace, _secret("x"))) == 403
+    )
+    assert (
+        _status_of(lambda: core.delete_namespaced_secret(platform.release, platform.namespace))
+        == 403
+    )
+    assert (
+        _status_of(
+            lambda: core.patch_namespaced_secret(
+                platform.release, platform.namespace, {"metadata": {"labels": {STORE_LABEL: "1"}}}
+            )
+        )
+        == 403
+    ), "labelling the platform's Secret as a store's must be refused"
+
     # Denied by RBAC: other namespaces' Secrets, nodes.
     assert _status_of(lambda: core.list_namespaced_secret("kube-system")) == 403
     assert _status_of(lambda: core.read_namespaced_secret("anything", "kube-system")) == 403
