@@ -2,14 +2,15 @@
 # Installs (when missing) and starts, on loopback only, the services StoreFleet
 # uses on one machine: MariaDB (the stores' database server, and the platform DB
 # in the MariaDB test runs), Redis (the Redis queue backend, for tests) and PHP
-# with WordPress (the local store driver). Idempotent: a running service is left
+# with WordPress (the local store driver), and PostgreSQL (a platform database
+# the integration suite also runs on). Idempotent: a running service is left
 # alone. Writes var/services.env (mode 0600) with the stores database URL of a
 # generated MariaDB admin user, so no password is ever typed or passed in argv.
 #
-#   scripts/services.sh [mariadb] [redis] [php]     (default: all three)
+#   scripts/services.sh [mariadb] [redis] [postgres] [php]     (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-want=("$@"); [ ${#want[@]} -gt 0 ] || want=(mariadb redis php)
+want=("$@"); [ ${#want[@]} -gt 0 ] || want=(mariadb redis postgres php)
 mkdir -p var && chmod 700 var
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -74,6 +75,31 @@ start_redis() {
   fi
 }
 
+start_postgres() {
+  apt_install postgresql
+  local ver
+  ver=$(ls /usr/lib/postgresql | sort -V | tail -1)
+  if ! pg_lsclusters -h 2>/dev/null | grep -q "^$ver main"; then
+    as_root pg_createcluster "$ver" main >/dev/null
+  fi
+  if ! pg_lsclusters -h | awk -v v="$ver" '$1==v && $2=="main" {print $4}' | grep -q online; then
+    log "starting PostgreSQL $ver on 127.0.0.1:5432"
+    as_root pg_ctlcluster "$ver" main start -o "-c listen_addresses=127.0.0.1"
+  fi
+  local pwfile=var/postgres-admin.password
+  if [ ! -s "$pwfile" ] || ! PGPASSWORD="$(cat "$pwfile")" psql -h 127.0.0.1 -U storefleet -d postgres -c 'SELECT 1' >/dev/null 2>&1; then
+    umask 077; python3 -c 'import secrets; print(secrets.token_urlsafe(24))' > "$pwfile"
+    log "creating the PostgreSQL role 'storefleet' (password in $pwfile)"
+    printf "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname='storefleet') THEN CREATE ROLE storefleet LOGIN CREATEDB; END IF; END \$\$;\nALTER ROLE storefleet WITH LOGIN CREATEDB PASSWORD '%s';\n" "$(cat "$pwfile")" \
+      | as_root runuser -u postgres -- psql -q -d postgres >/dev/null
+  fi
+  umask 077
+  touch var/services.env
+  grep -v '^STOREFLEET_TEST_POSTGRES_URL=' var/services.env > var/services.env.new || true
+  echo "STOREFLEET_TEST_POSTGRES_URL=postgresql+psycopg://storefleet:$(cat "$pwfile")@127.0.0.1:5432/postgres" >> var/services.env.new
+  mv var/services.env.new var/services.env
+}
+
 start_php() {
   apt_install php-cli php-mysql php-xml php-mbstring php-curl php-zip php-gd php-intl unzip wordpress
 }
@@ -82,6 +108,7 @@ for w in "${want[@]}"; do
   case "$w" in
     mariadb) start_mariadb ;;
     redis) start_redis ;;
+    postgres) start_postgres ;;
     php) start_php ;;
     *) log "unknown service: $w"; exit 2 ;;
   esac

@@ -101,13 +101,44 @@ def _mariadb_database(admin_url: str) -> Iterator[str]:
         engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "mariadb"])
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    url = _services_env().get("STOREFLEET_TEST_POSTGRES_URL")
+    if not url:
+        unavailable("PostgreSQL is not configured (no STOREFLEET_TEST_POSTGRES_URL)")
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except OperationalError as exc:
+        unavailable(f"PostgreSQL is not reachable: {exc.orig}")
+    finally:
+        engine.dispose()
+    return url
+
+
+def _postgres_database(admin_url: str) -> Iterator[str]:
+    name = f"sftest_{secrets.token_hex(4)}"
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "mariadb", "postgresql"])
 def platform_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The platform database, on each engine the suite must pass on."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'platform.db'}"
-    else:
+    elif request.param == "mariadb":
         yield from _mariadb_database(request.getfixturevalue("mariadb_admin_url"))
+    else:
+        yield from _postgres_database(request.getfixturevalue("postgres_admin_url"))
 
 
 @pytest.fixture

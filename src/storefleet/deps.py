@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -71,3 +71,10 @@ def client_ip(request: Request) -> str:
 
 
 ClientIP = Annotated[str, Depends(client_ip)]
+
+
+# Ids and offsets are bounded: an out-of-range integer is a 422, not a database error.
+_MAX_ID = 2_147_483_647
+StoreId = Annotated[int, Path(ge=1, le=_MAX_ID)]
+UserId = Annotated[int, Path(ge=1, le=_MAX_ID)]
+Offset = Annotated[int, Query(ge=0, le=_MAX_ID)]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
 from storefleet.audit import service
-from storefleet.deps import AdminUser, SessionDep
+from storefleet.deps import AdminUser, Offset, SessionDep
 from storefleet.exceptions import ERROR_RESPONSES
 
 router = APIRouter(
@@ -42,7 +42,7 @@ def list_audit_events(
     _admin: AdminUser,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> AuditPage:
     rows, total = service.page(session, limit=limit, offset=offset)
     return AuditPage(items=[AuditEventOut.model_validate(r) for r in rows], total=total)

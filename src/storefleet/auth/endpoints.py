@@ -16,7 +16,7 @@ from storefleet.auth.schemas import (
     UserPage,
     UserUpdate,
 )
-from storefleet.deps import AdminUser, ClientIP, CurrentUser, RuntimeDep, SessionDep
+from storefleet.deps import AdminUser, ClientIP, CurrentUser, Offset, RuntimeDep, SessionDep, UserId
 from storefleet.exceptions import ERROR_RESPONSES
 from storefleet.stores import repository as stores_repository
 
@@ -65,7 +65,7 @@ def list_users(
     _admin: AdminUser,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> UserPage:
     rows, total = repository.page(session, limit=limit, offset=offset)
     return UserPage(items=[UserOut.model_validate(u) for u in rows], total=total)
@@ -88,5 +88,7 @@ def create_user(body: UserCreate, admin: AdminUser, session: SessionDep) -> User
     tags=["users"],
     responses={403: ERROR_RESPONSES[403], 404: ERROR_RESPONSES[404]},
 )
-def update_user(user_id: int, body: UserUpdate, admin: AdminUser, session: SessionDep) -> UserOut:
+def update_user(
+    user_id: UserId, body: UserUpdate, admin: AdminUser, session: SessionDep
+) -> UserOut:
     return UserOut.model_validate(service.update_user(session, user_id, body, actor=admin))

@@ -62,15 +62,19 @@ def update_user(session: Session, user_id: int, data: UserUpdate, *, actor: User
     user = repository.by_id(session, user_id)
     if user is None:
         raise NotFound("User not found")
-    changes = data.model_dump(exclude_unset=True)
-    if "password" in changes:
-        user.password_hash = passwords.hash_password(changes.pop("password"))
+    # Quotas may be set to null (back to the platform default); the other
+    # fields are left alone when null.
+    changes = data.model_dump(exclude_unset=True, mode="json")
+    if data.password is not None:
+        user.password_hash = passwords.hash_password(data.password)
         changes["password"] = "changed"
-    for field in ("is_active", "max_live_stores", "max_creations_per_hour"):
-        if field in data.model_fields_set:
-            setattr(user, field, getattr(data, field))
+    if data.is_active is not None:
+        user.is_active = data.is_active
     if data.role is not None:
         user.role = data.role.value
+    for field in ("max_live_stores", "max_creations_per_hour"):
+        if field in data.model_fields_set:
+            setattr(user, field, getattr(data, field))
     audit.record(session, "user.update", actor=actor, target=f"user:{user.id}", detail=changes)
     return user
 

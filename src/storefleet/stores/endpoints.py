@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from storefleet.deps import ClientIP, CurrentUser, RuntimeDep, SessionDep
+from storefleet.deps import ClientIP, CurrentUser, Offset, RuntimeDep, SessionDep, StoreId
 from storefleet.exceptions import ERROR_RESPONSES
 from storefleet.stores import repository, service
 from storefleet.stores.models import Phase
@@ -43,10 +43,12 @@ def list_stores(
     user: CurrentUser,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     status: Annotated[Phase | None, Query(description="Only stores in this phase")] = None,
     include_deleted: bool = False,
-    owner_id: Annotated[int | None, Query(description="Admins only: one owner's stores")] = None,
+    owner_id: Annotated[
+        int | None, Query(ge=1, le=2_147_483_647, description="Admins only: one owner's stores")
+    ] = None,
 ) -> StorePage:
     """Stores the user may see, newest first (admins see every store)."""
     owner = owner_id if user.is_admin else user.id
@@ -56,16 +58,18 @@ def list_stores(
 
 
 @router.get("/{store_id}", response_model=StoreDetail)
-def get_store(store_id: int, user: CurrentUser, session: SessionDep) -> StoreDetail:
+def get_store(store_id: StoreId, user: CurrentUser, session: SessionDep) -> StoreDetail:
     return service.detail_out(session, service.get_visible(session, user, store_id))
 
 
 @router.get("/{store_id}/events", response_model=list[EventOut])
 def store_events(
-    store_id: int,
+    store_id: StoreId,
     user: CurrentUser,
     session: SessionDep,
-    after_id: Annotated[int, Query(ge=0, description="Only events newer than this id")] = 0,
+    after_id: Annotated[
+        int, Query(ge=0, le=2_147_483_647, description="Only events newer than this id")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> list[EventOut]:
     service.get_visible(session, user, store_id)
@@ -80,7 +84,7 @@ def store_events(
     responses={409: ERROR_RESPONSES[409]},
 )
 def retry_store(
-    store_id: int, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+    store_id: StoreId, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
 ) -> StoreDetail:
     """Run a failed store's operation again; steps that succeeded are kept."""
     return service.detail_out(session, service.retry(session, runtime, user, store_id))
@@ -93,7 +97,7 @@ def retry_store(
     responses={409: ERROR_RESPONSES[409]},
 )
 def delete_store(
-    store_id: int, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+    store_id: StoreId, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
 ) -> StoreDetail:
     """Delete a store in any phase; in-flight provisioning stops and is cleaned up."""
     return service.detail_out(session, service.delete(session, runtime, user, store_id))

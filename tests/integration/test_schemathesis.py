@@ -1,0 +1,45 @@
+"""Property-based requests generated from the OpenAPI document find no 500."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from storefleet.config import Settings
+from tests.conftest import free_port
+from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, Api, api_in_thread, prepare
+
+
+def test_no_server_errors_across_the_api(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    # A generous throttle: schemathesis signs in with random credentials a lot.
+    runtime = prepare(make_settings(login_failures_per_address=100_000,
+                                    login_failures_per_account=100_000))  # fmt: skip
+    with api_in_thread(runtime, free_port()) as url:
+        token = Api.login(url, ADMIN_EMAIL, ADMIN_PASSWORD).http.headers["Authorization"]
+        proc = subprocess.run(
+            [
+                str(Path(sys.executable).with_name("schemathesis")),
+                "run",
+                f"{url}/api/openapi.json",
+                "--checks", "not_a_server_error",
+                "--header", f"Authorization: {token}",
+                "--max-examples", "40",
+                "--exclude-path", "/api/stores/stream",
+                "--seed", "1",
+                "--request-timeout", "20",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=tmp_path,
+        )  # fmt: skip
+    runtime.close()
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
+    passed = re.search(r"(\d+) passed", proc.stdout)
+    assert passed and int(passed.group(1)) > 200, proc.stdout[-3000:]
+    assert "Server error" not in proc.stdout
