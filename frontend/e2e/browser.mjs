@@ -1,6 +1,7 @@
 // Debian's Chromium driven by playwright-core: nothing is downloaded. Without
 // a browser the suite is skipped loudly, except under CI=true where it fails.
 import { existsSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { FRONTEND } from './platform.mjs';
@@ -37,13 +38,36 @@ export async function launchBrowser() {
   });
 }
 
-/** Saves the page at desktop width and at phone width. */
-export async function screenshot(page, name, { fullPage = true } = {}) {
+/**
+ * Saves the page at desktop width and at phone width, and fails on serious
+ * accessibility problems at either width.
+ */
+export async function screenshot(page, name, { fullPage = true, audit = true } = {}) {
   mkdirSync(ARTIFACTS, { recursive: true });
   const size = page.viewportSize();
   await page.setViewportSize(DESKTOP);
   await page.screenshot({ path: join(ARTIFACTS, `${name}-desktop.png`), fullPage });
+  const problems = audit ? await accessibilityProblems(page) : [];
   await page.setViewportSize(PHONE);
   await page.screenshot({ path: join(ARTIFACTS, `${name}-phone.png`), fullPage });
+  if (audit) problems.push(...(await accessibilityProblems(page)).map((p) => `phone: ${p}`));
   if (size) await page.setViewportSize(size);
+  if (problems.length) throw new Error(`accessibility problems on ${name}:\n  ${problems.join('\n  ')}`);
+}
+
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+/**
+ * Runs axe-core (WCAG 2 A and AA rules) on the page as it is and returns the
+ * serious and critical violations, one line each.
+ */
+export async function accessibilityProblems(page) {
+  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: AXE });
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+    return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.join(' ')).slice(0, 5) }));
+  });
+  return violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.impact} ${v.id}: ${v.help} (${v.targets.join(', ')})`);
 }

@@ -45,7 +45,7 @@ function Events({ id }: { id: number }) {
   if (events.data.length === 0) return <p className="muted">No events yet.</p>;
   const latest = events.data.slice(-50).reverse();
   return (
-    <ul className="events">
+    <ul className="events" tabIndex={0} aria-label="Events, newest first">
       {latest.map((e) => (
         <li key={e.id} className={`event event-${e.level}`}>
           <time dateTime={e.at}>{formatDateTime(e.at)}</time>
