@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -656,6 +658,92 @@ def test_worker_installs_a_store_and_upgrades_keep_its_secret(k8s, platform, tmp
         if volume:
             try:
                 admin_core.delete_persistent_volume(volume)
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+
+
+# -- deploy.sh ---------------------------------------------------------------------
+
+
+def test_deploy_script_installs_prints_the_login_and_uninstalls(k8s, tmp_path):
+    """The set-up flow of docs/deploy.md, on the test cluster (a context that
+    deploy.sh only accepts with --allow-context)."""
+    core = client.CoreV1Api(k8s.api)
+    suffix = uuid.uuid4().hex[:6]
+    namespace, release = f"charts-test-deploy-{suffix}", f"ctd{suffix}"
+    env = dict(
+        os.environ,
+        KUBECONFIG=str(k8s.kubeconfig),
+        PATH=f"{Path(k8s.kubectl).parent}{os.pathsep}{Path(k8s.helm).parent}{os.pathsep}"
+        + os.environ.get("PATH", ""),
+        STOREFLEET_NAMESPACE=namespace,
+        STOREFLEET_RELEASE=release,
+        HELM_CONFIG_HOME=str(k8s.helm_home / "config"),
+        HELM_CACHE_HOME=str(k8s.helm_home / "cache"),
+        HELM_DATA_HOME=str(k8s.helm_home / "data"),
+    )
+    volumes = []
+    if k8s.simulated:
+        # --wait needs the databases' claims bound: volumes for them, up front.
+        for component in ("mysql", "stores-mysql", "redis"):
+            name = f"charts-test-{suffix}-deploy-{component}"
+            core.create_persistent_volume(
+                client.V1PersistentVolume(
+                    metadata=client.V1ObjectMeta(name=name, labels={"storefleet.dev/test": "true"}),
+                    spec=client.V1PersistentVolumeSpec(
+                        capacity={"storage": "50Gi"},
+                        access_modes=["ReadWriteOnce"],
+                        persistent_volume_reclaim_policy="Retain",
+                        host_path=client.V1HostPathVolumeSource(path=f"/tmp/{name}"),
+                        claim_ref=client.V1ObjectReference(
+                            namespace=namespace, name=f"data-{release}-{component}-0"
+                        ),
+                    ),
+                )
+            )
+            volumes.append(name)
+
+    def deploy(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(REPO_ROOT / "deploy.sh"), "--timeout", "120s", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    try:
+        refused = deploy()
+        assert refused.returncode != 0 and "--allow-context" in refused.stderr
+
+        started = time.monotonic()
+        first = deploy("--allow-context")
+        assert first.returncode == 0, first.stdout + first.stderr
+        print(f"deploy.sh installed and rolled out in {time.monotonic() - started:.1f} s")
+        password = base64.b64decode(
+            core.read_namespaced_secret(release, namespace).data["admin-password"]
+        ).decode()
+        assert f"Password:   {password}" in first.stdout
+        assert "Sign in as: admin@example.com" in first.stdout
+        node_port = core.read_namespaced_service(f"{release}-api", namespace).spec.ports[0]
+        assert f":{node_port.node_port}" in first.stdout
+        labels = core.read_namespace(namespace).metadata.labels
+        assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+
+        # Running it again upgrades in place; the generated password stays.
+        again = deploy("--allow-context")
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert f"Password:   {password}" in again.stdout
+
+        gone = deploy("--allow-context", "--uninstall")
+        assert gone.returncode == 0, gone.stdout + gone.stderr
+        assert _status_of(lambda: core.read_namespace(namespace)) == 404
+    finally:
+        _delete_namespace(core, namespace)
+        for name in volumes:
+            try:
+                core.delete_persistent_volume(name)
             except ApiException as exc:
                 if exc.status != 404:
                     raise
