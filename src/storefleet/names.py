@@ -9,7 +9,8 @@ NAME_RULE = (
     "must be 3-40 characters of lowercase letters, digits and hyphens, "
     "start with a letter and not end with a hyphen"
 )
-_NAME = re.compile(r"[a-z][a-z0-9-]{1,38}[a-z0-9]")
+NAME_PATTERN = r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"
+_NAME = re.compile(NAME_PATTERN)
 
 
 def is_valid_store_name(value: object) -> bool:

@@ -40,6 +40,7 @@ def test_no_server_errors_across_the_api(
         )  # fmt: skip
     runtime.close()
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
-    passed = re.search(r"(\d+) passed", proc.stdout)
-    assert passed and int(passed.group(1)) > 200, proc.stdout[-3000:]
+    cases = re.search(r"(\d+) generated, (\d+) passed", proc.stdout)
+    assert cases and int(cases.group(1)) > 200, proc.stdout[-3000:]
+    assert cases.group(1) == cases.group(2), proc.stdout[-3000:]
     assert "Server error" not in proc.stdout

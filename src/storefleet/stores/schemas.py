@@ -7,14 +7,23 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
-from storefleet.names import NAME_RULE, is_valid_store_name
+from storefleet.names import NAME_PATTERN, NAME_RULE, is_valid_store_name
 from storefleet.stores.models import Phase, StepStatus
 
 PASSWORD_RULE = "must be 8-128 characters"
 
 
 class StoreCreate(BaseModel):
-    name: Annotated[str, Field(description=f"A DNS-1123 label: {NAME_RULE}", examples=["my-shop"])]
+    name: Annotated[
+        str,
+        Field(
+            description=f"A DNS-1123 label: {NAME_RULE}",
+            examples=["my-shop"],
+            # Documented for clients; enforced by the validator below, whose
+            # message says the rule in words.
+            json_schema_extra={"pattern": NAME_PATTERN, "minLength": 3, "maxLength": 40},
+        ),
+    ]
     admin_email: Annotated[EmailStr, Field(description="The WordPress admin's email")]
     admin_password: Annotated[
         str | None,
