@@ -211,8 +211,21 @@ describe('dashboard', { skip: skip ?? false, timeout: 600_000 }, () => {
     await screenshot(page, '11-admin-all-stores');
     await page.getByRole('link', { name: 'Users' }).click();
     await page.locator(`tr[data-user="${MEMBER_A.email}"]`).waitFor();
-    await page.locator(`tr[data-user="${MEMBER_B.email}"]`).waitFor();
+    const memberB = page.locator(`tr[data-user="${MEMBER_B.email}"]`);
+    await memberB.waitFor();
     await screenshot(page, '12-admin-users');
+    // Quotas and disabling, checked through the API.
+    await memberB.getByLabel(`Max creations per hour for ${MEMBER_B.email}`).fill('5');
+    await memberB.getByRole('button', { name: 'Save' }).click();
+    await memberB.getByRole('button', { name: 'Save' }).waitFor({ state: 'detached' });
+    const findB = async () => (await client.call('GET', '/api/users', { token: adminToken })).items.find((u) => u.email === MEMBER_B.email);
+    assert.equal((await findB()).max_creations_per_hour, 5);
+    await memberB.getByRole('button', { name: `Disable ${MEMBER_B.email}` }).click();
+    await memberB.getByText('Disabled').waitFor();
+    assert.equal((await findB()).is_active, false);
+    await memberB.getByRole('button', { name: `Enable ${MEMBER_B.email}` }).click();
+    await memberB.getByText('Active').waitFor();
+    assert.equal((await findB()).is_active, true);
     await page.getByRole('link', { name: 'Audit log' }).click();
     await page.locator('tr[data-action="store.create"]').first().waitFor();
     assert.ok((await page.locator('tr[data-action="user.create"]').count()) >= 1);

@@ -25,7 +25,6 @@ function StepTimeline({ steps }: { steps: StepOut[] }) {
           <div className="timeline-body">
             <div className="timeline-head">
               <strong>{step.name}</strong>
-              <span className="muted">{step.operation}</span>
               <span className={`step-status step-status-${step.status}`}>{stepStatusLabel(step.status)}</span>
               {step.attempt > 1 && <span className="muted">attempt {step.attempt}</span>}
               <span className="timeline-duration">{formatDuration(step.started_at, step.finished_at)}</span>
