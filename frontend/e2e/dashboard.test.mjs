@@ -102,6 +102,10 @@ describe('dashboard', { skip: skip ?? false, timeout: 600_000 }, () => {
 
   it('creates a store and shows it going from provisioning to ready without a reload', async () => {
     const page = await signedInPage(MEMBER_A.email, MEMBER_A.password);
+    const tokenInUrl = [];
+    page.on('request', (req) => {
+      if (/access_token=/.test(req.url())) tokenInUrl.push(req.url());
+    });
     let navigations = 0;
     page.on('framenavigated', (frame) => {
       if (frame === page.mainFrame()) navigations += 1;
@@ -140,6 +144,7 @@ describe('dashboard', { skip: skip ?? false, timeout: 600_000 }, () => {
     assert.equal(phases[phases.length - 1], 'ready', phases.join(' → '));
     assert.equal(await page.evaluate(() => window.__sameDocument), true, 'the page was not reloaded');
     assert.equal(navigations, 0, 'no navigation happened');
+    assert.deepEqual(tokenInUrl, [], 'the token travels in a header, never in a URL');
     await screenshot(page, '07-stores-ready');
   });
 

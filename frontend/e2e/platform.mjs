@@ -2,7 +2,7 @@
 // worker and reconciler, local driver, serving frontend/dist) in a temporary
 // data directory on a free port, and stops it with SIGINT like Ctrl-C.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -80,6 +80,10 @@ export async function startPlatform() {
         await exited;
         clearTimeout(timer);
       }
+      // The platform's log, for when a test needs explaining.
+      const artifacts = join(FRONTEND, 'test-artifacts');
+      mkdirSync(artifacts, { recursive: true });
+      copyFileSync(logPath, join(artifacts, 'platform.log'));
       if (!process.env.KEEP_E2E_DATA) rmSync(dataDir, { recursive: true, force: true });
     },
   };

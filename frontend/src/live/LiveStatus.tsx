@@ -1,5 +1,5 @@
 /**
- * Live store status. One EventSource on /api/stores/stream per signed-in tab
+ * Live store status. One event stream (/api/stores/stream) per signed-in tab
  * patches the query cache as stores change. While the stream is down (not yet
  * connected, a proxy that buffers, a dropped connection) the store queries
  * poll instead, so the page keeps moving without a reload either way.
@@ -9,6 +9,8 @@ import type { ReactNode } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
 import type { StoreOut } from '../client';
 import { applyStoreChange, storeKeys } from '../hooks/queries/stores';
+import { readEventStream } from './eventStream';
+import type { StreamEvent } from './eventStream';
 
 export type LiveMode = 'connecting' | 'live' | 'polling';
 
@@ -31,45 +33,35 @@ export function LiveStatusProvider({ token, children }: { token: string; childre
   const [mode, setMode] = useState<LiveMode>('connecting');
 
   useEffect(() => {
-    if (typeof EventSource === 'undefined') {
-      setMode('polling');
-      return;
-    }
-    let source: EventSource | null = null;
-    let retry: ReturnType<typeof setTimeout> | undefined;
-    let stopped = false;
+    const abort = new AbortController();
     let opened = false;
-
-    const connect = () => {
-      source = new EventSource(`/api/stores/stream?access_token=${encodeURIComponent(token)}`);
-      source.addEventListener('ready', () => {
+    const onEvent = ({ event, data }: StreamEvent) => {
+      if (event === 'ready') {
         setMode('live');
         // On a reconnect, fetch anything that changed while we were not listening.
         if (opened) void qc.invalidateQueries({ queryKey: storeKeys.all });
         opened = true;
-      });
-      source.addEventListener('store', (event) => {
+      } else if (event === 'store') {
         try {
-          applyStoreChange(qc, JSON.parse((event as MessageEvent<string>).data) as StoreOut);
+          applyStoreChange(qc, JSON.parse(data) as StoreOut);
         } catch {
           void qc.invalidateQueries({ queryKey: storeKeys.all });
         }
-      });
-      source.onerror = () => {
-        setMode('polling');
-        // The browser retries a dropped connection itself; a refused one
-        // (HTTP error) is closed for good, so open a new one later.
-        if (source?.readyState === EventSource.CLOSED && !stopped) {
-          retry = setTimeout(connect, RECONNECT_MS);
+      }
+    };
+    void (async () => {
+      while (!abort.signal.aborted) {
+        try {
+          await readEventStream('/api/stores/stream', token, onEvent, abort.signal);
+        } catch {
+          // Refused, cut or unreachable: poll meanwhile, and try again.
         }
-      };
-    };
-    connect();
-    return () => {
-      stopped = true;
-      clearTimeout(retry);
-      source?.close();
-    };
+        if (abort.signal.aborted) return;
+        setMode('polling');
+        await new Promise((resolve) => setTimeout(resolve, RECONNECT_MS));
+      }
+    })();
+    return () => abort.abort();
   }, [qc, token]);
 
   return <LiveContext.Provider value={mode}>{children}</LiveContext.Provider>;
