@@ -20,7 +20,17 @@ import { LiveStatusProvider } from './live/LiveStatus';
 
 function Shell({ me, children }: { me: Me; children: React.ReactNode }) {
   const isAdmin = me.role === 'admin';
-  const inStores = useLocation().pathname.startsWith('/stores/');
+  const { pathname } = useLocation();
+  const inStores = pathname.startsWith('/stores/');
+  const mainRef = useRef<HTMLElement>(null);
+  const firstPath = useRef(pathname);
+  useEffect(() => {
+    // After an in-app navigation, start keyboard and screen-reader users at the new page.
+    if (pathname !== firstPath.current) {
+      firstPath.current = '';
+      mainRef.current?.focus({ preventScroll: true });
+    }
+  }, [pathname]);
   return (
     <div className="app">
       <a className="skip-link" href="#main">
@@ -46,7 +56,7 @@ function Shell({ me, children }: { me: Me; children: React.ReactNode }) {
           </button>
         </div>
       </header>
-      <main id="main" className="main" tabIndex={-1}>
+      <main id="main" className="main" tabIndex={-1} ref={mainRef}>
         {children}
       </main>
     </div>

@@ -4,6 +4,7 @@ import { Pagination } from '../../components/Pagination';
 import { Empty, ErrorState, Loading } from '../../components/States';
 import { formatDateTime } from '../../components/format';
 import { useAuditEvents } from '../../hooks/queries/audit';
+import { usePageTitle } from '../../components/usePageTitle';
 
 const PAGE = 50;
 
@@ -17,6 +18,7 @@ function detailText(detail: Record<string, unknown> | null): string {
 export function AuditPage() {
   const [offset, setOffset] = useState(0);
   const audit = useAuditEvents({ limit: PAGE, offset });
+  usePageTitle('Audit log');
   return (
     <section className="page" aria-labelledby="audit-title">
       <header className="page-head">

@@ -11,6 +11,7 @@ import { Pagination } from '../../components/Pagination';
 import { Empty, ErrorState, Loading } from '../../components/States';
 import { formatDateTime } from '../../components/format';
 import { useCreateUser, useUpdateUser, useUsers } from '../../hooks/queries/users';
+import { usePageTitle } from '../../components/usePageTitle';
 
 const PAGE = 100;
 
@@ -179,6 +180,7 @@ export function UsersPage({ selfId }: { selfId: number }) {
   const [offset, setOffset] = useState(0);
   const [creating, setCreating] = useState(false);
   const users = useUsers({ limit: PAGE, offset });
+  usePageTitle('Users');
   return (
     <section className="page" aria-labelledby="users-title">
       <header className="page-head">

@@ -2,11 +2,13 @@
 import { useState } from 'react';
 import { ApiError, errorMessage } from '../../api/errors';
 import { useLogin } from '../../hooks/queries/auth';
+import { usePageTitle } from '../../components/usePageTitle';
 
 export function SignInPage({ notice }: { notice?: string | null }) {
   const login = useLogin();
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
+  usePageTitle('Sign in');
 
   let error: string | null = null;
   if (login.isError) {

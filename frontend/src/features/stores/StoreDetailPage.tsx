@@ -14,6 +14,7 @@ import { formatDateTime, formatDuration } from '../../components/format';
 import { useDeleteStore, useRetryStore, useStore, useStoreEvents } from '../../hooks/queries/stores';
 import { LiveIndicator } from '../../live/LiveStatus';
 import { StepProgress } from './StoreTable';
+import { usePageTitle } from '../../components/usePageTitle';
 
 function StepTimeline({ steps }: { steps: StepOut[] }) {
   if (steps.length === 0) return <p className="muted">No steps have run yet.</p>;
@@ -110,6 +111,7 @@ export function StoreDetailPage() {
   const store = useStore(id);
   const retry = useRetryStore(id);
   const [deleting, setDeleting] = useState(false);
+  usePageTitle(store.data?.name ?? 'Store');
 
   if (!Number.isInteger(id)) return <ErrorState error={new Error('No such store')} />;
   if (store.isPending) return <Loading label="Loading store…" />;

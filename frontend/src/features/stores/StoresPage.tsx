@@ -12,6 +12,7 @@ import { useStores } from '../../hooks/queries/stores';
 import type { StoreListParams } from '../../hooks/queries/stores';
 import { useUsers } from '../../hooks/queries/users';
 import { LiveIndicator } from '../../live/LiveStatus';
+import { usePageTitle } from '../../components/usePageTitle';
 import { CreateStoreDialog } from './CreateStoreDialog';
 import { StoreTable } from './StoreTable';
 
@@ -59,6 +60,7 @@ export function StoresPage({ me }: { me: Me }) {
   };
   const filtered = Boolean(status || owner || includeDeleted);
   const atQuota = me.live_stores >= me.effective_max_live_stores;
+  usePageTitle(isAdmin ? 'All stores' : 'Your stores');
 
   return (
     <section className="page" aria-labelledby="stores-title">
@@ -103,7 +105,13 @@ export function StoresPage({ me }: { me: Me }) {
       ) : stores.isError && !stores.data ? (
         <ErrorState error={stores.error} onRetry={() => void stores.refetch()} />
       ) : stores.data.items.length === 0 ? (
-        filtered ? (
+        offset > 0 ? (
+          <Empty title="No stores on this page">
+            <button type="button" className="button" onClick={() => setParam('offset', '')}>
+              Go to the first page
+            </button>
+          </Empty>
+        ) : filtered ? (
           <Empty title="No stores match these filters" />
         ) : (
           <Empty title="No stores yet">
