@@ -14,7 +14,7 @@ import secrets
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -99,6 +99,17 @@ class Settings(BaseSettings):
     helm_binary: str = "helm"
     #: The stores MySQL host as pods see it (default: the host of STORES_DB_URL).
     k8s_stores_db_host: str | None = None
+    #: perNamespace: bind k8s_store_role to the worker in each store namespace;
+    #: clusterWide: the platform chart bound it cluster-wide (nothing to do).
+    k8s_store_access: Literal["perNamespace", "clusterWide"] = "clusterWide"
+    k8s_store_role: str | None = None
+    k8s_worker_service_account: str = "storefleet-worker"
+    #: Stores get https://<name>.<domain>/ through an Ingress when set.
+    k8s_store_domain: str | None = None
+    #: Declares that the cluster's nodes are simulated (kwok): an unreachable
+    #: store is then recorded as "not verifiable" instead of failing. The
+    #: driver also detects kwok nodes itself when it may read nodes.
+    k8s_nodes_simulated: bool = False
 
     @model_validator(mode="after")
     def _secure_outside_development(self) -> Self:

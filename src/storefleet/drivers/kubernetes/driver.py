@@ -112,6 +112,8 @@ class KubernetesDriver(StoreDriver):
         self.core: Any = client.CoreV1Api(self.api)
         self.apps: Any = client.AppsV1Api(self.api)
         self.batch: Any = client.BatchV1Api(self.api)
+        self.rbac: Any = client.RbacAuthorizationV1Api(self.api)
+        self.authz: Any = client.AuthorizationV1Api(self.api)
         self.helm = Helm(settings.helm_binary)
         self._in_cluster = "KUBERNETES_SERVICE_HOST" in os.environ
 
@@ -237,8 +239,53 @@ class KubernetesDriver(StoreDriver):
                 if exc.status != 409:
                     raise _api_error(f"creating namespace {ns}", exc) from exc
             made = "created"
+        self._ensure_store_access(ctx.store, ns)
         self._ensure_admin_secret(ctx, ns)
         return StepOutcome(f"{made} namespace {ns}; the admin password is in Secret {ADMIN_SECRET}")
+
+    def _ensure_store_access(self, store: StoreSnapshot, ns: str) -> None:
+        """Per-namespace rights: bind the store-manager role to this worker in
+        the store's namespace (RBAC cannot grant by namespace label), then
+        check that the API server applies it before going on."""
+        s = self.settings
+        if s.k8s_store_access != "perNamespace":
+            return
+        if not s.k8s_store_role:
+            raise PermanentError("STOREFLEET_K8S_STORE_ROLE is not set (perNamespace access)")
+        body = client.V1RoleBinding(
+            metadata=client.V1ObjectMeta(
+                name=s.k8s_worker_service_account, labels={STORE_LABEL: str(store.id)}
+            ),
+            role_ref=client.V1RoleRef(
+                api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=s.k8s_store_role
+            ),
+            subjects=[
+                client.RbacV1Subject(
+                    kind="ServiceAccount",
+                    name=s.k8s_worker_service_account,
+                    namespace=s.k8s_platform_namespace,
+                )
+            ],
+        )
+        try:
+            self.rbac.create_namespaced_role_binding(ns, body)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise _api_error(f"binding {s.k8s_store_role} in {ns}", exc) from exc
+        review = client.V1SelfSubjectAccessReview(
+            spec=client.V1SelfSubjectAccessReviewSpec(
+                resource_attributes=client.V1ResourceAttributes(
+                    namespace=ns, verb="create", resource="secrets"
+                )
+            )
+        )
+        try:
+            allowed = self.authz.create_self_subject_access_review(review).status.allowed
+        except ApiException as exc:
+            raise _api_error("checking the worker's rights", exc) from exc
+        if not allowed:
+            # RBAC caches take a moment to see a new binding: the runner retries.
+            raise TransientError(f"the worker's rights in {ns} are not in effect yet")
 
     def _ensure_admin_secret(self, ctx: StepContext, ns: str) -> None:
         try:
@@ -274,6 +321,8 @@ class KubernetesDriver(StoreDriver):
             },
             "admin": {"user": "admin", "email": store.admin_email, "existingSecret": ADMIN_SECRET},
         }  # fmt: skip
+        if self.settings.k8s_store_domain:
+            plain["ingress"] = {"host": f"{store.name}.{self.settings.k8s_store_domain}"}
         secret = {
             "database": {"password": creds["db_password"]},
             "salts": {key: creds[key] for key in _SALTS},
@@ -388,6 +437,8 @@ class KubernetesDriver(StoreDriver):
         return None
 
     def _simulated_nodes(self) -> bool:
+        if self.settings.k8s_nodes_simulated:
+            return True
         try:
             nodes = self.core.list_node().items
         except ApiException:
