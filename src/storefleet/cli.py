@@ -437,5 +437,34 @@ def stores_wait(
     raise typer.Exit(1)
 
 
+@stores_app.command("smoke-test")
+def stores_smoke_test(
+    store: str,
+    admin_user: Annotated[str, typer.Option(help="The store's WordPress admin")] = "admin",
+) -> None:
+    """Place a Cash-on-Delivery order through the WooCommerce Store API and
+    confirm it through the REST API as the store admin (password from the
+    terminal, stdin, or STOREFLEET_STORE_ADMIN_PASSWORD). Exit 3: no WooCommerce."""
+    from storefleet import smoke
+
+    s = _find(store)
+    if s["status"] != "ready" or not s.get("url"):
+        typer.echo(f"error: store {s['name']} is {s['status']}, not ready", err=True)
+        raise typer.Exit(1)
+    password = os.environ.get("STOREFLEET_STORE_ADMIN_PASSWORD") or _read_password()
+    try:
+        order = smoke.run(s["url"], admin_user, password)
+    except smoke.WooCommerceMissing as exc:
+        typer.echo(f"skipped: {exc}", err=True)
+        raise typer.Exit(3) from exc
+    except (smoke.SmokeTestError, httpx.HTTPError) as exc:
+        typer.echo(f"failed: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(
+        f"order {order.order_id} placed and confirmed: {order.status}, "
+        f"{order.payment_method}, total {order.total}"
+    )
+
+
 def main() -> None:
     app()

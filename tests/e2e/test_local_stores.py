@@ -15,6 +15,7 @@ import pytest
 import redis
 
 from tests.e2e.conftest import LocalPlatform, store_password
+from tests.support import Api
 
 
 def _login_to_wordpress(url: str, user: str, password: str) -> httpx.Response:
@@ -191,3 +192,54 @@ def test_admin_password_appears_nowhere_once_ready(
                 continue
             assert needle not in cmdline, proc_dir
         assert password not in api.http.get(f"/api/stores/{store_id}").text
+
+
+def _smoke_test(platform: LocalPlatform, api: Api, name: str, password: str):  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+
+    token = api.http.headers["Authorization"].split()[1]
+    return subprocess.run(
+        [sys.executable, "-m", "storefleet", "stores", "smoke-test", name],
+        env={**os.environ, "STOREFLEET_API_URL": platform.url, "STOREFLEET_TOKEN": token,
+             "STOREFLEET_STORE_ADMIN_PASSWORD": password},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+
+
+def test_smoke_test_reports_a_store_without_woocommerce(local_platform: LocalPlatform) -> None:
+    api = local_platform.admin()
+    password = store_password()
+    store_id = api.create_store("no-woo", admin_password=password).json()["id"]
+    api.wait_for(store_id, "ready")
+    result = _smoke_test(local_platform, api, "no-woo", password)
+    assert result.returncode == 3, result.stderr
+    assert "no WooCommerce" in result.stderr
+
+
+def test_smoke_test_places_a_cod_order(
+    local_platform_factory: Callable[..., LocalPlatform],
+) -> None:
+    import os
+
+    archive = os.environ.get("STOREFLEET_TEST_WOOCOMMERCE_ARCHIVE")
+    if not archive:
+        # Not a CI failure: WooCommerce cannot be downloaded on this machine.
+        pytest.skip("set STOREFLEET_TEST_WOOCOMMERCE_ARCHIVE to a WooCommerce zip to run this")
+    os.environ["STOREFLEET_WOOCOMMERCE_ARCHIVE"] = archive
+    try:
+        platform = local_platform_factory()
+    finally:
+        del os.environ["STOREFLEET_WOOCOMMERCE_ARCHIVE"]
+    api = platform.admin()
+    password = store_password()
+    store_id = api.create_store("woo-shop", admin_password=password).json()["id"]
+    store = api.wait_for(store_id, "ready", timeout=180)
+    woo = next(s for s in store["steps"] if s["name"] == "woocommerce")
+    assert woo["status"] == "succeeded", woo
+    result = _smoke_test(platform, api, "woo-shop", password)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "placed and confirmed" in result.stdout

@@ -1,0 +1,122 @@
+"""The store smoke test: place a Cash-on-Delivery order through the
+WooCommerce Store API, as a shopper would, and confirm it through the
+WooCommerce REST API as the store's admin.
+
+Only a store with WooCommerce can pass; one without it is reported as such
+(:class:`WooCommerceMissing`), not as a failure of the store.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import httpx
+
+
+class SmokeTestError(Exception):
+    """The store did not take or confirm the order."""
+
+
+class WooCommerceMissing(SmokeTestError):
+    """The store has no WooCommerce to test."""
+
+
+@dataclass
+class OrderConfirmed:
+    order_id: int
+    status: str
+    payment_method: str
+    total: str
+
+
+_BILLING = {
+    "first_name": "Smoke",
+    "last_name": "Test",
+    "address_1": "1 Test Street",
+    "city": "Testville",
+    "postcode": "10001",
+    "country": "US",
+    "state": "NY",
+    "email": "smoke-test@example.com",
+    "phone": "5555555555",
+}
+
+
+def run(
+    store_url: str, admin_user: str, admin_password: str, *, timeout: float = 30
+) -> OrderConfirmed:
+    base = store_url.rstrip("/")
+    root = base + "/"
+
+    def rest(route: str, **params: str | int) -> dict[str, str | int]:
+        # ?rest_route= works with and without pretty permalinks.
+        return {"rest_route": route, **params}
+
+    with httpx.Client(timeout=timeout, follow_redirects=True) as shopper:
+        index = shopper.get(root, params=rest("/"))
+        try:
+            namespaces = index.json().get("namespaces", [])
+        except ValueError as exc:
+            raise SmokeTestError(f"{base} does not answer as a WordPress REST API") from exc
+        if "wc/store/v1" not in namespaces:
+            raise WooCommerceMissing(
+                f"{base} has no WooCommerce Store API (is WooCommerce active?)"
+            )
+        products = shopper.get(root, params=rest("/wc/store/v1/products", per_page=1))
+        _ok(products, "listing products")
+        items = products.json()
+        if not items:
+            raise SmokeTestError(
+                "the store has no product to order (create one, or a sample product)"
+            )
+        cart = shopper.get(root, params=rest("/wc/store/v1/cart"))
+        _ok(cart, "opening a cart")
+        nonce = cart.headers.get("Nonce") or cart.headers.get("X-WC-Store-API-Nonce", "")
+        headers = {"Nonce": nonce}
+        _ok(
+            shopper.post(
+                root,
+                params=rest("/wc/store/v1/cart/add-item"),
+                json={"id": items[0]["id"], "quantity": 1},
+                headers=headers,
+            ),
+            "adding a product to the cart",
+        )
+        checkout = shopper.post(
+            root,
+            params=rest("/wc/store/v1/checkout"),
+            json={"billing_address": _BILLING, "shipping_address": _BILLING,
+                  "payment_method": "cod"},
+            headers=headers,
+        )  # fmt: skip
+        _ok(checkout, "checking out with Cash on Delivery")
+        order_id = int(checkout.json()["order_id"])
+
+    with httpx.Client(timeout=timeout, follow_redirects=False) as admin:
+        login = admin.post(
+            f"{base}/wp-login.php",
+            data={"log": admin_user, "pwd": admin_password, "testcookie": "1"},
+            cookies={"wordpress_test_cookie": "WP Cookie check"},
+        )
+        if not any(c.startswith("wordpress_logged_in_") for c in admin.cookies):
+            raise SmokeTestError(f"the store admin could not sign in (HTTP {login.status_code})")
+        rest_nonce = admin.get(f"{base}/wp-admin/admin-ajax.php", params={"action": "rest-nonce"})
+        if not re.fullmatch(r"[0-9a-f]{6,}", rest_nonce.text.strip()):
+            raise SmokeTestError("could not get a REST nonce for the admin session")
+        order = admin.get(
+            root,
+            params=rest(f"/wc/v3/orders/{order_id}"),
+            headers={"X-WP-Nonce": rest_nonce.text.strip()},
+        )
+        _ok(order, f"reading order {order_id} as the admin")
+        data = order.json()
+    if data.get("payment_method") != "cod":
+        raise SmokeTestError(f"order {order_id} was not paid by Cash on Delivery: {data}")
+    return OrderConfirmed(order_id, data["status"], data["payment_method"], data["total"])
+
+
+def _ok(resp: httpx.Response, what: str) -> None:
+    if resp.status_code >= 400:
+        detail = resp.text[:300]
+        raise SmokeTestError(f"{what} failed: HTTP {resp.status_code}: {detail}")
