@@ -9,10 +9,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: up test lint test-python venv services frontend frontend-test bench clean help
+.PHONY: up test lint lock test-python venv services bench clean help
 
 help:
-	@grep -E '^## ' $(MAKEFILE_LIST) | sed 's/^## //'
+	@grep -hE '^## ' $(MAKEFILE_LIST) | sed 's/^## //'
 
 ## up: install what is missing, then run API + worker + reconciler on http://localhost:8000
 up: venv frontend
@@ -50,13 +50,6 @@ lint: venv
 test-python: venv services
 	$(PY) -m pytest tests --ignore=tests/k8s $(PYTEST_ARGS)
 
-## frontend: build the dashboard when frontend/ exists
-frontend:
-	@if [ -f frontend/package.json ]; then cd frontend && npm ci --no-audit --no-fund && npm run build; fi
-
-frontend-test:
-	@if [ -f frontend/package.json ]; then $(MAKE) -C frontend test; fi
-
 ## bench: provisioning benchmarks (bench/README.md)
 bench: venv services
 	$(PY) bench/provision.py
@@ -65,3 +58,5 @@ clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
 include mk/k8s.mk
+include mk/frontend.mk
+include mk/deploy.mk
