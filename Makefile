@@ -20,7 +20,7 @@ up: venv frontend
 	$(VENV)/bin/storefleet up
 
 ## test: lint and type checks, then every test suite against real services
-test: venv services lint test-python test-k8s frontend-test
+test: venv services frontend lint test-python test-k8s frontend-test
 
 ## venv: the Python virtual environment, installed from the pinned constraints
 venv: $(VENV)/.installed
