@@ -13,6 +13,11 @@ cd "$(dirname "$0")/.."
 want=("$@"); [ ${#want[@]} -gt 0 ] || want=(mariadb redis postgres php)
 mkdir -p var && chmod 700 var
 log() { printf '==> %s\n' "$*" >&2; }
+# The generated admin passwords belong to this machine's servers, not to one
+# checkout: every clone on the machine shares them (a second clone would
+# otherwise reset the password under the first one's feet).
+STATE="${STOREFLEET_STATE_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/storefleet}"
+mkdir -p "$STATE" && chmod 700 "$STATE"
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -44,7 +49,7 @@ start_mariadb() {
     wait_for 60 MariaDB mariadb-admin --protocol=socket ping
   fi
   # A dedicated admin user for StoreFleet (creates store databases and users).
-  local pwfile=var/mariadb-admin.password
+  local pwfile="$STATE/mariadb-admin.password"
   if [ ! -s "$pwfile" ] || ! MYSQL_PWD="$(cat "$pwfile")" mariadb -h 127.0.0.1 -u storefleet -e 'SELECT 1' >/dev/null 2>&1; then
     umask 077; python3 -c 'import secrets; print(secrets.token_urlsafe(24))' > "$pwfile"
     log "creating the MariaDB user 'storefleet' (password in $pwfile)"
@@ -86,7 +91,7 @@ start_postgres() {
     log "starting PostgreSQL $ver on 127.0.0.1:5432"
     as_root pg_ctlcluster "$ver" main start -o "-c listen_addresses=127.0.0.1"
   fi
-  local pwfile=var/postgres-admin.password
+  local pwfile="$STATE/postgres-admin.password"
   if [ ! -s "$pwfile" ] || ! PGPASSWORD="$(cat "$pwfile")" psql -h 127.0.0.1 -U storefleet -d postgres -c 'SELECT 1' >/dev/null 2>&1; then
     umask 077; python3 -c 'import secrets; print(secrets.token_urlsafe(24))' > "$pwfile"
     log "creating the PostgreSQL role 'storefleet' (password in $pwfile)"

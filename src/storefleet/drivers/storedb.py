@@ -13,7 +13,8 @@ import pymysql
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 
-from storefleet.drivers.base import PermanentError, TransientError
+from storefleet.config import Settings
+from storefleet.drivers.base import PermanentError, StepContext, StepOutcome, TransientError
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,27 @@ class StoreDatabases:
 
     def dispose(self) -> None:
         self._engine.dispose()
+
+
+def from_settings(settings: Settings, driver: str) -> StoreDatabases:
+    if not settings.stores_db_url:
+        raise PermanentError(
+            f"STOREFLEET_STORES_DB_URL is not set: the {driver} driver needs a MySQL/MariaDB "
+            "server for the stores (scripts/services.sh sets one up locally)"
+        )
+    return StoreDatabases(
+        settings.stores_db_url,
+        prefix=settings.stores_db_prefix,
+        user_host=settings.stores_db_user_host,
+        max_connections=settings.stores_db_max_connections,
+    )
+
+
+def drop_step(databases: StoreDatabases, ctx: StepContext) -> StepOutcome:
+    """The deletion step both drivers share: drop the database and the user."""
+    databases.drop(ctx.store.id)
+    n = databases.names(ctx.store.id)
+    return StepOutcome(f"dropped database {n.database} and user {n.user}")
 
 
 # MySQL client error codes: 2002/2003/2006/2013 are "server not reachable".

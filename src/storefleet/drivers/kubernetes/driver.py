@@ -14,22 +14,20 @@ and is deleted once the install has run.
 from __future__ import annotations
 
 import base64
-import html
 import logging
 import os
-import re
 import secrets
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
 
 from storefleet.config import Settings
+from storefleet.drivers import storedb
 from storefleet.drivers.base import (
     PermanentError,
     Step,
@@ -41,6 +39,7 @@ from storefleet.drivers.base import (
 )
 from storefleet.drivers.kubernetes.helm import Helm
 from storefleet.drivers.storedb import StoreDatabases
+from storefleet.drivers.verify import Unreachable, check_storefront
 from storefleet.names import require_valid_store_name
 
 log = logging.getLogger(__name__)
@@ -56,7 +55,6 @@ _SALTS = {
     "nonceKey": "NONCE_KEY", "authSalt": "AUTH_SALT", "secureAuthSalt": "SECURE_AUTH_SALT",
     "loggedInSalt": "LOGGED_IN_SALT", "nonceSalt": "NONCE_SALT",
 }  # fmt: skip
-_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _KWOK_ANNOTATION = "kwok.x-k8s.io/node"
 # Errors talking to the API server that are worth retrying.
 _NETWORK = (Urllib3HTTPError, OSError)
@@ -90,19 +88,7 @@ class KubernetesDriver(StoreDriver):
         api_client: client.ApiClient | None = None,
     ) -> None:
         self.settings = settings
-        if databases is None:
-            if not settings.stores_db_url:
-                raise PermanentError(
-                    "STOREFLEET_STORES_DB_URL is not set: the kubernetes driver needs the shared "
-                    "stores MySQL server"
-                )
-            databases = StoreDatabases(
-                settings.stores_db_url,
-                prefix=settings.stores_db_prefix,
-                user_host=settings.stores_db_user_host,
-                max_connections=settings.stores_db_max_connections,
-            )
-        self.databases = databases
+        self.databases = databases or storedb.from_settings(settings, "kubernetes")
         db_url = urlsplit(settings.stores_db_url or "mysql://mysql:3306/")
         self._db_host = settings.k8s_stores_db_host or db_url.hostname or "mysql"
         self._db_port = db_url.port or 3306
@@ -449,32 +435,20 @@ class KubernetesDriver(StoreDriver):
 
     def _verify(self, ctx: StepContext) -> StepOutcome:
         ns = self.namespace(ctx.store)
-        if self._in_cluster:
-            base = f"http://{SERVICE}.{ns}.svc.cluster.local/"
-        else:
-            base = ctx.store.url or ""
+        # In the cluster, the Service's DNS name; outside, the store's URL.
+        base = f"http://{SERVICE}.{ns}.svc.cluster.local/" if self._in_cluster else ctx.store.url
         try:
-            with httpx.Client(timeout=min(30.0, max(1.0, ctx.remaining()))) as http:
-                home = http.get(base)
-                login = http.get(base + "wp-login.php")
-        except httpx.HTTPError as exc:
-            if self._simulated_nodes():
-                message = (
-                    f"not verifiable: the store runs on simulated nodes (kwok), where nothing "
-                    f"answers HTTP ({base}: {exc})"
-                )
-                ctx.event(message, level="warning")
-                return StepOutcome(message, skipped=True)
-            raise TransientError(f"{base} did not answer: {exc}") from exc
-        if home.status_code != 200 or login.status_code != 200:
-            raise TransientError(
-                f"{base} answered {home.status_code}, wp-login {login.status_code}"
+            found = check_storefront(base or "", ctx.store.name, timeout=ctx.remaining())
+        except Unreachable as exc:
+            if not self._simulated_nodes():
+                raise
+            message = (
+                "not verifiable: the store runs on simulated nodes (kwok), where nothing "
+                f"answers HTTP ({exc})"
             )
-        match = _TITLE.search(home.text)
-        title = html.unescape(match.group(1)).strip() if match else ""
-        if ctx.store.name not in title:
-            raise PermanentError(f"{base} answered, but its title is {title!r}")
-        return StepOutcome(f"{base} answers with the title {title!r}; wp-login.php answers 200")
+            ctx.event(message, level="warning")
+            return StepOutcome(message, skipped=True)
+        return StepOutcome(found)
 
     # -- deletion ---------------------------------------------------------
 
@@ -532,9 +506,7 @@ class KubernetesDriver(StoreDriver):
         raise TransientError(f"namespace {ns} is still terminating")
 
     def _drop_database(self, ctx: StepContext) -> StepOutcome:
-        self.databases.drop(ctx.store.id)
-        n = self.databases.names(ctx.store.id)
-        return StepOutcome(f"dropped database {n.database} and user {n.user}")
+        return storedb.drop_step(self.databases, ctx)
 
     def _delete_credentials(self, ctx: StepContext) -> StepOutcome:
         ns, name = self.settings.k8s_platform_namespace, self._credentials_name(ctx.store)

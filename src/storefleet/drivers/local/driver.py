@@ -17,7 +17,6 @@ server is gone.
 from __future__ import annotations
 
 import contextlib
-import html
 import json
 import logging
 import os
@@ -37,6 +36,7 @@ import httpx
 import psutil
 
 from storefleet.config import Settings
+from storefleet.drivers import storedb
 from storefleet.drivers.base import (
     PermanentError,
     Step,
@@ -48,6 +48,7 @@ from storefleet.drivers.base import (
     TransientError,
 )
 from storefleet.drivers.storedb import StoreDatabases
+from storefleet.drivers.verify import check_storefront
 from storefleet.names import require_valid_store_name
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,6 @@ _SALTS = (
     "AUTH_SALT", "SECURE_AUTH_SALT", "LOGGED_IN_SALT", "NONCE_SALT",
 )  # fmt: skip
 _ADMIN_USER = "admin"
-_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
 
 def _php_string(value: str) -> str:
@@ -86,19 +86,7 @@ class LocalDriver(StoreDriver):
 
     def __init__(self, settings: Settings, databases: StoreDatabases | None = None) -> None:
         self.settings = settings
-        if databases is None:
-            if not settings.stores_db_url:
-                raise PermanentError(
-                    "STOREFLEET_STORES_DB_URL is not set: the local driver needs a MySQL/MariaDB "
-                    "server for the stores (scripts/services.sh sets one up)"
-                )
-            databases = StoreDatabases(
-                settings.stores_db_url,
-                prefix=settings.stores_db_prefix,
-                user_host=settings.stores_db_user_host,
-                max_connections=settings.stores_db_max_connections,
-            )
-        self.databases = databases
+        self.databases = databases or storedb.from_settings(settings, "local")
         db_url = urlsplit(settings.stores_db_url or "mysql://127.0.0.1:3306/")
         self._db_host = f"{db_url.hostname or '127.0.0.1'}:{db_url.port or 3306}"
 
@@ -444,23 +432,7 @@ class LocalDriver(StoreDriver):
 
     def _verify(self, ctx: StepContext) -> StepOutcome:
         assert ctx.store.url is not None
-        url = ctx.store.url
-        timeout = httpx.Timeout(min(30.0, max(1.0, ctx.remaining())))
-        try:
-            with httpx.Client(timeout=timeout, follow_redirects=False) as client:
-                home = client.get(url)
-                if home.status_code != 200:
-                    raise TransientError(f"{url} answered {home.status_code}")
-                match = _TITLE.search(home.text)
-                title = html.unescape(match.group(1)).strip() if match else ""
-                if ctx.store.name not in title:
-                    raise PermanentError(f"{url} answered, but its title is {title!r}")
-                login = client.get(url + "wp-login.php")
-                if login.status_code != 200:
-                    raise TransientError(f"{url}wp-login.php answered {login.status_code}")
-        except httpx.HTTPError as exc:
-            raise TransientError(f"{url} did not answer: {exc}") from exc
-        return StepOutcome(f"{url} answers with the title {title!r}; wp-login.php answers 200")
+        return StepOutcome(check_storefront(ctx.store.url, ctx.store.name, timeout=ctx.remaining()))
 
     # -- deletion steps ---------------------------------------------------
 
@@ -481,9 +453,7 @@ class LocalDriver(StoreDriver):
         return StepOutcome("no files were left")
 
     def _drop_database(self, ctx: StepContext) -> StepOutcome:
-        self.databases.drop(ctx.store.id)
-        n = self.databases.names(ctx.store.id)
-        return StepOutcome(f"dropped database {n.database} and user {n.user}")
+        return storedb.drop_step(self.databases, ctx)
 
     def _release_endpoint(self, ctx: StepContext) -> StepOutcome:
         ctx.record(port=None, url=None, admin_url=None)
