@@ -23,7 +23,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.conftest import _services_env, free_port
-from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, Api, PlatformProcesses, prepare
+from tests.support import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    Api,
+    PlatformProcesses,
+    leave_nothing_behind,
+    prepare,
+)
 
 from storefleet.config import Environment, Settings
 
@@ -94,6 +101,8 @@ def main() -> None:
                 time.sleep(0.5)
         finally:
             procs.stop()
+            # Even when a run fails half-way: no PHP server or database is left.
+            leave_nothing_behind(data, stores_db, settings.stores_db_prefix)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ as processes), and a small API client."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -15,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import uvicorn
+from sqlalchemy import create_engine, text
 
 from storefleet.app import create_app
 from storefleet.auth import service as auth_service
@@ -160,3 +163,30 @@ class PlatformProcesses:
 
     def logs(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob("*.log")))
+
+
+def leave_nothing_behind(data_dir: Path, stores_db_url: str | None, db_prefix: str) -> None:
+    """Kill every process working under ``data_dir`` (store PHP servers) and
+    drop the store databases and users named with ``db_prefix``."""
+    root = str(data_dir)
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        if any(root in part for part in (proc.info["cmdline"] or [])):
+            with contextlib.suppress(psutil.Error, ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+    if not stores_db_url:
+        return
+    pattern = db_prefix.replace("_", r"\_") + "%"
+    engine = create_engine(stores_db_url)
+    with engine.begin() as conn:
+        names = conn.execute(
+            text("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE :p"),
+            {"p": pattern},
+        ).scalars()
+        for name in list(names):
+            conn.execute(text(f"DROP DATABASE `{name}`"))
+        users = conn.execute(
+            text("SELECT User, Host FROM mysql.user WHERE User LIKE :p"), {"p": pattern}
+        ).all()
+        for user, host in users:
+            conn.execute(text(f"DROP USER '{user}'@'{host}'"))
+    engine.dispose()

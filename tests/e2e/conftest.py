@@ -4,11 +4,8 @@ WordPress, and SQLite or Redis for the queue."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 import secrets
 import shutil
-import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +16,14 @@ from sqlalchemy import Engine, create_engine, text
 
 from storefleet.config import Settings
 from tests.conftest import free_port, unavailable
-from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, Api, PlatformProcesses, prepare
+from tests.support import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    Api,
+    PlatformProcesses,
+    leave_nothing_behind,
+    prepare,
+)
 
 
 @pytest.fixture(scope="session")
@@ -131,26 +135,12 @@ def local_platform_factory(
 
 def _clean_up(platform: LocalPlatform) -> None:
     """Leave nothing behind: PHP servers, store databases and users."""
-    root = str(platform.settings.data_path)
-    for proc in psutil.process_iter(["pid", "cmdline"]):
-        if any(root in part for part in (proc.info["cmdline"] or [])):
-            with contextlib.suppress(psutil.Error, ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-    prefix = platform.settings.stores_db_prefix
-    with platform.stores_db.begin() as conn:
-        dbs = conn.execute(
-            text("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE :p"),
-            {"p": prefix.replace("_", r"\_") + "%"},
-        ).scalars()
-        for name in list(dbs):
-            conn.execute(text(f"DROP DATABASE `{name}`"))
-        users = conn.execute(
-            text("SELECT User, Host FROM mysql.user WHERE User LIKE :p"),
-            {"p": prefix.replace("_", r"\_") + "%"},
-        ).all()
-        for user, host in users:
-            conn.execute(text(f"DROP USER '{user}'@'{host}'"))
     platform.stores_db.dispose()
+    leave_nothing_behind(
+        platform.settings.data_path,
+        platform.settings.stores_db_url,
+        platform.settings.stores_db_prefix,
+    )
 
 
 @pytest.fixture

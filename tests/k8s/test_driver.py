@@ -24,7 +24,14 @@ from sqlalchemy import create_engine, text
 
 from storefleet.config import Environment, Settings
 from tests.conftest import free_port
-from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, Api, PlatformProcesses, prepare
+from tests.support import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    Api,
+    PlatformProcesses,
+    leave_nothing_behind,
+    prepare,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 PLATFORM_CHART = REPO / "charts" / "storefleet"
@@ -211,15 +218,7 @@ def k8s_platform(k8s, mariadb_admin_url: str, tmp_path_factory) -> Iterator[K8sP
             except ApiException as exc:
                 if exc.status != 404:
                     raise
-        engine = create_engine(mariadb_admin_url)
-        with engine.begin() as conn:
-            for (db,) in conn.execute(text(f"SHOW DATABASES LIKE 'k{suffix}\\_%'")).all():
-                conn.execute(text(f"DROP DATABASE `{db}`"))
-            for (user,) in conn.execute(
-                text("SELECT User FROM mysql.user WHERE User LIKE :p"), {"p": f"k{suffix}\\_%"}
-            ).all():
-                conn.execute(text(f"DROP USER '{user}'@'%'"))
-        engine.dispose()
+        leave_nothing_behind(data, mariadb_admin_url, settings.stores_db_prefix)
 
 
 def _exists(call, *args) -> bool:  # type: ignore[no-untyped-def]
