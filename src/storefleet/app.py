@@ -4,6 +4,7 @@ built dashboard."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +104,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         try:
             runtime.queue.ping()
             checks["queue"] = "ok"
-        except (RedisError, OSError) as exc:
+        except (RedisError, OSError, sqlite3.Error) as exc:
             checks["queue"] = f"unreachable: {type(exc).__name__}"
         ok = all(v == "ok" for v in checks.values())
         return JSONResponse(
