@@ -121,7 +121,8 @@ class PlatformProcesses:
 
     def start(self, name: str) -> subprocess.Popen[bytes]:
         self._n += 1
-        log = (self.log_dir / f"{name}-{self._n}.log").open("wb")
+        log_path = self.log_dir / f"{name}-{self._n}.log"
+        log = log_path.open("wb")
         proc = subprocess.Popen(
             [sys.executable, "-m", "storefleet", name],
             env=self.env,
@@ -131,7 +132,16 @@ class PlatformProcesses:
         self.procs[name] = proc
         if name == "api":
             self._wait_healthy(proc)
+        else:
+            self._wait_logged(proc, log_path, "concurrent jobs")  # the worker is consuming
         return proc
+
+    def _wait_logged(self, proc: subprocess.Popen[bytes], path: Path, text: str) -> None:
+        deadline = time.monotonic() + 60
+        while text not in path.read_text(errors="replace"):
+            assert proc.poll() is None, f"the process exited: {path.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, f"not ready: {path.read_text()[-3000:]}"
+            time.sleep(0.05)
 
     def _wait_healthy(self, proc: subprocess.Popen[bytes]) -> None:
         deadline = time.monotonic() + 60

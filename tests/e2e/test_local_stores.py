@@ -243,3 +243,34 @@ def test_smoke_test_places_a_cod_order(
     result = _smoke_test(platform, api, "woo-shop", password)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "placed and confirmed" in result.stdout
+
+
+def test_a_failed_store_is_retried_from_the_failed_step(
+    local_platform_factory: Callable[..., LocalPlatform], tmp_path: Path
+) -> None:
+    # A WordPress source the test can break and mend: links to Debian's files.
+    source = tmp_path / "wordpress"
+    source.mkdir()
+    for entry in Path("/usr/share/wordpress").iterdir():
+        (source / entry.name).symlink_to(entry)
+    platform = local_platform_factory(start_worker=False)
+    platform.procs.env["STOREFLEET_WORDPRESS_SOURCE"] = str(source)
+    platform.procs.start("worker")  # starts: the source looks complete
+    api = platform.admin()
+    (source / "wp-settings.php").rename(source / "wp-settings.php.away")
+    store_id = api.create_store("retried-shop").json()["id"]
+    failed = api.wait_for(store_id, "failed", timeout=60)
+    assert "no WordPress at" in failed["failure_reason"]
+    files = next(s for s in failed["steps"] if s["name"] == "files")
+    assert files["status"] == "failed"
+
+    # The operator mends the source; the merchant presses Retry.
+    (source / "wp-settings.php.away").rename(source / "wp-settings.php")
+    resp = api.http.post(f"/api/stores/{store_id}/retry")
+    assert resp.status_code == 202, resp.text
+    store = api.wait_for(store_id, "ready", timeout=60)
+    attempts = {s["name"]: s["attempt"] for s in store["steps"] if s["operation"] == "provision"}
+    assert attempts["secrets"] == attempts["database"] == 1  # not run again
+    assert attempts["files"] == 2
+    assert store["failure_reason"] is None
+    assert httpx.get(store["url"], timeout=30).status_code == 200

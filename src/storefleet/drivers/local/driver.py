@@ -75,6 +75,9 @@ def _write_private(path: Path, content: str) -> None:
 
 
 def _link_or_copy(src: str, dst: str) -> None:
+    # Link the file itself, never a symlink to it: PHP resolves __DIR__
+    # through symlinks, and the store would load the source's wp-config.php.
+    src = os.path.realpath(src)
     try:
         os.link(src, dst)
     except OSError:  # another filesystem, or links not allowed: copy instead
