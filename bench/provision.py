@@ -30,6 +30,7 @@ from tests.support import (
     PlatformProcesses,
     leave_nothing_behind,
     prepare,
+    process_env,
 )
 
 from storefleet.config import Environment, Settings
@@ -62,15 +63,9 @@ def main() -> None:
             stores_db_prefix=f"bench{secrets.token_hex(2)}_",
         )
         prepare(settings).close()
-        env = {
-            "STOREFLEET_ENV": "test",
-            "STOREFLEET_DATA_DIR": str(data),
-            "STOREFLEET_SECRET_KEY": settings.signing_key(),
-            "STOREFLEET_STORES_DB_URL": stores_db,
-            "STOREFLEET_STORES_DB_PREFIX": settings.stores_db_prefix,
-        }
         if args.redis:
-            env["STOREFLEET_REDIS_URL"] = args.redis
+            settings = settings.model_copy(update={"redis_url": args.redis})
+        env = process_env(settings)
         (Path(tmp) / "logs").mkdir()
         procs = PlatformProcesses(env, Path(tmp) / "logs", free_port())
         procs.start("api")

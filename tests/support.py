@@ -49,6 +49,27 @@ def add_member(runtime: Runtime, email: str, password: str = "member-password", 
         )
 
 
+def process_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment that makes ``storefleet api``/``worker`` processes run
+    with ``settings`` (the same database, key, stores server and timings)."""
+    env = {
+        "STOREFLEET_ENV": settings.env.value,
+        "STOREFLEET_DATA_DIR": str(settings.data_path),
+        "STOREFLEET_DATABASE_URL": settings.effective_database_url,
+        "STOREFLEET_SECRET_KEY": settings.signing_key(),
+        "STOREFLEET_STORES_DB_PREFIX": settings.stores_db_prefix,
+    }
+    if settings.stores_db_url:
+        env["STOREFLEET_STORES_DB_URL"] = settings.stores_db_url
+    if settings.redis_url:
+        env["STOREFLEET_REDIS_URL"] = settings.redis_url
+    for name in ("lease_seconds", "requeue_after_seconds", "reconcile_interval_seconds",
+                 "step_deadline_seconds"):  # fmt: skip
+        env[f"STOREFLEET_{name.upper()}"] = str(getattr(settings, name))
+    env.update(extra)
+    return env
+
+
 class Api:
     """A signed-in client of the HTTP API."""
 

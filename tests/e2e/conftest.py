@@ -23,6 +23,7 @@ from tests.support import (
     PlatformProcesses,
     leave_nothing_behind,
     prepare,
+    process_env,
 )
 
 
@@ -102,20 +103,7 @@ def local_platform_factory(
             step_deadline_seconds=60,
         )
         prepare(settings).close()
-        env = {
-            "STOREFLEET_ENV": "test",
-            "STOREFLEET_DATA_DIR": str(data),
-            "STOREFLEET_DATABASE_URL": settings.effective_database_url,
-            "STOREFLEET_SECRET_KEY": settings.signing_key(),
-            "STOREFLEET_STORES_DB_URL": mariadb_admin_url,
-            "STOREFLEET_STORES_DB_PREFIX": settings.stores_db_prefix,
-            "STOREFLEET_LEASE_SECONDS": "3",
-            "STOREFLEET_REQUEUE_AFTER_SECONDS": "2",
-            "STOREFLEET_RECONCILE_INTERVAL_SECONDS": "1",
-            "STOREFLEET_STEP_DEADLINE_SECONDS": "60",
-        }
-        if redis_url:
-            env["STOREFLEET_REDIS_URL"] = redis_url
+        env = process_env(settings)
         log_dir = tmp_path / "logs"
         log_dir.mkdir(exist_ok=True)
         procs = PlatformProcesses(env, log_dir, free_port())

@@ -31,6 +31,7 @@ from tests.support import (
     PlatformProcesses,
     leave_nothing_behind,
     prepare,
+    process_env,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -170,31 +171,27 @@ def k8s_platform(k8s, mariadb_admin_url: str, tmp_path_factory) -> Iterator[K8sP
         stores_db_prefix=f"k{suffix}_",
     )
     prepare(settings).close()
-    env = {
-        "STOREFLEET_ENV": "test",
-        "STOREFLEET_DATA_DIR": str(data),
-        "STOREFLEET_SECRET_KEY": settings.signing_key(),
-        "STOREFLEET_DRIVER": "kubernetes",
-        "KUBECONFIG": str(worker_kubeconfig),
-        "STOREFLEET_HELM_BINARY": str(spy),
-        "HELM_CONFIG_HOME": str(tmp / "helm-config"),
-        "HELM_CACHE_HOME": str(tmp / "helm-cache"),
-        "HELM_DATA_HOME": str(tmp / "helm-data"),
-        "STOREFLEET_K8S_PLATFORM_NAMESPACE": namespace,
-        "STOREFLEET_K8S_STORE_NAMESPACE_PREFIX": prefix,
-        "STOREFLEET_K8S_STORE_ACCESS": "perNamespace",
-        "STOREFLEET_K8S_STORE_ROLE": f"{release}-store-manager",
-        "STOREFLEET_K8S_WORKER_SERVICE_ACCOUNT": "storefleet-worker",
-        "STOREFLEET_K8S_STORE_VALUES": str(tmp / "store-values.yaml"),
-        "STOREFLEET_K8S_CHART": str(STORE_CHART),
-        "STOREFLEET_K8S_NODES_SIMULATED": "true" if k8s.simulated else "false",
-        "STOREFLEET_STORES_DB_URL": mariadb_admin_url,
-        "STOREFLEET_STORES_DB_PREFIX": settings.stores_db_prefix,
-        "STOREFLEET_LEASE_SECONDS": "5",
-        "STOREFLEET_REQUEUE_AFTER_SECONDS": "3",
-        "STOREFLEET_RECONCILE_INTERVAL_SECONDS": "1",
-        "STOREFLEET_STEP_DEADLINE_SECONDS": "120",
-    }
+    settings = settings.model_copy(
+        update={"lease_seconds": 5, "requeue_after_seconds": 3, "reconcile_interval_seconds": 1,
+                "step_deadline_seconds": 120}
+    )  # fmt: skip
+    env = process_env(
+        settings,
+        STOREFLEET_DRIVER="kubernetes",
+        KUBECONFIG=str(worker_kubeconfig),
+        STOREFLEET_HELM_BINARY=str(spy),
+        HELM_CONFIG_HOME=str(tmp / "helm-config"),
+        HELM_CACHE_HOME=str(tmp / "helm-cache"),
+        HELM_DATA_HOME=str(tmp / "helm-data"),
+        STOREFLEET_K8S_PLATFORM_NAMESPACE=namespace,
+        STOREFLEET_K8S_STORE_NAMESPACE_PREFIX=prefix,
+        STOREFLEET_K8S_STORE_ACCESS="perNamespace",
+        STOREFLEET_K8S_STORE_ROLE=f"{release}-store-manager",
+        STOREFLEET_K8S_WORKER_SERVICE_ACCOUNT="storefleet-worker",
+        STOREFLEET_K8S_STORE_VALUES=str(tmp / "store-values.yaml"),
+        STOREFLEET_K8S_CHART=str(STORE_CHART),
+        STOREFLEET_K8S_NODES_SIMULATED="true" if k8s.simulated else "false",
+    )
     (tmp / "logs").mkdir()
     procs = PlatformProcesses(env, tmp / "logs", free_port())
     platform = K8sPlatform(
