@@ -389,3 +389,34 @@ def _ts(value: str) -> float:
     from datetime import datetime
 
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def test_a_store_that_cannot_start_fails_with_the_clusters_reason(
+    k8s_platform: K8sPlatform, tmp_path: Path
+) -> None:
+    """A quota too small for the store's pods: the API server refuses them, and
+    the store fails at its deadline with the refusal as the reason."""
+    p = k8s_platform
+    values = yaml.safe_load(Path(p.procs.env["STOREFLEET_K8S_STORE_VALUES"]).read_text())
+    values["plans"] = {"small": {"quota": {"limits.memory": "1Mi", "requests.memory": "1Mi"}}}
+    tiny = tmp_path / "tiny-quota.yaml"
+    tiny.write_text(yaml.safe_dump(values))
+    saved = dict(p.procs.env)
+    p.procs.kill("worker", signal.SIGTERM)
+    p.procs.env.update(STOREFLEET_K8S_STORE_VALUES=str(tiny), STOREFLEET_STEP_DEADLINE_SECONDS="15")
+    p.procs.start("worker")
+    try:
+        api = p.admin()
+        p.volume_for("no-room")
+        store_id = api.create_store("no-room").json()["id"]
+        failed = api.wait_for(store_id, "failed", timeout=120)
+        reason = failed["failure_reason"]
+        assert "not ready in time" in reason, reason
+        assert "exceeded quota" in reason, reason
+        assert api.http.delete(f"/api/stores/{store_id}").status_code == 202
+        api.wait_for(store_id, "deleted", timeout=120)
+    finally:
+        p.procs.kill("worker", signal.SIGTERM)
+        p.procs.env.clear()
+        p.procs.env.update(saved)
+        p.procs.start("worker")

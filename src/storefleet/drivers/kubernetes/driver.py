@@ -342,7 +342,8 @@ class KubernetesDriver(StoreDriver):
                     raise PermanentError(f"the install Job failed: {self._job_reason(ns, cond)}")
             return bool(status.succeeded)
 
-        self._wait(self.batch.list_namespaced_job, ns, INSTALL_JOB, done, ctx, "the install Job")
+        self._wait(self.batch.list_namespaced_job, ns, INSTALL_JOB, done, ctx,
+                   "the install Job", reason=lambda: self._warnings(ns))  # fmt: skip
         try:
             self.core.delete_namespaced_secret(ADMIN_SECRET, ns)
         except ApiException as exc:
