@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 import httpx
 import typer
+from pydantic import SecretStr
 
 from storefleet.config import Settings, get_settings
 
@@ -72,6 +73,32 @@ def _ensure_admin(settings: Settings) -> str | None:
         generated = service.ensure_admin(session, settings.admin_email, pw)
     runtime.close()
     return generated
+
+
+@app.command()
+def bootstrap(
+    admin_password_file: Annotated[
+        Path | None,
+        typer.Option(help="Read the first admin's password from this file (e.g. a mounted Secret)"),
+    ] = None,
+) -> None:
+    """Migrate, and make sure the first admin exists with the configured
+    password. Idempotent: deploy jobs run it on every release."""
+    settings = get_settings()
+    _logging(settings)
+    migrate()
+    password = None
+    if admin_password_file is not None:
+        password = admin_password_file.read_text().strip()
+        if len(password) < 8:
+            typer.echo(f"error: the password in {admin_password_file} is too short", err=True)
+            raise typer.Exit(2)
+        settings = settings.model_copy(update={"admin_password": SecretStr(password)})
+    generated = _ensure_admin(settings)
+    if generated:
+        typer.echo(f"created admin {settings.admin_email}; password (shown only now): {generated}")
+    else:
+        typer.echo(f"admin {settings.admin_email} is in place")
 
 
 @app.command()

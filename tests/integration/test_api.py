@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import jwt
@@ -292,3 +293,37 @@ def test_the_stream_sends_changes_the_user_may_see(platform: Platform) -> None:
     assert any("alice-live" in line for line in received)
     assert not any("bob-hidden" in line for line in received)
     assert httpx.get(platform.url + "/api/stores/stream", timeout=5).status_code == 401
+
+
+def test_bootstrap_is_idempotent_and_takes_the_password_from_a_file(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    pw_file = tmp_path / "admin-password"
+    pw_file.write_text("first-password-123\n")
+    env = {**os.environ, "STOREFLEET_DATA_DIR": str(tmp_path / "var"),
+           "STOREFLEET_SECRET_KEY": "k" * 40}  # fmt: skip
+    env.pop("STOREFLEET_ADMIN_PASSWORD", None)
+    argv = [sys.executable, "-m", "storefleet", "bootstrap", "--admin-password-file", str(pw_file)]
+    for _ in range(2):
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert "admin admin@example.com is in place" in done.stdout
+    pw_file.write_text("second-password-456")
+    assert subprocess.run(argv, env=env, capture_output=True, timeout=120).returncode == 0
+    listed = subprocess.run(
+        [sys.executable, "-m", "storefleet", "users", "list"], env=env, capture_output=True,
+        text=True, timeout=60,
+    )  # fmt: skip
+    assert listed.stdout.count("admin@example.com") == 1
+    from storefleet.auth import passwords, repository
+    from storefleet.config import Settings
+    from storefleet.runtime import Runtime
+
+    runtime = Runtime(Settings(data_dir=tmp_path / "var", secret_key="k" * 40))
+    with runtime.db.transaction(write=False) as session:
+        admin = repository.by_email(session, "admin@example.com")
+        assert admin is not None and admin.is_admin
+        assert passwords.verify_password(admin.password_hash, "second-password-456")
+    runtime.close()
