@@ -51,20 +51,25 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def mariadb_admin_url() -> str:
-    url = _services_env().get("STOREFLEET_STORES_DB_URL")
+def _reachable_server(variable: str, what: str) -> str:
+    """The admin URL of a database server from var/services.env, once it answers."""
+    url = _services_env().get(variable)
     if not url:
-        unavailable("MariaDB is not configured (no STOREFLEET_STORES_DB_URL in var/services.env)")
+        unavailable(f"{what} is not configured (no {variable} in var/services.env)")
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except OperationalError as exc:
-        unavailable(f"MariaDB at {make_url(url).host} is not reachable: {exc.orig}")
+        unavailable(f"{what} at {make_url(url).host} is not reachable: {exc.orig}")
     finally:
         engine.dispose()
     return url
+
+
+@pytest.fixture(scope="session")
+def mariadb_admin_url() -> str:
+    return _reachable_server("STOREFLEET_STORES_DB_URL", "MariaDB")
 
 
 @pytest.fixture(scope="session")
@@ -88,46 +93,23 @@ def redis_url(redis_base_url: str) -> Iterator[str]:
     client.flushdb()
 
 
-def _mariadb_database(admin_url: str) -> Iterator[str]:
+def _scratch_database(admin_url: str, create: str, drop: str) -> Iterator[str]:
+    """A database of its own on a server, dropped afterwards."""
     name = f"sftest_{secrets.token_hex(4)}"
-    engine = create_engine(admin_url)
-    with engine.begin() as conn:
-        conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(create.format(name=name)))
     try:
         yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     finally:
-        with engine.begin() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+        with engine.connect() as conn:
+            conn.execute(text(drop.format(name=name)))
         engine.dispose()
 
 
 @pytest.fixture(scope="session")
 def postgres_admin_url() -> str:
-    url = _services_env().get("STOREFLEET_TEST_POSTGRES_URL")
-    if not url:
-        unavailable("PostgreSQL is not configured (no STOREFLEET_TEST_POSTGRES_URL)")
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except OperationalError as exc:
-        unavailable(f"PostgreSQL is not reachable: {exc.orig}")
-    finally:
-        engine.dispose()
-    return url
-
-
-def _postgres_database(admin_url: str) -> Iterator[str]:
-    name = f"sftest_{secrets.token_hex(4)}"
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
+    return _reachable_server("STOREFLEET_TEST_POSTGRES_URL", "PostgreSQL")
 
 
 @pytest.fixture(params=["sqlite", "mariadb", "postgresql"])
@@ -136,9 +118,17 @@ def platform_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'platform.db'}"
     elif request.param == "mariadb":
-        yield from _mariadb_database(request.getfixturevalue("mariadb_admin_url"))
+        yield from _scratch_database(
+            request.getfixturevalue("mariadb_admin_url"),
+            "CREATE DATABASE `{name}` CHARACTER SET utf8mb4",
+            "DROP DATABASE IF EXISTS `{name}`",
+        )
     else:
-        yield from _postgres_database(request.getfixturevalue("postgres_admin_url"))
+        yield from _scratch_database(
+            request.getfixturevalue("postgres_admin_url"),
+            'CREATE DATABASE "{name}"',
+            'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+        )
 
 
 @pytest.fixture
