@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     step_deadline_seconds: Annotated[float, Field(gt=0)] = 300.0
     operation_deadline_seconds: Annotated[float, Field(gt=0)] = 1200.0
     max_step_attempts: Annotated[int, Field(ge=1)] = 5
+
+    _signing_key: str | None = PrivateAttr(default=None)
 
     # Store drivers
     driver: DriverName = DriverName.local
@@ -164,6 +166,11 @@ class Settings(BaseSettings):
         """
         if self.secret_key is not None:
             return self.secret_key.get_secret_value()
+        if self._signing_key is None:
+            self._signing_key = self._development_key()
+        return self._signing_key
+
+    def _development_key(self) -> str:
         path = self.data_path / "secret_key"
         if not path.exists():
             self.data_path.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from storefleet.auth import repository, tokens
+from storefleet.auth import service as auth_service
 from storefleet.auth.models import User
 from storefleet.exceptions import Forbidden, NotAuthenticated
 from storefleet.runtime import Runtime
@@ -47,11 +47,9 @@ def get_current_user(
 ) -> User:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise NotAuthenticated("Not signed in")
-    user_id = tokens.subject(credentials.credentials, key=runtime.settings.signing_key())
-    user = repository.by_id(session, user_id)
-    if user is None or not user.is_active:
-        raise NotAuthenticated("This account no longer exists or is disabled")
-    return user
+    return auth_service.user_for_token(
+        session, credentials.credentials, key=runtime.settings.signing_key()
+    )
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

@@ -64,6 +64,23 @@ class Cluster:
             pytest.fail(f"{tool} {' '.join(args)} exited {result.returncode}:\n{result.stderr}")
         return result
 
+    def bind_volume(self, name: str, namespace: str, claim: str, size: str = "10Gi") -> str:
+        """A hostPath PersistentVolume reserved for one claim (simulated nodes
+        have no storage provisioner). The caller deletes it."""
+        client.CoreV1Api(self.api).create_persistent_volume(
+            client.V1PersistentVolume(
+                metadata=client.V1ObjectMeta(name=name, labels={NAMESPACE_LABEL: "true"}),
+                spec=client.V1PersistentVolumeSpec(
+                    capacity={"storage": size},
+                    access_modes=["ReadWriteOnce"],
+                    persistent_volume_reclaim_policy="Retain",
+                    host_path=client.V1HostPathVolumeSource(path=f"/tmp/{name}"),
+                    claim_ref=client.V1ObjectReference(namespace=namespace, name=claim),
+                ),
+            )
+        )
+        return name
+
     def api_client_as(self, user: str) -> client.ApiClient:
         """An API client for the same cluster that impersonates ``user``."""
         impersonating = client.ApiClient(self.api.configuration)

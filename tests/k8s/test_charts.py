@@ -209,22 +209,7 @@ def platform(k8s, tmp_path_factory) -> Iterator[Platform]:
             # No storage provisioner on simulated nodes: a volume for each claim.
             for component in ("mysql", "stores-mysql", "redis"):
                 name = f"charts-test-{suffix}-{component}"
-                client.CoreV1Api(k8s.api).create_persistent_volume(
-                    client.V1PersistentVolume(
-                        metadata=client.V1ObjectMeta(
-                            name=name, labels={"storefleet.dev/test": "true"}
-                        ),
-                        spec=client.V1PersistentVolumeSpec(
-                            capacity={"storage": "50Gi"},
-                            access_modes=["ReadWriteOnce"],
-                            persistent_volume_reclaim_policy="Retain",
-                            host_path=client.V1HostPathVolumeSource(path=f"/tmp/{name}"),
-                            claim_ref=client.V1ObjectReference(
-                                namespace=p.namespace, name=f"data-{p.release}-{component}-0"
-                            ),
-                        ),
-                    )
-                )
+                k8s.bind_volume(name, p.namespace, f"data-{p.release}-{component}-0", size="50Gi")
                 volumes.append(name)
         overrides = _values_file(
             tmp_path_factory.mktemp("platform"),
@@ -539,18 +524,7 @@ def test_worker_installs_a_store_and_upgrades_keep_its_secret(k8s, platform, tmp
     volume = None
     if k8s.simulated:
         volume = f"charts-test-{store_ns}"
-        admin_core.create_persistent_volume(
-            client.V1PersistentVolume(
-                metadata=client.V1ObjectMeta(name=volume, labels={"storefleet.dev/test": "true"}),
-                spec=client.V1PersistentVolumeSpec(
-                    capacity={"storage": "10Gi"},
-                    access_modes=["ReadWriteOnce"],
-                    persistent_volume_reclaim_policy="Retain",
-                    host_path=client.V1HostPathVolumeSource(path=f"/tmp/{volume}"),
-                    claim_ref=client.V1ObjectReference(namespace=store_ns, name="store-data"),
-                ),
-            )
-        )
+        k8s.bind_volume(volume, store_ns, "store-data")
 
     store_values = yaml.safe_load(
         admin_core.read_namespaced_config_map(
@@ -688,20 +662,7 @@ def test_deploy_script_installs_prints_the_login_and_uninstalls(k8s, tmp_path):
         # --wait needs the databases' claims bound: volumes for them, up front.
         for component in ("mysql", "stores-mysql", "redis"):
             name = f"charts-test-{suffix}-deploy-{component}"
-            core.create_persistent_volume(
-                client.V1PersistentVolume(
-                    metadata=client.V1ObjectMeta(name=name, labels={"storefleet.dev/test": "true"}),
-                    spec=client.V1PersistentVolumeSpec(
-                        capacity={"storage": "50Gi"},
-                        access_modes=["ReadWriteOnce"],
-                        persistent_volume_reclaim_policy="Retain",
-                        host_path=client.V1HostPathVolumeSource(path=f"/tmp/{name}"),
-                        claim_ref=client.V1ObjectReference(
-                            namespace=namespace, name=f"data-{release}-{component}-0"
-                        ),
-                    ),
-                )
-            )
+            k8s.bind_volume(name, namespace, f"data-{release}-{component}-0", size="50Gi")
             volumes.append(name)
 
     def deploy(*args: str) -> subprocess.CompletedProcess[str]:

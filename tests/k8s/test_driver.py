@@ -24,6 +24,7 @@ from sqlalchemy import create_engine, text
 
 from storefleet.config import Environment, Settings
 from tests.conftest import free_port
+from tests.k8s.conftest import Cluster
 from tests.support import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
@@ -41,7 +42,7 @@ STORE_CHART = REPO / "charts" / "woocommerce-store"
 
 @dataclass
 class K8sPlatform:
-    cluster: object
+    cluster: Cluster
     namespace: str
     release: str
     prefix: str
@@ -61,20 +62,8 @@ class K8sPlatform:
 
     def volume_for(self, name: str) -> None:
         """No storage provisioner on simulated nodes: a volume per store claim."""
-        volume = f"{self.release}-{name}"
-        self.admin_core.create_persistent_volume(
-            client.V1PersistentVolume(
-                metadata=client.V1ObjectMeta(name=volume, labels={"storefleet.dev/test": "true"}),
-                spec=client.V1PersistentVolumeSpec(
-                    capacity={"storage": "10Gi"},
-                    access_modes=["ReadWriteOnce"],
-                    persistent_volume_reclaim_policy="Delete",
-                    host_path=client.V1HostPathVolumeSource(path=f"/tmp/{volume}"),
-                    claim_ref=client.V1ObjectReference(
-                        namespace=self.store_ns(name), name="store-data"
-                    ),
-                ),
-            )
+        volume = self.cluster.bind_volume(
+            f"{self.release}-{name}", self.store_ns(name), "store-data"
         )
         self.volumes.append(volume)
 

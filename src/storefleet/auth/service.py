@@ -14,6 +14,18 @@ from storefleet.config import Settings
 from storefleet.exceptions import Conflict, NotAuthenticated, NotFound
 
 
+def active_user(session: Session, user_id: int) -> User:
+    """The user behind a valid token, if the account still exists and is active."""
+    user = repository.by_id(session, user_id)
+    if user is None or not user.is_active:
+        raise NotAuthenticated("This account no longer exists or is disabled")
+    return user
+
+
+def user_for_token(session: Session, token: str, *, key: str) -> User:
+    return active_user(session, tokens.subject(token, key=key))
+
+
 def login(
     session: Session,
     throttle: LoginThrottle,

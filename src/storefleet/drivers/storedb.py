@@ -72,19 +72,6 @@ class StoreDatabases:
         except OperationalError as exc:
             raise _classify(exc) from exc
 
-    def exists(self, store_id: int) -> tuple[bool, bool]:
-        """(database exists, user exists) — for verification and tests."""
-        n = self.names(store_id)
-        with self._engine.connect() as conn:
-            db = conn.execute(
-                text("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = :d"),
-                {"d": n.database},
-            ).scalar_one()
-            user = conn.execute(
-                text("SELECT COUNT(*) FROM mysql.user WHERE User = :u"), {"u": n.user}
-            ).scalar_one()
-        return bool(db), bool(user)
-
     def ping(self) -> None:
         try:
             with self._engine.connect() as conn:

@@ -283,7 +283,6 @@ class StoreOperator:
             row.message = None
             store.current_step = step.name
             snapshot = _snapshot(store)
-            attempt = row.attempt
 
         op_deadline_left = (
             (store.operation_deadline_at - utcnow()).total_seconds()
@@ -293,7 +292,7 @@ class StoreOperator:
         deadline = time.monotonic() + max(1.0, min(s.step_deadline_seconds, op_deadline_left))
         ctx = _Context(self, snapshot, lease, operation, deadline)
         try:
-            outcome = self._call(step, ctx, operation, attempt)
+            outcome = self._call(step, ctx, operation)
         except StopRequested:
             with self._locked(snapshot.id) as (session, store):
                 row = self._step_row(session, store.id, operation, step.name)
@@ -333,9 +332,7 @@ class StoreOperator:
                 store.admin_password_enc = None
             return None, _snapshot(store)
 
-    def _call(
-        self, step: Step, ctx: _Context, operation: Operation, attempt: int
-    ) -> StepOutcome | None:
+    def _call(self, step: Step, ctx: _Context, operation: Operation) -> StepOutcome | None:
         def give_up(state: RetryCallState) -> bool:
             return time.monotonic() >= ctx.deadline or ctx.should_stop()
 
@@ -363,10 +360,10 @@ class StoreOperator:
     def _step_row(
         self, session: Session, store_id: int, operation: Operation, name: str
     ) -> StoreStep:
-        for row in repository.steps(session, store_id, operation.value):
-            if row.name == name:
-                return row
-        raise LookupError(f"store {store_id} has no step {operation.value}/{name}")
+        row = repository.step(session, store_id, operation.value, name)
+        if row is None:
+            raise LookupError(f"store {store_id} has no step {operation.value}/{name}")
+        return row
 
     def _finish(self, store_id: int, operation: Operation) -> _End:
         with self._locked(store_id) as (session, store):

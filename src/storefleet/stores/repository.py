@@ -57,6 +57,14 @@ def steps(session: Session, store_id: int, operation: str | None = None) -> list
     return list(session.scalars(q.order_by(StoreStep.operation.desc(), StoreStep.position)).all())
 
 
+def step(session: Session, store_id: int, operation: str, name: str) -> StoreStep | None:
+    return session.scalar(
+        select(StoreStep).where(
+            StoreStep.store_id == store_id, StoreStep.operation == operation, StoreStep.name == name
+        )
+    )
+
+
 def progress(session: Session, store_ids: list[int]) -> dict[int, tuple[int, int]]:
     """(done, total) steps of each store's current operation."""
     if not store_ids:

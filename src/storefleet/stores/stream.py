@@ -19,9 +19,7 @@ from sqlalchemy import select
 from sse_starlette.event import ServerSentEvent
 from sse_starlette.sse import EventSourceResponse
 
-from storefleet.auth import repository as users
-from storefleet.auth import tokens
-from storefleet.auth.models import User
+from storefleet.auth import service as auth_service
 from storefleet.db import utcnow
 from storefleet.deps import RuntimeDep
 from storefleet.exceptions import ERROR_RESPONSES, NotAuthenticated
@@ -42,21 +40,15 @@ def _user(runtime: Runtime, request: Request, access_token: str | None) -> int:
     token = header[7:] if header.lower().startswith("bearer ") else access_token
     if not token:
         raise NotAuthenticated("Not signed in")
-    user_id = tokens.subject(token, key=runtime.settings.signing_key())
     with runtime.db.transaction(write=False) as session:
-        user = users.by_id(session, user_id)
-        if user is None or not user.is_active:
-            raise NotAuthenticated("This account no longer exists or is disabled")
-    return user_id
+        return auth_service.user_for_token(session, token, key=runtime.settings.signing_key()).id
 
 
 def _changes(
     runtime: Runtime, user_id: int, since: dt.datetime, seen: dict[int, dt.datetime]
 ) -> list[str]:
     with runtime.db.transaction(write=False) as session:
-        user = session.get(User, user_id)
-        if user is None or not user.is_active:
-            raise NotAuthenticated("This account no longer exists or is disabled")
+        user = auth_service.active_user(session, user_id)
         q = select(Store).where(Store.updated_at > since - _LOOKBACK)
         if not user.is_admin:
             q = q.where(Store.owner_id == user.id)

@@ -27,17 +27,13 @@ _TRANSIENT = (
 
 
 class Helm:
-    def __init__(self, binary: str, kubeconfig: str | None = None) -> None:
+    """helm with the cluster of ``KUBECONFIG`` (or in-cluster), as the driver's client."""
+
+    def __init__(self, binary: str) -> None:
         self.binary = binary
-        self.kubeconfig = kubeconfig
-        #: Every argv this object ran (tests check that no secret is in one).
-        self.argv_log: list[list[str]] = []
 
     def _run(self, args: Sequence[str], timeout: float) -> subprocess.CompletedProcess[str]:
         argv = [self.binary, *args]
-        if self.kubeconfig:
-            argv += ["--kubeconfig", self.kubeconfig]
-        self.argv_log.append(argv)
         try:
             return subprocess.run(
                 argv, capture_output=True, text=True, timeout=max(1.0, timeout), check=False
@@ -88,9 +84,3 @@ class Helm:
         if "not found" in (proc.stderr + proc.stdout).lower():
             return False
         raise self._fail(f"helm uninstall {release}", proc)
-
-    def releases(self, namespace: str, *, timeout: float = 60) -> list[str]:
-        proc = self._run(["list", "--namespace", namespace, "--short", "--all"], timeout)
-        if proc.returncode != 0:
-            raise self._fail("helm list", proc)
-        return [line for line in proc.stdout.splitlines() if line.strip()]

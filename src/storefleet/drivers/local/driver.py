@@ -129,10 +129,11 @@ class LocalDriver(StoreDriver):
 
     def supervise(self, ready: Sequence[StoreSnapshot]) -> SupervisionReport:
         report = SupervisionReport()
+        running = self._running_servers()  # one process scan per sweep, not per store
         for store in ready:
             if store.port is None or not self._site(store).is_dir():
                 continue
-            if self._servers(store):
+            if running.get(str(self._site(store))):
                 continue
             try:
                 self._start_server(store, deadline=time.monotonic() + 15)
@@ -143,8 +144,9 @@ class LocalDriver(StoreDriver):
         return report
 
     def stop_all(self, stores: Sequence[StoreSnapshot]) -> None:
+        running = self._running_servers()
         for store in stores:
-            self._kill(self._servers(store))
+            self._kill(running.get(str(self._site(store)), []))
 
     # -- paths and processes ----------------------------------------------
 
@@ -155,17 +157,23 @@ class LocalDriver(StoreDriver):
     def _site(self, store: StoreSnapshot) -> Path:
         return self.store_dir(store) / "site"
 
-    def _servers(self, store: StoreSnapshot) -> list[psutil.Process]:
-        """The PHP server processes serving this store (leaders only, not the
-        worker children PHP forks)."""
-        site = str(self._site(store))
-        found = []
+    @staticmethod
+    def _running_servers() -> dict[str, list[psutil.Process]]:
+        """PHP built-in servers by document root (leaders only, not the worker
+        children PHP forks)."""
+        found: dict[str, list[psutil.Process]] = {}
         for proc in psutil.process_iter(["pid", "ppid", "cmdline"]):
             cmd = proc.info["cmdline"] or []
-            if "-S" in cmd and "-t" in cmd and site in cmd:
-                found.append(proc)
-        pids = {p.pid for p in found}
-        return [p for p in found if p.info["ppid"] not in pids]
+            if "-S" in cmd and "-t" in cmd and cmd.index("-t") + 1 < len(cmd):
+                found.setdefault(cmd[cmd.index("-t") + 1], []).append(proc)
+        for root, procs in found.items():
+            pids = {p.pid for p in procs}
+            found[root] = [p for p in procs if p.info["ppid"] not in pids]
+        return found
+
+    def _servers(self, store: StoreSnapshot) -> list[psutil.Process]:
+        """The PHP server processes serving this store."""
+        return self._running_servers().get(str(self._site(store)), [])
 
     def _kill(self, procs: list[psutil.Process]) -> None:
         for proc in procs:
