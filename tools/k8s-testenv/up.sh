@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts a real Kubernetes control plane on loopback, in the background:
-# etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok with
-# simulated nodes. State lives in var/k8s/ (see lib.sh); the admin kubeconfig
+# etcd, kube-apiserver, kube-controller-manager, kube-scheduler, one real node
+# (node-up.sh: containerd, kubelet, kube-proxy, CoreDNS, kube-router,
+# local-path-provisioner) and kwok with simulated nodes for scale tests. State lives in var/k8s/ (see lib.sh); the admin kubeconfig
 # is written to var/k8s/kubeconfig and kubectl/helm are linked in var/k8s/bin/.
 # Idempotent: when the environment already answers, it does nothing.
 # Stop it with down.sh.
@@ -11,7 +12,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 NODE_COUNT="${STOREFLEET_K8S_NODES:-3}"
 READY_TIMEOUT="${STOREFLEET_K8S_READY_TIMEOUT:-60}"
-SERVICE_CIDR=10.96.0.0/16
 NODE_PORT_RANGE=30000-32767
 
 PKI="${K8S_VAR}/pki"
@@ -40,18 +40,23 @@ any_pid_alive() {
     return 1
 }
 
-if any_pid_alive; then
-    if apiserver_ready; then
-        log "already up: ${KUBECONFIG_ADMIN}"
-        exit 0
-    fi
-    log "a previous environment is half running; stopping it first"
+if any_pid_alive && apiserver_ready; then
+    log "already up: ${KUBECONFIG_ADMIN}"
+    exit 0
+fi
+if [[ -d "${K8S_VAR}" ]]; then
+    # A previous environment, half running or crashed: its node may have left
+    # mounts, a bridge and chains; down.sh removes them before we start.
+    log "stopping what is left of a previous environment first"
     "${TESTENV_DIR}/down.sh"
 fi
+[[ "$(id -u)" == 0 ]] || { log "the real node needs root (containerd, bridge, iptables)"; exit 1; }
+"${REPO_ROOT}/tools/host-packages.sh" node
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for port in "${K8S_ETCD_PORT}" "${K8S_ETCD_PEER_PORT}" "${K8S_APISERVER_PORT}" "${K8S_KCM_PORT}" \
-    "${K8S_SCHEDULER_PORT}" "${K8S_KWOK_PORT}"; do
+    "${K8S_SCHEDULER_PORT}" "${K8S_KWOK_PORT}" "${K8S_KUBELET_HEALTHZ_PORT}" "${K8S_PROXY_HEALTHZ_PORT}" \
+    "${K8S_PROXY_METRICS_PORT}" "${K8S_COREDNS_HEALTH_PORT}" "${K8S_COREDNS_READY_PORT}"; do
     if port_in_use "${port}"; then
         log "port 127.0.0.1:${port} is already in use; set STOREFLEET_K8S_*_PORT (see tools/k8s-testenv/lib.sh)"
         exit 1
@@ -101,6 +106,8 @@ issue_cert scheduler "/CN=system:kube-scheduler" clientAuth
 # kwok acts for every simulated kubelet (node status, leases, pod status);
 # upstream grants it a cluster-wide role, here the masters group stands in.
 issue_cert kwok "/O=system:masters/CN=kwok-controller" clientAuth
+# The API server's identity towards the kubelet (logs, exec, port-forward).
+issue_cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" clientAuth
 # Service-account tokens: kube-apiserver signs them, the controller manager
 # mints them for its controllers.
 openssl_quiet genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "${PKI}/sa.key"
@@ -186,6 +193,9 @@ launch kube-apiserver kube-apiserver \
     --service-account-key-file="${PKI}/sa.pub" --service-account-signing-key-file="${PKI}/sa.key" \
     --service-cluster-ip-range="${SERVICE_CIDR}" --service-node-port-range="${NODE_PORT_RANGE}" \
     --endpoint-reconciler-type=none \
+    --kubelet-client-certificate="${PKI}/apiserver-kubelet-client.crt" \
+    --kubelet-client-key="${PKI}/apiserver-kubelet-client.key" \
+    --kubelet-preferred-address-types=InternalIP \
     --allow-privileged=true \
     --profiling=false
 
@@ -226,7 +236,7 @@ launch kwok kwok \
     --manage-all-nodes=false \
     --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
     --node-lease-duration-seconds=40 \
-    --cidr=10.244.0.0/16 \
+    --cidr="${KWOK_POD_CIDR}" \
     --node-ip=10.0.0.1 \
     --server-address="127.0.0.1:${K8S_KWOK_PORT}"
 
@@ -250,6 +260,10 @@ metadata:
     kubernetes.io/os: linux
     kubernetes.io/arch: amd64
     topology.kubernetes.io/zone: zone-${i}
+spec:
+  # Scale tests only: a pod lands here only if it tolerates this taint.
+  taints:
+    - {key: ${KWOK_TAINT_KEY}, value: "true", effect: NoSchedule}
 EOF
 done
 kubectl_admin create -f "${nodes_manifest}" >/dev/null
@@ -269,6 +283,10 @@ scheduler_healthy() {
 wait_for kwok "${READY_TIMEOUT}" nodes_ready
 wait_for kube-controller-manager "${READY_TIMEOUT}" default_sa_exists
 wait_for kube-scheduler "${READY_TIMEOUT}" scheduler_healthy
+log "control plane and ${NODE_COUNT} simulated nodes ready after $((SECONDS - start)) s"
 
-log "ready in $((SECONDS - start)) s: ${NODE_COUNT} simulated nodes"
+# shellcheck source=node-up.sh
+source "${TESTENV_DIR}/node-up.sh"
+
+log "ready in $((SECONDS - start)) s: node ${NODE_NAME} and ${NODE_COUNT} simulated nodes"
 log "  export KUBECONFIG=${KUBECONFIG_ADMIN}; PATH=${K8S_VAR}/bin:\$PATH"
