@@ -155,7 +155,7 @@ debian_rootfs() { # rootfs packages...
         --customize-hook="sync-out /var/cache/apt/archives ${CACHE}/debs" \
         --customize-hook="${IMAGES_DIR}/build.sh --hook customize ${NAME} \"\$1\"" \
         --customize-hook='chroot "$1" dpkg-query -W -f="\${Package} \${Version}\n"'" >${WORK}/packages" \
-        --customize-hook='rm -rf "$1"/var/cache/apt/archives/*.deb "$1"/var/lib/apt/lists/* "$1"/var/log/* "$1"/tmp/*' \
+        --customize-hook='rm -rf "$1"/var/cache/apt/archives/*.deb "$1"/var/lib/apt/lists/* "$1"/tmp/*; find "$1"/var/log -type f -delete' \
         --skip=download/empty \
         "${SUITE}" "${rootfs}" "${MIRROR}"
 }

@@ -127,9 +127,9 @@ for t in filter nat mangle raw; do
     [[ -n "${chains}" ]] || continue
     # Rules that jump to them, in any chain, then the chains themselves.
     iptables -t "${t}" -S 2>/dev/null | grep -E -- '-j (KUBE-|CNI-|STOREFLEET-)' | grep -E '^-A ' | while read -r rule; do
-        # shellcheck disable=SC2086  # a rule as iptables -S prints it
-        iptables -t "${t}" ${rule/-A/-D} 2>/dev/null || true
-    done
+        # iptables -S quotes comments as a shell would; xargs undoes it.
+        printf '%s\n' "${rule/-A/-D}" | xargs iptables -t "${t}" 2>/dev/null || true
+    done || true
     for c in ${chains}; do iptables -t "${t}" -F "${c}" 2>/dev/null || true; done
     for c in ${chains}; do iptables -t "${t}" -X "${c}" 2>/dev/null || true; done
 done

@@ -311,7 +311,7 @@ kubectl_admin -n local-path-storage create configmap local-path-config \
     --from-file=setup="${NODE}/local-path-setup" --from-file=teardown="${NODE}/local-path-teardown" \
     --dry-run=client -o yaml | kubectl_admin apply -f - >/dev/null
 launch local-path-provisioner local-path-provisioner \
-    --kubeconfig "${PKI}/node-addons.kubeconfig" start \
+    start --kubeconfig "${PKI}/node-addons.kubeconfig" \
     --namespace local-path-storage --configmap-name local-path-config \
     --config "${NODE}/local-path.json" --helper-pod-file "${NODE}/local-path-helper.yaml" \
     --helper-image "${toolbox_image}" \
