@@ -131,6 +131,11 @@ class Cluster:
         return impersonating
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked k8s_last (the test of k8s-down) run after all the others."""
+    items.sort(key=lambda item: item.get_closest_marker("k8s_last") is not None)
+
+
 def _in_ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
 
@@ -170,6 +175,15 @@ def _testenv_built() -> bool:
         subprocess.run([str(TESTENV_DIR / "build.sh"), "--check"], capture_output=True).returncode
         == 0
     )
+
+
+# Whether this session started the test environment (the k8s-down test starts
+# it again if it did not, so that a `make k8s-up` environment stays up).
+_SESSION: dict[str, bool] = {}
+
+
+def started_by_this_session() -> bool:
+    return _SESSION.get("started_here", False)
 
 
 def _testenv_images() -> dict[str, str]:
@@ -221,6 +235,7 @@ def k8s(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         kubeconfig, simulated = TESTENV_KUBECONFIG, True
 
     api = _api_client(kubeconfig)
+    _SESSION["started_here"] = started_here
     try:
         yield Cluster(
             kubeconfig,
