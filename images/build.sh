@@ -31,7 +31,7 @@ set -euo pipefail
 
 IMAGES_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "${IMAGES_DIR}/.." && pwd)"
-ALL_IMAGES="pause toolbox store platform mariadb redis"
+ALL_IMAGES="pause toolbox coredns store platform mariadb redis"
 SUITE=bookworm
 CACHE="${STOREFLEET_IMAGE_CACHE:-${HOME}/.cache/storefleet/images}"
 VAR="${REPO_ROOT}/var"
@@ -144,7 +144,9 @@ debian_rootfs() { # rootfs packages...
     mkdir -p "${CACHE}/debs"
     local include
     include="$(tr ' ' ',' <<<"$*")"
-    mmdebstrap --quiet --mode=root --variant=essential --include="${include}" \
+    local verbosity=(--quiet)
+    [[ -z "${STOREFLEET_IMAGES_VERBOSE:-}" ]] || verbosity=(--verbose)
+    mmdebstrap "${verbosity[@]}" --mode=root --variant=essential --include="${include}" \
         --aptopt='APT::Install-Recommends "false"' \
         --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
         --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
@@ -207,7 +209,14 @@ build_image() { # name
         local rootfs="${WORK}/rootfs"
         : >"${WORK}/packages"
         case "${IMAGE_BASE}" in
-            debian) debian_rootfs "${rootfs}" ${IMAGE_PACKAGES} ;;
+            debian)
+                # shellcheck disable=SC2086  # a list of package names
+                if ! debian_rootfs "${rootfs}" ${IMAGE_PACKAGES}; then
+                    # A mirror hiccup should not fail a CI run: once more, verbosely.
+                    log "${NAME}: mmdebstrap failed; trying once more"
+                    rm -rf "${rootfs}" && : >"${WORK}/packages"
+                    STOREFLEET_IMAGES_VERBOSE=1 debian_rootfs "${rootfs}" ${IMAGE_PACKAGES}
+                fi ;;
             debs)
                 # shellcheck disable=SC2086  # a list of package names
                 debs_rootfs "${rootfs}" ${IMAGE_PACKAGES}

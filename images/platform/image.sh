@@ -59,8 +59,8 @@ image_customize() {
     # dashboard from frontend/dist relative to its source, i.e. /app/frontend/dist.
     chroot "${root}" "${pip_env[@]}" /opt/storefleet/venv/bin/pip install -q -c /app/constraints.txt -e /app
     chroot "${root}" /opt/storefleet/venv/bin/storefleet --help >/dev/null
-    chroot "${root}" /opt/storefleet/venv/bin/pip freeze --exclude-editable >"${CACHE}/platform/last-freeze.txt" 2>/dev/null ||
-        { mkdir -p "${CACHE}/platform" && chroot "${root}" /opt/storefleet/venv/bin/pip freeze --exclude-editable >"${CACHE}/platform/last-freeze.txt"; }
+    mkdir -p "${CACHE}/platform"
+    chroot "${root}" /opt/storefleet/venv/bin/pip freeze --exclude-editable >"${CACHE}/platform/last-freeze.txt"
     umount "${root}/tmp/pip-cache"
     rm -rf "${root}/tmp/pip-cache" "${root}/tmp/host-ca.crt" "${root}/etc/resolv.conf"
     for p in "${root}/app/src" "${root}/opt/storefleet/venv"; do chown -R 0:0 "${p}"; done

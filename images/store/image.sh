@@ -61,7 +61,7 @@ image_customize() {
     chroot "${root}" a2enconf -q storefleet >/dev/null
     chroot "${root}" a2disconf -q other-vhosts-access-log >/dev/null
     chroot "${root}" a2ensite -q 000-default >/dev/null
-    chroot "${root}" phpenmod -v 8.2 opcache
+    chroot "${root}" phpenmod -v 8.2 opcache storefleet
     # WordPress core, read-only: root owns every file.
     tree="$(release_tree wordpress "${wp}")"
     rm -rf "${root}/var/www/html"

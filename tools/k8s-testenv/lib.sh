@@ -86,12 +86,13 @@ K8S_KUBELET_PORT="${STOREFLEET_K8S_KUBELET_PORT:-10250}"
 K8S_KUBELET_HEALTHZ_PORT="${STOREFLEET_K8S_KUBELET_HEALTHZ_PORT:-10248}"
 K8S_PROXY_HEALTHZ_PORT="${STOREFLEET_K8S_PROXY_HEALTHZ_PORT:-10256}"
 K8S_PROXY_METRICS_PORT="${STOREFLEET_K8S_PROXY_METRICS_PORT:-10249}"
-K8S_COREDNS_HEALTH_PORT="${STOREFLEET_K8S_COREDNS_HEALTH_PORT:-10054}"
-K8S_COREDNS_READY_PORT="${STOREFLEET_K8S_COREDNS_READY_PORT:-10181}"
 CONTAINERD_DIR="${K8S_VAR}/containerd"
 CONTAINERD_SOCK="${CONTAINERD_DIR}/containerd.sock"
-# Our chain in the mangle table that keeps pod traffic on this machine.
+# Our chains: in mangle FORWARD, keeps pod traffic on this machine; in filter
+# INPUT, keeps the API server's port and the pod network's addresses off
+# every interface but loopback and the node's bridge.
 GUARD_CHAIN=STOREFLEET-NODE-GUARD
+GUARD_INPUT_CHAIN=STOREFLEET-NODE-INPUT
 IMAGES_INDEX="${REPO_ROOT}/var/images/index"
 
 ctr_node() { ctr --address "${CONTAINERD_SOCK}" --namespace k8s.io "$@"; }

@@ -17,7 +17,7 @@ NODE="${K8S_VAR}/node"
 # What the node leaves on the machine, one line each; empty when clean.
 leftovers() {
     local p
-    for p in kubelet kube-proxy coredns kube-router local-path-provisioner containerd containerd-shim-runc-v2; do
+    for p in kubelet kube-proxy kube-router local-path-provisioner containerd containerd-shim-runc-v2; do
         pgrep -x "${p:0:15}" 2>/dev/null | while read -r pid; do
             tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null | grep -qF "${K8S_VAR}/" && echo "process ${p} ${pid}"
         done
@@ -84,7 +84,7 @@ if containerd_running; then
     done
 fi
 # 3. The add-ons, then containerd and any shim of ours it leaves.
-for name in local-path-provisioner coredns kube-router kube-proxy; do
+for name in local-path-provisioner kube-router kube-proxy; do
     stop "${name}"
 done
 stop containerd 20

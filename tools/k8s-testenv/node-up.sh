@@ -5,11 +5,11 @@
 #   containerd (Debian's, own config/root/state/socket) + runc
 #   CNI: Debian's bridge + host-local + portmap on bridge sfbr0 (10.244.0.0/24)
 #   kubelet, kube-proxy (iptables mode, NodePorts on 127.0.0.0/8 only)
-#   CoreDNS on the bridge address, behind Service kube-system/kube-dns (10.96.0.10)
-#   kube-router in firewall-only mode (NetworkPolicy), local-path-provisioner
-# The add-ons run as host processes with a kubeconfig, not as pods: the API
-# server listens on loopback only, which pods cannot reach, and a host process
-# needs no image of its own (docs/k8s-testenv.md).
+#   kube-router in firewall-only mode (NetworkPolicy), local-path-provisioner:
+#   host processes with a kubeconfig (node-level agents; no image to build)
+#   CoreDNS: a Deployment in kube-system behind Service kube-dns (10.96.0.10),
+#   labelled k8s-app=kube-dns so that NetworkPolicies admit DNS as on any
+#   cluster (docs/k8s-testenv.md).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -205,7 +205,97 @@ EOF
 launch kube-proxy kube-proxy --config="${NODE}/kube-proxy.yaml"
 
 # --- cluster objects the add-ons serve ---------------------------------------------
+coredns_image="$(awk '$1 == "coredns" {print $2}' "${IMAGES_INDEX}" 2>/dev/null || true)"
+[[ -n "${coredns_image}" ]] || die_with_log kube-apiserver "no coredns image: run 'make images' first"
 kubectl_admin apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: coredns, namespace: kube-system}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: "system:coredns"}
+rules:
+  - apiGroups: [""]
+    resources: [endpoints, services, pods, namespaces]
+    verbs: [list, watch]
+  - apiGroups: [discovery.k8s.io]
+    resources: [endpointslices]
+    verbs: [list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: "system:coredns"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:coredns"}
+subjects:
+  - {kind: ServiceAccount, name: coredns, namespace: kube-system}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: coredns, namespace: kube-system}
+data:
+  # Cluster names only: nothing outside resolves, so nothing leaves the machine.
+  Corefile: |
+    .:53 {
+        errors
+        health :8080
+        ready :8181
+        kubernetes cluster.local in-addr.arpa ip6.arpa {
+            pods insecure
+        }
+        cache 30
+        loadbalance
+    }
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: coredns
+  namespace: kube-system
+  labels: {k8s-app: kube-dns}
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {k8s-app: kube-dns}
+  template:
+    metadata:
+      labels: {k8s-app: kube-dns}
+    spec:
+      serviceAccountName: coredns
+      priorityClassName: system-cluster-critical
+      dnsPolicy: Default
+      securityContext:
+        runAsNonRoot: true
+        runAsUser: 65532
+        seccompProfile: {type: RuntimeDefault}
+        # Port 53 without a capability.
+        sysctls: [{name: net.ipv4.ip_unprivileged_port_start, value: "0"}]
+      containers:
+        - name: coredns
+          image: ${coredns_image}
+          imagePullPolicy: Never
+          args: ["-conf", "/etc/coredns/Corefile"]
+          ports:
+            - {name: dns, containerPort: 53, protocol: UDP}
+            - {name: dns-tcp, containerPort: 53, protocol: TCP}
+          readinessProbe:
+            httpGet: {path: /ready, port: 8181}
+            periodSeconds: 2
+          livenessProbe:
+            httpGet: {path: /health, port: 8080}
+          resources:
+            requests: {cpu: 50m, memory: 32Mi}
+            limits: {memory: 128Mi}
+          securityContext:
+            allowPrivilegeEscalation: false
+            readOnlyRootFilesystem: true
+            capabilities: {drop: [ALL]}
+          volumeMounts:
+            - {name: config, mountPath: /etc/coredns, readOnly: true}
+      volumes:
+        - name: config
+          configMap: {name: coredns}
+---
 apiVersion: v1
 kind: Service
 metadata:
@@ -214,26 +304,10 @@ metadata:
   labels: {k8s-app: kube-dns, kubernetes.io/name: CoreDNS}
 spec:
   clusterIP: ${CLUSTER_DNS_IP}
+  selector: {k8s-app: kube-dns}
   ports:
     - {name: dns, port: 53, protocol: UDP, targetPort: 53}
     - {name: dns-tcp, port: 53, protocol: TCP, targetPort: 53}
----
-# CoreDNS is a host process on the bridge address: the Service has no
-# selector and this slice names that address.
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: kube-dns-host
-  namespace: kube-system
-  labels: {kubernetes.io/service-name: kube-dns, endpointslice.kubernetes.io/managed-by: storefleet-testenv}
-addressType: IPv4
-endpoints:
-  - addresses: ["${NODE_IP}"]
-    conditions: {ready: true}
-    nodeName: ${NODE_NAME}
-ports:
-  - {name: dns, port: 53, protocol: UDP}
-  - {name: dns-tcp, port: 53, protocol: TCP}
 ---
 apiVersion: v1
 kind: Namespace
@@ -256,24 +330,6 @@ provisioner: rancher.io/local-path
 volumeBindingMode: WaitForFirstConsumer
 reclaimPolicy: Delete
 EOF
-
-# --- CoreDNS ---------------------------------------------------------------------
-cat >"${NODE}/Corefile" <<EOF
-# Cluster names only: nothing outside resolves, so nothing leaves the machine.
-.:53 {
-    bind ${NODE_IP}
-    errors
-    health 127.0.0.1:${K8S_COREDNS_HEALTH_PORT}
-    ready 127.0.0.1:${K8S_COREDNS_READY_PORT}
-    kubernetes cluster.local in-addr.arpa ip6.arpa {
-        kubeconfig ${PKI}/node-addons.kubeconfig storefleet-testenv
-        pods insecure
-    }
-    cache 30
-    loadbalance
-}
-EOF
-launch coredns coredns -conf "${NODE}/Corefile"
 
 # --- local-path-provisioner --------------------------------------------------------
 cat >"${NODE}/local-path.json" <<EOF
@@ -334,12 +390,14 @@ node_ready() {
     [[ "$(kubectl_admin get node "${NODE_NAME}" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]
 }
 proxy_healthy() { curl -fsS --max-time 1 "http://127.0.0.1:${K8S_PROXY_HEALTHZ_PORT}/healthz" -o /dev/null 2>/dev/null; }
-coredns_ready() { curl -fsS --max-time 1 "http://127.0.0.1:${K8S_COREDNS_READY_PORT}/ready" -o /dev/null 2>/dev/null; }
+coredns_ready() {
+    [[ "$(kubectl_admin -n kube-system get deployment coredns -o jsonpath='{.status.availableReplicas}' 2>/dev/null)" == 1 ]]
+}
 router_ready() { iptables -S KUBE-ROUTER-FORWARD >/dev/null 2>&1; }
 wait_for kubelet "${READY_TIMEOUT}" kubelet_healthy
 wait_for kubelet "${READY_TIMEOUT}" node_ready
 wait_for kube-proxy "${READY_TIMEOUT}" proxy_healthy
-wait_for coredns "${READY_TIMEOUT}" coredns_ready
+wait_for kubelet "${READY_TIMEOUT}" coredns_ready
 wait_for kube-router "${READY_TIMEOUT}" router_ready
 kill -0 "$(cat "${PIDS}/local-path-provisioner.pid")" 2>/dev/null || die_with_log local-path-provisioner "local-path-provisioner exited"
 log "node ${NODE_NAME} Ready (containerd, kubelet, kube-proxy, CoreDNS, kube-router, local-path)"

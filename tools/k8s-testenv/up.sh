@@ -56,7 +56,7 @@ fi
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for port in "${K8S_ETCD_PORT}" "${K8S_ETCD_PEER_PORT}" "${K8S_APISERVER_PORT}" "${K8S_KCM_PORT}" \
     "${K8S_SCHEDULER_PORT}" "${K8S_KWOK_PORT}" "${K8S_KUBELET_HEALTHZ_PORT}" "${K8S_PROXY_HEALTHZ_PORT}" \
-    "${K8S_PROXY_METRICS_PORT}" "${K8S_COREDNS_HEALTH_PORT}" "${K8S_COREDNS_READY_PORT}"; do
+    "${K8S_PROXY_METRICS_PORT}"; do
     if port_in_use "${port}"; then
         log "port 127.0.0.1:${port} is already in use; set STOREFLEET_K8S_*_PORT (see tools/k8s-testenv/lib.sh)"
         exit 1
@@ -99,7 +99,7 @@ issue_cert() { # name subject extended-key-usage [subjectAltName]
     rm -f "${ext}" "${PKI}/${name}.csr"
 }
 issue_cert apiserver "/CN=kube-apiserver" serverAuth \
-    "IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+    "IP:127.0.0.1,IP:10.96.0.1,IP:${NODE_IP},DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
 issue_cert admin "/O=system:masters/CN=storefleet-admin" clientAuth
 issue_cert controller-manager "/CN=system:kube-controller-manager" clientAuth
 issue_cert scheduler "/CN=system:kube-scheduler" clientAuth
@@ -179,11 +179,20 @@ launch etcd etcd \
     --unsafe-no-fsync=true \
     --log-level=warn
 
+# Pods reach the API server (Service "kubernetes", for in-cluster clients such
+# as CoreDNS and the platform's worker) at the node's bridge address, so it
+# listens on every address; the guard chain below accepts its port only on
+# loopback and on the node's bridge. Clients on this machine use 127.0.0.1.
+iptables -N "${GUARD_INPUT_CHAIN}" 2>/dev/null || iptables -F "${GUARD_INPUT_CHAIN}"
+iptables -A "${GUARD_INPUT_CHAIN}" -i lo -j RETURN
+iptables -A "${GUARD_INPUT_CHAIN}" -i "${NODE_BRIDGE}" -j RETURN
+iptables -A "${GUARD_INPUT_CHAIN}" -p tcp --dport "${K8S_APISERVER_PORT}" -j DROP
+iptables -A "${GUARD_INPUT_CHAIN}" -d "${NODE_POD_CIDR}" -j DROP
+iptables -C INPUT -j "${GUARD_INPUT_CHAIN}" 2>/dev/null || iptables -I INPUT 1 -j "${GUARD_INPUT_CHAIN}"
+
 # The API server retries etcd on its own, so it starts without waiting.
-# --endpoint-reconciler-type=none: Endpoints may not hold loopback addresses,
-# so the "kubernetes" Service gets none rather than an error loop.
 launch kube-apiserver kube-apiserver \
-    --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="${K8S_APISERVER_PORT}" \
+    --bind-address=0.0.0.0 --advertise-address="${NODE_IP}" --secure-port="${K8S_APISERVER_PORT}" \
     --etcd-servers="${etcd_url}" \
     --tls-cert-file="${PKI}/apiserver.crt" --tls-private-key-file="${PKI}/apiserver.key" \
     --client-ca-file="${PKI}/ca.crt" \
@@ -192,7 +201,6 @@ launch kube-apiserver kube-apiserver \
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \
     --service-account-key-file="${PKI}/sa.pub" --service-account-signing-key-file="${PKI}/sa.key" \
     --service-cluster-ip-range="${SERVICE_CIDR}" --service-node-port-range="${NODE_PORT_RANGE}" \
-    --endpoint-reconciler-type=none \
     --kubelet-client-certificate="${PKI}/apiserver-kubelet-client.crt" \
     --kubelet-client-key="${PKI}/apiserver-kubelet-client.key" \
     --kubelet-preferred-address-types=InternalIP \
