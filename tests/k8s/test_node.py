@@ -478,10 +478,15 @@ def test_the_platform_chart_runs_on_the_node_with_the_images_built_here(k8s, nod
         )
         print(f"platform Ready on the node {time.monotonic() - started:.0f} s after the install")
         assert {p.spec.node_name for p in pods if _ready(p)} == {node.metadata.name}
-        jobs = batch.list_namespaced_job(
-            namespace, label_selector="app.kubernetes.io/component=migrate"
-        ).items
-        assert jobs and jobs[0].status.succeeded == 1
+        # The migration Job may need a retry while MariaDB initialises.
+        wait(
+            batch.list_namespaced_job,
+            lambda jobs: any(j.status.succeeded for j in jobs),
+            namespace=namespace,
+            label_selector="app.kubernetes.io/component=migrate",
+            timeout=180,
+            what="the migration Job to succeed",
+        )
         claims = core.list_namespaced_persistent_volume_claim(namespace).items
         assert len(claims) == 3 and all(c.status.phase == "Bound" for c in claims)
 

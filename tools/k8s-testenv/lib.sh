@@ -88,6 +88,11 @@ K8S_PROXY_HEALTHZ_PORT="${STOREFLEET_K8S_PROXY_HEALTHZ_PORT:-10256}"
 K8S_PROXY_METRICS_PORT="${STOREFLEET_K8S_PROXY_METRICS_PORT:-10249}"
 CONTAINERD_DIR="${K8S_VAR}/containerd"
 CONTAINERD_SOCK="${CONTAINERD_DIR}/containerd.sock"
+# containerd's root (content store, image snapshots, metadata) outlives the
+# environment, so that an up does not import every image again; down.sh
+# removes every container from it. Its state (sockets, mounts, network
+# namespaces) lives under var/k8s and goes with it.
+CONTAINERD_ROOT="${STOREFLEET_K8S_CONTAINERD_ROOT:-${REPO_ROOT}/var/k8s-containerd}"
 # Our chains: in mangle FORWARD, keeps pod traffic on this machine; in filter
 # INPUT, keeps the API server's port and the pod network's addresses off
 # every interface but loopback and the node's bridge.

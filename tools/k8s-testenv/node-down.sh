@@ -106,6 +106,9 @@ for _ in 1 2 3; do
     done <<<"${mounts}"
 done
 
+# The network namespaces' mount points (now plain files) go too.
+find "${CONTAINERD_DIR}/state" -path '*netns*' -type f -delete 2>/dev/null || true
+
 # 5. Network: veths on our bridge (their peers went with the namespaces), the
 #    bridge, the chains of kube-proxy, kube-router and CNI, and our guard.
 if ip link show "${NODE_BRIDGE}" >/dev/null 2>&1; then

@@ -28,3 +28,9 @@ while read -r name ref archive; do
     fi
     ctr_node images tag --force "${ref}" "${alias}" >/dev/null
 done <"${IMAGES_INDEX}"
+# Builds of ours that the index no longer names go (containerd keeps its root
+# between runs); the :dev aliases point at the current ones.
+current="$(awk '{print $2}' "${IMAGES_INDEX}")"
+for ref in $(ctr_node images list --quiet | grep '^docker\.io/storefleet/' | grep -v ':dev$'); do
+    grep -qxF "${ref}" <<<"${current}" || ctr_node images remove "${ref}" >/dev/null
+done

@@ -81,10 +81,11 @@ EOF
 pause_image="$(awk '$1 == "pause" {print $2}' "${IMAGES_INDEX}" 2>/dev/null || true)"
 [[ -n "${pause_image}" ]] || die_with_log kube-apiserver "no pause image: run 'make images' first"
 cat >"${CONTAINERD_DIR}/config.toml" <<EOF
-# The test node's containerd (Debian's 1.6). Its own root, state and socket
-# under var/k8s, so the system's containerd (if any) is untouched.
+# The test node's containerd (Debian's 1.6). Its own root (var/k8s-containerd,
+# kept between runs for the images), state and socket (var/k8s), so the
+# system's containerd (if any) is untouched.
 version = 2
-root = "${CONTAINERD_DIR}/root"
+root = "${CONTAINERD_ROOT}"
 state = "${CONTAINERD_DIR}/state"
 oom_score = 0
 [grpc]
