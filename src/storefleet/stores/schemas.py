@@ -31,6 +31,10 @@ class StoreCreate(BaseModel):
             description=f"The WordPress admin's password ({PASSWORD_RULE}); generated if omitted"
         ),
     ] = None
+    sample_products: Annotated[
+        bool,
+        Field(description="Start the shop with a few sample products to sell (default: yes)"),
+    ] = True
 
     @field_validator("name")
     @classmethod
@@ -69,6 +73,9 @@ class StoreOut(BaseModel):
 
     id: int
     name: str
+    uid: Annotated[
+        str, Field(description="Names the store's database, user, directory or namespace label")
+    ]
     status: Phase
     url: str | None
     admin_url: str | None
@@ -83,6 +90,9 @@ class StoreOut(BaseModel):
     failure_reason: str | None
     current_step: str | None
     progress: Progress
+    sample_products: bool
+    wordpress_version: Annotated[str | None, Field(description="The WordPress release it runs")]
+    woocommerce_version: Annotated[str | None, Field(description="The WooCommerce release it runs")]
 
 
 class StoreDetail(StoreOut):
