@@ -62,7 +62,7 @@ def migrate() -> None:
     from storefleet.migrations import upgrade
 
     settings = get_settings()
-    settings.data_path.mkdir(parents=True, exist_ok=True)
+    settings.ensure_data_dir()
     logging.getLogger("alembic").setLevel(logging.WARNING)
     upgrade(settings.effective_database_url)
     typer.echo("database schema is up to date")
@@ -568,4 +568,7 @@ def releases_digest(
 
 
 def main() -> None:
+    # What the platform writes (its SQLite files, logs, caches) is its own;
+    # what stores must read is given its mode explicitly.
+    os.umask(0o077)
     app()

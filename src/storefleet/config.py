@@ -191,6 +191,16 @@ class Settings(BaseSettings):
     def releases_path(self) -> Path:
         return (self.releases_dir or self.sites_path / "releases").resolve()
 
+    def ensure_data_dir(self) -> Path:
+        """The data directory, made private: it holds the platform database,
+        the queue, the signing key and the services' credentials, and local
+        stores run under other uids on this machine."""
+        path = self.data_path
+        path.mkdir(parents=True, exist_ok=True)
+        if path.stat().st_uid == os.geteuid():
+            path.chmod(0o700)
+        return path
+
     def signing_key(self) -> str:
         """The JWT and encryption key.
 
@@ -207,7 +217,7 @@ class Settings(BaseSettings):
     def _development_key(self) -> str:
         path = self.data_path / "secret_key"
         if not path.exists():
-            self.data_path.mkdir(parents=True, exist_ok=True)
+            self.ensure_data_dir()
             tmp = path.with_name(f".secret_key.{secrets.token_hex(4)}")
             tmp.touch(mode=0o600)
             tmp.write_text(secrets.token_urlsafe(48), encoding="ascii")
