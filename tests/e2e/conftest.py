@@ -9,6 +9,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -100,8 +101,10 @@ def local_platform_factory(
 ) -> Iterator[Callable[..., LocalPlatform]]:
     made: list[LocalPlatform] = []
 
-    def make(redis_url: str | None = None, start_worker: bool = True) -> LocalPlatform:
-        data = tmp_path / "var"
+    def make(
+        redis_url: str | None = None, start_worker: bool = True, **overrides: Any
+    ) -> LocalPlatform:
+        data = overrides.pop("data_dir", tmp_path / "var")
         settings = make_settings(
             data_dir=data,
             database_url=f"sqlite:///{data / 'platform.db'}",
@@ -111,6 +114,7 @@ def local_platform_factory(
             requeue_after_seconds=2,
             reconcile_interval_seconds=1,
             step_deadline_seconds=60,
+            **overrides,
         )
         prepare(settings).close()
         env = process_env(settings)

@@ -251,6 +251,9 @@ function storefleet_configure_woocommerce(array $request): array {
     foreach ($options as $name => $value) {
         update_option($name, $value);
     }
+    // The merchant's first wp-admin page is the dashboard, not a redirect
+    // into the setup wizard.
+    delete_transient('_wc_activation_redirect');
     $cod = get_option('woocommerce_cod_settings', []);
     $cod = array_merge(['title' => 'Cash on delivery',
                         'description' => 'Pay with cash upon delivery.',

@@ -382,7 +382,8 @@ class LocalDriver(StoreDriver):
 
     @staticmethod
     def _build_site(wordpress: Path, woocommerce: Path, dst: Path) -> None:
-        dst.mkdir(mode=0o755)
+        dst.mkdir()
+        dst.chmod(0o755)
         for entry in wordpress.iterdir():
             if entry.name in _NOT_CORE:
                 continue
