@@ -42,8 +42,8 @@ base() {
   log "building a minbase bookworm tarball (mmdebstrap, $(mirror))"
   mmdebstrap --variant=minbase --quiet \
     --include=ca-certificates,git,make,gcc,g++,libc6-dev,python3,python3-venv,python3-dev,curl,procps,iproute2,sudo,xz-utils \
-    bookworm "$BASE.tmp" "$(mirror)"
-  mv "$BASE.tmp" "$BASE"
+    bookworm "$DIR/partial-base.tar" "$(mirror)"
+  mv "$DIR/partial-base.tar" "$BASE"
 }
 
 unmount_all() {
