@@ -79,9 +79,19 @@ net_up() {
   iptables -I FORWARD -o "$HOST_IF" -j ACCEPT
 }
 
-rootfs() {
+# Removes the rootfs, but never through a mount (a /proc, /sys or /dev of
+# this machine bound into it).
+remove_rootfs() {
   unmount_all
-  rm -rf "$ROOTFS"
+  if findmnt -rn -o TARGET | grep -q "^$ROOTFS"; then
+    log "something is still mounted under $ROOTFS; not removing it"
+    return 1
+  fi
+  rm -rf --one-file-system "$ROOTFS"
+}
+
+rootfs() {
+  remove_rootfs
   mkdir -p "$ROOTFS"
   tar -xf "$BASE" -C "$ROOTFS"
   # What a new machine of this kind has before the session: Node.js 20 with
@@ -196,6 +206,6 @@ case "${1:-}" in
     if [ "$1" = up ]; then prove_up; else prove_test; fi
     ;;
   shell) trap cleanup EXIT; net_up; enter bash -l ;;
-  clean) cleanup; rm -rf "$ROOTFS" ;;
+  clean) cleanup; remove_rootfs ;;
   *) sed -n '2,17p' "$0"; exit 2 ;;
 esac
