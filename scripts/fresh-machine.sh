@@ -121,11 +121,17 @@ rootfs() {
   return 0
 }
 
+# The CA settings a machine of this kind starts its sessions with (its
+# registries are reached through a TLS-inspecting proxy whose CA they trust).
+CA_ENV=$(env | grep -E '^(SSL_CERT_FILE|SSL_CERT_DIR|PIP_CERT|REQUESTS_CA_BUNDLE|CURL_CA_BUNDLE|NODE_EXTRA_CA_CERTS|GIT_SSL_CAINFO)=' | tr '\n' ' ' || true)
+export CA_ENV
+
 # Runs a command in the fresh machine: its own network, mounts and PIDs.
 enter() {
   ip netns exec "$NS" unshare --mount --pid --fork --propagation private bash -c '
     set -e
     R="$1"; shift
+    # shellcheck disable=SC2086
     mount -t proc proc "$R/proc"
     mount -t sysfs sysfs "$R/sys"
     mount --rbind /dev "$R/dev"
@@ -135,7 +141,7 @@ enter() {
     mount --rbind /sys/fs/cgroup "$R/sys/fs/cgroup" 2>/dev/null || true
     exec chroot "$R" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
       PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-      PIP_CERT=/etc/ssl/certs/ca-certificates.crt PIP_FIND_LINKS=/opt/wheels \
+      PIP_FIND_LINKS=/opt/wheels $CA_ENV \
       "$@"
   ' fresh "$ROOTFS" "$@"
 }
