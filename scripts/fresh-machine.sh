@@ -49,7 +49,7 @@ base() {
 unmount_all() {
   # Deepest first; ignore what is not mounted.
   if [ -d "$ROOTFS" ]; then
-    findmnt -rn -o TARGET | grep "^$ROOTFS" | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+    { findmnt -rn -o TARGET | grep "^$ROOTFS" || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
   fi
 }
 
