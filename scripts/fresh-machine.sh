@@ -135,6 +135,7 @@ enter() {
     mount -t proc proc "$R/proc"
     mount -t sysfs sysfs "$R/sys"
     mount --rbind /dev "$R/dev"
+    mount -t tmpfs -o mode=1777 tmpfs "$R/dev/shm"
     mount -t tmpfs -o mode=1777 tmpfs "$R/tmp"
     mount -t tmpfs -o mode=755 tmpfs "$R/run"
     mkdir -p "$R/sys/fs/cgroup"

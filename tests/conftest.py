@@ -142,8 +142,10 @@ def artifacts() -> str | None:
     (the official download locations)."""
     if os.environ.get("STOREFLEET_ARTIFACTS"):
         return os.environ["STOREFLEET_ARTIFACTS"]
-    vendor = REPO.parent / "shared" / "vendor"
-    return str(vendor) if (vendor / "SHA256SUMS").is_file() else None
+    for vendor in (REPO.parent / "shared" / "vendor", REPO.parent.parent / "shared" / "vendor"):
+        if (vendor / "SHA256SUMS").is_file():
+            return str(vendor)
+    return None
 
 
 @pytest.fixture
