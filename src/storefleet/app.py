@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -51,12 +51,12 @@ def _operation_id(route: APIRoute) -> str:
 
 
 async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StoreFleetError)
+    exc = cast(StoreFleetError, exc)  # registered for StoreFleetError only
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
+    exc = cast(RequestValidationError, exc)  # registered for RequestValidationError only
     errors: list[dict[str, Any]] = []
     for err in exc.errors():
         loc = [str(part) for part in err.get("loc", ())]

@@ -330,7 +330,8 @@ class LocalDriver(StoreDriver):
         return result
 
     def _install(self, ctx: StepContext) -> StepOutcome:
-        assert ctx.store.url is not None
+        if ctx.store.url is None:
+            raise PermanentError("the store has no URL: the endpoint step recorded none")
         result = self._run_installer(
             ctx,
             {
@@ -442,7 +443,8 @@ class LocalDriver(StoreDriver):
         raise TransientError(f"the PHP server did not open port {store.port} in time")
 
     def _verify(self, ctx: StepContext) -> StepOutcome:
-        assert ctx.store.url is not None
+        if ctx.store.url is None:
+            raise PermanentError("the store has no URL: the endpoint step recorded none")
         return StepOutcome(check_storefront(ctx.store.url, ctx.store.name, timeout=ctx.remaining()))
 
     # -- deletion steps ---------------------------------------------------
