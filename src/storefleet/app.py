@@ -3,6 +3,7 @@ built dashboard."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sqlite3
 from pathlib import Path
@@ -15,13 +16,14 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from redis.exceptions import RedisError
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
+from storefleet import heartbeats
 from storefleet.audit.endpoints import router as audit_router
 from storefleet.auth.endpoints import router as auth_router
+from storefleet.db import utcnow
 from storefleet.exceptions import StoreFleetError
 from storefleet.runtime import Runtime
 from storefleet.stores.endpoints import router as stores_router
@@ -68,6 +70,15 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
 
 
+def _reconciler_state(last_sweep: dt.datetime | None, stale_seconds: float) -> str:
+    if last_sweep is None:
+        return "no sweep recorded: is a worker running?"
+    age = (utcnow() - last_sweep).total_seconds()
+    if age > stale_seconds:
+        return f"stale: the last good sweep was {age:.0f}s ago"
+    return "ok"
+
+
 def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(
         title="StoreFleet",
@@ -93,12 +104,17 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @app.get("/readyz", tags=["health"], responses={503: {"description": "A dependency is down"}})
     def readyz() -> JSONResponse:
-        """Readiness: the platform database and the queue are reachable."""
+        """Readiness: the platform database and the queue are reachable (else
+        503). The reconciler, which runs in the workers, is reported too: its
+        last good sweep; when that is too old the status is ``degraded``, still
+        200, so that dead workers do not take the API's replicas out of service."""
         checks: dict[str, str] = {}
+        reconciler = "unknown: the database is unreachable"
         try:
-            with runtime.db.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
+            with runtime.db.transaction(write=False) as session:
+                last_sweep = heartbeats.last(session, heartbeats.RECONCILER)
             checks["database"] = "ok"
+            reconciler = _reconciler_state(last_sweep, runtime.settings.reconciler_stale_seconds)
         except SQLAlchemyError as exc:
             checks["database"] = f"unreachable: {type(exc).__name__}"
         try:
@@ -107,10 +123,9 @@ def create_app(runtime: Runtime) -> FastAPI:
         except (RedisError, OSError, sqlite3.Error) as exc:
             checks["queue"] = f"unreachable: {type(exc).__name__}"
         ok = all(v == "ok" for v in checks.values())
-        return JSONResponse(
-            {"status": "ok" if ok else "unavailable", "checks": checks},
-            status_code=200 if ok else 503,
-        )
+        checks["reconciler"] = reconciler
+        status = "unavailable" if not ok else "ok" if reconciler == "ok" else "degraded"
+        return JSONResponse({"status": status, "checks": checks}, status_code=200 if ok else 503)
 
     if FRONTEND_DIST.is_dir():
         app.mount("/", _Dashboard(directory=FRONTEND_DIST, html=True), name="dashboard")

@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     worker_concurrency: Annotated[int, Field(ge=1, le=64)] = 3
     lease_seconds: Annotated[float, Field(gt=0)] = 30.0
     reconcile_interval_seconds: Annotated[float, Field(gt=0)] = 10.0
+    #: /readyz reports the reconciler as stale when its last good sweep is older.
+    reconciler_stale_seconds: Annotated[float, Field(gt=0)] = 120.0
     requeue_after_seconds: Annotated[float, Field(gt=0)] = 30.0
     step_deadline_seconds: Annotated[float, Field(gt=0)] = 300.0
     operation_deadline_seconds: Annotated[float, Field(gt=0)] = 1200.0
@@ -131,6 +133,15 @@ class Settings(BaseSettings):
             )
         if self.database_url is None:
             raise ValueError("STOREFLEET_DATABASE_URL must be set when STOREFLEET_ENV=production")
+        return self
+
+    @model_validator(mode="after")
+    def _stale_after_some_sweeps(self) -> Self:
+        if self.reconciler_stale_seconds < 2 * self.reconcile_interval_seconds:
+            raise ValueError(
+                "STOREFLEET_RECONCILER_STALE_SECONDS must be at least twice "
+                "STOREFLEET_RECONCILE_INTERVAL_SECONDS"
+            )
         return self
 
     @model_validator(mode="after")

@@ -3,6 +3,7 @@ MariaDB), without a worker: what the API promises on its own."""
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import time
 from collections import Counter
@@ -16,8 +17,10 @@ import jwt
 import pytest
 from sqlalchemy import select
 
+from storefleet import heartbeats
 from storefleet.auth import tokens
 from storefleet.config import Settings
+from storefleet.db import utcnow
 from storefleet.runtime import Runtime
 from storefleet.stores.models import Store
 from tests.conftest import free_port
@@ -48,9 +51,32 @@ def platform(platform_db_url: str, make_settings: Callable[..., Settings]) -> It
 
 def test_health_and_readiness(platform: Platform) -> None:
     assert httpx.get(platform.url + "/healthz").json() == {"status": "ok"}
+    heartbeats.beat(platform.runtime.db, heartbeats.RECONCILER, "worker-1")
     ready = httpx.get(platform.url + "/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"database": "ok", "queue": "ok"}
+    assert ready.json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "queue": "ok", "reconciler": "ok"},
+    }
+
+
+def test_readiness_reports_a_reconciler_that_stopped_sweeping(platform: Platform) -> None:
+    ready = httpx.get(platform.url + "/readyz")
+    # No worker has swept yet: said, but the API itself is ready.
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "degraded"
+    assert ready.json()["checks"]["reconciler"].startswith("no sweep recorded")
+    stale = platform.runtime.settings.reconciler_stale_seconds
+    long_ago = utcnow() - dt.timedelta(seconds=stale + 30)
+    heartbeats.beat(platform.runtime.db, heartbeats.RECONCILER, "worker-1", at=long_ago)
+    ready = httpx.get(platform.url + "/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "degraded"
+    assert ready.json()["checks"]["reconciler"] == (
+        f"stale: the last good sweep was {stale + 30:.0f}s ago"
+    )
+    heartbeats.beat(platform.runtime.db, heartbeats.RECONCILER, "worker-2")
+    assert httpx.get(platform.url + "/readyz").json()["status"] == "ok"
 
 
 def test_sign_in_and_me(platform: Platform) -> None:
