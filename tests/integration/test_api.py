@@ -7,14 +7,11 @@ import datetime as dt
 import secrets
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import jwt
-import pytest
 from sqlalchemy import select
 
 from storefleet import heartbeats
@@ -23,30 +20,8 @@ from storefleet.config import Settings
 from storefleet.db import utcnow
 from storefleet.runtime import Runtime
 from storefleet.stores.models import Store
-from tests.conftest import free_port
-from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, Api, add_member, api_in_thread, prepare
-
-
-@dataclass
-class Platform:
-    url: str
-    runtime: Runtime
-
-    def admin(self) -> Api:
-        return Api.login(self.url, ADMIN_EMAIL, ADMIN_PASSWORD)
-
-    def member(self, email: str | None = None, **quota: int) -> Api:
-        email = email or f"m-{secrets.token_hex(4)}@example.com"
-        add_member(self.runtime, email, "member-password", **quota)
-        return Api.login(self.url, email, "member-password")
-
-
-@pytest.fixture
-def platform(platform_db_url: str, make_settings: Callable[..., Settings]) -> Iterator[Platform]:
-    runtime = prepare(make_settings(database_url=platform_db_url))
-    with api_in_thread(runtime, free_port()) as url:
-        yield Platform(url, runtime)
-    runtime.close()
+from tests.integration.conftest import Platform
+from tests.support import ADMIN_EMAIL, Api, add_member
 
 
 def test_health_and_readiness(platform: Platform) -> None:
@@ -299,7 +274,10 @@ def test_the_stream_sends_changes_the_user_may_see(platform: Platform) -> None:
 
     def listen() -> None:
         with httpx.stream(
-            "GET", platform.url + "/api/stores/stream", params={"access_token": token}, timeout=20
+            "GET",
+            platform.url + "/api/stores/stream",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=20,
         ) as resp:
             assert resp.status_code == 200
             for line in resp.iter_lines():
@@ -344,8 +322,6 @@ def test_bootstrap_is_idempotent_and_takes_the_password_from_a_file(tmp_path: Pa
     )  # fmt: skip
     assert listed.stdout.count("admin@example.com") == 1
     from storefleet.auth import passwords, repository
-    from storefleet.config import Settings
-    from storefleet.runtime import Runtime
 
     runtime = Runtime(Settings(data_dir=tmp_path / "var", secret_key="k" * 40))
     with runtime.db.transaction(write=False) as session:
