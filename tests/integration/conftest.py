@@ -42,12 +42,13 @@ def platform(platform_db_url: str, make_settings: Callable[..., Settings]) -> It
 def platform_factory(
     tmp_path_factory: pytest.TempPathFactory, make_settings: Callable[..., Settings]
 ) -> Iterator[Callable[..., Platform]]:
-    """Platforms on SQLite with settings of the test's choosing."""
+    """Platforms with settings of the test's choosing (SQLite unless told)."""
     stops: list[Callable[[], None]] = []
 
     def make(**overrides: Any) -> Platform:
         db = tmp_path_factory.mktemp("platform") / "platform.db"
-        runtime = prepare(make_settings(database_url=f"sqlite:///{db}", **overrides))
+        overrides.setdefault("database_url", f"sqlite:///{db}")
+        runtime = prepare(make_settings(**overrides))
         served = api_in_thread(runtime, free_port())
         url = served.__enter__()
 
