@@ -70,9 +70,11 @@ class Settings(BaseSettings):
     password_check_memory_mib: Annotated[int, Field(ge=64)] = 192
     #: How long a sign-in waits for a free check before a 503.
     password_check_wait_seconds: Annotated[float, Field(gt=0, le=60)] = 3.0
-    #: The whole API's rate limit, per signed-in user and per client address.
-    api_requests_per_minute_per_token: Annotated[int, Field(ge=1)] = 600
-    api_requests_per_minute_per_address: Annotated[int, Field(ge=1)] = 1200
+    #: The whole API's rate limit, per signed-in user (the token's subject) and
+    #: per client address: high enough for dashboards, scripts and CI that poll,
+    #: low enough to stop a runaway client (see web/ratelimit.py).
+    api_requests_per_minute_per_token: Annotated[int, Field(ge=1)] = 3000
+    api_requests_per_minute_per_address: Annotated[int, Field(ge=1)] = 6000
 
     # Platform database and queue
     database_url: str | None = None
@@ -128,6 +130,12 @@ class Settings(BaseSettings):
     #: store is then recorded as "not verifiable" instead of failing. The
     #: driver also detects kwok nodes itself when it may read nodes.
     k8s_nodes_simulated: bool = False
+    #: Labels each store namespace storefleet.io/instance=<this>, so that one
+    #: platform release finds (and purges) its own stores only; the platform
+    #: chart sets <namespace>.<release>.
+    k8s_instance: Annotated[
+        str, Field(max_length=63, pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+    ] = "storefleet"
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -3,8 +3,9 @@ subject of the bearer token or session cookie) and per client address, with
 the ``limits`` library's sliding-window counters in the same storage as the
 sign-in throttle (memory, or Redis shared by every replica).
 
-The defaults (600 per user, 1200 per address, a minute) leave a person at a
-dashboard far below them and stop a script that hammers the API. Should
+The defaults (3000 per user, 6000 per address, a minute: 50 and 100 a second)
+leave dashboards and polling scripts far below them and stop a client stuck in
+a loop from taking the API's capacity for itself. Should
 Redis be unreachable, requests pass (the database and the throttle still
 protect themselves) and the failure is logged once a minute.
 """
