@@ -45,6 +45,7 @@ from storefleet.names import require_valid_store_name
 log = logging.getLogger(__name__)
 
 STORE_LABEL = "storefleet.io/store"
+INSTANCE_LABEL = "storefleet.io/instance"
 RELEASE = "store"
 DEPLOYMENT = "store"
 SERVICE = "store"
@@ -214,6 +215,7 @@ class KubernetesDriver(StoreDriver):
                     name=ns,
                     labels={
                         STORE_LABEL: str(ctx.store.id),
+                        INSTANCE_LABEL: self.settings.k8s_instance,
                         "storefleet.io/store-name": ctx.store.name,
                         "app.kubernetes.io/managed-by": "storefleet",
                     },
