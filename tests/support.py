@@ -62,7 +62,11 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
         "STOREFLEET_DATABASE_URL": settings.effective_database_url,
         "STOREFLEET_SECRET_KEY": settings.signing_key(),
         "STOREFLEET_STORES_DB_PREFIX": settings.stores_db_prefix,
+        "STOREFLEET_SITES_DIR": str(settings.sites_path),
+        "STOREFLEET_RELEASES_DIR": str(settings.releases_path),
     }
+    if settings.artifacts:
+        env["STOREFLEET_ARTIFACTS"] = settings.artifacts
     if settings.stores_db_url:
         env["STOREFLEET_STORES_DB_URL"] = settings.stores_db_url
     if settings.redis_url:
@@ -203,12 +207,14 @@ class PlatformProcesses:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob("*.log")))
 
 
-def leave_nothing_behind(data_dir: Path, stores_db_url: str | None, db_prefix: str) -> None:
-    """Kill every process working under ``data_dir`` (store PHP servers) and
-    drop the store databases and users named with ``db_prefix``."""
-    root = str(data_dir)
+def leave_nothing_behind(roots: list[Path], stores_db_url: str | None, db_prefix: str) -> None:
+    """Kill every process working under ``roots`` (store PHP servers, wp-cron),
+    remove the store sites there, and drop the store databases and users
+    named with ``db_prefix``."""
+    marks = [str(root) for root in roots]
     for proc in psutil.process_iter(["pid", "cmdline"]):
-        if any(root in part for part in (proc.info["cmdline"] or [])):
+        cmdline = proc.info["cmdline"] or []
+        if any(mark in part for part in cmdline for mark in marks):
             with contextlib.suppress(psutil.Error, ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
     if not stores_db_url:

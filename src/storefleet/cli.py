@@ -28,7 +28,11 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 users_app = typer.Typer(no_args_is_help=True, help="Manage platform users (on this machine).")
 stores_app = typer.Typer(no_args_is_help=True, help="Manage stores through the API.")
 app.add_typer(users_app, name="users")
+releases_app = typer.Typer(
+    no_args_is_help=True, help="The pinned WordPress and WooCommerce releases (on this machine)."
+)
 app.add_typer(stores_app, name="stores")
+app.add_typer(releases_app, name="releases")
 
 _CREDENTIALS = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "storefleet"
 
@@ -58,7 +62,7 @@ def migrate() -> None:
     from storefleet.migrations import upgrade
 
     settings = get_settings()
-    settings.data_path.mkdir(parents=True, exist_ok=True)
+    settings.ensure_data_dir()
     logging.getLogger("alembic").setLevel(logging.WARNING)
     upgrade(settings.effective_database_url)
     typer.echo("database schema is up to date")
@@ -227,16 +231,13 @@ def _wait_for_api(url: str, proc: subprocess.Popen[bytes]) -> None:
 def _stop_stores(settings: Settings, driver: Any) -> None:
     from sqlalchemy import select
 
-    from storefleet.drivers.base import StoreSnapshot
+    from storefleet.provisioning import snapshot_of
     from storefleet.stores.models import Phase, Store
 
     runtime = _runtime()
     with runtime.db.transaction(write=False) as session:
         stores = session.scalars(select(Store).where(Store.phase != Phase.deleted.value)).all()
-        snapshots = [
-            StoreSnapshot(id=s.id, name=s.name, admin_email=s.admin_email, url=s.url, port=s.port)
-            for s in stores
-        ]
+        snapshots = [snapshot_of(s) for s in stores]
     driver.stop_all(snapshots)
     runtime.close()
     print(f"stopped {len(snapshots)} store server(s)", flush=True)
@@ -539,5 +540,81 @@ def stores_smoke_test(
     )
 
 
+# -- releases ------------------------------------------------------------------
+
+
+def _release_cache(settings: Settings) -> Any:
+    from storefleet.releases import ReleaseCache
+
+    return ReleaseCache(
+        settings.releases_path, settings.artifacts, max_bytes=settings.download_max_bytes
+    )
+
+
+@releases_app.command("show")
+def releases_show() -> None:
+    """Print the pinned releases, which one new stores get, and what is cached."""
+    from storefleet import releases
+
+    cache = _release_cache(get_settings())
+    cur = releases.current()
+    for product in releases.PRODUCTS:
+        for rel in releases.known(product):
+            mark = "current" if cur[product] == rel.version else "       "
+            cached = "cached" if cache.is_cached(rel) else "-"
+            typer.echo(f"{mark}  {rel.title:<20} {rel.file:<26} {cached:<6}  {rel.tree_sha256}")
+
+
+@releases_app.command("fetch")
+def releases_fetch(
+    products: Annotated[
+        list[str] | None, typer.Argument(help="wordpress, woocommerce (default: both)")
+    ] = None,
+    version: Annotated[
+        str | None, typer.Option(help="A pinned version (default: the current one)")
+    ] = None,
+) -> None:
+    """Fetch and verify releases into the cache; print each verified tree's path."""
+    from storefleet import releases
+
+    cache = _release_cache(get_settings())
+    for product in products or list(releases.PRODUCTS):
+        try:
+            rel = releases.pinned(product, version)  # type: ignore[arg-type]
+            typer.echo(cache.fetch(rel))
+        except releases.ReleaseError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from exc
+
+
+@releases_app.command("digest")
+def releases_digest(
+    archive: Path,
+    top: Annotated[str, typer.Option(help="The directory the archive unpacks to")],
+) -> None:
+    """Print the tree digest of an archive, to pin a new release in pins.json."""
+    import tempfile
+
+    from storefleet.releases.archives import ArchiveError, file_sha256, tree_digest, unpack
+
+    settings = get_settings()
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            unpack(archive, Path(tmp), max_bytes=settings.download_max_bytes)
+            digest, count = tree_digest(Path(tmp) / top)
+        except ArchiveError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from exc
+    typer.echo(
+        json.dumps(
+            {"tree_sha256": digest, "files": count, "archive_sha256": [file_sha256(archive)]},
+            indent=1,
+        )
+    )
+
+
 def main() -> None:
+    # What the platform writes (its SQLite files, logs, caches) is its own;
+    # what stores must read is given its mode explicitly.
+    os.umask(0o077)
     app()

@@ -103,10 +103,30 @@ class Settings(BaseSettings):
     stores_db_prefix: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,15}$")] = "store_"
     stores_db_user_host: str = "%"
     stores_db_max_connections: Annotated[int, Field(ge=1)] = 30
-    wordpress_source: Path = Path("/usr/share/wordpress")
-    woocommerce_archive: str | None = None
+    #: Where release archives come from when not from their official URLs: a
+    #: directory or an https base URL holding the files named in releases/pins.json.
+    artifacts: str | None = None
+    #: Verified, unpacked releases (default: <data_dir>/releases).
+    releases_dir: Path | None = None
+    #: The most a release download, or what it unpacks to, may weigh.
+    download_max_bytes: Annotated[int, Field(ge=1 << 20)] = 512 << 20
     php_binary: str = "php"
     php_server_workers: Annotated[int, Field(ge=1, le=32)] = 4
+    #: PHP's opcode cache in store servers (off only to measure what it gives).
+    php_opcache: bool = True
+    #: Where local stores live (their sites, and the verified releases they link
+    #: from); it must be reachable by the stores' own uids. Default: the data
+    #: dir, or /var/lib/storefleet when the platform runs as root (the data dir
+    #: may sit in a home directory no other user can enter).
+    sites_dir: Path | None = None
+    #: Each local store's PHP runs as a uid (and gid) of its own from this range.
+    store_uid_min: Annotated[int, Field(ge=1000)] = 2_000_000
+    store_uid_max: Annotated[int, Field(ge=1000)] = 2_999_999
+    #: How often wp-cron runs for each ready local store.
+    store_cron_interval_seconds: Annotated[float, Field(gt=0)] = 60.0
+    #: Defaults of every new shop: WooCommerce's "country:state" and currency.
+    store_country: Annotated[str, Field(pattern=r"^[A-Z]{2}(:[A-Z0-9-]{1,10})?$")] = "US:CA"
+    store_currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
     store_bind_host: str = "127.0.0.1"
     store_port_min: Annotated[int, Field(ge=1024, le=65535)] = 30000
     store_port_max: Annotated[int, Field(ge=1024, le=65535)] = 32767
@@ -184,9 +204,11 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _port_range(self) -> Self:
+    def _ranges(self) -> Self:
         if self.store_port_min > self.store_port_max:
             raise ValueError("STOREFLEET_STORE_PORT_MIN must not exceed STOREFLEET_STORE_PORT_MAX")
+        if self.store_uid_min > self.store_uid_max:
+            raise ValueError("STOREFLEET_STORE_UID_MIN must not exceed STOREFLEET_STORE_UID_MAX")
         return self
 
     # Derived values -------------------------------------------------------
@@ -204,8 +226,30 @@ class Settings(BaseSettings):
         return self.data_path / "queue.db"
 
     @property
+    def sites_path(self) -> Path:
+        if self.sites_dir is not None:
+            return self.sites_dir.resolve()
+        if os.geteuid() == 0:
+            return Path("/var/lib/storefleet")
+        return self.data_path
+
+    @property
     def stores_path(self) -> Path:
-        return self.data_path / "stores"
+        return self.sites_path / "stores"
+
+    @property
+    def releases_path(self) -> Path:
+        return (self.releases_dir or self.sites_path / "releases").resolve()
+
+    def ensure_data_dir(self) -> Path:
+        """The data directory, made private: it holds the platform database,
+        the queue, the signing key and the services' credentials, and local
+        stores run under other uids on this machine."""
+        path = self.data_path
+        path.mkdir(parents=True, exist_ok=True)
+        if path.stat().st_uid == os.geteuid():
+            path.chmod(0o700)
+        return path
 
     def signing_key(self) -> str:
         """The JWT and encryption key.
@@ -223,7 +267,7 @@ class Settings(BaseSettings):
     def _development_key(self) -> str:
         path = self.data_path / "secret_key"
         if not path.exists():
-            self.data_path.mkdir(parents=True, exist_ok=True)
+            self.ensure_data_dir()
             tmp = path.with_name(f".secret_key.{secrets.token_hex(4)}")
             tmp.touch(mode=0o600)
             tmp.write_text(secrets.token_urlsafe(48), encoding="ascii")

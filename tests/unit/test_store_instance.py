@@ -18,6 +18,7 @@ from kubernetes.client.rest import ApiException
 from storefleet.config import Environment, Settings
 from storefleet.drivers.base import StepContext, StoreSnapshot
 from storefleet.drivers.kubernetes.driver import INSTANCE_LABEL, KubernetesDriver
+from storefleet.names import new_store_uid
 from tests.conftest import REPO
 
 _KUBECTL = r"""#!/bin/sh
@@ -129,11 +130,12 @@ def test_store_namespaces_are_labelled_with_the_instance(tmp_path: Path, instanc
     driver = KubernetesDriver(settings, databases=object(), api_client=client.ApiClient())  # type: ignore[arg-type]
     core = _Core()
     driver.core = core
-    store = StoreSnapshot(id=7, name="shop", admin_email="a@example.com")
+    store = StoreSnapshot(id=7, name="shop", admin_email="a@example.com", uid=new_store_uid())
     driver._namespace(_Context(store, deadline=float("inf")))
     (namespace,) = core.created
     assert namespace.metadata.labels[INSTANCE_LABEL] == instance
     assert namespace.metadata.labels["storefleet.io/store"] == "7"
+    assert namespace.metadata.labels["storefleet.io/store-uid"] == store.uid
 
 
 def test_the_instance_is_a_label_value() -> None:

@@ -2,7 +2,7 @@
 
 import type { Client, Options as Options2, TDataShape } from './client';
 import { client } from './client.gen';
-import type { CreateSessionData, CreateSessionErrors, CreateSessionResponses, CreateStoreData, CreateStoreErrors, CreateStoreResponses, CreateUserData, CreateUserErrors, CreateUserResponses, DeleteSessionData, DeleteSessionErrors, DeleteSessionResponses, DeleteStoreData, DeleteStoreErrors, DeleteStoreResponses, GetStoreData, GetStoreErrors, GetStoreResponses, HealthzData, HealthzResponses, ListAuditEventsData, ListAuditEventsErrors, ListAuditEventsResponses, ListStoresData, ListStoresErrors, ListStoresResponses, ListUsersData, ListUsersErrors, ListUsersResponses, LoginData, LoginErrors, LoginResponses, MeData, MeErrors, MeResponses, ReadyzData, ReadyzErrors, ReadyzResponses, RetryStoreData, RetryStoreErrors, RetryStoreResponses, StoreEventsData, StoreEventsErrors, StoreEventsResponses, StreamStoresData, StreamStoresErrors, StreamStoresResponses, UpdateUserData, UpdateUserErrors, UpdateUserResponses } from './types.gen';
+import type { CreateSessionData, CreateSessionErrors, CreateSessionResponses, CreateStoreData, CreateStoreErrors, CreateStoreResponses, CreateUserData, CreateUserErrors, CreateUserResponses, DeleteSessionData, DeleteSessionErrors, DeleteSessionResponses, DeleteStoreData, DeleteStoreErrors, DeleteStoreResponses, GetStoreData, GetStoreErrors, GetStoreResponses, HealthzData, HealthzResponses, ListAuditEventsData, ListAuditEventsErrors, ListAuditEventsResponses, ListStoresData, ListStoresErrors, ListStoresResponses, ListUsersData, ListUsersErrors, ListUsersResponses, LoginData, LoginErrors, LoginResponses, MeData, MeErrors, MeResponses, ReadyzData, ReadyzErrors, ReadyzResponses, RetryStoreData, RetryStoreErrors, RetryStoreResponses, StoreEventsData, StoreEventsErrors, StoreEventsResponses, StoreMailData, StoreMailErrors, StoreMailResponses, StreamStoresData, StreamStoresErrors, StreamStoresResponses, UpdateUserData, UpdateUserErrors, UpdateUserResponses } from './types.gen';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -140,6 +140,21 @@ export const getStore = <ThrowOnError extends boolean = false>(options: Options<
 export const storeEvents = <ThrowOnError extends boolean = false>(options: Options<StoreEventsData, ThrowOnError>) => (options.client ?? client).get<StoreEventsResponses, StoreEventsErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/stores/{store_id}/events',
+    ...options
+});
+
+/**
+ * Store Mail
+ *
+ * The email the store sent (order notifications and others), newest first.
+ *
+ * Local stores keep their mail in a mailbox of their own, shown here; on
+ * Kubernetes stores send through the SMTP server the platform's chart
+ * configures, and this list stays empty.
+ */
+export const storeMail = <ThrowOnError extends boolean = false>(options: Options<StoreMailData, ThrowOnError>) => (options.client ?? client).get<StoreMailResponses, StoreMailErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/stores/{store_id}/mail',
     ...options
 });
 

@@ -115,6 +115,50 @@ export type LoginRequest = {
 };
 
 /**
+ * MailOut
+ */
+export type MailOut = {
+    /**
+     * At
+     */
+    at: string;
+    /**
+     * Id
+     */
+    id: string;
+    /**
+     * Subject
+     */
+    subject: string;
+    /**
+     * Text
+     *
+     * The message as plain text
+     */
+    text: string;
+    /**
+     * To
+     */
+    to: Array<string>;
+};
+
+/**
+ * MailPage
+ */
+export type MailPage = {
+    /**
+     * Delivery
+     *
+     * mailbox: kept by the platform (shown here); smtp: sent out
+     */
+    delivery: string;
+    /**
+     * Items
+     */
+    items: Array<MailOut>;
+};
+
+/**
  * Me
  */
 export type Me = {
@@ -248,7 +292,7 @@ export type StoreCreate = {
     /**
      * Admin Password
      *
-     * The WordPress admin's password (must be 8-128 characters); generated if omitted
+     * The WordPress admin's password (must be 8-128 characters, without spaces at either end and without control characters); generated if omitted
      */
     admin_password?: string | null;
     /**
@@ -257,6 +301,12 @@ export type StoreCreate = {
      * A DNS-1123 label: must be 3-40 characters of lowercase letters, digits and hyphens, start with a letter and not end with a hyphen
      */
     name: string;
+    /**
+     * Sample Products
+     *
+     * Start the shop with a few sample products to sell (default: yes)
+     */
+    sample_products?: boolean;
 };
 
 /**
@@ -318,7 +368,17 @@ export type StoreCreated = {
      * Ready At
      */
     ready_at: string | null;
+    /**
+     * Sample Products
+     */
+    sample_products: boolean;
     status: Phase;
+    /**
+     * Uid
+     *
+     * Names the store's database, user, directory or namespace label
+     */
+    uid: string;
     /**
      * Updated At
      */
@@ -327,6 +387,18 @@ export type StoreCreated = {
      * Url
      */
     url: string | null;
+    /**
+     * Woocommerce Version
+     *
+     * The WooCommerce release it runs
+     */
+    woocommerce_version: string | null;
+    /**
+     * Wordpress Version
+     *
+     * The WordPress release it runs
+     */
+    wordpress_version: string | null;
 };
 
 /**
@@ -382,11 +454,21 @@ export type StoreDetail = {
      * Ready At
      */
     ready_at: string | null;
+    /**
+     * Sample Products
+     */
+    sample_products: boolean;
     status: Phase;
     /**
      * Steps
      */
     steps: Array<StepOut>;
+    /**
+     * Uid
+     *
+     * Names the store's database, user, directory or namespace label
+     */
+    uid: string;
     /**
      * Updated At
      */
@@ -395,6 +477,18 @@ export type StoreDetail = {
      * Url
      */
     url: string | null;
+    /**
+     * Woocommerce Version
+     *
+     * The WooCommerce release it runs
+     */
+    woocommerce_version: string | null;
+    /**
+     * Wordpress Version
+     *
+     * The WordPress release it runs
+     */
+    wordpress_version: string | null;
 };
 
 /**
@@ -450,7 +544,17 @@ export type StoreOut = {
      * Ready At
      */
     ready_at: string | null;
+    /**
+     * Sample Products
+     */
+    sample_products: boolean;
     status: Phase;
+    /**
+     * Uid
+     *
+     * Names the store's database, user, directory or namespace label
+     */
+    uid: string;
     /**
      * Updated At
      */
@@ -459,6 +563,18 @@ export type StoreOut = {
      * Url
      */
     url: string | null;
+    /**
+     * Woocommerce Version
+     *
+     * The WooCommerce release it runs
+     */
+    woocommerce_version: string | null;
+    /**
+     * Wordpress Version
+     *
+     * The WordPress release it runs
+     */
+    wordpress_version: string | null;
 };
 
 /**
@@ -1054,6 +1170,49 @@ export type StoreEventsResponses = {
 };
 
 export type StoreEventsResponse = StoreEventsResponses[keyof StoreEventsResponses];
+
+export type StoreMailData = {
+    body?: never;
+    path: {
+        /**
+         * Store Id
+         */
+        store_id: number;
+    };
+    query?: {
+        /**
+         * Limit
+         */
+        limit?: number;
+    };
+    url: '/api/stores/{store_id}/mail';
+};
+
+export type StoreMailErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * No such object, or not yours
+     */
+    404: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type StoreMailError = StoreMailErrors[keyof StoreMailErrors];
+
+export type StoreMailResponses = {
+    /**
+     * Successful Response
+     */
+    200: MailPage;
+};
+
+export type StoreMailResponse = StoreMailResponses[keyof StoreMailResponses];
 
 export type RetryStoreData = {
     body?: never;

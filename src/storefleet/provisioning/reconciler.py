@@ -19,7 +19,8 @@ from sqlalchemy import or_, select
 
 from storefleet import heartbeats
 from storefleet.db import after_commit, utcnow
-from storefleet.drivers.base import StoreDriver, StoreSnapshot
+from storefleet.drivers.base import StoreDriver
+from storefleet.provisioning.runner import snapshot_of
 from storefleet.runtime import Runtime
 from storefleet.stores import repository
 from storefleet.stores.models import UNFINISHED, Phase, Store
@@ -80,11 +81,7 @@ class Reconciler:
                     or_(Store.lease_expires_at.is_(None), Store.lease_expires_at < utcnow()),
                 )
             ).all()
-            snapshots = [
-                StoreSnapshot(id=st.id, name=st.name, admin_email=st.admin_email, url=st.url,
-                              port=st.port)
-                for st in stores
-            ]  # fmt: skip
+            snapshots = [snapshot_of(st) for st in stores]
         report = self.driver.supervise(snapshots)
         if report.restarted or report.failed:
             with self.runtime.db.transaction() as session:

@@ -13,11 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from storefleet import releases
 from storefleet.audit import service as audit
 from storefleet.auth import passwords
 from storefleet.auth.models import User
 from storefleet.db import after_commit, utcnow
 from storefleet.exceptions import Conflict, NotFound, TooManyRequests
+from storefleet.names import new_store_uid
 from storefleet.runtime import Runtime
 from storefleet.stores import repository
 from storefleet.stores.models import Desired, Operation, Phase, StepStatus, Store, StoreStep
@@ -94,11 +96,16 @@ def create(
     password = data.admin_password
     if password is None:
         password = generated = passwords.generate_password()
+    pins = releases.current()
     store = Store(
         owner_id=user.id,
         owner=user,
         name=data.name,
+        uid=new_store_uid(),
         live_name=data.name,
+        sample_products=data.sample_products,
+        wordpress_version=pins["wordpress"],
+        woocommerce_version=pins["woocommerce"],
         driver=settings.driver.value,
         desired=Desired.present.value,
         phase=Phase.pending.value,
@@ -193,6 +200,7 @@ def to_out(store: Store, progress: tuple[int, int] | None) -> StoreOut:
     return StoreOut(
         id=store.id,
         name=store.name,
+        uid=store.uid,
         status=Phase(store.phase),
         url=store.url,
         admin_url=store.admin_url,
@@ -207,6 +215,9 @@ def to_out(store: Store, progress: tuple[int, int] | None) -> StoreOut:
         failure_reason=store.failure_reason,
         current_step=store.current_step,
         progress=_progress(progress),
+        sample_products=store.sample_products,
+        wordpress_version=store.wordpress_version,
+        woocommerce_version=store.woocommerce_version,
     )
 
 

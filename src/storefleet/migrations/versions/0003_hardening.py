@@ -1,7 +1,7 @@
 """hardening: the reconciler's heartbeat, and each audit event's result
 
 Revision ID: 0003
-Revises: 0001 (chain onto 0002, the store uid, once main has it)
+Revises: 0002
 Create Date: 2026-11-26 11:26:18.361791
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import storefleet.db
 
 revision = "0003"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
