@@ -43,8 +43,8 @@ def _logging(settings: Settings) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    logging.getLogger("huey").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    for noisy in ("huey", "httpx", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _runtime() -> Any:
@@ -451,10 +451,14 @@ def stores_list(
 def stores_create(
     name: str,
     admin_email: Annotated[str, typer.Option(help="The store admin's email")],
+    sample_products: Annotated[
+        bool, typer.Option(help="Start the shop with WooCommerce's sample products")
+    ] = True,
     wait: Annotated[bool, typer.Option(help="Wait until ready")] = False,
 ) -> None:
     """Create a store. The admin password is generated and printed once."""
-    s = _request("POST", "/api/stores", json={"name": name, "admin_email": admin_email})
+    body = {"name": name, "admin_email": admin_email, "sample_products": sample_products}
+    s = _request("POST", "/api/stores", json=body)
     _print_store(s)
     if s.get("admin_password"):
         typer.echo(f"admin password (shown only now): {s['admin_password']}")

@@ -16,7 +16,9 @@ import httpx
 import pymysql
 import pytest
 import redis
+from sqlalchemy import text
 
+from storefleet import smoke
 from tests.conftest import artifacts
 from tests.e2e import wordpress
 from tests.e2e.conftest import LocalPlatform, store_password
@@ -232,3 +234,59 @@ def test_a_failed_store_is_retried_from_the_failed_step(
     assert attempts["files"] == 2
     assert store["failure_reason"] is None
     assert httpx.get(store["url"], timeout=30).status_code == 200
+
+
+def test_a_reset_platform_database_never_hands_an_old_shop_to_a_new_store(
+    local_platform_factory: Callable[..., LocalPlatform], tmp_path: Path
+) -> None:
+    # A platform whose first store has taken an order...
+    first = local_platform_factory(data_dir=tmp_path / "first")
+    api = first.admin()
+    created = api.create_store("woo-one").json()
+    old = api.wait_for(created["id"], "ready", timeout=120)
+    order = smoke.run(old["url"], "admin", created["admin_password"])
+    assert order.status == "processing"
+    first.procs.stop()
+
+    # ...is reset (a new platform database), keeping the stores server, the
+    # stores directory and the database prefix. Its first store gets row id 1
+    # again, and must get a fresh, empty shop of its own.
+    second = local_platform_factory(
+        data_dir=tmp_path / "second", stores_db_prefix=first.settings.stores_db_prefix
+    )
+    api2 = second.admin()
+    made = api2.create_store("sells-a-3730", sample_products=False).json()
+    assert made["id"] == old["id"] == 1
+    new = api2.wait_for(made["id"], "ready", timeout=120)
+    assert new["uid"] != old["uid"]
+    assert wordpress.store_products(new["url"]) == []
+    admin = wordpress.admin_client(new["url"], "admin", made["admin_password"])
+    assert wordpress.rest(admin, "/wc/v3/orders") == []
+    assert wordpress.rest(admin, "/wp/v2/settings")["title"] == "sells-a-3730"
+    assert second.db_state(new["uid"]) == (1, 1)
+    assert second.db_state(old["uid"]) == (1, 1)  # the old shop's data is untouched
+
+
+def test_a_store_refuses_a_database_it_did_not_create(
+    local_platform_factory: Callable[..., LocalPlatform],
+) -> None:
+    platform = local_platform_factory(start_worker=False)
+    api = platform.admin()
+    created = api.create_store("careful-shop").json()
+    name = platform.db_names(created["uid"])
+    with platform.stores_db.begin() as conn:  # someone else's data, under the store's name
+        conn.execute(text(f"CREATE DATABASE `{name}`"))
+        conn.execute(text(f"CREATE TABLE `{name}`.wp_users (ID INT PRIMARY KEY)"))
+    platform.procs.start("worker")
+    failed = api.wait_for(created["id"], "failed", timeout=60)
+    assert "step database" in failed["failure_reason"]
+    assert "was not created for this store" in failed["failure_reason"]
+    with platform.stores_db.connect() as conn:
+        users = conn.execute(
+            text("SELECT COUNT(*) FROM mysql.user WHERE User = :n"), {"n": name}
+        ).scalar_one()
+        tables = conn.execute(
+            text("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = :n"),
+            {"n": name},
+        ).scalar_one()
+    assert (users, tables) == (0, 1)
