@@ -22,14 +22,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from storefleet.config import Environment, Settings
+from tests.ci import every_suite_required
 
 REPO = Path(__file__).resolve().parents[1]
-CI = os.environ.get("CI") == "true"
 
 
 def unavailable(why: str) -> NoReturn:
     message = f"{why} — start the services with `scripts/services.sh` (or `make test`)"
-    if CI:
+    if every_suite_required():
         pytest.fail(f"required service missing under CI=true: {message}", pytrace=False)
     pytest.skip(message)
 

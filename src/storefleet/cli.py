@@ -112,6 +112,7 @@ def api() -> None:
 
     from storefleet.app import create_app
     from storefleet.runtime import Runtime
+    from storefleet.web import server_options
 
     settings = get_settings()
     _logging(settings)
@@ -120,8 +121,8 @@ def api() -> None:
         host=settings.host,
         port=settings.port,
         log_level="info",
-        proxy_headers=False,
         timeout_graceful_shutdown=5,
+        **server_options(settings),
     )
 
 
@@ -254,6 +255,7 @@ def users_create(
     """Create a user; the password is read from the terminal (or stdin)."""
     from pydantic import ValidationError
 
+    from storefleet.audit import service as audit
     from storefleet.auth import service
     from storefleet.auth.models import Role
     from storefleet.auth.schemas import UserCreate
@@ -273,7 +275,7 @@ def users_create(
     runtime = _runtime()
     try:
         with runtime.db.transaction() as session:
-            user = service.create_user(session, data)
+            user = service.create_user(session, data, actor=None, client_ip=audit.LOCAL)
             typer.echo(f"created {user.role} {user.email} (id {user.id})")
     except StoreFleetError as exc:
         typer.echo(f"error: {exc.detail}", err=True)
@@ -293,9 +295,15 @@ def users_list() -> None:
             typer.echo(f"{u.id:>5}  {u.email:<40} {u.role:<7} {state}")
 
 
+def _host_actor() -> str:
+    # Who ran a recovery command, for the audit log (no passwd entry needed).
+    return f"host:{os.environ.get('USER') or f'uid {os.getuid()}'}"
+
+
 @users_app.command("reset-password")
 def users_reset_password(email: str) -> None:
-    """Give a user a new generated password, printed once."""
+    """Give a user a new generated password, printed once (host-side recovery)."""
+    from storefleet.audit import service as audit
     from storefleet.auth import passwords, repository
 
     runtime = _runtime()
@@ -306,7 +314,45 @@ def users_reset_password(email: str) -> None:
             raise typer.Exit(1)
         password = passwords.generate_password()
         user.password_hash = passwords.hash_password(password)
+        audit.record(
+            session, "user.update", actor_email=_host_actor(), target=f"user:{user.id}",
+            detail={"password": "reset", "via": "host"}, client_ip=audit.LOCAL,
+        )  # fmt: skip
     typer.echo(f"new password for {email} (shown only now): {password}")
+
+
+def _recover(email: str, *, activate: bool, promote: bool) -> None:
+    from storefleet.auth import service
+    from storefleet.exceptions import NotFound
+
+    runtime = _runtime()
+    try:
+        with runtime.db.transaction() as session:
+            user = service.recover(
+                session, email, activate=activate, promote=promote, by=_host_actor()
+            )
+            state = "active" if user.is_active else "disabled"
+            typer.echo(f"{user.email}: {user.role}, {state}")
+    except NotFound as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        runtime.close()
+
+
+@users_app.command("activate")
+def users_activate(email: str) -> None:
+    """Re-activate a disabled account (host-side recovery: API rules do not apply)."""
+    _recover(email, activate=True, promote=False)
+
+
+@users_app.command("promote")
+def users_promote(
+    email: str,
+    activate: Annotated[bool, typer.Option(help="Also re-activate the account")] = True,
+) -> None:
+    """Make a user an admin, and active (host-side recovery when no admin can sign in)."""
+    _recover(email, activate=activate, promote=True)
 
 
 def _read_password() -> str:

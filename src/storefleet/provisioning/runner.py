@@ -127,7 +127,8 @@ class _Context(StepContext):
         try:
             with self._op.runtime.db.transaction() as session:
                 store = repository.get(session, self.store.id, for_update=True)
-                assert store is not None
+                if store is None:
+                    raise LookupError(f"store {self.store.id} does not exist")
                 for key, value in fields.items():
                     setattr(store, key, value)
         except IntegrityError as exc:

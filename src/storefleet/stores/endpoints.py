@@ -113,10 +113,11 @@ def store_mail(
     responses={409: ERROR_RESPONSES[409]},
 )
 def retry_store(
-    store_id: StoreId, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+    store_id: StoreId, user: CurrentUser, session: SessionDep, runtime: RuntimeDep, ip: ClientIP
 ) -> StoreDetail:
     """Run a failed store's operation again; steps that succeeded are kept."""
-    return service.detail_out(session, service.retry(session, runtime, user, store_id))
+    store = service.retry(session, runtime, user, store_id, client_ip=ip)
+    return service.detail_out(session, store)
 
 
 @router.delete(
@@ -126,7 +127,8 @@ def retry_store(
     responses={409: ERROR_RESPONSES[409]},
 )
 def delete_store(
-    store_id: StoreId, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+    store_id: StoreId, user: CurrentUser, session: SessionDep, runtime: RuntimeDep, ip: ClientIP
 ) -> StoreDetail:
     """Delete a store in any phase; in-flight provisioning stops and is cleaned up."""
-    return service.detail_out(session, service.delete(session, runtime, user, store_id))
+    store = service.delete(session, runtime, user, store_id, client_ip=ip)
+    return service.detail_out(session, store)
