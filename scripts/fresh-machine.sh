@@ -109,7 +109,9 @@ rootfs() {
   cp /etc/ssl/certs/ca-certificates.crt "$ROOTFS/etc/ssl/certs/ca-certificates.crt"
   for f in /etc/pip.conf /root/.npmrc; do [ -f "$f" ] && cp "$f" "$ROOTFS$f"; done
   cp /etc/resolv.conf "$ROOTFS/etc/resolv.conf"
-  cp /etc/apt/sources.list.d/debian.sources "$ROOTFS/etc/apt/sources.list.d/" 2>/dev/null || true
+  # A Debian installation has these; mmdebstrap's minbase does not.
+  printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$ROOTFS/etc/hosts"
+  echo fresh-machine >"$ROOTFS/etc/hostname"
   # A clean clone of this checkout's HEAD, and the offline release mirror beside it.
   git clone -q --no-hardlinks "$REPO" "$ROOTFS/root/storefleet"
   git -C "$ROOTFS/root/storefleet" checkout -q "$(git -C "$REPO" rev-parse HEAD)"
@@ -158,6 +160,7 @@ prove_up() {
     sleep 5
   done
   log "up after $SECONDS s; creating a store with no options and ordering"
+  local ok=0
   enter bash -c '
     set -e
     cd /root/storefleet
@@ -182,10 +185,14 @@ prove_up() {
     echo "home page: $(echo "$home" | grep -c "Add to cart") add-to-cart buttons"
     STOREFLEET_API_URL=$api STOREFLEET_TOKEN=$token STOREFLEET_STORE_ADMIN_PASSWORD="$password" \
       .venv/bin/storefleet stores smoke-test fresh-shop
-  '
-  local ok=$?
-  enter bash -c 'pkill -INT -f "storefleet up" || true'
+  ' || ok=1
+  # Ctrl-C, as a person would: SIGINT to `storefleet up` (seen from here; it
+  # runs in the fresh machine's own PID namespace).
+  for p in $(ip netns pids "$NS"); do
+    tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q "storefleet up" && kill -INT "$p"
+  done
   wait "$pid" || true
+  tail -3 "$DIR/make-up.log"
   return "$ok"
 }
 

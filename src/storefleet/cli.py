@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -172,24 +173,6 @@ def up() -> None:
     }
     shown_host = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0") else settings.host
     url = f"http://{shown_host}:{settings.port}"
-    _wait_for_api(url, procs["api"])
-    banner = [
-        "",
-        f"  StoreFleet is running: {url}",
-        f"  Sign in as {settings.admin_email}",
-    ]
-    if generated:
-        banner.append(f"  Password (shown only now; save it): {generated}")
-    elif settings.admin_password:
-        banner.append("  Password: the one in STOREFLEET_ADMIN_PASSWORD")
-    else:
-        banner.append(
-            "  Password: the one printed when the admin was created "
-            f"(forgot it? storefleet users reset-password {settings.admin_email})"
-        )
-    banner += [f"  API docs: {url}/api/docs", "  Stop with Ctrl-C.", ""]
-    print("\n".join(banner), flush=True)
-
     stopping = False
 
     def stop(signum: int, _frame: object) -> None:
@@ -199,6 +182,33 @@ def up() -> None:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:
+        # Asked where it listens, not by the name shown: "localhost" may not
+        # resolve on a minimal system.
+        reach = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+        if not _wait_for_api(f"http://{reach}:{settings.port}", procs["api"], lambda: stopping):
+            if not stopping:
+                typer.echo(
+                    f"error: the API did not answer on {reach}:{settings.port} within 60 s "
+                    "(its output is above); stopping",
+                    err=True,
+                )
+            raise typer.Exit(1)
+        banner = [
+            "",
+            f"  StoreFleet is running: {url}",
+            f"  Sign in as {settings.admin_email}",
+        ]
+        if generated:
+            banner.append(f"  Password (shown only now; save it): {generated}")
+        elif settings.admin_password:
+            banner.append("  Password: the one in STOREFLEET_ADMIN_PASSWORD")
+        else:
+            banner.append(
+                "  Password: the one printed when the admin was created "
+                f"(forgot it? storefleet users reset-password {settings.admin_email})"
+            )
+        banner += [f"  API docs: {url}/api/docs", "  Stop with Ctrl-C.", ""]
+        print("\n".join(banner), flush=True)
         while not stopping and all(p.poll() is None for p in procs.values()):
             time.sleep(0.2)
     finally:
@@ -216,16 +226,18 @@ def up() -> None:
         raise typer.Exit(1)
 
 
-def _wait_for_api(url: str, proc: subprocess.Popen[bytes]) -> None:
+def _wait_for_api(url: str, proc: subprocess.Popen[bytes], stopping: Callable[[], bool]) -> bool:
+    """True once the API answers; False when it exited, did not answer in a
+    minute, or Ctrl-C came first."""
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
+    while time.monotonic() < deadline and proc.poll() is None and not stopping():
         try:
             if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return
+                return True
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    raise typer.Exit(1)
+    return False
 
 
 def _stop_stores(settings: Settings, driver: Any) -> None:
