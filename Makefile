@@ -9,6 +9,18 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
+# WordPress and WooCommerce come from their official download locations, or
+# from a mirror (STOREFLEET_ARTIFACTS). Machines without the internet keep the
+# releases in ../shared/vendor (see its README): when it sits beside the
+# checkout, `make up` and `make test` use it. Either way they are verified
+# against the digests pinned in src/storefleet/releases/pins.json.
+# (Also two levels up: a git worktree one directory deeper.)
+VENDOR := $(patsubst %/SHA256SUMS,%,$(firstword $(wildcard \
+	$(abspath $(CURDIR)/../shared/vendor)/SHA256SUMS $(abspath $(CURDIR)/../../shared/vendor)/SHA256SUMS)))
+ifneq ($(VENDOR),)
+export STOREFLEET_ARTIFACTS ?= $(VENDOR)
+endif
+
 .PHONY: up test lint lock test-python venv services bench clean help
 
 help:
@@ -35,7 +47,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 lock: venv
 	$(VENV)/bin/uv pip compile -q --python $(PY) pyproject.toml --extra dev -o constraints.txt
 
-## services: install and start MariaDB, Redis, PHP + WordPress on loopback
+## services: install and start MariaDB, Redis, PostgreSQL and PHP on loopback
 services:
 	scripts/services.sh
 

@@ -1,28 +1,45 @@
-"""Time from POST /api/stores to `ready` with the local driver.
+"""Provisioning time and storefront speed with the local driver.
 
 Starts a real platform (API + worker processes, SQLite, embedded queue or
-Redis with --redis, MariaDB for the stores, PHP + WordPress) in a temporary
-directory, creates one store, then N stores at once, and prints the times
-(median and max) and the ratio to the single store. Everything it creates is
-deleted at the end.
+Redis with --redis, MariaDB for the stores, PHP, the pinned WordPress and
+WooCommerce) in a temporary directory and measures:
 
-    .venv/bin/python bench/provision.py [--concurrent 10] [--redis redis://127.0.0.1:6379/7]
+- POST /api/stores → `ready` for one store, then for N created at once
+  (median, max, throughput); every store has WooCommerce and sample products;
+- the storefront: the home page (the shop), /shop/ and a product page, each
+  requested R times in a row (p50, p95), with PHP's opcode cache on and then
+  off (the same store, its server restarted by the reconciler in between).
+
+Prints the figures and writes them, with the date and the machine, to
+bench/results/provision-local.json (and --results FILE). Everything it
+creates is deleted at the end.
+
+    .venv/bin/python bench/provision.py [--concurrent 10] [--requests 200] [--redis URL]
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
+import os
+import platform
 import secrets
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
+import psutil
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.conftest import _services_env, free_port
+from tests.conftest import TEST_RELEASES, _services_env, artifacts, free_port
 from tests.support import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
@@ -35,32 +52,90 @@ from tests.support import (
 
 from storefleet.config import Environment, Settings
 
+REPO = Path(__file__).resolve().parents[1]
+PAGES = {"home": "", "shop": "shop/", "product": "product/beanie/"}
+
 
 def _time_to_ready(api: Api, name: str) -> float:
     start = time.monotonic()
     resp = api.create_store(name)
     assert resp.status_code == 202, resp.text
-    api.wait_for(resp.json()["id"], "ready", timeout=300)
+    api.wait_for(resp.json()["id"], "ready", timeout=600)
     return time.monotonic() - start
+
+
+def _percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def _page_times(url: str, requests: int) -> dict[str, dict[str, float]]:
+    out = {}
+    with httpx.Client(timeout=30) as http:
+        for name, path in PAGES.items():
+            http.get(url + path)  # warm: the first view compiles and fills caches
+            times = []
+            for _ in range(requests):
+                start = time.perf_counter()
+                resp = http.get(url + path)
+                times.append((time.perf_counter() - start) * 1000)
+                assert resp.status_code == 200, (path, resp.status_code)
+            out[name] = {
+                "p50_ms": round(_percentile(times, 50), 1),
+                "p95_ms": round(_percentile(times, 95), 1),
+            }
+    return out
+
+
+def _machine() -> dict[str, object]:
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    php = subprocess.run(["php", "-v"], capture_output=True, text=True, check=False).stdout
+    return {
+        "host": platform.node(),
+        "os": platform.platform(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "php": php.splitlines()[0] if php else None,
+        "python": platform.python_version(),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--concurrent", type=int, default=10)
+    parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--redis", default=None)
+    parser.add_argument("--results", type=Path, default=REPO / "bench/results/provision-local.json")
     args = parser.parse_args()
 
     stores_db = _services_env().get("STOREFLEET_STORES_DB_URL")
     if not stores_db:
         sys.exit("run scripts/services.sh first (no STOREFLEET_STORES_DB_URL)")
+    report: dict[str, object] = {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": _machine(),
+        "command": " ".join(["bench/provision.py", *sys.argv[1:]]),
+    }
+    sites = Path("/var/tmp/storefleet-tests") / f"bench-{secrets.token_hex(4)}"
     with tempfile.TemporaryDirectory(prefix="storefleet-bench-") as tmp:
         data = Path(tmp) / "var"
         settings = Settings(
             env=Environment.test,
             data_dir=data,
+            sites_dir=sites,
+            releases_dir=TEST_RELEASES,
+            artifacts=artifacts(),
             secret_key=secrets.token_urlsafe(48),
             stores_db_url=stores_db,
             stores_db_prefix=f"bench{secrets.token_hex(2)}_",
+            reconcile_interval_seconds=1,
         )
         prepare(settings).close()
         if args.redis:
@@ -78,26 +153,74 @@ def main() -> None:
             with ThreadPoolExecutor(args.concurrent) as pool:
                 times = sorted(pool.map(lambda n: _time_to_ready(api, n), names))
             wall = time.monotonic() - start
-            queue = "redis" if args.redis else "embedded (SQLite)"
-            print(f"queue: {queue}; worker concurrency: {settings.worker_concurrency}")
-            print(f"one store, POST to ready:            {single:6.2f} s")
-            median = statistics.median(times)
-            print(f"{args.concurrent} stores at once, median:        {median:6.2f} s")
-            print(f"{args.concurrent} stores at once, max:           {times[-1]:6.2f} s")
-            print(f"{args.concurrent} stores at once, all ready after: {wall:6.2f} s")
-            print(
-                f"ratio median/single: {statistics.median(times) / single:.2f}; "
-                f"throughput: {args.concurrent / wall * 60:.1f} stores/minute"
+            report["provision"] = {
+                "queue": "redis" if args.redis else "embedded (SQLite)",
+                "worker_concurrency": settings.worker_concurrency,
+                "one_store_s": round(single, 2),
+                "concurrent": args.concurrent,
+                "concurrent_median_s": round(statistics.median(times), 2),
+                "concurrent_max_s": round(times[-1], 2),
+                "all_ready_after_s": round(wall, 2),
+                "stores_per_minute": round(args.concurrent / wall * 60, 1),
+            }
+
+            # The storefront, opcache on, then off (the reconciler restarts
+            # the server with the worker's new setting).
+            store = next(
+                s
+                for s in api.http.get("/api/stores").json()["items"]
+                if s["name"] == "bench-single"
             )
+            pages = {"opcache_on": _page_times(store["url"], args.requests)}
+            procs.kill("worker")
+            procs.env["STOREFLEET_PHP_OPCACHE"] = "false"
+            site = str(settings.stores_path / store["uid"] / "site")
+            for proc in psutil.process_iter(["cmdline"]):
+                if site in (proc.info["cmdline"] or []) and "-S" in (proc.info["cmdline"] or []):
+                    proc.kill()
+            procs.start("worker")
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(store["url"], timeout=5).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert time.monotonic() < deadline, "the store's server did not come back"
+                time.sleep(0.5)
+            pages["opcache_off"] = _page_times(store["url"], args.requests)
+            report["storefront"] = {"requests_per_page": args.requests, **pages}
             for page in api.http.get("/api/stores", params={"limit": 500}).json()["items"]:
                 api.http.delete(f"/api/stores/{page['id']}")
-            deadline = time.monotonic() + 120
+            deadline = time.monotonic() + 180
             while api.http.get("/api/stores").json()["total"] and time.monotonic() < deadline:
                 time.sleep(0.5)
         finally:
             procs.stop()
             # Even when a run fails half-way: no PHP server or database is left.
-            leave_nothing_behind(data, stores_db, settings.stores_db_prefix)
+            leave_nothing_behind([data, sites], stores_db, settings.stores_db_prefix)
+            shutil.rmtree(sites, ignore_errors=True)
+
+    p = report["provision"]
+    assert isinstance(p, dict)
+    print(f"queue: {p['queue']}; worker concurrency: {p['worker_concurrency']}")
+    print(f"one store, POST to ready:             {p['one_store_s']:6.2f} s   (target ≤ 6 s)")
+    median = p["concurrent_median_s"]
+    print(f"{args.concurrent} stores at once, median:          {median:6.2f} s   (target ≤ 15 s)")
+    print(f"{args.concurrent} stores at once, max:             {p['concurrent_max_s']:6.2f} s")
+    print(f"ratio median/single: {p['concurrent_median_s'] / p['one_store_s']:.2f}; "
+          f"throughput: {p['stores_per_minute']} stores/minute")  # fmt: skip
+    front = report["storefront"]
+    assert isinstance(front, dict)
+    for page in PAGES:
+        on, off = front["opcache_on"][page], front["opcache_off"][page]
+        print(
+            f"{page:>8}: opcache on p50 {on['p50_ms']:6.1f} ms p95 {on['p95_ms']:6.1f} ms | "
+            f"off p50 {off['p50_ms']:6.1f} ms p95 {off['p95_ms']:6.1f} ms | "
+            f"off/on p50 {off['p50_ms'] / on['p50_ms']:.2f}x"
+        )
+    args.results.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"written to {args.results}")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs (when missing) and starts, on loopback only, the services StoreFleet
 # uses on one machine: MariaDB (the stores' database server, and the platform DB
-# in the MariaDB test runs), Redis (the Redis queue backend, for tests) and PHP
-# with WordPress (the local store driver), and PostgreSQL (a platform database
-# the integration suite also runs on). Idempotent: a running service is left
+# in the MariaDB test runs), Redis (the Redis queue backend, for tests), PHP
+# (the local store driver; WordPress and WooCommerce themselves come from the
+# pinned releases, see src/storefleet/releases), and PostgreSQL (a platform
+# database the integration suite also runs on). Idempotent: a running service is left
 # alone. Writes var/services.env (mode 0600) with the stores database URL of a
 # generated MariaDB admin user, so no password is ever typed or passed in argv.
 #
@@ -106,7 +107,7 @@ start_postgres() {
 }
 
 start_php() {
-  apt_install php-cli php-mysql php-xml php-mbstring php-curl php-zip php-gd php-intl unzip wordpress
+  apt_install php-cli php-mysql php-xml php-mbstring php-curl php-zip php-gd php-intl
 }
 
 for w in "${want[@]}"; do

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,14 +22,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from storefleet.config import Environment, Settings
+from tests.ci import every_suite_required
 
 REPO = Path(__file__).resolve().parents[1]
-CI = os.environ.get("CI") == "true"
 
 
 def unavailable(why: str) -> NoReturn:
     message = f"{why} — start the services with `scripts/services.sh` (or `make test`)"
-    if CI:
+    if every_suite_required():
         pytest.fail(f"required service missing under CI=true: {message}", pytrace=False)
     pytest.skip(message)
 
@@ -131,12 +132,44 @@ def platform_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
         )
 
 
+#: Verified releases, shared by every test on this machine (fetched once).
+TEST_RELEASES = Path("/var/tmp/storefleet-tests/releases")
+
+
+def artifacts() -> str | None:
+    """Where the suites take WordPress and WooCommerce from: STOREFLEET_ARTIFACTS,
+    or the offline mirror beside the checkout (../shared/vendor), or None
+    (the official download locations)."""
+    if os.environ.get("STOREFLEET_ARTIFACTS"):
+        return os.environ["STOREFLEET_ARTIFACTS"]
+    for vendor in (REPO.parent / "shared" / "vendor", REPO.parent.parent / "shared" / "vendor"):
+        if (vendor / "SHA256SUMS").is_file():
+            return str(vendor)
+    return None
+
+
 @pytest.fixture
-def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+def sites_dir() -> Iterator[Path]:
+    """Where this test's local stores live: outside pytest's 0700 temporary
+    directories, because each store runs under a uid of its own and must
+    reach its site."""
+    root = Path("/var/tmp/storefleet-tests")
+    root.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o711)
+    path = root / f"sites-{secrets.token_hex(4)}"
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, sites_dir: Path) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "env": Environment.test,
             "data_dir": tmp_path / "var",
+            "sites_dir": sites_dir,
+            "releases_dir": TEST_RELEASES,
+            "artifacts": artifacts(),
             "secret_key": secrets.token_urlsafe(48),
             "stores_db_url": _services_env().get("STOREFLEET_STORES_DB_URL"),
             "stores_db_prefix": f"t{secrets.token_hex(3)}_",

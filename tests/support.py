@@ -27,6 +27,7 @@ from storefleet.auth.schemas import UserCreate
 from storefleet.config import Settings
 from storefleet.migrations import upgrade
 from storefleet.runtime import Runtime
+from storefleet.web import server_options
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password-for-tests"
@@ -45,7 +46,10 @@ def prepare(settings: Settings) -> Runtime:
 def add_member(runtime: Runtime, email: str, password: str = "member-password", **kw: Any) -> None:
     with runtime.db.transaction() as session:
         auth_service.create_user(
-            session, UserCreate(email=email, password=password, role=Role.member, **kw)
+            session,
+            UserCreate(email=email, password=password, role=Role.member, **kw),
+            actor=None,
+            client_ip="local",
         )
 
 
@@ -58,7 +62,11 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
         "STOREFLEET_DATABASE_URL": settings.effective_database_url,
         "STOREFLEET_SECRET_KEY": settings.signing_key(),
         "STOREFLEET_STORES_DB_PREFIX": settings.stores_db_prefix,
+        "STOREFLEET_SITES_DIR": str(settings.sites_path),
+        "STOREFLEET_RELEASES_DIR": str(settings.releases_path),
     }
+    if settings.artifacts:
+        env["STOREFLEET_ARTIFACTS"] = settings.artifacts
     if settings.stores_db_url:
         env["STOREFLEET_STORES_DB_URL"] = settings.stores_db_url
     if settings.redis_url:
@@ -110,10 +118,13 @@ class Api:
 
 @contextmanager
 def api_in_thread(runtime: Runtime, port: int) -> Iterator[str]:
-    """The real ASGI app on a real socket, in this process (no worker)."""
+    """The real ASGI app on a real socket, in this process (no worker), served
+    as ``storefleet api`` serves it (trusted proxies), minus its logging set-up."""
+    options = {**server_options(runtime.settings), "log_config": None}
     config = uvicorn.Config(
-        create_app(runtime), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-    )
+        create_app(runtime), host="127.0.0.1", port=port, log_level="warning", lifespan="off",
+        **options,
+    )  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -196,12 +207,14 @@ class PlatformProcesses:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob("*.log")))
 
 
-def leave_nothing_behind(data_dir: Path, stores_db_url: str | None, db_prefix: str) -> None:
-    """Kill every process working under ``data_dir`` (store PHP servers) and
-    drop the store databases and users named with ``db_prefix``."""
-    root = str(data_dir)
+def leave_nothing_behind(roots: list[Path], stores_db_url: str | None, db_prefix: str) -> None:
+    """Kill every process working under ``roots`` (store PHP servers, wp-cron),
+    remove the store sites there, and drop the store databases and users
+    named with ``db_prefix``."""
+    marks = [str(root) for root in roots]
     for proc in psutil.process_iter(["pid", "cmdline"]):
-        if any(root in part for part in (proc.info["cmdline"] or [])):
+        cmdline = proc.info["cmdline"] or []
+        if any(mark in part for part in cmdline for mark in marks):
             with contextlib.suppress(psutil.Error, ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
     if not stores_db_url:

@@ -35,6 +35,15 @@ export async function startPlatform() {
   const logPath = join(dataDir, 'platform.log');
   const log = openSync(logPath, 'a');
   const prefix = `e2e${process.pid}${Date.now().toString(36).slice(-4)}_`;
+  // Stores run under uids of their own and must reach their sites: outside
+  // the 0700 temporary directory, in a place that is removed afterwards.
+  const testRoot = '/var/tmp/storefleet-tests';
+  mkdirSync(testRoot, { recursive: true, mode: 0o711 });
+  const sitesDir = join(testRoot, `e2e-sites-${process.pid}-${Date.now().toString(36)}`);
+  const vendor = [resolve(REPO, '..', 'shared', 'vendor'), resolve(REPO, '..', '..', 'shared', 'vendor')].find((d) =>
+    existsSync(join(d, 'SHA256SUMS')),
+  );
+  const releaseMirror = process.env.STOREFLEET_ARTIFACTS || vendor;
   // The embedded set-up of `make up`: SQLite platform DB, in-process queue.
   const env = { ...process.env };
   for (const key of ['STOREFLEET_DATABASE_URL', 'STOREFLEET_REDIS_URL', 'STOREFLEET_ENV']) delete env[key];
@@ -47,6 +56,9 @@ export async function startPlatform() {
       STOREFLEET_ADMIN_EMAIL: ADMIN_EMAIL,
       STOREFLEET_ADMIN_PASSWORD: ADMIN_PASSWORD,
       STOREFLEET_STORES_DB_PREFIX: prefix,
+      STOREFLEET_SITES_DIR: sitesDir,
+      STOREFLEET_RELEASES_DIR: join(testRoot, 'releases'),
+      ...(releaseMirror ? { STOREFLEET_ARTIFACTS: releaseMirror } : {}),
     },
     stdio: ['ignore', log, log],
   });
@@ -73,6 +85,7 @@ export async function startPlatform() {
   return {
     baseUrl,
     logPath,
+    sitesDir,
     async stop() {
       if (!gone) {
         child.kill('SIGINT');
@@ -84,7 +97,10 @@ export async function startPlatform() {
       const artifacts = join(FRONTEND, 'test-artifacts');
       mkdirSync(artifacts, { recursive: true });
       copyFileSync(logPath, join(artifacts, 'platform.log'));
-      if (!process.env.KEEP_E2E_DATA) rmSync(dataDir, { recursive: true, force: true });
+      if (!process.env.KEEP_E2E_DATA) {
+        rmSync(dataDir, { recursive: true, force: true });
+        rmSync(sitesDir, { recursive: true, force: true });
+      }
     },
   };
 }

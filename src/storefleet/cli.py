@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,7 +29,11 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 users_app = typer.Typer(no_args_is_help=True, help="Manage platform users (on this machine).")
 stores_app = typer.Typer(no_args_is_help=True, help="Manage stores through the API.")
 app.add_typer(users_app, name="users")
+releases_app = typer.Typer(
+    no_args_is_help=True, help="The pinned WordPress and WooCommerce releases (on this machine)."
+)
 app.add_typer(stores_app, name="stores")
+app.add_typer(releases_app, name="releases")
 
 _CREDENTIALS = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "storefleet"
 
@@ -39,8 +44,8 @@ def _logging(settings: Settings) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    logging.getLogger("huey").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    for noisy in ("huey", "httpx", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _runtime() -> Any:
@@ -58,7 +63,7 @@ def migrate() -> None:
     from storefleet.migrations import upgrade
 
     settings = get_settings()
-    settings.data_path.mkdir(parents=True, exist_ok=True)
+    settings.ensure_data_dir()
     logging.getLogger("alembic").setLevel(logging.WARNING)
     upgrade(settings.effective_database_url)
     typer.echo("database schema is up to date")
@@ -108,6 +113,7 @@ def api() -> None:
 
     from storefleet.app import create_app
     from storefleet.runtime import Runtime
+    from storefleet.web import server_options
 
     settings = get_settings()
     _logging(settings)
@@ -116,8 +122,8 @@ def api() -> None:
         host=settings.host,
         port=settings.port,
         log_level="info",
-        proxy_headers=False,
         timeout_graceful_shutdown=5,
+        **server_options(settings),
     )
 
 
@@ -167,24 +173,6 @@ def up() -> None:
     }
     shown_host = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0") else settings.host
     url = f"http://{shown_host}:{settings.port}"
-    _wait_for_api(url, procs["api"])
-    banner = [
-        "",
-        f"  StoreFleet is running: {url}",
-        f"  Sign in as {settings.admin_email}",
-    ]
-    if generated:
-        banner.append(f"  Password (shown only now; save it): {generated}")
-    elif settings.admin_password:
-        banner.append("  Password: the one in STOREFLEET_ADMIN_PASSWORD")
-    else:
-        banner.append(
-            "  Password: the one printed when the admin was created "
-            f"(forgot it? storefleet users reset-password {settings.admin_email})"
-        )
-    banner += [f"  API docs: {url}/api/docs", "  Stop with Ctrl-C.", ""]
-    print("\n".join(banner), flush=True)
-
     stopping = False
 
     def stop(signum: int, _frame: object) -> None:
@@ -194,6 +182,33 @@ def up() -> None:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:
+        # Asked where it listens, not by the name shown: "localhost" may not
+        # resolve on a minimal system.
+        reach = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+        if not _wait_for_api(f"http://{reach}:{settings.port}", procs["api"], lambda: stopping):
+            if not stopping:
+                typer.echo(
+                    f"error: the API did not answer on {reach}:{settings.port} within 60 s "
+                    "(its output is above); stopping",
+                    err=True,
+                )
+            raise typer.Exit(1)
+        banner = [
+            "",
+            f"  StoreFleet is running: {url}",
+            f"  Sign in as {settings.admin_email}",
+        ]
+        if generated:
+            banner.append(f"  Password (shown only now; save it): {generated}")
+        elif settings.admin_password:
+            banner.append("  Password: the one in STOREFLEET_ADMIN_PASSWORD")
+        else:
+            banner.append(
+                "  Password: the one printed when the admin was created "
+                f"(forgot it? storefleet users reset-password {settings.admin_email})"
+            )
+        banner += [f"  API docs: {url}/api/docs", "  Stop with Ctrl-C.", ""]
+        print("\n".join(banner), flush=True)
         while not stopping and all(p.poll() is None for p in procs.values()):
             time.sleep(0.2)
     finally:
@@ -211,31 +226,30 @@ def up() -> None:
         raise typer.Exit(1)
 
 
-def _wait_for_api(url: str, proc: subprocess.Popen[bytes]) -> None:
+def _wait_for_api(url: str, proc: subprocess.Popen[bytes], stopping: Callable[[], bool]) -> bool:
+    """True once the API answers; False when it exited, did not answer in a
+    minute, or Ctrl-C came first."""
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
+    while time.monotonic() < deadline and proc.poll() is None and not stopping():
         try:
             if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return
+                return True
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    raise typer.Exit(1)
+    return False
 
 
 def _stop_stores(settings: Settings, driver: Any) -> None:
     from sqlalchemy import select
 
-    from storefleet.drivers.base import StoreSnapshot
+    from storefleet.provisioning import snapshot_of
     from storefleet.stores.models import Phase, Store
 
     runtime = _runtime()
     with runtime.db.transaction(write=False) as session:
         stores = session.scalars(select(Store).where(Store.phase != Phase.deleted.value)).all()
-        snapshots = [
-            StoreSnapshot(id=s.id, name=s.name, admin_email=s.admin_email, url=s.url, port=s.port)
-            for s in stores
-        ]
+        snapshots = [snapshot_of(s) for s in stores]
     driver.stop_all(snapshots)
     runtime.close()
     print(f"stopped {len(snapshots)} store server(s)", flush=True)
@@ -253,6 +267,7 @@ def users_create(
     """Create a user; the password is read from the terminal (or stdin)."""
     from pydantic import ValidationError
 
+    from storefleet.audit import service as audit
     from storefleet.auth import service
     from storefleet.auth.models import Role
     from storefleet.auth.schemas import UserCreate
@@ -272,7 +287,7 @@ def users_create(
     runtime = _runtime()
     try:
         with runtime.db.transaction() as session:
-            user = service.create_user(session, data)
+            user = service.create_user(session, data, actor=None, client_ip=audit.LOCAL)
             typer.echo(f"created {user.role} {user.email} (id {user.id})")
     except StoreFleetError as exc:
         typer.echo(f"error: {exc.detail}", err=True)
@@ -292,9 +307,15 @@ def users_list() -> None:
             typer.echo(f"{u.id:>5}  {u.email:<40} {u.role:<7} {state}")
 
 
+def _host_actor() -> str:
+    # Who ran a recovery command, for the audit log (no passwd entry needed).
+    return f"host:{os.environ.get('USER') or f'uid {os.getuid()}'}"
+
+
 @users_app.command("reset-password")
 def users_reset_password(email: str) -> None:
-    """Give a user a new generated password, printed once."""
+    """Give a user a new generated password, printed once (host-side recovery)."""
+    from storefleet.audit import service as audit
     from storefleet.auth import passwords, repository
 
     runtime = _runtime()
@@ -305,7 +326,45 @@ def users_reset_password(email: str) -> None:
             raise typer.Exit(1)
         password = passwords.generate_password()
         user.password_hash = passwords.hash_password(password)
+        audit.record(
+            session, "user.update", actor_email=_host_actor(), target=f"user:{user.id}",
+            detail={"password": "reset", "via": "host"}, client_ip=audit.LOCAL,
+        )  # fmt: skip
     typer.echo(f"new password for {email} (shown only now): {password}")
+
+
+def _recover(email: str, *, activate: bool, promote: bool) -> None:
+    from storefleet.auth import service
+    from storefleet.exceptions import NotFound
+
+    runtime = _runtime()
+    try:
+        with runtime.db.transaction() as session:
+            user = service.recover(
+                session, email, activate=activate, promote=promote, by=_host_actor()
+            )
+            state = "active" if user.is_active else "disabled"
+            typer.echo(f"{user.email}: {user.role}, {state}")
+    except NotFound as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        runtime.close()
+
+
+@users_app.command("activate")
+def users_activate(email: str) -> None:
+    """Re-activate a disabled account (host-side recovery: API rules do not apply)."""
+    _recover(email, activate=True, promote=False)
+
+
+@users_app.command("promote")
+def users_promote(
+    email: str,
+    activate: Annotated[bool, typer.Option(help="Also re-activate the account")] = True,
+) -> None:
+    """Make a user an admin, and active (host-side recovery when no admin can sign in)."""
+    _recover(email, activate=activate, promote=True)
 
 
 def _read_password() -> str:
@@ -404,10 +463,14 @@ def stores_list(
 def stores_create(
     name: str,
     admin_email: Annotated[str, typer.Option(help="The store admin's email")],
+    sample_products: Annotated[
+        bool, typer.Option(help="Start the shop with WooCommerce's sample products")
+    ] = True,
     wait: Annotated[bool, typer.Option(help="Wait until ready")] = False,
 ) -> None:
     """Create a store. The admin password is generated and printed once."""
-    s = _request("POST", "/api/stores", json={"name": name, "admin_email": admin_email})
+    body = {"name": name, "admin_email": admin_email, "sample_products": sample_products}
+    s = _request("POST", "/api/stores", json=body)
     _print_store(s)
     if s.get("admin_password"):
         typer.echo(f"admin password (shown only now): {s['admin_password']}")
@@ -493,5 +556,81 @@ def stores_smoke_test(
     )
 
 
+# -- releases ------------------------------------------------------------------
+
+
+def _release_cache(settings: Settings) -> Any:
+    from storefleet.releases import ReleaseCache
+
+    return ReleaseCache(
+        settings.releases_path, settings.artifacts, max_bytes=settings.download_max_bytes
+    )
+
+
+@releases_app.command("show")
+def releases_show() -> None:
+    """Print the pinned releases, which one new stores get, and what is cached."""
+    from storefleet import releases
+
+    cache = _release_cache(get_settings())
+    cur = releases.current()
+    for product in releases.PRODUCTS:
+        for rel in releases.known(product):
+            mark = "current" if cur[product] == rel.version else "       "
+            cached = "cached" if cache.is_cached(rel) else "-"
+            typer.echo(f"{mark}  {rel.title:<20} {rel.file:<26} {cached:<6}  {rel.tree_sha256}")
+
+
+@releases_app.command("fetch")
+def releases_fetch(
+    products: Annotated[
+        list[str] | None, typer.Argument(help="wordpress, woocommerce (default: both)")
+    ] = None,
+    version: Annotated[
+        str | None, typer.Option(help="A pinned version (default: the current one)")
+    ] = None,
+) -> None:
+    """Fetch and verify releases into the cache; print each verified tree's path."""
+    from storefleet import releases
+
+    cache = _release_cache(get_settings())
+    for product in products or list(releases.PRODUCTS):
+        try:
+            rel = releases.pinned(product, version)  # type: ignore[arg-type]
+            typer.echo(cache.fetch(rel))
+        except releases.ReleaseError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from exc
+
+
+@releases_app.command("digest")
+def releases_digest(
+    archive: Path,
+    top: Annotated[str, typer.Option(help="The directory the archive unpacks to")],
+) -> None:
+    """Print the tree digest of an archive, to pin a new release in pins.json."""
+    import tempfile
+
+    from storefleet.releases.archives import ArchiveError, file_sha256, tree_digest, unpack
+
+    settings = get_settings()
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            unpack(archive, Path(tmp), max_bytes=settings.download_max_bytes)
+            digest, count = tree_digest(Path(tmp) / top)
+        except ArchiveError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from exc
+    typer.echo(
+        json.dumps(
+            {"tree_sha256": digest, "files": count, "archive_sha256": [file_sha256(archive)]},
+            indent=1,
+        )
+    )
+
+
 def main() -> None:
+    # What the platform writes (its SQLite files, logs, caches) is its own;
+    # what stores must read is given its mode explicitly.
+    os.umask(0o077)
     app()

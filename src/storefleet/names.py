@@ -4,6 +4,7 @@ which check it again before a name reaches any command or manifest."""
 from __future__ import annotations
 
 import re
+import secrets
 
 NAME_RULE = (
     "must be 3-40 characters of lowercase letters, digits and hyphens, "
@@ -20,4 +21,25 @@ def is_valid_store_name(value: object) -> bool:
 def require_valid_store_name(value: str) -> str:
     if not is_valid_store_name(value):
         raise ValueError(f"invalid store name {value!r}: {NAME_RULE}")
+    return value
+
+
+UID_PATTERN = r"^[a-z][a-z0-9]{11}$"
+_UID = re.compile(UID_PATTERN)
+_UID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def new_store_uid() -> str:
+    """A store's identity outside the platform database: 12 characters, the
+    first a letter (valid in database, user, label and file names), about 61
+    random bits, so that two platforms (or one reset platform database)
+    sharing a stores server never name two stores alike."""
+    return secrets.choice(_UID_ALPHABET[:26]) + "".join(
+        secrets.choice(_UID_ALPHABET) for _ in range(11)
+    )
+
+
+def require_valid_store_uid(value: str) -> str:
+    if not isinstance(value, str) or _UID.fullmatch(value) is None:
+        raise ValueError(f"invalid store uid {value!r}")
     return value

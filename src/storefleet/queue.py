@@ -26,7 +26,7 @@ OPERATE_STORE = "storefleet.operate_store"
 def make_huey(settings: Settings) -> Huey:
     if settings.redis_url:
         return RedisHuey(QUEUE_NAME, url=settings.redis_url, results=False)
-    settings.data_path.mkdir(parents=True, exist_ok=True)
+    settings.ensure_data_dir()
     return SqliteHuey(QUEUE_NAME, filename=str(settings.queue_path), results=False)
 
 

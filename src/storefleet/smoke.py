@@ -94,10 +94,10 @@ def run(
         order_id = int(checkout.json()["order_id"])
 
     with httpx.Client(timeout=timeout, follow_redirects=False) as admin:
+        admin.cookies.set("wordpress_test_cookie", "WP Cookie check")
         login = admin.post(
             f"{base}/wp-login.php",
             data={"log": admin_user, "pwd": admin_password, "testcookie": "1"},
-            cookies={"wordpress_test_cookie": "WP Cookie check"},
         )
         if not any(c.startswith("wordpress_logged_in_") for c in admin.cookies):
             raise SmokeTestError(f"the store admin could not sign in (HTTP {login.status_code})")

@@ -9,13 +9,16 @@ import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+from storefleet import releases
 from storefleet.config import Settings
-from tests.conftest import free_port, unavailable
+from storefleet.releases import ReleaseCache
+from tests.conftest import TEST_RELEASES, artifacts, free_port, unavailable
 from tests.support import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
@@ -28,11 +31,16 @@ from tests.support import (
 
 
 @pytest.fixture(scope="session")
-def php_and_wordpress() -> None:
+def php_and_releases() -> None:
+    """PHP, and the pinned WordPress and WooCommerce releases, verified."""
     if shutil.which("php") is None:
         unavailable("PHP is not installed")
-    if not Path("/usr/share/wordpress/wp-settings.php").is_file():
-        unavailable("Debian's wordpress package is not installed")
+    cache = ReleaseCache(TEST_RELEASES, artifacts(), max_bytes=512 << 20)
+    for product in releases.PRODUCTS:
+        try:
+            cache.fetch(releases.pinned(product))
+        except releases.ReleaseError as exc:
+            unavailable(f"the pinned releases cannot be fetched: {exc}")
 
 
 @dataclass
@@ -53,9 +61,12 @@ class LocalPlatform:
         root = self.settings.stores_path
         return sorted(root.iterdir()) if root.exists() else []
 
-    def php_servers(self, store_id: int) -> list[psutil.Process]:
+    def store_dir(self, uid: str) -> Path:
+        return self.settings.stores_path / uid
+
+    def php_servers(self, uid: str) -> list[psutil.Process]:
         """PHP server processes for a store (leaders, not PHP's forked workers)."""
-        site = str(self.settings.stores_path / str(store_id) / "site")
+        site = str(self.settings.stores_path / uid / "site")
         found = [
             p
             for p in psutil.process_iter(["pid", "ppid", "cmdline"])
@@ -64,12 +75,12 @@ class LocalPlatform:
         pids = {p.pid for p in found}
         return [p for p in found if p.info["ppid"] not in pids]
 
-    def db_names(self, store_id: int) -> str:
-        return f"{self.settings.stores_db_prefix}{store_id}"
+    def db_names(self, uid: str) -> str:
+        return f"{self.settings.stores_db_prefix}{uid}"
 
-    def db_state(self, store_id: int) -> tuple[int, int]:
+    def db_state(self, uid: str) -> tuple[int, int]:
         """(databases, users) named for the store on the stores server."""
-        name = self.db_names(store_id)
+        name = self.db_names(uid)
         with self.stores_db.connect() as conn:
             dbs = conn.execute(
                 text("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = :n"),
@@ -86,12 +97,14 @@ def local_platform_factory(
     tmp_path: Path,
     make_settings: Callable[..., Settings],
     mariadb_admin_url: str,
-    php_and_wordpress: None,
+    php_and_releases: None,
 ) -> Iterator[Callable[..., LocalPlatform]]:
     made: list[LocalPlatform] = []
 
-    def make(redis_url: str | None = None, start_worker: bool = True) -> LocalPlatform:
-        data = tmp_path / "var"
+    def make(
+        redis_url: str | None = None, start_worker: bool = True, **overrides: Any
+    ) -> LocalPlatform:
+        data = overrides.pop("data_dir", tmp_path / "var")
         settings = make_settings(
             data_dir=data,
             database_url=f"sqlite:///{data / 'platform.db'}",
@@ -101,6 +114,7 @@ def local_platform_factory(
             requeue_after_seconds=2,
             reconcile_interval_seconds=1,
             step_deadline_seconds=60,
+            **overrides,
         )
         prepare(settings).close()
         env = process_env(settings)
@@ -125,7 +139,7 @@ def _clean_up(platform: LocalPlatform) -> None:
     """Leave nothing behind: PHP servers, store databases and users."""
     platform.stores_db.dispose()
     leave_nothing_behind(
-        platform.settings.data_path,
+        [platform.settings.data_path, platform.settings.sites_path],
         platform.settings.stores_db_url,
         platform.settings.stores_db_prefix,
     )

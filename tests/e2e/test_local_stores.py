@@ -3,8 +3,11 @@ MariaDB, PHP and WordPress. Each test checks side effects, not only answers."""
 
 from __future__ import annotations
 
+import io
 import json
+import shutil
 import signal
+import tarfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,19 +16,12 @@ import httpx
 import pymysql
 import pytest
 import redis
+from sqlalchemy import text
 
+from storefleet import smoke
+from tests.conftest import artifacts
+from tests.e2e import wordpress
 from tests.e2e.conftest import LocalPlatform, store_password
-from tests.support import Api
-
-
-def _login_to_wordpress(url: str, user: str, password: str) -> httpx.Response:
-    return httpx.post(
-        url + "wp-login.php",
-        data={"log": user, "pwd": password, "testcookie": "1", "wp-submit": "Log In"},
-        cookies={"wordpress_test_cookie": "WP Cookie check"},
-        follow_redirects=False,
-        timeout=30,
-    )
 
 
 def _answers(port: int) -> bool:
@@ -44,38 +40,41 @@ def _lifecycle(platform: LocalPlatform) -> None:
     assert resp.status_code == 202, resp.text
     store_id = resp.json()["id"]
 
-    store = api.wait_for(store_id, "ready", timeout=60)
-    assert time.monotonic() - started < 60
-    assert [s["status"] for s in store["steps"]] == [
-        "succeeded", "succeeded", "succeeded", "succeeded", "succeeded", "skipped",
-        "succeeded", "succeeded",
+    store = api.wait_for(store_id, "ready", timeout=120)
+    assert time.monotonic() - started < 120
+    assert [(s["name"], s["status"]) for s in store["steps"]] == [
+        ("secrets", "succeeded"), ("endpoint", "succeeded"), ("database", "succeeded"),
+        ("files", "succeeded"), ("install", "succeeded"), ("server", "succeeded"),
+        ("verify", "succeeded"),
     ]  # fmt: skip
-    events = api.http.get(f"/api/stores/{store_id}/events").json()
-    assert any("WooCommerce was not installed" in e["message"] for e in events)
+    install = next(s for s in store["steps"] if s["name"] == "install")
+    assert "WooCommerce 11.0.1 active" in install["message"], install
+    assert (store["wordpress_version"], store["woocommerce_version"]) == ("7.0.4", "11.0.1")
+    uid = store["uid"]
 
     url = store["url"]
     home = httpx.get(url, timeout=30)
     assert home.status_code == 200
-    assert "<title>corner-shop" in home.text
+    assert "corner-shop" in home.text
 
-    login = _login_to_wordpress(url, "owner@example.com", password)
+    login = wordpress.login(url, "owner@example.com", password)
     assert login.status_code == 302, login.text[:500]
-    assert any(c.startswith("wordpress_logged_in_") for c in login.cookies)
-    wrong = _login_to_wordpress(url, "owner@example.com", password + "x")
-    assert not any(c.startswith("wordpress_logged_in_") for c in wrong.cookies)
+    assert wordpress.signed_in(login)
+    wrong = wordpress.login(url, "owner@example.com", password + "x")
+    assert not wordpress.signed_in(wrong)
 
     port = store["url"].rstrip("/").rsplit(":", 1)[1]
-    site_dir = platform.settings.stores_path / str(store_id)
+    site_dir = platform.store_dir(uid)
     assert site_dir.is_dir()
-    assert platform.db_state(store_id) == (1, 1)
+    assert platform.db_state(uid) == (1, 1)
 
     assert api.http.delete(f"/api/stores/{store_id}").status_code == 202
     deleted = api.wait_for(store_id, "deleted", timeout=60)
     assert deleted["url"] is None
     assert not _answers(int(port))
     assert not site_dir.exists()
-    assert platform.db_state(store_id) == (0, 0)
-    assert platform.php_servers(store_id) == []
+    assert platform.db_state(uid) == (0, 0)
+    assert platform.php_servers(uid) == []
 
     again = api.create_store("corner-shop", admin_password=password)
     assert again.status_code == 202, again.text
@@ -96,21 +95,24 @@ def test_store_lifecycle_with_redis(
 
 def test_a_store_user_cannot_read_another_stores_database(local_platform: LocalPlatform) -> None:
     api = local_platform.admin()
-    ids = [api.create_store(name).json()["id"] for name in ("shop-one", "shop-two")]
-    for store_id in ids:
-        api.wait_for(store_id, "ready")
-    one, two = ids
-    secrets_file = local_platform.settings.stores_path / str(one) / "secrets.json"
+    ids = [
+        api.create_store(name, sample_products=False).json()["id"]
+        for name in ("shop-one", "shop-two")
+    ]
+    one, two = (api.wait_for(store_id, "ready", timeout=120)["uid"] for store_id in ids)
+    secrets_file = local_platform.store_dir(one) / "secrets.json"
     assert oct(secrets_file.stat().st_mode & 0o777) == "0o600"
     password = json.loads(secrets_file.read_text())["db_password"]
     user = local_platform.db_names(one)
 
     own = pymysql.connect(host="127.0.0.1", user=user, password=password, database=user)
     with own.cursor() as cur:
-        cur.execute(f"SELECT option_value FROM s{one}_options WHERE option_name = 'blogname'")
+        cur.execute("SELECT option_value FROM wp_options WHERE option_name = 'blogname'")
         assert cur.fetchone() == ("shop-one",)
+        cur.execute("SELECT uid FROM storefleet_owner")
+        assert cur.fetchone() == (one,)
         with pytest.raises(pymysql.err.OperationalError) as denied:
-            cur.execute(f"SELECT * FROM `{local_platform.db_names(two)}`.s{two}_options")
+            cur.execute(f"SELECT * FROM `{local_platform.db_names(two)}`.wp_options")
         assert denied.value.args[0] == 1142  # SELECT command denied
         cur.execute("SHOW DATABASES")
         visible = {row[0] for row in cur.fetchall()}
@@ -143,12 +145,16 @@ def test_killed_worker_leaves_nothing_twice(
 
     install = next(s for s in store["steps"] if s["name"] == "install")
     assert install["attempt"] >= 2  # the interrupted step ran again
-    assert platform.db_state(store_id) == (1, 1)
-    assert [p.name for p in platform.store_dirs()] == [str(store_id)]
+    uid = store["uid"]
+    assert platform.db_state(uid) == (1, 1)
+    assert [p.name for p in platform.store_dirs()] == [uid]
     assert [p.name for p in (platform.store_dirs()[0]).iterdir() if p.name.startswith("site")] == [
         "site"
     ]
-    assert len(platform.php_servers(store_id)) == 1
+    assert len(platform.php_servers(uid)) == 1
+    # The interrupted installer's work converged: one admin, one set of samples.
+    products = wordpress.store_products(store["url"])
+    assert len(products) == len({p["name"] for p in products}) >= 10
     assert httpx.get(store["url"], timeout=30).status_code == 200
 
 
@@ -194,83 +200,93 @@ def test_admin_password_appears_nowhere_once_ready(
         assert password not in api.http.get(f"/api/stores/{store_id}").text
 
 
-def _smoke_test(platform: LocalPlatform, api: Api, name: str, password: str):  # type: ignore[no-untyped-def]
-    import os
-    import subprocess
-    import sys
-
-    token = api.http.headers["Authorization"].split()[1]
-    return subprocess.run(
-        [sys.executable, "-m", "storefleet", "stores", "smoke-test", name],
-        env={**os.environ, "STOREFLEET_API_URL": platform.url, "STOREFLEET_TOKEN": token,
-             "STOREFLEET_STORE_ADMIN_PASSWORD": password},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )  # fmt: skip
-
-
-def test_smoke_test_reports_a_store_without_woocommerce(local_platform: LocalPlatform) -> None:
-    api = local_platform.admin()
-    password = store_password()
-    store_id = api.create_store("no-woo", admin_password=password).json()["id"]
-    api.wait_for(store_id, "ready")
-    result = _smoke_test(local_platform, api, "no-woo", password)
-    assert result.returncode == 3, result.stderr
-    assert "no WooCommerce" in result.stderr
-
-
-def test_smoke_test_places_a_cod_order(
-    local_platform_factory: Callable[..., LocalPlatform],
-) -> None:
-    import os
-
-    archive = os.environ.get("STOREFLEET_TEST_WOOCOMMERCE_ARCHIVE")
-    if not archive:
-        # Not a CI failure: WooCommerce cannot be downloaded on this machine.
-        pytest.skip("set STOREFLEET_TEST_WOOCOMMERCE_ARCHIVE to a WooCommerce zip to run this")
-    os.environ["STOREFLEET_WOOCOMMERCE_ARCHIVE"] = archive
-    try:
-        platform = local_platform_factory()
-    finally:
-        del os.environ["STOREFLEET_WOOCOMMERCE_ARCHIVE"]
-    api = platform.admin()
-    password = store_password()
-    store_id = api.create_store("woo-shop", admin_password=password).json()["id"]
-    store = api.wait_for(store_id, "ready", timeout=180)
-    woo = next(s for s in store["steps"] if s["name"] == "woocommerce")
-    assert woo["status"] == "succeeded", woo
-    result = _smoke_test(platform, api, "woo-shop", password)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "placed and confirmed" in result.stdout
-
-
 def test_a_failed_store_is_retried_from_the_failed_step(
     local_platform_factory: Callable[..., LocalPlatform], tmp_path: Path
 ) -> None:
-    # A WordPress source the test can break and mend: links to Debian's files.
-    source = tmp_path / "wordpress"
-    source.mkdir()
-    for entry in Path("/usr/share/wordpress").iterdir():
-        (source / entry.name).symlink_to(entry)
-    platform = local_platform_factory(start_worker=False)
-    platform.procs.env["STOREFLEET_WORDPRESS_SOURCE"] = str(source)
-    platform.procs.start("worker")  # starts: the source looks complete
+    # A release mirror the test can break and mend, and an empty release cache.
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    vendor = Path(str(artifacts()))
+    shutil.copy(vendor / "woocommerce-11.0.1.zip", mirror)
+    good = (vendor / "wordpress-7.0.4.tar.gz").read_bytes()
+    broken = mirror / "wordpress-7.0.4.tar.gz"
+    with tarfile.open(broken, "w:gz") as tf:  # a WordPress that is not the release
+        data = b"<?php // not WordPress\n"
+        info = tarfile.TarInfo("wordpress/wp-settings.php")
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+    platform = local_platform_factory(artifacts=str(mirror), releases_dir=tmp_path / "releases")
     api = platform.admin()
-    (source / "wp-settings.php").rename(source / "wp-settings.php.away")
-    store_id = api.create_store("retried-shop").json()["id"]
+    store_id = api.create_store("retried-shop", sample_products=False).json()["id"]
     failed = api.wait_for(store_id, "failed", timeout=60)
-    assert "no WordPress at" in failed["failure_reason"]
+    assert "does not match the pinned release" in failed["failure_reason"]
+    assert "STOREFLEET_ARTIFACTS" in failed["failure_reason"]
     files = next(s for s in failed["steps"] if s["name"] == "files")
     assert files["status"] == "failed"
 
-    # The operator mends the source; the merchant presses Retry.
-    (source / "wp-settings.php.away").rename(source / "wp-settings.php")
+    # The operator mends the mirror; the merchant presses Retry.
+    broken.write_bytes(good)
     resp = api.http.post(f"/api/stores/{store_id}/retry")
     assert resp.status_code == 202, resp.text
-    store = api.wait_for(store_id, "ready", timeout=60)
+    store = api.wait_for(store_id, "ready", timeout=120)
     attempts = {s["name"]: s["attempt"] for s in store["steps"] if s["operation"] == "provision"}
     assert attempts["secrets"] == attempts["database"] == 1  # not run again
     assert attempts["files"] == 2
     assert store["failure_reason"] is None
     assert httpx.get(store["url"], timeout=30).status_code == 200
+
+
+def test_a_reset_platform_database_never_hands_an_old_shop_to_a_new_store(
+    local_platform_factory: Callable[..., LocalPlatform], tmp_path: Path
+) -> None:
+    # A platform whose first store has taken an order...
+    first = local_platform_factory(data_dir=tmp_path / "first")
+    api = first.admin()
+    created = api.create_store("woo-one").json()
+    old = api.wait_for(created["id"], "ready", timeout=120)
+    order = smoke.run(old["url"], "admin", created["admin_password"])
+    assert order.status == "processing"
+    first.procs.stop()
+
+    # ...is reset (a new platform database), keeping the stores server, the
+    # stores directory and the database prefix. Its first store gets row id 1
+    # again, and must get a fresh, empty shop of its own.
+    second = local_platform_factory(
+        data_dir=tmp_path / "second", stores_db_prefix=first.settings.stores_db_prefix
+    )
+    api2 = second.admin()
+    made = api2.create_store("sells-a-3730", sample_products=False).json()
+    assert made["id"] == old["id"] == 1
+    new = api2.wait_for(made["id"], "ready", timeout=120)
+    assert new["uid"] != old["uid"]
+    assert wordpress.store_products(new["url"]) == []
+    admin = wordpress.admin_client(new["url"], "admin", made["admin_password"])
+    assert wordpress.rest(admin, "/wc/v3/orders") == []
+    assert wordpress.rest(admin, "/wp/v2/settings")["title"] == "sells-a-3730"
+    assert second.db_state(new["uid"]) == (1, 1)
+    assert second.db_state(old["uid"]) == (1, 1)  # the old shop's data is untouched
+
+
+def test_a_store_refuses_a_database_it_did_not_create(
+    local_platform_factory: Callable[..., LocalPlatform],
+) -> None:
+    platform = local_platform_factory(start_worker=False)
+    api = platform.admin()
+    created = api.create_store("careful-shop").json()
+    name = platform.db_names(created["uid"])
+    with platform.stores_db.begin() as conn:  # someone else's data, under the store's name
+        conn.execute(text(f"CREATE DATABASE `{name}`"))
+        conn.execute(text(f"CREATE TABLE `{name}`.wp_users (ID INT PRIMARY KEY)"))
+    platform.procs.start("worker")
+    failed = api.wait_for(created["id"], "failed", timeout=60)
+    assert "step database" in failed["failure_reason"]
+    assert "was not created for this store" in failed["failure_reason"]
+    with platform.stores_db.connect() as conn:
+        users = conn.execute(
+            text("SELECT COUNT(*) FROM mysql.user WHERE User = :n"), {"n": name}
+        ).scalar_one()
+        tables = conn.execute(
+            text("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = :n"),
+            {"n": name},
+        ).scalar_one()
+    assert (users, tables) == (0, 1)

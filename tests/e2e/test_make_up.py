@@ -13,7 +13,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO, TEST_RELEASES, free_port
 from tests.support import Api
 
 PASSWORD = "make-up-admin-password"
@@ -59,14 +59,18 @@ def _servers(data_dir: Path) -> list[psutil.Process]:
     ]
 
 
-@pytest.mark.usefixtures("mariadb_admin_url", "php_and_wordpress")
-def test_make_up_runs_stops_and_brings_stores_back(tmp_path: Path) -> None:
+@pytest.mark.usefixtures("mariadb_admin_url", "php_and_releases")
+def test_make_up_runs_stops_and_brings_stores_back(tmp_path: Path, sites_dir: Path) -> None:
     port = free_port()
     data = tmp_path / "var"
     env = {
         **os.environ,
         "STOREFLEET_PORT": str(port),
         "STOREFLEET_DATA_DIR": str(data),
+        # Where the stores live (by default /var/lib/storefleet when root), and
+        # the releases the suites already verified.
+        "STOREFLEET_SITES_DIR": str(sites_dir),
+        "STOREFLEET_RELEASES_DIR": str(TEST_RELEASES),
         "STOREFLEET_ADMIN_PASSWORD": PASSWORD,
         "STOREFLEET_STORES_DB_PREFIX": f"mu{port}_",
         "STOREFLEET_RECONCILE_INTERVAL_SECONDS": "1",
@@ -83,12 +87,12 @@ def test_make_up_runs_stops_and_brings_stores_back(tmp_path: Path) -> None:
         created = api.create_store("make-up-shop")
         assert created.status_code == 202
         store_id = created.json()["id"]
-        store = api.wait_for(store_id, "ready", timeout=60)
+        store = api.wait_for(store_id, "ready", timeout=120)
         assert httpx.get(store["url"], timeout=30).status_code == 200
-        assert len(_servers(data)) >= 1
+        assert len(_servers(sites_dir)) >= 1
     finally:
         _ctrl_c(proc, log)
-    assert _servers(data) == []  # Ctrl-C stopped the stores too
+    assert _servers(sites_dir) == []  # Ctrl-C stopped the stores too
     with pytest.raises(httpx.HTTPError):
         httpx.get(url + "/healthz", timeout=2)
 
@@ -109,4 +113,4 @@ def test_make_up_runs_stops_and_brings_stores_back(tmp_path: Path) -> None:
         api.wait_for(store_id, "deleted", timeout=60)
     finally:
         _ctrl_c(proc, log)
-    assert _servers(data) == []
+    assert _servers(sites_dir) == []

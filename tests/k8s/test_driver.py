@@ -211,7 +211,7 @@ def k8s_platform(k8s, mariadb_admin_url: str, tmp_path_factory) -> Iterator[K8sP
             except ApiException as exc:
                 if exc.status != 404:
                     raise
-        leave_nothing_behind(data, mariadb_admin_url, settings.stores_db_prefix)
+        leave_nothing_behind([data], mariadb_admin_url, settings.stores_db_prefix)
 
 
 def _exists(call, *args) -> bool:  # type: ignore[no-untyped-def]

@@ -2,7 +2,7 @@
 
 import type { Client, Options as Options2, TDataShape } from './client';
 import { client } from './client.gen';
-import type { CreateStoreData, CreateStoreErrors, CreateStoreResponses, CreateUserData, CreateUserErrors, CreateUserResponses, DeleteStoreData, DeleteStoreErrors, DeleteStoreResponses, GetStoreData, GetStoreErrors, GetStoreResponses, HealthzData, HealthzResponses, ListAuditEventsData, ListAuditEventsErrors, ListAuditEventsResponses, ListStoresData, ListStoresErrors, ListStoresResponses, ListUsersData, ListUsersErrors, ListUsersResponses, LoginData, LoginErrors, LoginResponses, MeData, MeErrors, MeResponses, ReadyzData, ReadyzErrors, ReadyzResponses, RetryStoreData, RetryStoreErrors, RetryStoreResponses, StoreEventsData, StoreEventsErrors, StoreEventsResponses, StreamStoresData, StreamStoresErrors, StreamStoresResponses, UpdateUserData, UpdateUserErrors, UpdateUserResponses } from './types.gen';
+import type { CreateSessionData, CreateSessionErrors, CreateSessionResponses, CreateStoreData, CreateStoreErrors, CreateStoreResponses, CreateUserData, CreateUserErrors, CreateUserResponses, DeleteSessionData, DeleteSessionErrors, DeleteSessionResponses, DeleteStoreData, DeleteStoreErrors, DeleteStoreResponses, GetStoreData, GetStoreErrors, GetStoreResponses, HealthzData, HealthzResponses, ListAuditEventsData, ListAuditEventsErrors, ListAuditEventsResponses, ListStoresData, ListStoresErrors, ListStoresResponses, ListUsersData, ListUsersErrors, ListUsersResponses, LoginData, LoginErrors, LoginResponses, MeData, MeErrors, MeResponses, ReadyzData, ReadyzErrors, ReadyzResponses, RetryStoreData, RetryStoreErrors, RetryStoreResponses, StoreEventsData, StoreEventsErrors, StoreEventsResponses, StoreMailData, StoreMailErrors, StoreMailResponses, StreamStoresData, StreamStoresErrors, StreamStoresResponses, UpdateUserData, UpdateUserErrors, UpdateUserResponses } from './types.gen';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -20,6 +20,8 @@ export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends 
 
 /**
  * List Audit Events
+ *
+ * Audit events, newest first, optionally filtered.
  */
 export const listAuditEvents = <ThrowOnError extends boolean = false>(options?: Options<ListAuditEventsData, ThrowOnError>) => (options?.client ?? client).get<ListAuditEventsResponses, ListAuditEventsErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
@@ -29,6 +31,8 @@ export const listAuditEvents = <ThrowOnError extends boolean = false>(options?: 
 
 /**
  * Login
+ *
+ * Sign in as an API client: a bearer token for the Authorization header.
  */
 export const login = <ThrowOnError extends boolean = false>(options: Options<LoginData, ThrowOnError>) => (options.client ?? client).post<LoginResponses, LoginErrors, ThrowOnError>({
     url: '/api/auth/login',
@@ -46,6 +50,29 @@ export const me = <ThrowOnError extends boolean = false>(options?: Options<MeDat
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/auth/me',
     ...options
+});
+
+/**
+ * Delete Session
+ *
+ * Sign out of the dashboard: the session cookies are removed.
+ */
+export const deleteSession = <ThrowOnError extends boolean = false>(options?: Options<DeleteSessionData, ThrowOnError>) => (options?.client ?? client).delete<DeleteSessionResponses, DeleteSessionErrors, ThrowOnError>({ url: '/api/auth/session', ...options });
+
+/**
+ * Create Session
+ *
+ * Sign in as the dashboard: the token goes into an HttpOnly, SameSite=Strict
+ * cookie that page script cannot read; requests that change something must
+ * send ``csrf_token`` as ``X-CSRF-Token``.
+ */
+export const createSession = <ThrowOnError extends boolean = false>(options: Options<CreateSessionData, ThrowOnError>) => (options.client ?? client).post<CreateSessionResponses, CreateSessionErrors, ThrowOnError>({
+    url: '/api/auth/session',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
 });
 
 /**
@@ -81,8 +108,9 @@ export const createStore = <ThrowOnError extends boolean = false>(options: Optio
  * Stream Stores
  *
  * Server-Sent Events: one `store` event (the store's JSON) each time a
- * store you may see changes. Sign in with the bearer header, or with
- * ``access_token`` where a header cannot be sent.
+ * store you may see changes. Sign in with the bearer header or the
+ * dashboard's session cookie (read it with fetch, not EventSource); a token
+ * is never taken from the URL.
  */
 export const streamStores = <ThrowOnError extends boolean = false>(options?: Options<StreamStoresData, ThrowOnError>) => (options?.client ?? client).get<StreamStoresResponses, StreamStoresErrors, ThrowOnError>({ url: '/api/stores/stream', ...options });
 
@@ -112,6 +140,21 @@ export const getStore = <ThrowOnError extends boolean = false>(options: Options<
 export const storeEvents = <ThrowOnError extends boolean = false>(options: Options<StoreEventsData, ThrowOnError>) => (options.client ?? client).get<StoreEventsResponses, StoreEventsErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/stores/{store_id}/events',
+    ...options
+});
+
+/**
+ * Store Mail
+ *
+ * The email the store sent (order notifications and others), newest first.
+ *
+ * Local stores keep their mail in a mailbox of their own, shown here; on
+ * Kubernetes stores send through the SMTP server the platform's chart
+ * configures, and this list stays empty.
+ */
+export const storeMail = <ThrowOnError extends boolean = false>(options: Options<StoreMailData, ThrowOnError>) => (options.client ?? client).get<StoreMailResponses, StoreMailErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/stores/{store_id}/mail',
     ...options
 });
 
@@ -150,6 +193,10 @@ export const createUser = <ThrowOnError extends boolean = false>(options: Option
 
 /**
  * Update User
+ *
+ * Change a user. The last active admin cannot be deactivated or demoted
+ * (409), nor can an admin deactivate itself; changing one's own password
+ * needs ``current_password`` (403 without it or when it is wrong).
  */
 export const updateUser = <ThrowOnError extends boolean = false>(options: Options<UpdateUserData, ThrowOnError>) => (options.client ?? client).patch<UpdateUserResponses, UpdateUserErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
@@ -171,6 +218,9 @@ export const healthz = <ThrowOnError extends boolean = false>(options?: Options<
 /**
  * Readyz
  *
- * Readiness: the platform database and the queue are reachable.
+ * Readiness: the platform database and the queue are reachable (else
+ * 503). The reconciler, which runs in the workers, is reported too: its
+ * last good sweep; when that is too old the status is ``degraded``, still
+ * 200, so that dead workers do not take the API's replicas out of service.
  */
 export const readyz = <ThrowOnError extends boolean = false>(options?: Options<ReadyzData, ThrowOnError>) => (options?.client ?? client).get<ReadyzResponses, ReadyzErrors, ThrowOnError>({ url: '/readyz', ...options });

@@ -38,6 +38,7 @@ export type AuditEventOut = {
      * Id
      */
     id: number;
+    result: AuditResult;
     /**
      * Target
      */
@@ -57,6 +58,11 @@ export type AuditPage = {
      */
     total: number;
 };
+
+/**
+ * AuditResult
+ */
+export type AuditResult = 'success' | 'failure';
 
 /**
  * EventOut
@@ -106,6 +112,50 @@ export type LoginRequest = {
      * Password
      */
     password: string;
+};
+
+/**
+ * MailOut
+ */
+export type MailOut = {
+    /**
+     * At
+     */
+    at: string;
+    /**
+     * Id
+     */
+    id: string;
+    /**
+     * Subject
+     */
+    subject: string;
+    /**
+     * Text
+     *
+     * The message as plain text
+     */
+    text: string;
+    /**
+     * To
+     */
+    to: Array<string>;
+};
+
+/**
+ * MailPage
+ */
+export type MailPage = {
+    /**
+     * Delivery
+     *
+     * mailbox: kept by the platform (shown here); smtp: sent out
+     */
+    delivery: string;
+    /**
+     * Items
+     */
+    items: Array<MailOut>;
 };
 
 /**
@@ -176,6 +226,24 @@ export type Progress = {
 export type Role = 'admin' | 'member';
 
 /**
+ * SessionOut
+ *
+ * A dashboard session: the token is in an HttpOnly cookie, never here.
+ * Send ``csrf_token`` (also in the readable ``sf_csrf`` cookie) as
+ * ``X-CSRF-Token`` with every request that changes something.
+ */
+export type SessionOut = {
+    /**
+     * Csrf Token
+     */
+    csrf_token: string;
+    /**
+     * Expires In
+     */
+    expires_in: number;
+};
+
+/**
  * StepOut
  */
 export type StepOut = {
@@ -224,7 +292,7 @@ export type StoreCreate = {
     /**
      * Admin Password
      *
-     * The WordPress admin's password (must be 8-128 characters); generated if omitted
+     * The WordPress admin's password (must be 8-128 characters, without spaces at either end and without control characters); generated if omitted
      */
     admin_password?: string | null;
     /**
@@ -233,6 +301,12 @@ export type StoreCreate = {
      * A DNS-1123 label: must be 3-40 characters of lowercase letters, digits and hyphens, start with a letter and not end with a hyphen
      */
     name: string;
+    /**
+     * Sample Products
+     *
+     * Start the shop with a few sample products to sell (default: yes)
+     */
+    sample_products?: boolean;
 };
 
 /**
@@ -294,7 +368,17 @@ export type StoreCreated = {
      * Ready At
      */
     ready_at: string | null;
+    /**
+     * Sample Products
+     */
+    sample_products: boolean;
     status: Phase;
+    /**
+     * Uid
+     *
+     * Names the store's database, user, directory or namespace label
+     */
+    uid: string;
     /**
      * Updated At
      */
@@ -303,6 +387,18 @@ export type StoreCreated = {
      * Url
      */
     url: string | null;
+    /**
+     * Woocommerce Version
+     *
+     * The WooCommerce release it runs
+     */
+    woocommerce_version: string | null;
+    /**
+     * Wordpress Version
+     *
+     * The WordPress release it runs
+     */
+    wordpress_version: string | null;
 };
 
 /**
@@ -358,11 +454,21 @@ export type StoreDetail = {
      * Ready At
      */
     ready_at: string | null;
+    /**
+     * Sample Products
+     */
+    sample_products: boolean;
     status: Phase;
     /**
      * Steps
      */
     steps: Array<StepOut>;
+    /**
+     * Uid
+     *
+     * Names the store's database, user, directory or namespace label
+     */
+    uid: string;
     /**
      * Updated At
      */
@@ -371,6 +477,18 @@ export type StoreDetail = {
      * Url
      */
     url: string | null;
+    /**
+     * Woocommerce Version
+     *
+     * The WooCommerce release it runs
+     */
+    woocommerce_version: string | null;
+    /**
+     * Wordpress Version
+     *
+     * The WordPress release it runs
+     */
+    wordpress_version: string | null;
 };
 
 /**
@@ -426,7 +544,17 @@ export type StoreOut = {
      * Ready At
      */
     ready_at: string | null;
+    /**
+     * Sample Products
+     */
+    sample_products: boolean;
     status: Phase;
+    /**
+     * Uid
+     *
+     * Names the store's database, user, directory or namespace label
+     */
+    uid: string;
     /**
      * Updated At
      */
@@ -435,6 +563,18 @@ export type StoreOut = {
      * Url
      */
     url: string | null;
+    /**
+     * Woocommerce Version
+     *
+     * The WooCommerce release it runs
+     */
+    woocommerce_version: string | null;
+    /**
+     * Wordpress Version
+     *
+     * The WordPress release it runs
+     */
+    wordpress_version: string | null;
 };
 
 /**
@@ -550,6 +690,10 @@ export type UserPage = {
  */
 export type UserUpdate = {
     /**
+     * Current Password
+     */
+    current_password?: string | null;
+    /**
      * Is Active
      */
     is_active?: boolean | null;
@@ -608,6 +752,24 @@ export type ListAuditEventsData = {
          * Offset
          */
         offset?: number;
+        /**
+         * Actor
+         *
+         * Part of the actor's email
+         */
+        actor?: string | null;
+        /**
+         * Action
+         *
+         * The action, e.g. auth.login_failed
+         */
+        action?: string | null;
+        /**
+         * Result
+         *
+         * Allowed or refused
+         */
+        result?: AuditResult | null;
     };
     url: '/api/audit';
 };
@@ -618,7 +780,7 @@ export type ListAuditEventsErrors = {
      */
     401: unknown;
     /**
-     * Signed in, but not allowed
+     * Signed in, but not allowed (or the CSRF token is missing)
      */
     403: unknown;
     /**
@@ -655,9 +817,13 @@ export type LoginErrors = {
      */
     422: HttpValidationError;
     /**
-     * A quota or rate limit was reached
+     * A quota or rate limit was reached (see Retry-After)
      */
     429: unknown;
+    /**
+     * Busy, or a dependency is down; try again (see Retry-After)
+     */
+    503: unknown;
 };
 
 export type LoginError = LoginErrors[keyof LoginErrors];
@@ -693,6 +859,66 @@ export type MeResponses = {
 };
 
 export type MeResponse = MeResponses[keyof MeResponses];
+
+export type DeleteSessionData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/auth/session';
+};
+
+export type DeleteSessionErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+};
+
+export type DeleteSessionResponses = {
+    /**
+     * Successful Response
+     */
+    204: void;
+};
+
+export type DeleteSessionResponse = DeleteSessionResponses[keyof DeleteSessionResponses];
+
+export type CreateSessionData = {
+    body: LoginRequest;
+    path?: never;
+    query?: never;
+    url: '/api/auth/session';
+};
+
+export type CreateSessionErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+    /**
+     * A quota or rate limit was reached (see Retry-After)
+     */
+    429: unknown;
+    /**
+     * Busy, or a dependency is down; try again (see Retry-After)
+     */
+    503: unknown;
+};
+
+export type CreateSessionError = CreateSessionErrors[keyof CreateSessionErrors];
+
+export type CreateSessionResponses = {
+    /**
+     * Successful Response
+     */
+    200: SessionOut;
+};
+
+export type CreateSessionResponse = CreateSessionResponses[keyof CreateSessionResponses];
 
 export type ListStoresData = {
     body?: never;
@@ -777,7 +1003,7 @@ export type CreateStoreErrors = {
      */
     422: HttpValidationError;
     /**
-     * A quota or rate limit was reached
+     * A quota or rate limit was reached (see Retry-After)
      */
     429: unknown;
 };
@@ -796,14 +1022,7 @@ export type CreateStoreResponse = CreateStoreResponses[keyof CreateStoreResponse
 export type StreamStoresData = {
     body?: never;
     path?: never;
-    query?: {
-        /**
-         * Access Token
-         *
-         * For EventSource, which cannot send headers; prefer the header
-         */
-        access_token?: string | null;
-    };
+    query?: never;
     url: '/api/stores/stream';
 };
 
@@ -812,13 +1031,7 @@ export type StreamStoresErrors = {
      * Not signed in, or the token expired or was tampered with
      */
     401: unknown;
-    /**
-     * Validation Error
-     */
-    422: HttpValidationError;
 };
-
-export type StreamStoresError = StreamStoresErrors[keyof StreamStoresErrors];
 
 export type StreamStoresResponses = {
     /**
@@ -958,6 +1171,49 @@ export type StoreEventsResponses = {
 
 export type StoreEventsResponse = StoreEventsResponses[keyof StoreEventsResponses];
 
+export type StoreMailData = {
+    body?: never;
+    path: {
+        /**
+         * Store Id
+         */
+        store_id: number;
+    };
+    query?: {
+        /**
+         * Limit
+         */
+        limit?: number;
+    };
+    url: '/api/stores/{store_id}/mail';
+};
+
+export type StoreMailErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * No such object, or not yours
+     */
+    404: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type StoreMailError = StoreMailErrors[keyof StoreMailErrors];
+
+export type StoreMailResponses = {
+    /**
+     * Successful Response
+     */
+    200: MailPage;
+};
+
+export type StoreMailResponse = StoreMailResponses[keyof StoreMailResponses];
+
 export type RetryStoreData = {
     body?: never;
     path: {
@@ -1022,7 +1278,7 @@ export type ListUsersErrors = {
      */
     401: unknown;
     /**
-     * Signed in, but not allowed
+     * Signed in, but not allowed (or the CSRF token is missing)
      */
     403: unknown;
     /**
@@ -1055,7 +1311,7 @@ export type CreateUserErrors = {
      */
     401: unknown;
     /**
-     * Signed in, but not allowed
+     * Signed in, but not allowed (or the CSRF token is missing)
      */
     403: unknown;
     /**
@@ -1066,6 +1322,10 @@ export type CreateUserErrors = {
      * Validation Error
      */
     422: HttpValidationError;
+    /**
+     * Busy, or a dependency is down; try again (see Retry-After)
+     */
+    503: unknown;
 };
 
 export type CreateUserError = CreateUserErrors[keyof CreateUserErrors];
@@ -1097,7 +1357,7 @@ export type UpdateUserErrors = {
      */
     401: unknown;
     /**
-     * Signed in, but not allowed
+     * Signed in, but not allowed (or the CSRF token is missing)
      */
     403: unknown;
     /**
@@ -1105,9 +1365,21 @@ export type UpdateUserErrors = {
      */
     404: unknown;
     /**
+     * Conflicts with the current state
+     */
+    409: unknown;
+    /**
      * Validation Error
      */
     422: HttpValidationError;
+    /**
+     * A quota or rate limit was reached (see Retry-After)
+     */
+    429: unknown;
+    /**
+     * Busy, or a dependency is down; try again (see Retry-After)
+     */
+    503: unknown;
 };
 
 export type UpdateUserError = UpdateUserErrors[keyof UpdateUserErrors];

@@ -40,8 +40,13 @@ class StoreSnapshot:
     id: int
     name: str
     admin_email: str
+    #: Names everything the store owns outside the platform DB (see Store.uid).
+    uid: str
     url: str | None = None
     port: int | None = None
+    sample_products: bool = True
+    wordpress_version: str | None = None
+    woocommerce_version: str | None = None
 
 
 @dataclass

@@ -1,8 +1,17 @@
 """Each store's own database and user on a shared MySQL/MariaDB server.
 
-Used by both drivers: database ``<prefix><id>``, user ``<prefix><id>`` granted
-only on that database, with a connection limit. Every call is idempotent. The
-password is passed as a bound parameter, never logged.
+Used by both drivers: database and user ``<prefix><store uid>``, the user
+granted only on that database, with a connection limit. The uid is random
+and recorded on the store row, so names never repeat across platform
+instances or platform-database resets.
+
+A store never adopts what it did not create: right after creating its
+database the step writes the store's uid into a marker table in it
+(``storefleet_owner``), and a database that exists already is used only when
+its marker names this store (or when it is empty, which is where a crash
+between the two statements leaves it). Anything else fails the step with the
+reason; deletion likewise drops only what is marked as the store's own. Every
+call is idempotent. The password is passed as a bound parameter, never logged.
 """
 
 from __future__ import annotations
@@ -10,11 +19,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pymysql
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.exc import DBAPIError
 
 from storefleet.config import Settings
 from storefleet.drivers.base import PermanentError, StepContext, StepOutcome, TransientError
+from storefleet.names import require_valid_store_uid
+
+#: The table in each store database that says which store it belongs to.
+OWNER_TABLE = "storefleet_owner"
+
+_DB_EXISTS = 1007
+_NO_SUCH_TABLE = 1146
+_USER_EXISTS = 1396  # "Operation CREATE USER failed"
 
 
 @dataclass(frozen=True)
@@ -24,32 +41,64 @@ class StoreDatabaseNames:
     table_prefix: str
 
 
+class ForeignDatabase(PermanentError):
+    """A database or user with the store's name exists and is not the store's."""
+
+
 class StoreDatabases:
     def __init__(self, url: str, *, prefix: str, user_host: str, max_connections: int) -> None:
-        self._engine: Engine = create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=3)
+        self._engine: Engine = create_engine(
+            url, pool_pre_ping=True, pool_size=2, max_overflow=3, hide_parameters=True
+        )
         self._prefix = prefix
         self._host = user_host
         self._max_connections = max_connections
 
-    def names(self, store_id: int) -> StoreDatabaseNames:
-        # Built from an integer id and a validated prefix only: safe to quote.
-        name = f"{self._prefix}{int(store_id)}"
-        return StoreDatabaseNames(database=name, user=name, table_prefix=f"s{int(store_id)}_")
+    def names(self, uid: str) -> StoreDatabaseNames:
+        # A validated prefix and a validated uid only: safe to quote.
+        name = f"{self._prefix}{require_valid_store_uid(uid)}"
+        return StoreDatabaseNames(database=name, user=name, table_prefix="wp_")
 
-    def ensure(self, store_id: int, password: str) -> StoreDatabaseNames:
-        n = self.names(store_id)
+    def ensure(self, uid: str, password: str) -> StoreDatabaseNames:
+        n = self.names(uid)
         account = f"'{n.user}'@'{self._host}'"
         try:
             with self._engine.begin() as conn:
-                conn.execute(
-                    text(
-                        f"CREATE DATABASE IF NOT EXISTS `{n.database}` "
-                        "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+                created = self._create_database(conn, n.database)
+                owner = self._owner(conn, n.database)
+                if owner is None:
+                    tables = self._table_count(conn, n.database)
+                    if tables:
+                        raise ForeignDatabase(
+                            f"database {n.database} exists, holds {tables} table(s) and was not "
+                            "created for this store (no StoreFleet mark); refusing to adopt it"
+                        )
+                    conn.execute(
+                        text(
+                            f"CREATE TABLE `{n.database}`.`{OWNER_TABLE}` "
+                            "(uid VARCHAR(16) NOT NULL PRIMARY KEY, "
+                            "created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+                        )
                     )
-                )
-                conn.execute(
-                    text(f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY :pw"), {"pw": password}
-                )
+                    conn.execute(
+                        text(f"INSERT INTO `{n.database}`.`{OWNER_TABLE}` (uid) VALUES (:uid)"),  # noqa: S608
+                        {"uid": uid},
+                    )
+                elif owner != uid:
+                    raise ForeignDatabase(
+                        f"database {n.database} belongs to another store (uid {owner}); "
+                        "refusing to adopt it"
+                    )
+                try:
+                    conn.execute(text(f"CREATE USER {account} IDENTIFIED BY :pw"), {"pw": password})
+                except DBAPIError as exc:
+                    if _code(exc) != _USER_EXISTS:
+                        raise
+                    if created:
+                        raise ForeignDatabase(
+                            f"the database user {n.user} exists although its database did not: "
+                            "it was not created for this store; refusing to adopt it"
+                        ) from exc
                 # Re-running converges: the password and limit are set again.
                 conn.execute(
                     text(
@@ -59,28 +108,77 @@ class StoreDatabases:
                     {"pw": password},
                 )
                 conn.execute(text(f"GRANT ALL PRIVILEGES ON `{n.database}`.* TO {account}"))
-        except OperationalError as exc:
+        except DBAPIError as exc:
             raise _classify(exc) from exc
         return n
 
-    def drop(self, store_id: int) -> None:
-        n = self.names(store_id)
+    def drop(self, uid: str) -> str:
+        """Drop the store's user and database; say what was done. A database
+        with the store's name that is not marked as the store's is left alone."""
+        n = self.names(uid)
         try:
             with self._engine.begin() as conn:
+                owner = self._owner(conn, n.database)
+                foreign = (owner is not None and owner != uid) or (
+                    owner is None and self._table_count(conn, n.database) > 0
+                )
                 conn.execute(text(f"DROP USER IF EXISTS '{n.user}'@'{self._host}'"))
+                if foreign:
+                    return (
+                        f"dropped user {n.user}; left database {n.database} alone "
+                        "(it is not marked as this store's)"
+                    )
                 conn.execute(text(f"DROP DATABASE IF EXISTS `{n.database}`"))
-        except OperationalError as exc:
+        except DBAPIError as exc:
             raise _classify(exc) from exc
+        return f"dropped database {n.database} and user {n.user}"
 
     def ping(self) -> None:
         try:
             with self._engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
-        except OperationalError as exc:
+        except DBAPIError as exc:
             raise _classify(exc) from exc
 
     def dispose(self) -> None:
         self._engine.dispose()
+
+    # -- helpers ----------------------------------------------------------
+
+    @staticmethod
+    def _create_database(conn: Connection, database: str) -> bool:
+        """Create the database; False when it existed already."""
+        try:
+            conn.execute(
+                text(
+                    f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+                )
+            )
+        except DBAPIError as exc:
+            if _code(exc) == _DB_EXISTS:
+                return False
+            raise
+        return True
+
+    @staticmethod
+    def _owner(conn: Connection, database: str) -> str | None:
+        try:
+            query = text(f"SELECT uid FROM `{database}`.`{OWNER_TABLE}`")  # noqa: S608 (validated)
+            row = conn.execute(query).first()
+        except DBAPIError as exc:
+            if _code(exc) in (_NO_SUCH_TABLE, 1049):  # no marker table, or no database
+                return None
+            raise
+        return str(row[0]) if row else None
+
+    @staticmethod
+    def _table_count(conn: Connection, database: str) -> int:
+        return int(
+            conn.execute(
+                text("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = :db"),
+                {"db": database},
+            ).scalar_one()
+        )
 
 
 def from_settings(settings: Settings, driver: str) -> StoreDatabases:
@@ -99,18 +197,24 @@ def from_settings(settings: Settings, driver: str) -> StoreDatabases:
 
 def drop_step(databases: StoreDatabases, ctx: StepContext) -> StepOutcome:
     """The deletion step both drivers share: drop the database and the user."""
-    databases.drop(ctx.store.id)
-    n = databases.names(ctx.store.id)
-    return StepOutcome(f"dropped database {n.database} and user {n.user}")
+    return StepOutcome(databases.drop(ctx.store.uid))
 
 
 # MySQL client error codes: 2002/2003/2006/2013 are "server not reachable".
 _UNREACHABLE = {2002, 2003, 2006, 2013, 1040, 1205, 1213}
 
 
-def _classify(exc: OperationalError) -> Exception:
+def _code(exc: DBAPIError) -> int | None:
     orig = exc.orig
-    code = orig.args[0] if isinstance(orig, pymysql.err.MySQLError) and orig.args else None
+    if isinstance(orig, pymysql.err.MySQLError) and orig.args:
+        code = orig.args[0]
+        return code if isinstance(code, int) else None
+    return None
+
+
+def _classify(exc: DBAPIError) -> Exception:
+    orig = exc.orig
+    code = _code(exc)
     message = (
         orig.args[1]
         if isinstance(orig, pymysql.err.MySQLError) and len(orig.args) > 1

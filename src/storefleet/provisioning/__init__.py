@@ -2,6 +2,6 @@
 lease, and the reconciler that makes sure no work is ever lost."""
 
 from storefleet.provisioning.reconciler import Reconciler
-from storefleet.provisioning.runner import StoreOperator
+from storefleet.provisioning.runner import StoreOperator, snapshot_of
 
-__all__ = ["Reconciler", "StoreOperator"]
+__all__ = ["Reconciler", "StoreOperator", "snapshot_of"]

@@ -4,6 +4,9 @@ The queue only says "look at store X now"; a message can be lost (a Redis
 flush, a worker killed after taking it). The sweep re-enqueues every store whose
 work is unfinished, whose lease has expired and that was not enqueued recently,
 and asks the driver to bring back stores that should be running.
+
+The sweep loop must outlive anything a sweep raises; each good sweep is
+recorded as a heartbeat that ``/readyz`` reports on.
 """
 
 from __future__ import annotations
@@ -12,12 +15,12 @@ import datetime as dt
 import logging
 import threading
 
-from redis.exceptions import RedisError
 from sqlalchemy import or_, select
-from sqlalchemy.exc import SQLAlchemyError
 
+from storefleet import heartbeats
 from storefleet.db import after_commit, utcnow
-from storefleet.drivers.base import StoreDriver, StoreSnapshot
+from storefleet.drivers.base import StoreDriver
+from storefleet.provisioning.runner import snapshot_of
 from storefleet.runtime import Runtime
 from storefleet.stores import repository
 from storefleet.stores.models import UNFINISHED, Phase, Store
@@ -25,12 +28,15 @@ from storefleet.stores.models import UNFINISHED, Phase, Store
 log = logging.getLogger(__name__)
 
 _BATCH = 500
+#: Longest wait between sweeps after failures in a row (or the interval, if longer).
+_MAX_BACKOFF_SECONDS = 60.0
 
 
 class Reconciler:
-    def __init__(self, runtime: Runtime, driver: StoreDriver) -> None:
+    def __init__(self, runtime: Runtime, driver: StoreDriver, owner: str = "reconciler") -> None:
         self.runtime = runtime
         self.driver = driver
+        self.owner = owner
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -75,11 +81,7 @@ class Reconciler:
                     or_(Store.lease_expires_at.is_(None), Store.lease_expires_at < utcnow()),
                 )
             ).all()
-            snapshots = [
-                StoreSnapshot(id=st.id, name=st.name, admin_email=st.admin_email, url=st.url,
-                              port=st.port)
-                for st in stores
-            ]  # fmt: skip
+            snapshots = [snapshot_of(st) for st in stores]
         report = self.driver.supervise(snapshots)
         if report.restarted or report.failed:
             with self.runtime.db.transaction() as session:
@@ -96,14 +98,26 @@ class Reconciler:
 
     def _loop(self) -> None:
         interval = self.runtime.settings.reconcile_interval_seconds
+        failures = 0
         while not self._stop.is_set():
+            wait = interval
             try:
                 self.sweep()
-            except (SQLAlchemyError, RedisError, OSError):
-                # The database or the queue is down for a moment: the next sweep
-                # tries again; nothing is lost in between.
-                log.warning("reconcile sweep failed; retrying in %.0fs", interval, exc_info=True)
-            self._stop.wait(interval)
+                heartbeats.beat(self.runtime.db, heartbeats.RECONCILER, self.owner)
+                failures = 0
+            except Exception:
+                # The thread's top level, and the one deliberate broad catch: a
+                # sweep may raise anything (a locked SQLite queue, a psutil or
+                # Kubernetes error, a database that is down, a bug), and if this
+                # thread ended, nothing would re-enqueue lost work again. Log
+                # it with its traceback, back off, and sweep again; /readyz
+                # shows the missing heartbeats meanwhile.
+                failures += 1
+                wait = min(interval * 2**failures, max(interval, _MAX_BACKOFF_SECONDS))
+                log.exception(
+                    "reconcile sweep failed (%d in a row); next sweep in %.1fs", failures, wait
+                )
+            self._stop.wait(wait)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="reconciler", daemon=True)

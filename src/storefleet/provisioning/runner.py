@@ -69,9 +69,18 @@ def worker_id() -> str:
     return f"{socket.gethostname()[:40]}-{uuid.uuid4().hex[:8]}"
 
 
-def _snapshot(store: Store) -> StoreSnapshot:
+def snapshot_of(store: Store) -> StoreSnapshot:
+    """What a driver may know of ``store``."""
     return StoreSnapshot(
-        id=store.id, name=store.name, admin_email=store.admin_email, url=store.url, port=store.port
+        id=store.id,
+        name=store.name,
+        admin_email=store.admin_email,
+        uid=store.uid,
+        url=store.url,
+        port=store.port,
+        sample_products=store.sample_products,
+        wordpress_version=store.wordpress_version,
+        woocommerce_version=store.woocommerce_version,
     )
 
 
@@ -118,7 +127,8 @@ class _Context(StepContext):
         try:
             with self._op.runtime.db.transaction() as session:
                 store = repository.get(session, self.store.id, for_update=True)
-                assert store is not None
+                if store is None:
+                    raise LookupError(f"store {self.store.id} does not exist")
                 for key, value in fields.items():
                     setattr(store, key, value)
         except IntegrityError as exc:
@@ -205,7 +215,7 @@ class StoreOperator:
                     seconds=s.operation_deadline_seconds
                 )
             self._ensure_steps(session, store, operation)
-            return operation, _snapshot(store)
+            return operation, snapshot_of(store)
 
     def _ensure_steps(self, session: Session, store: Store, operation: Operation) -> None:
         existing = {st.name for st in repository.steps(session, store.id, operation.value)}
@@ -258,7 +268,7 @@ class StoreOperator:
                 return _End.interrupted, snapshot
             row = self._step_row(session, store.id, operation, step.name)
             if row.status in DONE_STEP:
-                return None, _snapshot(store)
+                return None, snapshot_of(store)
             if store.operation_deadline_at and utcnow() > store.operation_deadline_at:
                 self._fail(
                     session,
@@ -282,7 +292,7 @@ class StoreOperator:
             row.finished_at = None
             row.message = None
             store.current_step = step.name
-            snapshot = _snapshot(store)
+            snapshot = snapshot_of(store)
 
         op_deadline_left = (
             (store.operation_deadline_at - utcnow()).total_seconds()
@@ -330,7 +340,7 @@ class StoreOperator:
             )  # fmt: skip
             if step.consumes_admin_password:
                 store.admin_password_enc = None
-            return None, _snapshot(store)
+            return None, snapshot_of(store)
 
     def _call(self, step: Step, ctx: _Context, operation: Operation) -> StepOutcome | None:
         def give_up(state: RetryCallState) -> bool:

@@ -8,10 +8,19 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from storefleet.deps import ClientIP, CurrentUser, Offset, RuntimeDep, SessionDep, StoreId
+from storefleet.drivers.local.mailbox import read_mailbox
 from storefleet.exceptions import ERROR_RESPONSES
 from storefleet.stores import repository, service
 from storefleet.stores.models import Phase
-from storefleet.stores.schemas import EventOut, StoreCreate, StoreCreated, StoreDetail, StorePage
+from storefleet.stores.schemas import (
+    EventOut,
+    MailOut,
+    MailPage,
+    StoreCreate,
+    StoreCreated,
+    StoreDetail,
+    StorePage,
+)
 
 router = APIRouter(
     prefix="/api/stores",
@@ -77,6 +86,26 @@ def store_events(
     return [EventOut.model_validate(e) for e in rows]
 
 
+@router.get("/{store_id}/mail", response_model=MailPage)
+def store_mail(
+    store_id: StoreId,
+    user: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> MailPage:
+    """The email the store sent (order notifications and others), newest first.
+
+    Local stores keep their mail in a mailbox of their own, shown here; on
+    Kubernetes stores send through the SMTP server the platform's chart
+    configures, and this list stays empty."""
+    store = service.get_visible(session, user, store_id)
+    if store.driver != "local":
+        return MailPage(delivery="smtp", items=[])
+    messages = read_mailbox(runtime.settings, store.uid, limit=limit)
+    return MailPage(delivery="mailbox", items=[MailOut(**vars(m)) for m in messages])
+
+
 @router.post(
     "/{store_id}/retry",
     response_model=StoreDetail,
@@ -84,10 +113,11 @@ def store_events(
     responses={409: ERROR_RESPONSES[409]},
 )
 def retry_store(
-    store_id: StoreId, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+    store_id: StoreId, user: CurrentUser, session: SessionDep, runtime: RuntimeDep, ip: ClientIP
 ) -> StoreDetail:
     """Run a failed store's operation again; steps that succeeded are kept."""
-    return service.detail_out(session, service.retry(session, runtime, user, store_id))
+    store = service.retry(session, runtime, user, store_id, client_ip=ip)
+    return service.detail_out(session, store)
 
 
 @router.delete(
@@ -97,7 +127,8 @@ def retry_store(
     responses={409: ERROR_RESPONSES[409]},
 )
 def delete_store(
-    store_id: StoreId, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+    store_id: StoreId, user: CurrentUser, session: SessionDep, runtime: RuntimeDep, ip: ClientIP
 ) -> StoreDetail:
     """Delete a store in any phase; in-flight provisioning stops and is cleaned up."""
-    return service.detail_out(session, service.delete(session, runtime, user, store_id))
+    store = service.delete(session, runtime, user, store_id, client_ip=ip)
+    return service.detail_out(session, store)

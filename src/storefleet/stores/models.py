@@ -10,11 +10,12 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storefleet.auth.models import User
 from storefleet.db import Base, UTCDateTime, utcnow
+from storefleet.names import new_store_uid
 
 
 class Desired(StrEnum):
@@ -59,6 +60,10 @@ class Store(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     name: Mapped[str] = mapped_column(String(40))
+    # The store's identity on the machines and servers it lives on (database,
+    # user, directory, namespace label): random, never reused, so nothing a
+    # store leaves behind can be mistaken for another store's.
+    uid: Mapped[str] = mapped_column(String(16), unique=True, default=new_store_uid)
     # The name while the store is live, NULL once deleted: a unique index on it
     # keeps live names unique and frees the name on deletion.
     live_name: Mapped[str | None] = mapped_column(String(40), unique=True, nullable=True)
@@ -66,6 +71,10 @@ class Store(Base):
     desired: Mapped[str] = mapped_column(String(16), default=Desired.present.value)
     phase: Mapped[str] = mapped_column(String(16), default=Phase.pending.value, index=True)
     admin_email: Mapped[str] = mapped_column(String(254))
+    sample_products: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The releases the store runs (set at creation from the platform's pins).
+    wordpress_version: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    woocommerce_version: Mapped[str | None] = mapped_column(String(16), nullable=True)
     # Encrypted with the platform key; wiped once the store holds the password.
     admin_password_enc: Mapped[str | None] = mapped_column(Text, nullable=True)
     url: Mapped[str | None] = mapped_column(String(255), nullable=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
@@ -10,7 +11,10 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 from storefleet.names import NAME_PATTERN, NAME_RULE, is_valid_store_name
 from storefleet.stores.models import Phase, StepStatus
 
-PASSWORD_RULE = "must be 8-128 characters"
+PASSWORD_RULE = (
+    "must be 8-128 characters, without spaces at either end and without control characters"
+)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class StoreCreate(BaseModel):
@@ -31,6 +35,10 @@ class StoreCreate(BaseModel):
             description=f"The WordPress admin's password ({PASSWORD_RULE}); generated if omitted"
         ),
     ] = None
+    sample_products: Annotated[
+        bool,
+        Field(description="Start the shop with a few sample products to sell (default: yes)"),
+    ] = True
 
     @field_validator("name")
     @classmethod
@@ -42,7 +50,12 @@ class StoreCreate(BaseModel):
     @field_validator("admin_password")
     @classmethod
     def _password(cls, value: str | None) -> str | None:
-        if value is not None and not 8 <= len(value) <= 128:
+        # WordPress trims a password when it hashes it but not when it checks
+        # one, and a sign-in form cannot carry control characters: such a
+        # password could never sign in, so it is refused here.
+        if value is not None and (
+            not 8 <= len(value) <= 128 or value != value.strip() or _CONTROL.search(value)
+        ):
             raise ValueError(f"Admin password {PASSWORD_RULE}")
         return value
 
@@ -69,6 +82,9 @@ class StoreOut(BaseModel):
 
     id: int
     name: str
+    uid: Annotated[
+        str, Field(description="Names the store's database, user, directory or namespace label")
+    ]
     status: Phase
     url: str | None
     admin_url: str | None
@@ -83,6 +99,9 @@ class StoreOut(BaseModel):
     failure_reason: str | None
     current_step: str | None
     progress: Progress
+    sample_products: bool
+    wordpress_version: Annotated[str | None, Field(description="The WordPress release it runs")]
+    woocommerce_version: Annotated[str | None, Field(description="The WooCommerce release it runs")]
 
 
 class StoreDetail(StoreOut):
@@ -111,3 +130,18 @@ class EventOut(BaseModel):
     level: str
     kind: str
     message: str
+
+
+class MailOut(BaseModel):
+    id: str
+    at: str
+    to: list[str]
+    subject: str
+    text: Annotated[str, Field(description="The message as plain text")]
+
+
+class MailPage(BaseModel):
+    delivery: Annotated[
+        str, Field(description="mailbox: kept by the platform (shown here); smtp: sent out")
+    ]
+    items: list[MailOut]

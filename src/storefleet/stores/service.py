@@ -13,11 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from storefleet import releases
 from storefleet.audit import service as audit
 from storefleet.auth import passwords
 from storefleet.auth.models import User
 from storefleet.db import after_commit, utcnow
 from storefleet.exceptions import Conflict, NotFound, TooManyRequests
+from storefleet.names import new_store_uid
 from storefleet.runtime import Runtime
 from storefleet.stores import repository
 from storefleet.stores.models import Desired, Operation, Phase, StepStatus, Store, StoreStep
@@ -32,8 +34,24 @@ def request_work(session: Session, runtime: Runtime, store: Store) -> None:
     after_commit(session, lambda: queue.enqueue_store(store_id))
 
 
+_HOUR = dt.timedelta(hours=1)
+
+
 def _limit(user: User, own: int | None, default: int) -> int:
     return own if own is not None else default
+
+
+def _quota_refusal(
+    message: str, user: User, client_ip: str, name: str, retry_after: float, quota: str
+) -> TooManyRequests:
+    return TooManyRequests(
+        message,
+        retry_after=retry_after,
+        audit=audit.refused(
+            "store.create", actor=user, target=f"store-name:{name}", client_ip=client_ip,
+            detail={"refused": quota},
+        ),
+    )  # fmt: skip
 
 
 def create(
@@ -42,7 +60,7 @@ def create(
     user: User,
     data: StoreCreate,
     *,
-    client_ip: str | None = None,
+    client_ip: str,
 ) -> tuple[Store, str | None]:
     """Record a new store (phase ``pending``) and queue its provisioning.
 
@@ -55,17 +73,22 @@ def create(
     # Quotas bind members; admins run the platform and are not limited.
     max_live = _limit(user, user.max_live_stores, settings.max_live_stores)
     if not user.is_admin and repository.count_live(session, user.id) >= max_live:
-        raise TooManyRequests(
+        # Waiting alone frees nothing; a minute is when a deletion may have.
+        raise _quota_refusal(
             f"Quota reached: at most {max_live} live stores per user. "
-            "Delete a store or ask an admin to raise your quota."
-        )
+            "Delete a store or ask an admin to raise your quota.",
+            user, client_ip, data.name, 60, "live stores",
+        )  # fmt: skip
     max_hour = _limit(user, user.max_creations_per_hour, settings.max_creations_per_hour)
-    since = utcnow() - dt.timedelta(hours=1)
+    now = utcnow()
+    since = now - _HOUR
     if not user.is_admin and repository.count_created_since(session, user.id, since) >= max_hour:
-        raise TooManyRequests(
+        oldest = repository.oldest_created_since(session, user.id, since)
+        free_at = (oldest or now) + _HOUR
+        raise _quota_refusal(
             f"Rate limit reached: at most {max_hour} store creations per user per hour.",
-            retry_after=3600,
-        )
+            user, client_ip, data.name, (free_at - now).total_seconds(), "creations per hour",
+        )  # fmt: skip
     if repository.by_live_name(session, data.name) is not None:
         raise Conflict(f"The name {data.name!r} is taken by another store")
 
@@ -73,11 +96,16 @@ def create(
     password = data.admin_password
     if password is None:
         password = generated = passwords.generate_password()
+    pins = releases.current()
     store = Store(
         owner_id=user.id,
         owner=user,
         name=data.name,
+        uid=new_store_uid(),
         live_name=data.name,
+        sample_products=data.sample_products,
+        wordpress_version=pins["wordpress"],
+        woocommerce_version=pins["woocommerce"],
         driver=settings.driver.value,
         desired=Desired.present.value,
         phase=Phase.pending.value,
@@ -119,7 +147,9 @@ def _reset_failed_steps(session: Session, store: Store, operation: Operation) ->
             step.message = None
 
 
-def retry(session: Session, runtime: Runtime, user: User, store_id: int) -> Store:
+def retry(
+    session: Session, runtime: Runtime, user: User, store_id: int, *, client_ip: str
+) -> Store:
     store = get_visible(session, user, store_id, for_update=True)
     if store.phase != Phase.failed:
         raise Conflict(f"Only a failed store can be retried; this one is {store.phase}")
@@ -130,12 +160,16 @@ def retry(session: Session, runtime: Runtime, user: User, store_id: int) -> Stor
     store.failure_reason = None
     store.operation_deadline_at = None
     repository.add_event(session, store.id, "phase", f"Retry requested by {user.email}")
-    audit.record(session, "store.retry", actor=user, target=f"store:{store.id}")
+    audit.record(
+        session, "store.retry", actor=user, target=f"store:{store.id}", client_ip=client_ip
+    )
     request_work(session, runtime, store)
     return store
 
 
-def delete(session: Session, runtime: Runtime, user: User, store_id: int) -> Store:
+def delete(
+    session: Session, runtime: Runtime, user: User, store_id: int, *, client_ip: str
+) -> Store:
     """Ask for the store to be removed. Allowed in every phase: provisioning
     in flight stops at its next step and then cleans up."""
     store = get_visible(session, user, store_id, for_update=True)
@@ -150,7 +184,9 @@ def delete(session: Session, runtime: Runtime, user: User, store_id: int) -> Sto
     store.admin_password_enc = None
     _reset_failed_steps(session, store, Operation.delete)
     repository.add_event(session, store.id, "phase", f"Deletion requested by {user.email}")
-    audit.record(session, "store.delete", actor=user, target=f"store:{store.id}")
+    audit.record(
+        session, "store.delete", actor=user, target=f"store:{store.id}", client_ip=client_ip
+    )
     request_work(session, runtime, store)
     return store
 
@@ -164,6 +200,7 @@ def to_out(store: Store, progress: tuple[int, int] | None) -> StoreOut:
     return StoreOut(
         id=store.id,
         name=store.name,
+        uid=store.uid,
         status=Phase(store.phase),
         url=store.url,
         admin_url=store.admin_url,
@@ -178,6 +215,9 @@ def to_out(store: Store, progress: tuple[int, int] | None) -> StoreOut:
         failure_reason=store.failure_reason,
         current_step=store.current_step,
         progress=_progress(progress),
+        sample_products=store.sample_products,
+        wordpress_version=store.wordpress_version,
+        woocommerce_version=store.woocommerce_version,
     )
 
 

@@ -11,6 +11,7 @@ const created: StoreCreated = {
   owner_id: 1, owner_email: 'me@example.com', driver: 'local', created_at: '2026-01-01T00:00:00Z',
   updated_at: '2026-01-01T00:00:00Z', ready_at: null, deleted_at: null, failure_reason: null,
   current_step: null, progress: { done: 0, total: 0 }, admin_password: 'generated-secret',
+  uid: 'a1b2c3d4e5f6', sample_products: true, wordpress_version: '7.0.4', woocommerce_version: '11.0.1',
 };
 
 function setup(submit = vi.fn(async () => created)) {
@@ -47,6 +48,15 @@ describe('admin email and password rules', () => {
     expect(passwordError('12345678')).toBeUndefined();
     expect(passwordError('x'.repeat(128))).toBeUndefined();
     expect(passwordError('x'.repeat(129))).toBe(PASSWORD_MESSAGE);
+  });
+  it.each([' leading space', 'trailing space ', 'new\nline inside', 'tab\tinside!'])(
+    'refuses %j, which WordPress could never sign in',
+    (password) => {
+      expect(passwordError(password)).toBe(PASSWORD_MESSAGE);
+    },
+  );
+  it.each(['with "quotes"', "it's mine!", 'back\\slash', '$(x) `y` %s', 'Grüße 日本語'])('accepts %j', (password) => {
+    expect(passwordError(password)).toBeUndefined();
   });
 });
 
@@ -92,7 +102,19 @@ describe('CreateStoreForm', () => {
     await user.type(screen.getByLabelText('Store name'), 'my-shop');
     await user.click(screen.getByRole('button', { name: 'Create store' }));
     await waitFor(() => expect(onCreated).toHaveBeenCalledWith(created));
-    expect(submit).toHaveBeenCalledWith({ name: 'my-shop', admin_email: 'me@example.com' });
+    expect(submit).toHaveBeenCalledWith({ name: 'my-shop', admin_email: 'me@example.com', sample_products: true });
+  });
+
+  it('leaves the sample products out when asked', async () => {
+    const { user, submit } = setup();
+    await user.type(screen.getByLabelText('Store name'), 'bare-shop');
+    const samples = screen.getByLabelText('Add sample products') as HTMLInputElement;
+    expect(samples.checked).toBe(true);
+    await user.click(samples);
+    await user.click(screen.getByRole('button', { name: 'Create store' }));
+    await waitFor(() =>
+      expect(submit).toHaveBeenCalledWith({ name: 'bare-shop', admin_email: 'me@example.com', sample_products: false }),
+    );
   });
 
   it('generates a password and can show or hide it', async () => {

@@ -28,6 +28,7 @@ export function CreateStoreForm({ defaultEmail = '', submit, onCreated, onCancel
   const [serverErrors, setServerErrors] = useState<StoreFormErrors>({});
   const [formError, setFormError] = useState<string | null>(null);
   const [showPassword, setShowPassword] = useState(false);
+  const [sampleProducts, setSampleProducts] = useState(true);
   const [busy, setBusy] = useState(false);
 
   const clientErrors = validateStoreForm(form);
@@ -51,7 +52,11 @@ export function CreateStoreForm({ defaultEmail = '', submit, onCreated, onCancel
     }
     setBusy(true);
     try {
-      const body: StoreCreate = { name: form.name, admin_email: form.admin_email.trim() };
+      const body: StoreCreate = {
+        name: form.name,
+        admin_email: form.admin_email.trim(),
+        sample_products: sampleProducts,
+      };
       if (form.admin_password) body.admin_password = form.admin_password;
       onCreated(await submit(body));
     } catch (error) {
@@ -135,9 +140,24 @@ export function CreateStoreForm({ defaultEmail = '', submit, onCreated, onCancel
           </button>
         </div>
         <p className="hint" id={`${id}-admin_password-hint`}>
-          8-128 characters. Leave empty and StoreFleet generates one and shows it once.
+          8-128 characters, no spaces at either end. Leave empty and StoreFleet generates one and shows
+          it once.
         </p>
         {errorText('admin_password')}
+      </div>
+      <div className="field field-check">
+        <input
+          id={`${id}-sample_products`}
+          name="sample_products"
+          type="checkbox"
+          checked={sampleProducts}
+          onChange={(e) => setSampleProducts(e.target.checked)}
+          aria-describedby={`${id}-sample_products-hint`}
+        />
+        <label htmlFor={`${id}-sample_products`}>Add sample products</label>
+        <p className="hint" id={`${id}-sample_products-hint`}>
+          A dozen products from WooCommerce’s sample data, so the shop can take an order at once.
+        </p>
       </div>
       {formError && (
         <p className="form-error" role="alert">

@@ -11,7 +11,7 @@ import { Modal } from '../../components/Modal';
 import { ErrorState, Loading } from '../../components/States';
 import { StatusBadge, stepStatusLabel } from '../../components/StatusBadge';
 import { formatDateTime, formatDuration } from '../../components/format';
-import { useDeleteStore, useRetryStore, useStore, useStoreEvents } from '../../hooks/queries/stores';
+import { useDeleteStore, useRetryStore, useStore, useStoreEvents, useStoreMail } from '../../hooks/queries/stores';
 import { LiveIndicator } from '../../live/LiveStatus';
 import { StepProgress } from './StoreTable';
 import { usePageTitle } from '../../components/usePageTitle';
@@ -51,6 +51,33 @@ function Events({ id }: { id: number }) {
           <time dateTime={e.at}>{formatDateTime(e.at)}</time>
           <span className="event-kind">{e.kind}</span>
           <span>{e.message}</span>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+function Mail({ id, enabled }: { id: number; enabled: boolean }) {
+  const mail = useStoreMail(id, enabled);
+  if (!enabled) return <p className="muted">The store has not sent any mail yet.</p>;
+  if (mail.isPending) return <Loading label="Loading mail…" />;
+  if (mail.isError) return <ErrorState error={mail.error} />;
+  if (mail.data.delivery === 'smtp')
+    return <p className="muted">This store sends its mail through the platform’s SMTP server.</p>;
+  if (mail.data.items.length === 0) return <p className="muted">The store has not sent any mail yet.</p>;
+  return (
+    <ul className="mailbox" aria-label="Mail the store sent, newest first">
+      {mail.data.items.map((m) => (
+        <li key={m.id} className="mail">
+          <details>
+            <summary>
+              <strong className="mail-subject">{m.subject}</strong>{' '}
+              <span className="muted">
+                to {m.to.join(', ')} · <time dateTime={m.at}>{formatDateTime(m.at)}</time>
+              </span>
+            </summary>
+            <pre className="mail-text">{m.text}</pre>
+          </details>
         </li>
       ))}
     </ul>
@@ -197,6 +224,12 @@ export function StoreDetailPage() {
             <dd>{s.owner_email}</dd>
             <dt>Driver</dt>
             <dd>{s.driver}</dd>
+            <dt>Runs</dt>
+            <dd>
+              {s.wordpress_version ? `WordPress ${s.wordpress_version}` : 'WordPress'}
+              {s.woocommerce_version ? `, WooCommerce ${s.woocommerce_version}` : ''}
+              {s.sample_products ? ', with sample products' : ''}
+            </dd>
           </dl>
         </div>
         <div className="card">
@@ -209,6 +242,11 @@ export function StoreDetailPage() {
             </>
           )}
         </div>
+      </div>
+      <div className="card">
+        <h2>Mail</h2>
+        <p className="muted">Order notifications and the other email this store sent.</p>
+        <Mail id={id} enabled={ready} />
       </div>
       <div className="card">
         <h2>Events</h2>

@@ -6,7 +6,8 @@
 export const NAME_PATTERN = /^[a-z][a-z0-9-]{1,38}[a-z0-9]$/;
 export const NAME_MESSAGE =
   'Store name must be 3-40 characters of lowercase letters, digits and hyphens, start with a letter and not end with a hyphen';
-export const PASSWORD_MESSAGE = 'Admin password must be 8-128 characters';
+export const PASSWORD_MESSAGE =
+  'Admin password must be 8-128 characters, without spaces at either end and without control characters';
 const EMAIL_PREFIX = 'value is not a valid email address: ';
 
 export type StoreForm = { name: string; admin_email: string; admin_password: string };
@@ -33,7 +34,13 @@ export function emailError(email: string): string | undefined {
 
 export function passwordError(password: string): string | undefined {
   if (password === '') return undefined; // optional: the platform generates one
-  return password.length >= 8 && password.length <= 128 ? undefined : PASSWORD_MESSAGE;
+  const ok =
+    password.length >= 8 &&
+    password.length <= 128 &&
+    password === password.trim() &&
+    // eslint-disable-next-line no-control-regex
+    !/[\u0000-\u001f\u007f]/.test(password);
+  return ok ? undefined : PASSWORD_MESSAGE;
 }
 
 export function validateStoreForm(form: StoreForm): StoreFormErrors {

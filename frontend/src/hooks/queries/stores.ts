@@ -5,7 +5,7 @@
  */
 import { useMutation, useQuery, useQueryClient, keepPreviousData } from '@tanstack/react-query';
 import type { QueryClient } from '@tanstack/react-query';
-import { createStore, deleteStore, getStore, listStores, retryStore, storeEvents } from '../../client';
+import { createStore, deleteStore, getStore, listStores, retryStore, storeEvents, storeMail } from '../../client';
 import type { ListStoresData, StoreCreate, StoreDetail, StoreOut, StorePage } from '../../client';
 import { authKeys } from './auth';
 import { usePollInterval } from '../../live/LiveStatus';
@@ -19,6 +19,7 @@ export const storeKeys = {
   details: () => [...storeKeys.all, 'detail'] as const,
   detail: (id: number) => [...storeKeys.details(), id] as const,
   events: (id: number) => [...storeKeys.all, 'events', id] as const,
+  mail: (id: number) => [...storeKeys.all, 'mail', id] as const,
 };
 
 /** Phases in which a store is still changing on its own. */
@@ -49,6 +50,17 @@ export function useStoreEvents(id: number) {
     queryKey: storeKeys.events(id),
     queryFn: async ({ signal }) => (await storeEvents({ path: { store_id: id }, signal, throwOnError: true })).data,
     refetchInterval: poll,
+  });
+}
+
+/** The mail a store sent (local stores keep it in a mailbox of their own). */
+export function useStoreMail(id: number, enabled: boolean) {
+  const poll = usePollInterval();
+  return useQuery({
+    queryKey: storeKeys.mail(id),
+    queryFn: async ({ signal }) => (await storeMail({ path: { store_id: id }, signal, throwOnError: true })).data,
+    refetchInterval: poll || 10_000,
+    enabled,
   });
 }
 

@@ -40,11 +40,16 @@ from storefleet.drivers.base import (
 from storefleet.drivers.kubernetes.helm import Helm
 from storefleet.drivers.storedb import StoreDatabases
 from storefleet.drivers.verify import check_storefront
-from storefleet.names import require_valid_store_name
+from storefleet.names import require_valid_store_name, require_valid_store_uid
 
 log = logging.getLogger(__name__)
 
 STORE_LABEL = "storefleet.io/store"
+#: The store's uid: what proves that a namespace or Secret is this store's
+#: (row ids repeat after a platform-database reset; uids do not).
+UID_LABEL = "storefleet.io/store-uid"
+#: The platform release a store namespace belongs to (deploy.sh --purge-stores).
+INSTANCE_LABEL = "storefleet.io/instance"
 RELEASE = "store"
 DEPLOYMENT = "store"
 SERVICE = "store"
@@ -158,7 +163,15 @@ class KubernetesDriver(StoreDriver):
 
     @staticmethod
     def _credentials_name(store: StoreSnapshot) -> str:
-        return f"store-{int(store.id)}-credentials"
+        return f"store-{require_valid_store_uid(store.uid)}-credentials"
+
+    @staticmethod
+    def _labels(store: StoreSnapshot) -> dict[str, str]:
+        return {
+            STORE_LABEL: str(store.id),
+            UID_LABEL: store.uid,
+            "app.kubernetes.io/managed-by": "storefleet",
+        }
 
     # -- provisioning -----------------------------------------------------
 
@@ -166,17 +179,14 @@ class KubernetesDriver(StoreDriver):
         """The store's database password and salts: read, or created once."""
         ns, name = self.settings.k8s_platform_namespace, self._credentials_name(store)
         try:
-            return _decode(self.core.read_namespaced_secret(name, ns).data)
+            return self._own_credentials(store, self.core.read_namespaced_secret(name, ns))
         except ApiException as exc:
             if exc.status != 404:
                 raise _api_error(f"reading Secret {ns}/{name}", exc) from exc
         values = {"db_password": secrets.token_urlsafe(24)}
         values.update({key: secrets.token_urlsafe(48) for key in _SALTS})
         body = client.V1Secret(
-            metadata=client.V1ObjectMeta(
-                name=name,
-                labels={STORE_LABEL: str(store.id), "app.kubernetes.io/managed-by": "storefleet"},
-            ),
+            metadata=client.V1ObjectMeta(name=name, labels=self._labels(store)),
             type="Opaque",
             string_data=values,
         )
@@ -184,13 +194,23 @@ class KubernetesDriver(StoreDriver):
             self.core.create_namespaced_secret(ns, body)
         except ApiException as exc:
             if exc.status == 409:  # created meanwhile by an earlier attempt: use that one
-                return _decode(self.core.read_namespaced_secret(name, ns).data)
+                return self._own_credentials(store, self.core.read_namespaced_secret(name, ns))
             raise _api_error(f"creating Secret {ns}/{name}", exc) from exc
         return values
 
+    @staticmethod
+    def _own_credentials(store: StoreSnapshot, secret: Any) -> dict[str, str]:
+        owner = (secret.metadata.labels or {}).get(UID_LABEL)
+        if owner != store.uid:
+            raise PermanentError(
+                f"Secret {secret.metadata.name} exists and was not created for this store "
+                f"(its {UID_LABEL} label is {owner!r}); refusing to use it"
+            )
+        return _decode(secret.data)
+
     def _database(self, ctx: StepContext) -> StepOutcome:
         creds = self._credentials(ctx.store)
-        n = self.databases.ensure(ctx.store.id, creds["db_password"])
+        n = self.databases.ensure(ctx.store.uid, creds["db_password"])
         return StepOutcome(f"database {n.database} and user {n.user} (tables {n.table_prefix}*)")
 
     def _namespace(self, ctx: StepContext) -> StepOutcome:
@@ -202,9 +222,12 @@ class KubernetesDriver(StoreDriver):
                 raise _api_error(f"reading namespace {ns}", exc) from exc
             existing = None
         if existing is not None:
-            owner = (existing.metadata.labels or {}).get(STORE_LABEL)
-            if owner != str(ctx.store.id):
-                raise PermanentError(f"namespace {ns} exists and does not belong to this store")
+            owner = (existing.metadata.labels or {}).get(UID_LABEL)
+            if owner != ctx.store.uid:
+                raise PermanentError(
+                    f"namespace {ns} exists and was not created for this store "
+                    f"(its {UID_LABEL} label is {owner!r}); refusing to adopt it"
+                )
             if existing.status and existing.status.phase == "Terminating":
                 raise TransientError(f"namespace {ns} is still being deleted")
             made = "kept"
@@ -213,9 +236,9 @@ class KubernetesDriver(StoreDriver):
                 metadata=client.V1ObjectMeta(
                     name=ns,
                     labels={
-                        STORE_LABEL: str(ctx.store.id),
+                        **self._labels(ctx.store),
+                        INSTANCE_LABEL: self.settings.k8s_instance,
                         "storefleet.io/store-name": ctx.store.name,
-                        "app.kubernetes.io/managed-by": "storefleet",
                     },
                 )
             )
@@ -240,7 +263,7 @@ class KubernetesDriver(StoreDriver):
             raise PermanentError("STOREFLEET_K8S_STORE_ROLE is not set (perNamespace access)")
         body = client.V1RoleBinding(
             metadata=client.V1ObjectMeta(
-                name=s.k8s_worker_service_account, labels={STORE_LABEL: str(store.id)}
+                name=s.k8s_worker_service_account, labels=self._labels(store)
             ),
             role_ref=client.V1RoleRef(
                 api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=s.k8s_store_role
@@ -281,9 +304,7 @@ class KubernetesDriver(StoreDriver):
             if exc.status != 404:
                 raise _api_error(f"reading Secret {ns}/{ADMIN_SECRET}", exc) from exc
         body = client.V1Secret(
-            metadata=client.V1ObjectMeta(
-                name=ADMIN_SECRET, labels={STORE_LABEL: str(ctx.store.id)}
-            ),
+            metadata=client.V1ObjectMeta(name=ADMIN_SECRET, labels=self._labels(ctx.store)),
             type="Opaque",
             string_data={"password": ctx.admin_password(), "email": ctx.store.admin_email},
         )
@@ -295,7 +316,7 @@ class KubernetesDriver(StoreDriver):
 
     def _values(self, store: StoreSnapshot) -> tuple[dict[str, Any], dict[str, Any]]:
         """(plain values, secret values) for the store chart."""
-        n = self.databases.names(store.id)
+        n = self.databases.names(store.uid)
         creds = self._credentials(store)
         plain = {
             "storeId": store.id,
@@ -470,7 +491,7 @@ class KubernetesDriver(StoreDriver):
             if exc.status == 404:
                 return StepOutcome(f"namespace {ns} is gone")
             raise _api_error(f"reading namespace {ns}", exc) from exc
-        if (existing.metadata.labels or {}).get(STORE_LABEL) != str(ctx.store.id):
+        if (existing.metadata.labels or {}).get(UID_LABEL) != ctx.store.uid:
             raise PermanentError(f"namespace {ns} does not belong to this store; not deleting it")
         try:
             self.core.delete_namespace(ns, propagation_policy="Foreground")

@@ -1,22 +1,34 @@
 """The local driver: each store is a PHP server process on this machine,
-serving its own copy of WordPress, with its own database and user on a local
-MySQL/MariaDB server.
+serving its own WordPress and WooCommerce, with its own database and user on
+a local MySQL/MariaDB server, running as a uid of its own.
 
-A store lives in ``<data_dir>/stores/<id>/``:
+A store lives in ``<sites>/stores/<store uid>/`` (see Settings.sites_path):
 
-    secrets.json   database password and WordPress salts (0600, made once)
-    site/          the WordPress tree (core files hard-linked from the source,
-                   wp-content and wp-config.php the store's own)
-    php.log        the PHP server's output
+    .              root:<store gid> 0750  — only the platform and the store enter
+    secrets.json   root 0600              — database password and WordPress salts
+    php.log        root 0600              — the PHP server's output
+    site/          root 0755              — WordPress core, hard links to the
+                                            verified release: read-only to the store
+      wp-config.php  root:<store gid> 0440
+      wp-content/    <store uid> 0750     — themes, plugins (WooCommerce linked
+                                            from its release), uploads: the store's own
+    mail/          <store uid> 0700       — the store's outgoing mail (mailbox.py)
+    tmp/           <store uid> 0700       — PHP's temporary files
+
+So a store can read nothing of another store or of the platform (whose data
+directory is 0700), and cannot change the code it runs. When the platform does
+not run as root it cannot switch uids: stores then run as its user, and the
+timeline says that they are not isolated.
 
 The PHP server runs in its own session (process group), so a worker that dies
 does not take the stores with it; the reconciler restarts a ready store whose
-server is gone.
+server is gone, and runs wp-cron for ready stores.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -27,14 +39,13 @@ import signal
 import socket
 import subprocess
 import time
-import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
 import psutil
 
+from storefleet import releases
 from storefleet.config import Settings
 from storefleet.drivers import storedb
 from storefleet.drivers.base import (
@@ -47,41 +58,59 @@ from storefleet.drivers.base import (
     SupervisionReport,
     TransientError,
 )
+from storefleet.drivers.local.accounts import StoreAccounts
 from storefleet.drivers.storedb import StoreDatabases
 from storefleet.drivers.verify import check_storefront
-from storefleet.names import require_valid_store_name
+from storefleet.names import require_valid_store_uid
 
 log = logging.getLogger(__name__)
 
-_INSTALLER = Path(__file__).parent / "php" / "storefleet-install.php"
+INSTALLER = Path(__file__).resolve().parents[2] / "installer"
 _SALTS = (
     "AUTH_KEY", "SECURE_AUTH_KEY", "LOGGED_IN_KEY", "NONCE_KEY",
     "AUTH_SALT", "SECURE_AUTH_SALT", "LOGGED_IN_SALT", "NONCE_SALT",
 )  # fmt: skip
 _ADMIN_USER = "admin"
+# Core files the store never needs: the sample config (a template) and the
+# release's own wp-content (the store gets a copy of its themes and plugins).
+_NOT_CORE = {"wp-config.php", "wp-config-sample.php", ".htaccess", "wp-content"}
 
 
 def _php_string(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _write_private(path: Path, content: str) -> None:
-    """Write a file only its owner can read, atomically."""
+def _write_file(path: Path, content: str, mode: int, owner: tuple[int, int] | None) -> None:
+    """Write a file atomically with its final mode and owner."""
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(content)
+    if owner is not None:
+        os.chown(tmp, *owner)
+    os.chmod(tmp, mode)
     tmp.replace(path)
 
 
-def _link_or_copy(src: str, dst: str) -> None:
-    # Link the file itself, never a symlink to it: PHP resolves __DIR__
-    # through symlinks, and the store would load the source's wp-config.php.
-    src = os.path.realpath(src)
-    try:
-        os.link(src, dst)
-    except OSError:  # another filesystem, or links not allowed: copy instead
-        shutil.copy2(src, dst)
+def _link_tree(src: Path, dst: Path) -> None:
+    """``dst`` as a tree of hard links to ``src``'s files (copies across
+    filesystems). The files stay owned by root and read-only to stores."""
+
+    def link(s: str, d: str) -> None:
+        try:
+            os.link(s, d)
+        except OSError:
+            shutil.copy2(s, d)
+
+    shutil.copytree(src, dst, copy_function=link, symlinks=False)
+
+
+def _own_tree(path: Path, owner: tuple[int, int]) -> None:
+    """Give the store its directories (it may add and remove files there);
+    linked release files keep their root owner."""
+    for dirpath, _dirnames, _filenames in os.walk(path):
+        os.chown(dirpath, *owner)
+        os.chmod(dirpath, 0o750)  # noqa: S103 (the store's group is the store)
 
 
 class LocalDriver(StoreDriver):
@@ -92,6 +121,14 @@ class LocalDriver(StoreDriver):
         self.databases = databases or storedb.from_settings(settings, "local")
         db_url = urlsplit(settings.stores_db_url or "mysql://127.0.0.1:3306/")
         self._db_host = f"{db_url.hostname or '127.0.0.1'}:{db_url.port or 3306}"
+        self.releases = releases.ReleaseCache(
+            settings.releases_path, settings.artifacts, max_bytes=settings.download_max_bytes
+        )
+        self.accounts = StoreAccounts(
+            settings.sites_path / "uids", settings.store_uid_min, settings.store_uid_max
+        )
+        self.isolated = os.geteuid() == 0
+        self._cron: dict[str, tuple[float, subprocess.Popen[bytes] | None]] = {}
 
     # -- the contract -----------------------------------------------------
 
@@ -102,7 +139,6 @@ class LocalDriver(StoreDriver):
             Step("database", self._database),
             Step("files", self._files),
             Step("install", self._install, consumes_admin_password=True),
-            Step("woocommerce", self._woocommerce),
             Step("server", self._server),
             Step("verify", self._verify),
         )
@@ -120,11 +156,20 @@ class LocalDriver(StoreDriver):
             raise PermanentError(
                 f"PHP ({self.settings.php_binary}) was not found: install php-cli and php-mysql"
             )
-        if not (self.settings.wordpress_source / "wp-settings.php").is_file():
-            raise PermanentError(
-                f"No WordPress at {self.settings.wordpress_source} "
-                "(set STOREFLEET_WORDPRESS_SOURCE, or install Debian's wordpress package)"
+        self._prepare_sites()
+        if not self.isolated:
+            log.warning(
+                "the platform does not run as root: local stores run as uid %d, "
+                "not each under a uid of its own (not isolated from each other)",
+                os.geteuid(),
             )
+        # Fetch the pinned releases now, so that the first store does not
+        # wait for it; a failure here is reported by the store's files step.
+        for product in releases.PRODUCTS:
+            try:
+                self.releases.fetch(releases.pinned(product))
+            except releases.ReleaseError as exc:
+                log.warning("%s", exc)
         self.databases.ping()
 
     def supervise(self, ready: Sequence[StoreSnapshot]) -> SupervisionReport:
@@ -133,14 +178,14 @@ class LocalDriver(StoreDriver):
         for store in ready:
             if store.port is None or not self._site(store).is_dir():
                 continue
-            if running.get(str(self._site(store))):
-                continue
-            try:
-                self._start_server(store, deadline=time.monotonic() + 15)
-            except TransientError as exc:
-                report.failed[store.id] = str(exc)
-            else:
+            if not running.get(str(self._site(store))):
+                try:
+                    self._start_server(store, deadline=time.monotonic() + 15)
+                except (TransientError, PermanentError) as exc:
+                    report.failed[store.id] = str(exc)
+                    continue
                 report.restarted[store.id] = f"Restarted the PHP server on port {store.port}"
+            self._run_cron(store)
         return report
 
     def stop_all(self, stores: Sequence[StoreSnapshot]) -> None:
@@ -148,14 +193,84 @@ class LocalDriver(StoreDriver):
         for store in stores:
             self._kill(running.get(str(self._site(store)), []))
 
-    # -- paths and processes ----------------------------------------------
+    # -- paths, owners and processes --------------------------------------
 
     def store_dir(self, store: StoreSnapshot) -> Path:
-        require_valid_store_name(store.name)
-        return self.settings.stores_path / str(int(store.id))
+        return self.settings.stores_path / require_valid_store_uid(store.uid)
 
     def _site(self, store: StoreSnapshot) -> Path:
         return self.store_dir(store) / "site"
+
+    def _prepare_sites(self) -> None:
+        """The sites directory: stores may pass through it, not list it."""
+        for path in (self.settings.sites_path, self.settings.stores_path):
+            path.mkdir(parents=True, exist_ok=True)
+            path.chmod(0o711)
+        if self.isolated:
+            # Every directory above must let the stores' uids pass too.
+            for parent in self.settings.sites_path.parents:
+                if parent.stat().st_mode & 0o001 == 0:
+                    raise PermanentError(
+                        f"local stores run under their own uids and cannot enter {parent} "
+                        f"(mode {parent.stat().st_mode & 0o777:o}); set STOREFLEET_SITES_DIR to a "
+                        "directory outside it, e.g. /var/lib/storefleet"
+                    )
+
+    def _owner(self, store: StoreSnapshot) -> tuple[int, int] | None:
+        """(uid, gid) the store's processes run as; None when not isolated."""
+        if not self.isolated:
+            return None
+        n = self.accounts.find(store.uid)
+        if n is None:
+            raise PermanentError("the store has no uid (the files step did not run)")
+        return n, n
+
+    def _installer_dir(self) -> Path:
+        """The installer where stores' uids can read it: a copy under the
+        sites directory, named by its content (the source tree may be in a
+        home directory)."""
+        digest = hashlib.sha256()
+        files = sorted(p for p in INSTALLER.rglob("*") if p.is_file())
+        for path in files:
+            digest.update(path.relative_to(INSTALLER).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes())
+        target = self.settings.sites_path / f"installer-{digest.hexdigest()[:12]}"
+        if not target.is_dir():
+            tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}")
+            shutil.copytree(INSTALLER, tmp)
+            for dirpath, _dirs, names in os.walk(tmp):
+                os.chmod(dirpath, 0o755)  # noqa: S103 (public code)
+                for name in names:
+                    os.chmod(os.path.join(dirpath, name), 0o644)
+            try:
+                tmp.rename(target)
+            except OSError:  # another worker made it meanwhile
+                shutil.rmtree(tmp, ignore_errors=True)
+        return target
+
+    def _php(self, store: StoreSnapshot, *args: str, server: bool = False) -> list[str]:
+        """The PHP command line for this store: its temp dir, and opcache for
+        the server."""
+        tmp = self.store_dir(store) / "tmp"
+        opcache = "1" if server and self.settings.php_opcache else "0"
+        return [
+            self.settings.php_binary,
+            "-d", f"opcache.enable={opcache}",
+            "-d", f"opcache.enable_cli={opcache}",
+            "-d", f"sys_temp_dir={tmp}",
+            "-d", f"upload_tmp_dir={tmp}",
+            "-d", f"session.save_path={tmp}",
+            "-d", "memory_limit=256M",
+            "-d", "display_errors=stderr",
+            *args,
+        ]  # fmt: skip
+
+    def _as_store(self, store: StoreSnapshot) -> dict[str, object]:
+        """subprocess arguments that run a program as the store."""
+        owner = self._owner(store)
+        if owner is None:
+            return {"umask": 0o077}
+        return {"user": owner[0], "group": owner[1], "extra_groups": [], "umask": 0o027}
 
     @staticmethod
     def _running_servers() -> dict[str, list[psutil.Process]]:
@@ -188,16 +303,23 @@ class LocalDriver(StoreDriver):
     def _url(self, port: int) -> str:
         return f"http://{self.settings.public_host}:{port}/"
 
+    def _release(self, product: releases.Product, version: str | None) -> Path:
+        try:
+            return self.releases.fetch(releases.pinned(product, version))
+        except releases.ReleaseError as exc:
+            raise PermanentError(str(exc)) from exc
+
     # -- provisioning steps -----------------------------------------------
 
     def _secrets(self, ctx: StepContext) -> StepOutcome:
+        self._prepare_sites()
         path = self.store_dir(ctx.store) / "secrets.json"
         if path.exists():
             return StepOutcome("kept the existing secrets")
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.parent.mkdir(mode=0o700, exist_ok=True)
         values = {"db_password": secrets.token_urlsafe(24)}
         values.update({salt: secrets.token_urlsafe(48) for salt in _SALTS})
-        _write_private(path, json.dumps(values))
+        _write_file(path, json.dumps(values), 0o600, None)
         return StepOutcome("generated the database password and WordPress salts")
 
     def _load_secrets(self, store: StoreSnapshot) -> dict[str, str]:
@@ -224,55 +346,72 @@ class LocalDriver(StoreDriver):
 
     def _database(self, ctx: StepContext) -> StepOutcome:
         password = self._load_secrets(ctx.store)["db_password"]
-        n = self.databases.ensure(ctx.store.id, password)
-        return StepOutcome(f"database {n.database} and user {n.user} (tables {n.table_prefix}*)")
+        n = self.databases.ensure(ctx.store.uid, password)
+        return StepOutcome(f"database {n.database} and user {n.user}")
 
     def _files(self, ctx: StepContext) -> StepOutcome:
-        src = self.settings.wordpress_source
-        if not (src / "wp-settings.php").is_file():
-            raise PermanentError(f"no WordPress at {src} (STOREFLEET_WORDPRESS_SOURCE)")
-        site = self._site(ctx.store)
+        store = ctx.store
+        wordpress = self._release("wordpress", store.wordpress_version)
+        woocommerce = self._release("woocommerce", store.woocommerce_version)
+        home = self.store_dir(store)
+        owner: tuple[int, int] | None = None
+        if self.isolated:
+            n = self.accounts.claim(store.uid)
+            owner = (n, n)
+            os.chown(home, 0, n)
+            home.chmod(0o750)
+        site = home / "site"
         if not (site / "wp-settings.php").is_file():
-            tmp = site.with_name(f"site.tmp-{secrets.token_hex(4)}")
-            self._copy_wordpress(src, tmp)
+            tmp = home / f"site.tmp-{secrets.token_hex(4)}"
+            self._build_site(wordpress, woocommerce, tmp)
+            if owner is not None:
+                _own_tree(tmp / "wp-content", owner)
             if site.exists():
                 shutil.rmtree(site)
             tmp.rename(site)
-        self._write_wp_config(ctx.store, site)
-        return StepOutcome(f"WordPress from {src} in {site}")
+        for name in ("mail", "tmp"):
+            (home / name).mkdir(mode=0o700, exist_ok=True)
+            if owner is not None:
+                os.chown(home / name, *owner)
+        self._write_wp_config(store, site, owner)
+        who = f"uid {owner[0]}" if owner else f"uid {os.geteuid()} (not isolated)"
+        return StepOutcome(
+            f"WordPress {store.wordpress_version} and WooCommerce {store.woocommerce_version} "
+            f"in {site}, run as {who}"
+        )
 
-    def _copy_wordpress(self, src: Path, dst: Path) -> None:
-        dst.mkdir(parents=True)
-        for entry in src.iterdir():
-            if entry.name in ("wp-config.php", ".htaccess", "wp-content"):
+    @staticmethod
+    def _build_site(wordpress: Path, woocommerce: Path, dst: Path) -> None:
+        dst.mkdir()
+        dst.chmod(0o755)
+        for entry in wordpress.iterdir():
+            if entry.name in _NOT_CORE:
                 continue
-            target = dst / entry.name
             if entry.is_dir():
-                # Core code is shared read-only through hard links (file edits
-                # and updates are disabled in wp-config.php).
-                shutil.copytree(entry, target, copy_function=_link_or_copy)
-            elif entry.is_file():
-                _link_or_copy(str(entry), str(target))
+                _link_tree(entry, dst / entry.name)
+            else:
+                with contextlib.suppress(FileExistsError):
+                    os.link(entry, dst / entry.name)
         content = dst / "wp-content"
         content.mkdir()
-        for sub in ("themes", "plugins"):
-            if (src / "wp-content" / sub).is_dir():
-                shutil.copytree(src / "wp-content" / sub, content / sub, symlinks=False)
-            else:
-                (content / sub).mkdir()
-        (content / "uploads").mkdir()
+        _link_tree(wordpress / "wp-content" / "themes", content / "themes")
+        _link_tree(wordpress / "wp-content" / "plugins", content / "plugins")
+        _link_tree(woocommerce, content / "plugins" / "woocommerce")
+        for name in ("uploads", "mu-plugins", "upgrade"):
+            (content / name).mkdir()
 
-    def _write_wp_config(self, store: StoreSnapshot, site: Path) -> None:
+    def _write_wp_config(
+        self, store: StoreSnapshot, site: Path, owner: tuple[int, int] | None
+    ) -> None:
         if store.url is None:
             raise PermanentError("the store has no URL yet (the endpoint step did not run)")
         sec = self._load_secrets(store)
-        n = self.databases.names(store.id)
+        n = self.databases.names(store.uid)
         url = store.url.rstrip("/")
+        home = self.store_dir(store)
         lines = [
             "<?php",
-            "// Written by StoreFleet for store "
-            + str(int(store.id))
-            + "; rewritten on re-provisioning.",
+            f"// Written by StoreFleet for store {store.uid}; rewritten on re-provisioning.",
             f"define('DB_NAME', {_php_string(n.database)});",
             f"define('DB_USER', {_php_string(n.user)});",
             f"define('DB_PASSWORD', {_php_string(sec['db_password'])});",
@@ -283,9 +422,12 @@ class LocalDriver(StoreDriver):
             f"$table_prefix = {_php_string(n.table_prefix)};",
             f"define('WP_HOME', {_php_string(url)});",
             f"define('WP_SITEURL', {_php_string(url)});",
+            f"define('WP_TEMP_DIR', {_php_string(str(home / 'tmp'))});",
+            f"define('STOREFLEET_MAILBOX', {_php_string(str(home / 'mail'))});",
             # No calls out to the internet (none is reachable from many hosts,
-            # and each would stall a page), no cron over loopback HTTP, no
-            # self-updates of the shared core files.
+            # and each would stall a page). Cron runs from the platform, not
+            # over loopback HTTP on page views. The platform owns the core
+            # files: no self-updates, no code editor.
             "define('WP_HTTP_BLOCK_EXTERNAL', true);",
             "define('DISABLE_WP_CRON', true);",
             "define('AUTOMATIC_UPDATER_DISABLED', true);",
@@ -296,13 +438,15 @@ class LocalDriver(StoreDriver):
             "require_once ABSPATH . 'wp-settings.php';",
             "",
         ]
-        _write_private(site / "wp-config.php", "\n".join(lines))
+        group = (0, owner[1]) if owner else None
+        _write_file(site / "wp-config.php", "\n".join(lines), 0o440 if owner else 0o600, group)
 
-    def _run_installer(self, ctx: StepContext, request: dict[str, str]) -> dict[str, object]:
+    def _run_installer(self, ctx: StepContext, request: dict[str, object]) -> dict[str, object]:
         site = self._site(ctx.store)
+        script = self._installer_dir() / "storefleet-install.php"
         try:
-            proc = subprocess.run(
-                [self.settings.php_binary, str(_INSTALLER), str(site)],
+            proc = subprocess.run(  # type: ignore[call-overload]
+                self._php(ctx.store, str(script), str(site)),
                 input=json.dumps(request),
                 capture_output=True,
                 text=True,
@@ -310,6 +454,7 @@ class LocalDriver(StoreDriver):
                 cwd=site,
                 env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"},
                 check=False,
+                **self._as_store(ctx.store),
             )
         except subprocess.TimeoutExpired as exc:
             raise TransientError(
@@ -330,67 +475,27 @@ class LocalDriver(StoreDriver):
         return result
 
     def _install(self, ctx: StepContext) -> StepOutcome:
-        assert ctx.store.url is not None
+        store = ctx.store
+        if store.url is None:
+            raise PermanentError("the store has no URL yet (the endpoint step did not run)")
         result = self._run_installer(
             ctx,
             {
                 "action": "install",
-                "url": ctx.store.url,
-                "title": ctx.store.name,
+                "url": store.url,
+                "title": store.name,
                 "admin_user": _ADMIN_USER,
-                "admin_email": ctx.store.admin_email,
+                "admin_email": store.admin_email,
                 "admin_password": ctx.admin_password(),
+                "woocommerce": True,
+                "sample_products": store.sample_products,
+                "store": {
+                    "country": self.settings.store_country,
+                    "currency": self.settings.store_currency,
+                },
             },
         )
-        verb = "installed" if result.get("created") else "converged the existing"
-        return StepOutcome(
-            f"{verb} WordPress {result.get('wordpress')}; admin user '{_ADMIN_USER}' "
-            f"<{ctx.store.admin_email}>"
-        )
-
-    def _woocommerce(self, ctx: StepContext) -> StepOutcome:
-        archive = self.settings.woocommerce_archive
-        if not archive:
-            message = (
-                "WooCommerce was not installed: STOREFLEET_WOOCOMMERCE_ARCHIVE is not set "
-                "(point it at the plugin zip, a path or URL). The store runs WordPress alone."
-            )
-            ctx.event(message, level="warning")
-            return StepOutcome(message, skipped=True)
-        site = self._site(ctx.store)
-        plugins = site / "wp-content" / "plugins"
-        if not (plugins / "woocommerce" / "woocommerce.php").is_file():
-            with self._archive(archive, ctx) as zip_path:
-                _extract_plugin(zip_path, plugins)
-        result = self._run_installer(ctx, {"action": "woocommerce", "url": ctx.store.url or ""})
-        if not result.get("active"):
-            raise PermanentError("WooCommerce did not activate")
-        return StepOutcome(f"WooCommerce {result.get('woocommerce')} active; Cash on Delivery on")
-
-    @contextlib.contextmanager
-    def _archive(self, archive: str, ctx: StepContext) -> Iterator[Path]:
-        if not archive.startswith(("http://", "https://")):
-            path = Path(archive)
-            if not path.is_file():
-                raise PermanentError(f"STOREFLEET_WOOCOMMERCE_ARCHIVE: no file at {path}")
-            yield path
-            return
-        cache = self.settings.data_path / "cache"
-        cache.mkdir(parents=True, exist_ok=True)
-        target = cache / f"download-{secrets.token_hex(4)}.zip"
-        try:
-            with httpx.stream(
-                "GET", archive, timeout=max(1.0, ctx.remaining()), follow_redirects=True
-            ) as resp:
-                resp.raise_for_status()
-                with target.open("wb") as f:
-                    for chunk in resp.iter_bytes():
-                        f.write(chunk)
-            yield target
-        except httpx.HTTPError as exc:
-            raise TransientError(f"could not download the WooCommerce archive: {exc}") from exc
-        finally:
-            target.unlink(missing_ok=True)
+        return StepOutcome(describe_install(result, _ADMIN_USER, store.admin_email))
 
     def _server(self, ctx: StepContext) -> StepOutcome:
         running = self._servers(ctx.store)
@@ -398,6 +503,12 @@ class LocalDriver(StoreDriver):
             return StepOutcome(f"already running (pid {running[0].pid}) on port {ctx.store.port}")
         self._kill(running)
         pid = self._start_server(ctx.store, deadline=ctx.deadline)
+        if not self.isolated:
+            ctx.event(
+                "The store's PHP runs as the platform's own user: it is not isolated from "
+                "other stores (run the platform as root for a uid per store)",
+                level="warning",
+            )
         return StepOutcome(f"PHP server pid {pid} on port {ctx.store.port}")
 
     def _start_server(self, store: StoreSnapshot, *, deadline: float) -> int:
@@ -411,38 +522,62 @@ class LocalDriver(StoreDriver):
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "PHP_CLI_SERVER_WORKERS": str(self.settings.php_server_workers),
         }
-        with log_path.open("ab") as out:
-            proc = subprocess.Popen(
-                [
-                    self.settings.php_binary,
-                    "-d", "display_errors=stderr",
-                    "-S", f"{self.settings.store_bind_host}:{store.port}",
-                    "-t", str(site),
-                ],
+        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "ab") as out:
+            proc = subprocess.Popen(  # type: ignore[call-overload]
+                self._php(
+                    store, "-S", f"{self.settings.store_bind_host}:{store.port}", "-t", str(site),
+                    server=True,
+                ),
                 cwd=site,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=env,
                 start_new_session=True,  # outlives the worker; killed as a group
+                **self._as_store(store),
             )  # fmt: skip
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 tail = log_path.read_text(errors="replace")[-300:]
                 raise TransientError(f"the PHP server exited ({proc.returncode}): {tail.strip()}")
-            if _port_open(
-                "127.0.0.1"
-                if self.settings.store_bind_host in ("0.0.0.0", "::")
-                else self.settings.store_bind_host,
-                store.port,
-            ):
-                return proc.pid
-            time.sleep(0.1)
+            host = self.settings.store_bind_host
+            if _port_open("127.0.0.1" if host in ("0.0.0.0", "::") else host, store.port):
+                return int(proc.pid)
+            time.sleep(0.05)
         self._kill([psutil.Process(proc.pid)])
         raise TransientError(f"the PHP server did not open port {store.port} in time")
 
+    def _run_cron(self, store: StoreSnapshot) -> None:
+        """Start wp-cron for a ready store when its interval has passed and
+        the last run has finished (fire and forget; output to php.log)."""
+        last, proc = self._cron.get(store.uid, (0.0, None))
+        if proc is not None and proc.poll() is None:
+            return
+        if time.monotonic() - last < self.settings.store_cron_interval_seconds:
+            return
+        site = self._site(store)
+        try:
+            fd = os.open(self.store_dir(store) / "php.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+            with os.fdopen(fd, "ab") as out:
+                proc = subprocess.Popen(  # type: ignore[call-overload]
+                    self._php(store, str(site / "wp-cron.php")),
+                    cwd=site,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+                    start_new_session=True,
+                    **self._as_store(store),
+                )
+        except (OSError, PermanentError) as exc:
+            log.warning("store %s: wp-cron did not start: %s", store.uid, exc)
+            proc = None
+        self._cron[store.uid] = (time.monotonic(), proc)
+
     def _verify(self, ctx: StepContext) -> StepOutcome:
-        assert ctx.store.url is not None
+        if ctx.store.url is None:
+            raise PermanentError("the store has no URL yet (the endpoint step did not run)")
         return StepOutcome(check_storefront(ctx.store.url, ctx.store.name, timeout=ctx.remaining()))
 
     # -- deletion steps ---------------------------------------------------
@@ -458,10 +593,12 @@ class LocalDriver(StoreDriver):
 
     def _remove_files(self, ctx: StepContext) -> StepOutcome:
         path = self.store_dir(ctx.store)
-        if path.exists():
+        removed = path.exists()
+        if removed:
             shutil.rmtree(path)
-            return StepOutcome(f"removed {path}")
-        return StepOutcome("no files were left")
+        self.accounts.release(ctx.store.uid)
+        self._cron.pop(ctx.store.uid, None)
+        return StepOutcome(f"removed {path}" if removed else "no files were left")
 
     def _drop_database(self, ctx: StepContext) -> StepOutcome:
         return storedb.drop_step(self.databases, ctx)
@@ -469,6 +606,23 @@ class LocalDriver(StoreDriver):
     def _release_endpoint(self, ctx: StepContext) -> StepOutcome:
         ctx.record(port=None, url=None, admin_url=None)
         return StepOutcome("released the port")
+
+
+def describe_install(result: dict[str, object], admin_user: str, admin_email: str) -> str:
+    """One sentence on what the installer did (both drivers' timelines)."""
+    verb = "installed" if result.get("created") else "converged the existing"
+    parts = [f"{verb} WordPress {result.get('wordpress')}; admin '{admin_user}' <{admin_email}>"]
+    if result.get("woocommerce"):
+        parts.append(
+            f"WooCommerce {result.get('woocommerce')} "
+            + ("active" if result.get("active") else "NOT active")
+        )
+        parts.append("Cash on Delivery on" if result.get("cod") else "Cash on Delivery off")
+        parts.append(f"{result.get('products', 0)} product(s)")
+        parts.append(
+            "shop open" if result.get("coming_soon") == "no" else "shop in coming-soon mode"
+        )
+    return "; ".join(parts)
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -489,20 +643,3 @@ def _port_open(host: str, port: int | None) -> bool:
             return True
     except OSError:
         return False
-
-
-def _extract_plugin(zip_path: Path, plugins: Path) -> None:
-    try:
-        with zipfile.ZipFile(zip_path) as zf:
-            names = zf.namelist()
-            if not any(n.startswith("woocommerce/woocommerce.php") for n in names):
-                raise PermanentError("the archive does not hold woocommerce/woocommerce.php")
-            tmp = plugins / f".woocommerce-{secrets.token_hex(4)}"
-            zf.extractall(tmp)  # zipfile refuses absolute and parent paths
-    except zipfile.BadZipFile as exc:
-        raise PermanentError(f"the WooCommerce archive is not a zip file: {exc}") from exc
-    target = plugins / "woocommerce"
-    if target.exists():
-        shutil.rmtree(target)
-    (tmp / "woocommerce").rename(target)
-    shutil.rmtree(tmp)

@@ -1,0 +1,401 @@
+<?php
+/*
+ * StoreFleet's store installer: one program for both drivers (the local driver
+ * runs it on this machine, the store image's install Job runs it in a pod).
+ * No wp-cli: it loads WordPress itself.
+ *
+ *   php storefleet-install.php <docroot>     (a JSON request on standard input)
+ *
+ * Secrets (the admin password) travel on stdin, never in argv. The last line
+ * of output is "STOREFLEET_RESULT <json>"; {"ok": false, "error": "..."} says
+ * what went wrong in words a person can act on.
+ *
+ * Actions:
+ *   install    WordPress, the admin account, WooCommerce with Cash on Delivery,
+ *              its pages, store defaults, sample products, and the shop opened
+ *              (coming-soon off). Request: url, title, admin_user, admin_email,
+ *              admin_password (optional on re-runs: the password is then left as
+ *              it is), woocommerce (bool), sample_products (bool), store
+ *              {country, currency, address, city, postcode}.
+ *   upgrade    Database upgrades after new WordPress/WooCommerce files: core's
+ *              wp_upgrade(), then WooCommerce's pending update callbacks.
+ *   status     Versions and what is set up (no changes).
+ *
+ * Every action converges: re-running it after a crash finishes the job, and
+ * re-running it on a store in use changes nothing the merchant has changed.
+ * First-time setup is recorded in the option "storefleet_setup".
+ */
+error_reporting(E_ALL & ~E_DEPRECATED & ~E_NOTICE & ~E_WARNING & ~E_USER_DEPRECATED);
+ini_set('display_errors', 'stderr');
+
+const STOREFLEET_SETUP_OPTION = 'storefleet_setup';
+const STOREFLEET_WC_PLUGIN = 'woocommerce/woocommerce.php';
+
+function storefleet_result(array $result, int $code = 0): void {
+    fwrite(STDOUT, "\nSTOREFLEET_RESULT " . json_encode($result) . "\n");
+    exit($code);
+}
+
+function storefleet_fail(string $error, int $code = 1): void {
+    storefleet_result(['ok' => false, 'error' => $error], $code);
+}
+
+/* Runs this installer again in a fresh PHP process (plugins loaded the
+ * normal way) and returns its result. */
+function storefleet_reexec(string $docroot, array $request): array {
+    $proc = proc_open([PHP_BINARY, __FILE__, $docroot], [0 => ['pipe', 'r'], 1 => ['pipe', 'w']], $pipes);
+    if (!is_resource($proc)) {
+        storefleet_fail('could not start PHP again for the ' . $request['action'] . ' phase');
+    }
+    fwrite($pipes[0], json_encode($request));
+    fclose($pipes[0]);
+    $out = stream_get_contents($pipes[1]);
+    fclose($pipes[1]);
+    $code = proc_close($proc);
+    foreach (array_reverse(explode("\n", $out)) as $line) {
+        if (strpos($line, 'STOREFLEET_RESULT ') === 0) {
+            $result = json_decode(substr($line, strlen('STOREFLEET_RESULT ')), true);
+            if (is_array($result)) {
+                return $result;
+            }
+        }
+    }
+    $tail = trim(substr(strip_tags($out), -400));
+    return ['ok' => false, 'error' => "the {$request['action']} phase exited with $code: $tail"];
+}
+
+/* The platform's must-use plugin (mail delivery) travels with the installer. */
+function storefleet_install_mu_plugin(string $docroot): void {
+    $source = __DIR__ . '/mu-plugins/storefleet.php';
+    $dir = $docroot . '/wp-content/mu-plugins';
+    $target = $dir . '/storefleet.php';
+    if (!is_file($source)) {
+        return;
+    }
+    if (!is_dir($dir) && !mkdir($dir, 0755, true)) {
+        storefleet_fail("could not create $dir");
+    }
+    $content = file_get_contents($source);
+    if (!is_file($target) || file_get_contents($target) !== $content) {
+        $tmp = $target . '.tmp-' . getmypid();
+        if (file_put_contents($tmp, $content) === false || !rename($tmp, $target)) {
+            storefleet_fail("could not write $target");
+        }
+    }
+}
+
+$sf_docroot = rtrim($argv[1] ?? '', '/');
+if ($sf_docroot === '' || !is_file($sf_docroot . '/wp-load.php')) {
+    storefleet_fail('no WordPress found in the store directory', 2);
+}
+$sf_request = json_decode(stream_get_contents(STDIN), true);
+if (!is_array($sf_request) || !isset($sf_request['action'])) {
+    storefleet_fail('bad request on stdin', 2);
+}
+$sf_action = $sf_request['action'];
+if (!in_array($sf_action, ['install', 'configure', 'upgrade', 'upgrade-woocommerce', 'status'], true)) {
+    storefleet_fail("unknown action $sf_action", 2);
+}
+$sf_url = rtrim((string)($sf_request['url'] ?? ''), '/');
+$sf_parts = parse_url($sf_url);
+if (!$sf_parts || empty($sf_parts['host'])) {
+    storefleet_fail('the request has no valid site url', 2);
+}
+$_SERVER['HTTP_HOST'] = $sf_parts['host'] . (isset($sf_parts['port']) ? ':' . $sf_parts['port'] : '');
+$_SERVER['SERVER_NAME'] = $sf_parts['host'];
+$_SERVER['REQUEST_URI'] = '/';
+$_SERVER['SERVER_PROTOCOL'] = 'HTTP/1.1';
+$_SERVER['REQUEST_METHOD'] = 'GET';
+if (($sf_parts['scheme'] ?? 'http') === 'https') {
+    $_SERVER['HTTPS'] = 'on';
+}
+
+if ($sf_action === 'install') {
+    storefleet_install_mu_plugin($sf_docroot);
+    define('WP_INSTALLING', true);
+}
+chdir($sf_docroot);
+require $sf_docroot . '/wp-load.php';
+require_once ABSPATH . 'wp-admin/includes/upgrade.php';
+require_once ABSPATH . 'wp-admin/includes/plugin.php';
+
+/* One installer run per store at a time: a run whose caller died (a worker
+ * killed mid-step, a Job pod replaced) may still be working when the step is
+ * tried again, and two runs would both add the sample products. The database
+ * server releases the lock when the holder's connection ends, so a crashed
+ * run never blocks the next one. A phase run again in a fresh process by
+ * this installer inherits its parent's lock. */
+if (empty($sf_request['_locked'])) {
+    $sf_lock = DB_NAME . '.storefleet-installer';
+    $sf_got = $GLOBALS['wpdb']->get_var($GLOBALS['wpdb']->prepare('SELECT GET_LOCK(%s, %d)', $sf_lock, 600));
+    if ((string)$sf_got !== '1') {
+        storefleet_fail('another installer run for this store did not finish within 600 s');
+    }
+}
+
+/* WordPress compares the password of its sign-in form with slashes added
+ * (wp_magic_quotes() slashes $_POST, and wp_signon() uses it as it is), so
+ * the hash must be of the slashed password, or passwords with ", ' or \
+ * never work. */
+function storefleet_set_admin(string $user, string $email, ?string $password): int {
+    $existing = get_user_by('login', $user);
+    if (!$existing) {
+        if ($password === null) {
+            storefleet_fail("the admin user '$user' does not exist and no password was given");
+        }
+        $id = wp_insert_user(['user_login' => $user, 'user_email' => $email,
+                              'user_pass' => wp_slash($password), 'role' => 'administrator']);
+        if (is_wp_error($id)) {
+            storefleet_fail('could not create the admin user: ' . $id->get_error_message());
+        }
+        return (int)$id;
+    }
+    if ($password !== null && !wp_check_password(wp_slash($password), $existing->user_pass, $existing->ID)) {
+        wp_set_password(wp_slash($password), $existing->ID);
+    }
+    if ($existing->user_email !== $email) {
+        wp_update_user(['ID' => $existing->ID, 'user_email' => $email]);
+    }
+    return (int)$existing->ID;
+}
+
+function storefleet_sample_products(): array {
+    $file = WP_PLUGIN_DIR . '/woocommerce/sample-data/sample_products.csv';
+    $rows = [];
+    if (!is_readable($file) || !($fh = fopen($file, 'r'))) {
+        return $rows;
+    }
+    $header = fgetcsv($fh, 0, ',', '"', '\\');
+    $header[0] = preg_replace('/^\xEF\xBB\xBF/', '', $header[0]);
+    while (($line = fgetcsv($fh, 0, ',', '"', '\\')) !== false) {
+        if (count($line) !== count($header)) {
+            continue;
+        }
+        $row = array_combine($header, $line);
+        // Simple products only: the sample's variations need attribute terms
+        // and images that live on WooCommerce's servers.
+        if ($row['Type'] === 'simple' && $row['Regular price'] !== '') {
+            $rows[] = $row;
+        }
+    }
+    fclose($fh);
+    return $rows;
+}
+
+function storefleet_category_ids(string $path): array {
+    $ids = [];
+    foreach (array_map('trim', explode(',', $path)) as $chain) {
+        $parent = 0;
+        foreach (array_map('trim', explode('>', $chain)) as $name) {
+            if ($name === '') {
+                continue;
+            }
+            $term = term_exists($name, 'product_cat', $parent);
+            if (!$term) {
+                $term = wp_insert_term($name, 'product_cat', ['parent' => $parent]);
+            }
+            if (is_wp_error($term)) {
+                break;
+            }
+            $parent = (int)$term['term_id'];
+        }
+        if ($parent) {
+            $ids[] = $parent;
+        }
+    }
+    return $ids;
+}
+
+function storefleet_create_samples(): int {
+    $made = 0;
+    foreach (storefleet_sample_products() as $row) {
+        $sku = 'sample-' . sanitize_title($row['SKU'] !== '' ? $row['SKU'] : $row['Name']);
+        if (wc_get_product_id_by_sku($sku)) {
+            $made++;
+            continue;
+        }
+        $product = new WC_Product_Simple();
+        $product->set_name($row['Name']);
+        $product->set_sku($sku);
+        $product->set_status('publish');
+        $product->set_catalog_visibility('visible');
+        $product->set_description($row['Description']);
+        $product->set_short_description($row['Short description']);
+        $product->set_regular_price($row['Regular price']);
+        if ($row['Sale price'] !== '') {
+            $product->set_sale_price($row['Sale price']);
+        }
+        $product->set_featured($row['Is featured?'] === '1');
+        $product->set_stock_status('instock');
+        $product->set_category_ids(storefleet_category_ids($row['Categories']));
+        $product->update_meta_data('_storefleet_sample', '1');
+        $product->save();
+        $made++;
+    }
+    return $made;
+}
+
+function storefleet_configure_woocommerce(array $request): array {
+    $store = is_array($request['store'] ?? null) ? $request['store'] : [];
+    if (get_option('woocommerce_db_version') !== WC()->version) {
+        WC_Install::install();
+    }
+    // What WooCommerce does on the first admin page view of a new install
+    // (e.g. its storage choices) happens now, before the shop opens.
+    WC_Install::newly_installed();
+    WC_Install::create_pages();
+
+    $options = [
+        // Open for business: no coming-soon page, no setup wizard in the way.
+        'woocommerce_coming_soon' => 'no',
+        'woocommerce_store_pages_only' => 'no',
+        'woocommerce_onboarding_profile' => ['skipped' => true],
+        'woocommerce_task_list_hidden' => 'yes',
+        'woocommerce_task_list_complete' => 'yes',
+        'woocommerce_extended_task_list_hidden' => 'yes',
+        'woocommerce_show_marketplace_suggestions' => 'no',
+        'woocommerce_allow_tracking' => 'no',
+        'woocommerce_enable_guest_checkout' => 'yes',
+        'woocommerce_default_country' => (string)($store['country'] ?? 'US:CA'),
+        'woocommerce_currency' => (string)($store['currency'] ?? 'USD'),
+        'woocommerce_store_address' => (string)($store['address'] ?? ''),
+        'woocommerce_store_city' => (string)($store['city'] ?? ''),
+        'woocommerce_store_postcode' => (string)($store['postcode'] ?? ''),
+    ];
+    foreach ($options as $name => $value) {
+        update_option($name, $value);
+    }
+    // The merchant's first wp-admin page is the dashboard, not a redirect
+    // into the setup wizard.
+    delete_transient('_wc_activation_redirect');
+    $cod = get_option('woocommerce_cod_settings', []);
+    $cod = array_merge(['title' => 'Cash on delivery',
+                        'description' => 'Pay with cash upon delivery.',
+                        'instructions' => 'Pay with cash upon delivery.'],
+                       is_array($cod) ? $cod : [], ['enabled' => 'yes']);
+    update_option('woocommerce_cod_settings', $cod);
+    // The shop is the home page.
+    $shop = wc_get_page_id('shop');
+    if ($shop > 0) {
+        update_option('show_on_front', 'page');
+        update_option('page_on_front', $shop);
+    }
+    return $options;
+}
+
+function storefleet_status(): array {
+    $setup = get_option(STOREFLEET_SETUP_OPTION, []);
+    $status = [
+        'ok' => true,
+        'installed' => is_blog_installed(),
+        'wordpress' => $GLOBALS['wp_version'],
+        'wordpress_db' => (int)get_option('db_version'),
+        'woocommerce' => defined('WC_VERSION') ? WC_VERSION : null,
+        'woocommerce_db' => get_option('woocommerce_db_version') ?: null,
+        'active' => is_plugin_active(STOREFLEET_WC_PLUGIN),
+        'setup' => is_array($setup) ? $setup : [],
+    ];
+    if (function_exists('wc_get_products')) {
+        $status['coming_soon'] = get_option('woocommerce_coming_soon', 'yes');
+        $cod = get_option('woocommerce_cod_settings', []);
+        $status['cod'] = is_array($cod) && ($cod['enabled'] ?? 'no') === 'yes';
+        $status['products'] = count(wc_get_products(['status' => 'publish', 'limit' => -1, 'return' => 'ids']));
+    }
+    return $status;
+}
+
+switch ($sf_action) {
+    case 'install':
+        $sf_user = (string)($sf_request['admin_user'] ?? 'admin');
+        $sf_email = (string)($sf_request['admin_email'] ?? '');
+        $sf_password = isset($sf_request['admin_password']) ? (string)$sf_request['admin_password'] : null;
+        $sf_created = false;
+        if (!is_blog_installed()) {
+            if ($sf_password === null) {
+                storefleet_fail('WordPress is not installed yet and the request has no admin password');
+            }
+            $sf_result = wp_install((string)$sf_request['title'], $sf_user, $sf_email, true, '', wp_slash($sf_password));
+            if (is_wp_error($sf_result)) {
+                storefleet_fail('WordPress could not install: ' . $sf_result->get_error_message());
+            }
+            update_option('blogdescription', '');
+            update_option('permalink_structure', '/%postname%/');
+            $sf_created = true;
+        }
+        storefleet_set_admin($sf_user, $sf_email, $sf_password);
+        // The platform owns the site's address; the merchant owns the rest.
+        update_option('siteurl', $sf_url);
+        update_option('home', $sf_url);
+        $sf_result = ['ok' => true, 'created' => $sf_created, 'wordpress' => $GLOBALS['wp_version']];
+        if (!empty($sf_request['woocommerce'])) {
+            if (!is_file(WP_PLUGIN_DIR . '/' . STOREFLEET_WC_PLUGIN)) {
+                storefleet_fail('WooCommerce is not in wp-content/plugins/woocommerce');
+            }
+            if (!is_plugin_active(STOREFLEET_WC_PLUGIN)) {
+                $sf_activated = activate_plugin(STOREFLEET_WC_PLUGIN, '', false, true);
+                if (is_wp_error($sf_activated)) {
+                    storefleet_fail('WooCommerce could not be activated: ' . $sf_activated->get_error_message());
+                }
+            }
+            $sf_configured = storefleet_reexec($sf_docroot, ['action' => 'configure', '_locked' => true] + $sf_request);
+            if (empty($sf_configured['ok'])) {
+                storefleet_result($sf_configured, 1);
+            }
+            $sf_result = array_merge($sf_configured, $sf_result);
+        }
+        flush_rewrite_rules(false);
+        storefleet_result($sf_result);
+
+    case 'configure':
+        if (!class_exists('WooCommerce')) {
+            storefleet_fail('WooCommerce is not active after activation');
+        }
+        $sf_setup = get_option(STOREFLEET_SETUP_OPTION, []);
+        $sf_setup = is_array($sf_setup) ? $sf_setup : [];
+        if (empty($sf_setup['woocommerce'])) {
+            storefleet_configure_woocommerce($sf_request);
+            $sf_setup['woocommerce'] = WC()->version;
+            update_option(STOREFLEET_SETUP_OPTION, $sf_setup);
+        }
+        if (!empty($sf_request['sample_products']) && !isset($sf_setup['samples'])) {
+            $sf_setup['samples'] = storefleet_create_samples();
+            update_option(STOREFLEET_SETUP_OPTION, $sf_setup);
+        }
+        storefleet_result(storefleet_status());
+
+    case 'upgrade':
+        $sf_before = (int)get_option('db_version');
+        wp_upgrade();
+        $sf_result = ['ok' => true, 'wordpress' => $GLOBALS['wp_version'],
+                   'wordpress_db_before' => $sf_before, 'wordpress_db' => (int)get_option('db_version')];
+        if (is_plugin_active(STOREFLEET_WC_PLUGIN)) {
+            $sf_wc = storefleet_reexec($sf_docroot, ['action' => 'upgrade-woocommerce', '_locked' => true] + $sf_request);
+            if (empty($sf_wc['ok'])) {
+                storefleet_result($sf_wc, 1);
+            }
+            $sf_result = array_merge($sf_wc, $sf_result);
+        }
+        storefleet_result($sf_result);
+
+    case 'upgrade-woocommerce':
+        if (!class_exists('WC_Install')) {
+            storefleet_fail('WooCommerce is active but does not load');
+        }
+        $sf_before = get_option('woocommerce_db_version');
+        WC_Install::install();
+        // Run the pending database updates now, in order, instead of through
+        // the background queue: the upgrade is checked right after.
+        $sf_current = get_option('woocommerce_db_version');
+        foreach (WC_Install::get_db_update_callbacks() as $sf_version => $sf_callbacks) {
+            if (version_compare((string)$sf_current, (string)$sf_version, '<')) {
+                foreach ($sf_callbacks as $sf_callback) {
+                    WC_Install::run_update_callback($sf_callback);
+                }
+            }
+        }
+        WC_Install::update_db_version();
+        storefleet_result(['woocommerce_db_before' => $sf_before] + storefleet_status());
+
+    case 'status':
+        storefleet_result(storefleet_status());
+}
