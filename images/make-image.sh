@@ -49,46 +49,6 @@ hash_paths() {
     done | sha256sum | cut -d' ' -f1
 }
 
-ARTIFACTS="${STOREFLEET_ARTIFACTS:-${REPO_ROOT}/../shared/vendor}"
-
-# The verified, unpacked tree of a release: prints the directory that holds
-# wordpress/ or woocommerce/. Uses the platform's own release module
-# (`storefleet releases fetch`, issue 9) when it is there, else the archive of
-# STOREFLEET_ARTIFACTS checked against its SHA256SUMS.
-release_tree() { # name version
-    local name="$1" version="$2" file dir
-    if [[ -x "${REPO_ROOT}/.venv/bin/storefleet" ]] &&
-        "${REPO_ROOT}/.venv/bin/storefleet" releases --help >/dev/null 2>&1; then
-        STOREFLEET_ARTIFACTS="${ARTIFACTS}" "${REPO_ROOT}/.venv/bin/storefleet" releases fetch "${name}" --version "${version}"
-        return
-    fi
-    case "${name}" in
-        wordpress) file="wordpress-${version}.tar.gz" ;;
-        woocommerce) file="woocommerce-${version}.zip" ;;
-    esac
-    [[ -f "${ARTIFACTS}/${file}" ]] || die "${ARTIFACTS}/${file} not found (set STOREFLEET_ARTIFACTS)"
-    (cd "${ARTIFACTS}" && grep " ${file}\$" SHA256SUMS | sha256sum -c --quiet -) >&2 ||
-        die "${file} does not match ${ARTIFACTS}/SHA256SUMS"
-    dir="${CACHE}/releases/${name}-${version}"
-    if [[ ! -f "${dir}/.unpacked" ]]; then
-        rm -rf "${dir}" && mkdir -p "${dir}"
-        case "${file}" in
-            *.tar.gz) tar -xzf "${ARTIFACTS}/${file}" -C "${dir}" ;;
-            *.zip) python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' "${ARTIFACTS}/${file}" "${dir}" ;;
-        esac
-        touch "${dir}/.unpacked"
-    fi
-    echo "${dir}"
-}
-release_digest() { # name version: the archive's pinned digest, for tags and manifests
-    local file
-    case "$1" in
-        wordpress) file="wordpress-$2.tar.gz" ;;
-        woocommerce) file="woocommerce-$2.zip" ;;
-    esac
-    awk -v f="${file}" '$2 == f {print $1}' "${ARTIFACTS}/SHA256SUMS" 2>/dev/null || true
-}
-
 # --- the two ways to make a root filesystem ----------------------------------
 
 # Files of Debian packages unpacked into ROOTFS, no dpkg database (for the
@@ -97,7 +57,7 @@ debs_rootfs() { # rootfs packages...
     local rootfs="$1" pkg deb
     shift
     local debs="${CACHE}/debs/${NAME}"
-    mkdir -p "${debs}" "${rootfs}"
+    mkdir -p "${debs}" "${rootfs}" && chmod 0755 "${CACHE}/debs" "${debs}" # apt's _apt user reads it
     for pkg in "$@"; do
         deb="$(find "${debs}" -maxdepth 1 -name "${pkg}_*_amd64.deb" | sort | tail -n1)"
         if [[ -z "${deb}" ]]; then
@@ -116,7 +76,7 @@ debian_rootfs() { # rootfs packages...
     local rootfs="$1"
     shift
     local debs="${CACHE}/debs/${NAME}"
-    mkdir -p "${debs}"
+    mkdir -p "${debs}" && chmod 0755 "${CACHE}/debs" "${debs}" # apt's _apt user reads it
     local include
     include="$(tr ' ' ',' <<<"$*")"
     local verbosity=(--quiet)

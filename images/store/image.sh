@@ -18,6 +18,55 @@ IMAGE_CONFIG=(--user 33:33 --workingdir /var/www/html --port 8080/tcp
     --stop-signal SIGWINCH
     --entrypoint '["/usr/local/bin/storefleet-store"]' --cmd '')
 
+ARTIFACTS="${STOREFLEET_ARTIFACTS:-${REPO_ROOT}/../shared/vendor}"
+PINS="${REPO_ROOT}/src/storefleet/releases/pins.json"
+
+# The verified, unpacked tree of a release (the wordpress/ or woocommerce/
+# directory): `storefleet releases fetch` (src/storefleet/releases, checked
+# against pins.json) in a checkout that has it, else the archive of
+# STOREFLEET_ARTIFACTS checked against its SHA256SUMS.
+release_tree() { # name version
+    local name="$1" version="$2" file dir out
+    if [[ -f "${PINS}" && -x "${REPO_ROOT}/.venv/bin/storefleet" ]]; then
+        out="$(STOREFLEET_ARTIFACTS="${ARTIFACTS}" "${REPO_ROOT}/.venv/bin/storefleet" releases fetch "${name}" --version "${version}")" ||
+            die "storefleet releases fetch ${name} --version ${version} failed"
+        tail -n1 <<<"${out}"
+        return
+    fi
+    case "${name}" in
+        wordpress) file="wordpress-${version}.tar.gz" ;;
+        woocommerce) file="woocommerce-${version}.zip" ;;
+    esac
+    [[ -f "${ARTIFACTS}/${file}" ]] || die "${ARTIFACTS}/${file} not found (set STOREFLEET_ARTIFACTS)"
+    (cd "${ARTIFACTS}" && grep " ${file}\$" SHA256SUMS | sha256sum -c --quiet -) >&2 ||
+        die "${file} does not match ${ARTIFACTS}/SHA256SUMS"
+    dir="${CACHE}/releases/${name}-${version}"
+    if [[ ! -f "${dir}/.unpacked" ]]; then
+        rm -rf "${dir}" && mkdir -p "${dir}"
+        case "${file}" in
+            *.tar.gz) tar -xzf "${ARTIFACTS}/${file}" -C "${dir}" ;;
+            *.zip) python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' "${ARTIFACTS}/${file}" "${dir}" ;;
+        esac
+        touch "${dir}/.unpacked"
+    fi
+    echo "${dir}/${name}"
+}
+
+# What identifies a release: the pinned tree digest (pins.json), else the
+# archive's line in SHA256SUMS.
+release_digest() { # name version
+    if [[ -f "${PINS}" ]]; then
+        python3 -c 'import json,sys; print("tree", json.load(open(sys.argv[1]))[sys.argv[2]][sys.argv[3]]["tree_sha256"])' "${PINS}" "$1" "$2"
+        return
+    fi
+    local file
+    case "$1" in
+        wordpress) file="wordpress-$2.tar.gz" ;;
+        woocommerce) file="woocommerce-$2.zip" ;;
+    esac
+    echo "archive $(awk -v f="${file}" '$2 == f {print $1}' "${ARTIFACTS}/SHA256SUMS" 2>/dev/null)"
+}
+
 store_versions() { # prints "wordpress_version woocommerce_version"
     local pins="${REPO_ROOT}/src/storefleet/releases/pins.json"
     if [[ -f "${pins}" ]]; then
@@ -41,8 +90,8 @@ image_inputs() {
 image_manifest() {
     local wp wc
     read -r wp wc < <(store_versions)
-    echo "WordPress ${wp} (archive sha256 $(release_digest wordpress "${wp}")) in /var/www/html"
-    echo "WooCommerce ${wc} (archive sha256 $(release_digest woocommerce "${wc}")) in /opt/storefleet/woocommerce"
+    echo "WordPress ${wp} (sha256 of the $(release_digest wordpress "${wp}")) in /var/www/html"
+    echo "WooCommerce ${wc} (sha256 of the $(release_digest woocommerce "${wc}")) in /opt/storefleet/woocommerce"
     if [[ -d "$(installer_dir)" ]]; then
         echo "installer (src/storefleet/installer, tree sha256 $(hash_paths "$(installer_dir)")) in /opt/storefleet/installer"
     else
@@ -65,10 +114,10 @@ image_customize() {
     # WordPress core, read-only: root owns every file.
     tree="$(release_tree wordpress "${wp}")"
     rm -rf "${root}/var/www/html"
-    cp -a "${tree}/wordpress" "${root}/var/www/html"
+    cp -a "${tree}" "${root}/var/www/html"
     tree="$(release_tree woocommerce "${wc}")"
     mkdir -p "${root}/opt/storefleet"
-    cp -a "${tree}/woocommerce" "${root}/opt/storefleet/woocommerce"
+    cp -a "${tree}" "${root}/opt/storefleet/woocommerce"
     if [[ -d "$(installer_dir)" ]]; then
         cp -a "$(installer_dir)" "${root}/opt/storefleet/installer"
     fi
