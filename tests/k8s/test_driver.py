@@ -67,8 +67,9 @@ class K8sPlatform:
         )
         self.volumes.append(volume)
 
-    def db_state(self, store_id: int) -> tuple[int, int, list[str]]:
-        name = f"{self.settings.stores_db_prefix}{store_id}"
+    def db_state(self, uid: str) -> tuple[int, int, list[str]]:
+        """The store's database and user, named from its uid (storedb)."""
+        name = f"{self.settings.stores_db_prefix}{uid}"
         engine = create_engine(self.stores_db_url)
         with engine.connect() as conn:
             dbs = conn.execute(
@@ -260,16 +261,17 @@ def test_a_store_is_provisioned_into_its_namespace_and_deleted(k8s_platform: K8s
     assert store["url"] == f"http://localhost:{node_port}/"
     assert not _exists(core.read_namespaced_secret, "store-admin", ns)  # wiped after install
 
-    dbs, users, grants = p.db_state(store_id)
+    uid = store["uid"]
+    dbs, users, grants = p.db_state(uid)
     assert (dbs, users) == (1, 1)
-    own = f"`{p.settings.stores_db_prefix}{store_id}`.*"
+    own = f"`{p.settings.stores_db_prefix}{uid}`.*"
     assert [g for g in grants if " ON " in g and "USAGE" not in g] == [
         g for g in grants if own in g
     ]
     assert any(own in g for g in grants)
 
     # No secret in any helm argument nor in the platform database.
-    creds = core.read_namespaced_secret(f"store-{store_id}-credentials", p.namespace).data
+    creds = core.read_namespaced_secret(f"store-{uid}-credentials", p.namespace).data
     import base64
 
     values = [base64.b64decode(v).decode() for v in creds.values()] + [password]
@@ -283,8 +285,8 @@ def test_a_store_is_provisioned_into_its_namespace_and_deleted(k8s_platform: K8s
     assert api.http.delete(f"/api/stores/{store_id}").status_code == 202
     api.wait_for(store_id, "deleted", timeout=180)
     assert not _exists(core.read_namespace, ns)  # finalised by the controller manager
-    assert p.db_state(store_id)[:2] == (0, 0)
-    assert not _exists(core.read_namespaced_secret, f"store-{store_id}-credentials", p.namespace)
+    assert p.db_state(uid)[:2] == (0, 0)
+    assert not _exists(core.read_namespaced_secret, f"store-{uid}-credentials", p.namespace)
     assert "uninstall store" in p.helm_log.read_text()
 
 
@@ -310,7 +312,7 @@ def test_a_killed_worker_leaves_one_of_everything(k8s_platform: K8sPlatform) -> 
     assert mine == [ns]
     releases = p.cluster.run("helm", "list", "--namespace", ns, "--short").stdout.split()  # type: ignore[attr-defined]
     assert releases == ["store"]
-    assert p.db_state(store_id)[:2] == (1, 1)
+    assert p.db_state(api.store(store_id)["uid"])[:2] == (1, 1)
 
 
 def test_the_worker_identity_is_denied_what_it_must_not_touch(k8s_platform: K8sPlatform) -> None:
