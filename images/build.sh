@@ -28,7 +28,7 @@
 #   STOREFLEET_K8S_CACHE     where helm, kubectl and coredns were built (tools/k8s-testenv)
 #   STOREFLEET_IMAGES_JOBS   images built at once (default 2)
 set -euo pipefail
-ALL_IMAGES="pause toolbox coredns store platform mariadb redis"
+ALL_IMAGES="pause toolbox coredns traefik store platform mariadb redis"
 if [[ "${1:-}" == "--list" ]]; then
     echo "${ALL_IMAGES}"
     exit 0

@@ -57,6 +57,7 @@ component_packages() {
         node) printf 'k8s.io/kubernetes/cmd/%s\n' kubelet kube-proxy ;;
         etcd) printf '%s\n' go.etcd.io/etcd/server/v3=etcd go.etcd.io/etcd/etcdctl/v3=etcdctl ;;
         kwok) echo sigs.k8s.io/kwok/cmd/kwok ;;
+        traefik) echo github.com/traefik/traefik/v3/cmd/traefik ;;
         helm) echo helm.sh/helm/v3/cmd/helm ;;
         # local-path-provisioner imports github.com/Sirupsen/logrus, kube-router
         # the lower-case path: one `go build` of both refuses the case
@@ -70,6 +71,7 @@ component_ldflags() {
     case "$1" in
         kubernetes | node) k8s_version_ldflags ;;
         kwok) echo "-X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION}" ;;
+        traefik) echo "-X github.com/traefik/traefik/v3/pkg/version.Version=${TRAEFIK_VERSION#v} -X github.com/traefik/traefik/v3/pkg/version.BuildDate=1970-01-01T00:00:00Z" ;;
         helm) echo "-X helm.sh/helm/v3/internal/version.version=${HELM_VERSION} -X helm.sh/helm/v3/internal/version.gitTreeState=clean" ;;
         addons) echo "-X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=${KUBE_ROUTER_VERSION} -X github.com/cloudnativelabs/kube-router/v2/pkg/version.BuildDate=1970-01-01T00:00:00Z -X main.VERSION=${LOCAL_PATH_PROVISIONER_VERSION}" ;;
     esac

@@ -27,6 +27,7 @@ component_version() {
         helm) echo "${HELM_VERSION}" ;;
         node) echo "${KUBERNETES_VERSION}" ;;
         addons) echo "coredns-${COREDNS_VERSION}+local-path-${LOCAL_PATH_PROVISIONER_VERSION}+kube-router-${KUBE_ROUTER_VERSION}" ;;
+        traefik) echo "${TRAEFIK_VERSION}" ;;
         *) return 1 ;;
     esac
 }
@@ -38,6 +39,7 @@ component_binaries() {
         helm) echo "helm" ;;
         node) echo "kubelet kube-proxy" ;;
         addons) echo "coredns kube-router local-path-provisioner" ;;
+        traefik) echo "traefik" ;;
         *) return 1 ;;
     esac
 }
@@ -50,8 +52,9 @@ component_module() {
 }
 # "node" is the real node's kubelet and kube-proxy (same module and flags as
 # the control plane); "addons" are CoreDNS, the volume provisioner and the
-# NetworkPolicy enforcer that run beside it (docs/k8s-testenv.md).
-COMPONENTS="etcd kubernetes node addons kwok helm"
+# NetworkPolicy enforcer that run beside it (docs/k8s-testenv.md); "traefik"
+# is the node's ingress controller (a pod, like CoreDNS).
+COMPONENTS="etcd kubernetes node addons traefik kwok helm"
 
 component_stamp_text() { echo "$1 $(component_version "$1") recipe ${TESTENV_RECIPE}"; }
 
@@ -86,6 +89,10 @@ K8S_KUBELET_PORT="${STOREFLEET_K8S_KUBELET_PORT:-10250}"
 K8S_KUBELET_HEALTHZ_PORT="${STOREFLEET_K8S_KUBELET_HEALTHZ_PORT:-10248}"
 K8S_PROXY_HEALTHZ_PORT="${STOREFLEET_K8S_PROXY_HEALTHZ_PORT:-10256}"
 K8S_PROXY_METRICS_PORT="${STOREFLEET_K8S_PROXY_METRICS_PORT:-10249}"
+# The ingress controller's node ports (127.0.0.1): stores are
+# http://<name>.localhost:30080/ (the platform's values-local.yaml says so).
+INGRESS_HTTP_PORT="${STOREFLEET_K8S_INGRESS_HTTP_PORT:-30080}"
+INGRESS_HTTPS_PORT="${STOREFLEET_K8S_INGRESS_HTTPS_PORT:-30443}"
 CONTAINERD_DIR="${K8S_VAR}/containerd"
 CONTAINERD_SOCK="${CONTAINERD_DIR}/containerd.sock"
 # containerd's root (content store, image snapshots, metadata) outlives the

@@ -10,6 +10,8 @@
 #   CoreDNS: a Deployment in kube-system behind Service kube-dns (10.96.0.10),
 #   labelled k8s-app=kube-dns so that NetworkPolicies admit DNS as on any
 #   cluster (docs/k8s-testenv.md).
+#   Traefik: the ingress controller, a Deployment in kube-system as on k3s,
+#   on node ports 127.0.0.1:30080 (http) and :30443 (https).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -332,6 +334,118 @@ volumeBindingMode: WaitForFirstConsumer
 reclaimPolicy: Delete
 EOF
 
+# --- Traefik: the ingress controller -----------------------------------------------
+# As on k3s: a Deployment in kube-system labelled app.kubernetes.io/name=traefik
+# (what the stores' NetworkPolicies admit), the default IngressClass "traefik",
+# and a Service whose node ports answer on 127.0.0.1: stores are
+# http://<name>.localhost:${INGRESS_HTTP_PORT}/ from this machine (browsers and
+# curl resolve *.localhost to loopback).
+traefik_image="$(awk '$1 == "traefik" {print $2}' "${IMAGES_INDEX}" 2>/dev/null || true)"
+[[ -n "${traefik_image}" ]] || die_with_log kube-apiserver "no traefik image: run 'make images' first"
+kubectl_admin apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: traefik, namespace: kube-system}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: "storefleet:traefik"}
+rules:
+  - apiGroups: [""]
+    resources: [services, secrets, nodes]
+    verbs: [get, list, watch]
+  - apiGroups: [discovery.k8s.io]
+    resources: [endpointslices]
+    verbs: [list, watch]
+  - apiGroups: [networking.k8s.io]
+    resources: [ingresses, ingressclasses]
+    verbs: [get, list, watch]
+  - apiGroups: [networking.k8s.io]
+    resources: [ingresses/status]
+    verbs: [update]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: "storefleet:traefik"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "storefleet:traefik"}
+subjects:
+  - {kind: ServiceAccount, name: traefik, namespace: kube-system}
+---
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata:
+  name: traefik
+  annotations: {ingressclass.kubernetes.io/is-default-class: "true"}
+spec:
+  controller: traefik.io/ingress-controller
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: traefik
+  namespace: kube-system
+  labels: {app.kubernetes.io/name: traefik, app.kubernetes.io/instance: traefik-kube-system}
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app.kubernetes.io/name: traefik, app.kubernetes.io/instance: traefik-kube-system}
+  template:
+    metadata:
+      labels: {app.kubernetes.io/name: traefik, app.kubernetes.io/instance: traefik-kube-system}
+    spec:
+      serviceAccountName: traefik
+      priorityClassName: system-cluster-critical
+      securityContext:
+        runAsNonRoot: true
+        runAsUser: 65532
+        runAsGroup: 65532
+        seccompProfile: {type: RuntimeDefault}
+      containers:
+        - name: traefik
+          image: ${traefik_image}
+          imagePullPolicy: Never
+          args:
+            - --global.checkNewVersion=false
+            - --global.sendAnonymousUsage=false
+            - --entryPoints.web.address=:8000
+            - --entryPoints.websecure.address=:8443
+            - --entryPoints.websecure.http.tls=true
+            - --entryPoints.traefik.address=:9000
+            - --ping=true
+            - --providers.kubernetesIngress=true
+            - --providers.kubernetesIngress.ingressEndpoint.publishedService=kube-system/traefik
+            - --log.level=INFO
+          ports:
+            - {name: web, containerPort: 8000}
+            - {name: websecure, containerPort: 8443}
+            - {name: traefik, containerPort: 9000}
+          readinessProbe:
+            httpGet: {path: /ping, port: 9000}
+            periodSeconds: 2
+          livenessProbe:
+            httpGet: {path: /ping, port: 9000}
+          resources:
+            requests: {cpu: 50m, memory: 64Mi}
+            limits: {memory: 256Mi}
+          securityContext:
+            allowPrivilegeEscalation: false
+            readOnlyRootFilesystem: true
+            capabilities: {drop: [ALL]}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: traefik
+  namespace: kube-system
+  labels: {app.kubernetes.io/name: traefik}
+spec:
+  type: NodePort
+  selector: {app.kubernetes.io/name: traefik, app.kubernetes.io/instance: traefik-kube-system}
+  ports:
+    - {name: web, port: 80, targetPort: web, nodePort: ${INGRESS_HTTP_PORT}}
+    - {name: websecure, port: 443, targetPort: websecure, nodePort: ${INGRESS_HTTPS_PORT}}
+EOF
+
 # --- local-path-provisioner --------------------------------------------------------
 cat >"${NODE}/local-path.json" <<EOF
 {"nodePathMap": [{"node": "DEFAULT_PATH_FOR_NON_LISTED_NODES", "paths": ["${K8S_VAR}/local-path"]}]}
@@ -395,10 +509,15 @@ coredns_ready() {
     [[ "$(kubectl_admin -n kube-system get deployment coredns -o jsonpath='{.status.availableReplicas}' 2>/dev/null)" == 1 ]]
 }
 router_ready() { iptables -S KUBE-ROUTER-FORWARD >/dev/null 2>&1; }
+traefik_ready() {
+    [[ "$(kubectl_admin -n kube-system get deployment traefik -o jsonpath='{.status.availableReplicas}' 2>/dev/null)" == 1 ]] &&
+        curl -sS --max-time 1 -o /dev/null "http://127.0.0.1:${INGRESS_HTTP_PORT}/" 2>/dev/null
+}
 wait_for kubelet "${READY_TIMEOUT}" kubelet_healthy
 wait_for kubelet "${READY_TIMEOUT}" node_ready
 wait_for kube-proxy "${READY_TIMEOUT}" proxy_healthy
 wait_for kubelet "${READY_TIMEOUT}" coredns_ready
 wait_for kube-router "${READY_TIMEOUT}" router_ready
+wait_for kubelet "${READY_TIMEOUT}" traefik_ready
 kill -0 "$(cat "${PIDS}/local-path-provisioner.pid")" 2>/dev/null || die_with_log local-path-provisioner "local-path-provisioner exited"
-log "node ${NODE_NAME} Ready (containerd, kubelet, kube-proxy, CoreDNS, kube-router, local-path)"
+log "node ${NODE_NAME} Ready (containerd, kubelet, kube-proxy, CoreDNS, Traefik on 127.0.0.1:${INGRESS_HTTP_PORT}, kube-router, local-path)"
