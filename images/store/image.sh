@@ -2,19 +2,26 @@
 # The store image: Debian's Apache 2.4 (MPM prefork) with mod_php (PHP 8.2),
 # listening on 8080 as www-data (uid 33), compatible with the restricted Pod
 # Security Standard. Inside, read-only and root-owned:
-#   /var/www/html                 WordPress core (the pinned release)
-#   /opt/storefleet/woocommerce   WooCommerce (the pinned release), which the
-#                                 installer links or copies into wp-content/plugins
+#   /var/www/html                 WordPress core (the pinned release); its
+#                                 wp-content is an empty mount point for the
+#                                 store's volume
+#   /var/www/wp-config.php        every setting from the environment
+#   /opt/storefleet/wp-content    the release's themes and plugins, which the
+#                                 entrypoint links into the volume's wp-content
+#   /opt/storefleet/woocommerce   WooCommerce (the pinned release), linked as
+#                                 wp-content/plugins/woocommerce
 #   /opt/storefleet/installer     the store installer (src/storefleet/installer)
-# wp-content lives on the store's volume (issue 10 wires it). Apache's MPM is
-# sized by environment variables (APACHE_MAX_REQUEST_WORKERS & co., see
-# rootfs/etc/apache2/envvars.d). images/store/Dockerfile describes the same image.
+# Apache's MPM and PHP are sized by environment variables
+# (APACHE_MAX_REQUEST_WORKERS & co., STOREFLEET_PHP_MEMORY_LIMIT,
+# STOREFLEET_OPCACHE_MB), which the store chart derives from the plan's
+# memory. images/store/Dockerfile describes the same image.
 IMAGE_BASE=debian
 IMAGE_PACKAGES="apache2 libapache2-mod-php8.2 php8.2-cli php8.2-mysql php8.2-gd php8.2-intl
 php8.2-mbstring php8.2-xml php8.2-zip php8.2-curl php8.2-bcmath php8.2-opcache ca-certificates"
 IMAGE_CONFIG=(--user 33:33 --workingdir /var/www/html --port 8080/tcp
     --env APACHE_MAX_REQUEST_WORKERS=10 --env APACHE_START_SERVERS=2
     --env APACHE_MIN_SPARE_SERVERS=1 --env APACHE_MAX_SPARE_SERVERS=4
+    --env STOREFLEET_PHP_MEMORY_LIMIT=256M --env STOREFLEET_OPCACHE_MB=128
     --stop-signal SIGWINCH
     --entrypoint '["/usr/local/bin/storefleet-store"]' --cmd '')
 
@@ -115,14 +122,18 @@ image_customize() {
     tree="$(release_tree wordpress "${wp}")"
     rm -rf "${root}/var/www/html"
     cp -a "${tree}" "${root}/var/www/html"
-    tree="$(release_tree woocommerce "${wc}")"
+    # The release's wp-content moves aside: the store's volume is mounted
+    # on the (empty) wp-content, and the entrypoint links the themes back.
     mkdir -p "${root}/opt/storefleet"
+    mv "${root}/var/www/html/wp-content" "${root}/opt/storefleet/wp-content"
+    mkdir "${root}/var/www/html/wp-content"
+    tree="$(release_tree woocommerce "${wc}")"
     cp -a "${tree}" "${root}/opt/storefleet/woocommerce"
     if [[ -d "$(installer_dir)" ]]; then
         cp -a "$(installer_dir)" "${root}/opt/storefleet/installer"
     fi
-    chown -R 0:0 "${root}/var/www/html" "${root}/opt/storefleet"
-    chmod -R u=rwX,go=rX "${root}/var/www/html" "${root}/opt/storefleet"
+    chown -R 0:0 "${root}/var/www/html" "${root}/opt/storefleet" "${root}/var/www/wp-config.php"
+    chmod -R u=rwX,go=rX "${root}/var/www/html" "${root}/opt/storefleet" "${root}/var/www/wp-config.php"
     printf 'WORDPRESS_VERSION=%s\nWOOCOMMERCE_VERSION=%s\n' "${wp}" "${wc}" >"${root}/opt/storefleet/versions.env"
     # Apache logs to the container's output (the entrypoint puts run and
     # lock files in /tmp).
