@@ -5,6 +5,14 @@
 {{- $id -}}
 {{- end -}}
 
+{{- define "store.uid" -}}
+{{- $uid := toString .Values.storeUid -}}
+{{- if not (regexMatch "^[a-z0-9]{12}$" $uid) -}}
+{{- fail (printf "storeUid %q must be 12 characters of [a-z0-9] (the store's uid)" $uid) -}}
+{{- end -}}
+{{- $uid -}}
+{{- end -}}
+
 {{- define "store.name" -}}
 {{- $n := toString .Values.storeName -}}
 {{- if not (regexMatch "^[a-z0-9]([-a-z0-9]{0,46}[a-z0-9])?$" $n) -}}
@@ -19,6 +27,44 @@
 {{- toYaml $plan -}}
 {{- end -}}
 
+{{/* A memory quantity (512Mi, 1Gi, 1.5Gi, 800M, 2G) in MiB, rounded down. */}}
+{{- define "store.mib" -}}
+{{- $v := toString . -}}
+{{- if hasSuffix "Gi" $v -}}{{ trimSuffix "Gi" $v | float64 | mulf 1024 | floor | int }}
+{{- else if hasSuffix "Mi" $v -}}{{ trimSuffix "Mi" $v | float64 | floor | int }}
+{{- else if hasSuffix "G" $v -}}{{ trimSuffix "G" $v | float64 | mulf 953.67431640625 | floor | int }}
+{{- else if hasSuffix "M" $v -}}{{ trimSuffix "M" $v | float64 | mulf 0.95367431640625 | floor | int }}
+{{- else -}}{{ fail (printf "memory %q: use Mi, Gi, M or G" $v) }}
+{{- end -}}
+{{- end -}}
+
+{{/* Apache's workers and PHP's memory from the plan's memory limit (README.md, "Sizing"). */}}
+{{- define "store.sizing" -}}
+{{- $plan := include "store.plan" . | fromYaml -}}
+{{- $limit := include "store.mib" $plan.resources.limits.memory | int -}}
+{{- $opcache := ternary 64 128 (lt $limit 1024) -}}
+{{- $reserve := add $opcache 64 -}}
+{{- $free := sub $limit $reserve | int -}}
+{{- $workers := div $free (int .Values.sizing.workerMemoryMiB) | int -}}
+{{- $workers = max 2 (min $workers (int .Values.sizing.maxWorkers)) -}}
+{{- with .Values.sizing.maxRequestWorkers }}{{ $workers = int . }}{{ end -}}
+{{- $php := max 128 (min 256 (div $free 2)) -}}
+workers: {{ $workers }}
+startServers: {{ min 2 $workers }}
+minSpareServers: 1
+maxSpareServers: {{ max 2 (div $workers 4) }}
+phpMemoryMiB: {{ $php }}
+opcacheMiB: {{ $opcache }}
+{{- end -}}
+
+{{/* The site's address: host[:port] and scheme, from siteUrl. */}}
+{{- define "store.siteHost" -}}
+{{- with .Values.siteUrl -}}{{- (urlParse .).host -}}{{- end -}}
+{{- end -}}
+{{- define "store.siteScheme" -}}
+{{- with .Values.siteUrl -}}{{- (urlParse .).scheme -}}{{- else -}}http{{- end -}}
+{{- end -}}
+
 {{- define "store.selectorLabels" -}}
 app.kubernetes.io/name: woocommerce-store
 app.kubernetes.io/instance: {{ .Release.Name }}
@@ -31,17 +77,18 @@ app.kubernetes.io/part-of: storefleet
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 storefleet.io/store: {{ include "store.id" . | quote }}
+storefleet.io/store-uid: {{ include "store.uid" . }}
 storefleet.io/store-name: {{ include "store.name" . }}
 {{- end -}}
 
-{{- define "store.dbName" -}}{{ .Values.database.name | default (printf "store_%s" (include "store.id" .)) }}{{- end -}}
-{{- define "store.dbUser" -}}{{ .Values.database.user | default (printf "store_%s" (include "store.id" .)) }}{{- end -}}
-{{- define "store.tablePrefix" -}}{{ .Values.database.tablePrefix | default (printf "s%s_" (include "store.id" .)) }}{{- end -}}
+{{- define "store.dbName" -}}{{ required "database.name is required (the driver sets <prefix><storeUid>)" .Values.database.name }}{{- end -}}
+{{- define "store.dbUser" -}}{{ required "database.user is required (the driver sets <prefix><storeUid>)" .Values.database.user }}{{- end -}}
 
 {{/* The restricted securityContext of every container. */}}
 {{- define "store.containerSecurityContext" -}}
 allowPrivilegeEscalation: false
 privileged: false
+readOnlyRootFilesystem: true
 runAsNonRoot: true
 runAsUser: 33
 runAsGroup: 33
@@ -61,37 +108,52 @@ seccompProfile:
   type: RuntimeDefault
 {{- end -}}
 
+{{/* The store's volume: wp-content. */}}
+{{- define "store.dataVolume" -}}
+- name: data
+  {{- if .Values.persistence.enabled }}
+  persistentVolumeClaim:
+    claimName: store-data
+  {{- else }}
+  emptyDir: {}
+  {{- end }}
+- name: tmp
+  emptyDir:
+    sizeLimit: 256Mi
+{{- end -}}
+
 {{/* The non-secret settings shared by the store pod and the install Job (as env). */}}
 {{- define "store.config" -}}
+{{- $sizing := include "store.sizing" . | fromYaml -}}
 WORDPRESS_DB_HOST: {{ printf "%s:%v" (required "database.host is required" .Values.database.host) .Values.database.port | quote }}
 WORDPRESS_DB_NAME: {{ include "store.dbName" . | quote }}
 WORDPRESS_DB_USER: {{ include "store.dbUser" . | quote }}
-WORDPRESS_TABLE_PREFIX: {{ include "store.tablePrefix" . | quote }}
-STOREFLEET_SITE_URL: {{ .Values.siteUrl | quote }}
-STORE_PLACEHOLDER_URL: {{ printf "http://%s.storefleet.invalid" (include "store.name" .) | quote }}
-STORE_NAME: {{ include "store.name" . | quote }}
-STORE_TITLE: {{ .Values.storeTitle | default (include "store.name" .) | quote }}
-ADMIN_USER: {{ .Values.admin.user | quote }}
-ADMIN_EMAIL: {{ required "admin.email is required" .Values.admin.email | quote }}
-ADMIN_SECRET_NAME: {{ .Values.admin.existingSecret | quote }}
-WC_VERSION: {{ .Values.woocommerce.version | quote }}
-WC_SAMPLE_PRODUCT: {{ .Values.woocommerce.sampleProduct | toString | quote }}
-WC_CURRENCY: {{ .Values.woocommerce.currency | quote }}
-WC_COUNTRY: {{ .Values.woocommerce.country | quote }}
-INSTALL_WAIT_SECONDS: {{ .Values.install.waitSeconds | quote }}
-PHP_MEMORY_LIMIT: {{ .Values.install.phpMemoryLimit | quote }}
+WORDPRESS_TABLE_PREFIX: {{ .Values.database.tablePrefix | quote }}
+STOREFLEET_SITE_URL: {{ .Values.siteUrl | trimSuffix "/" | quote }}
+APACHE_MAX_REQUEST_WORKERS: {{ $sizing.workers | quote }}
+APACHE_START_SERVERS: {{ $sizing.startServers | quote }}
+APACHE_MIN_SPARE_SERVERS: {{ $sizing.minSpareServers | quote }}
+APACHE_MAX_SPARE_SERVERS: {{ $sizing.maxSpareServers | quote }}
+STOREFLEET_PHP_MEMORY_LIMIT: {{ printf "%dM" (int $sizing.phpMemoryMiB) | quote }}
+STOREFLEET_OPCACHE_MB: {{ $sizing.opcacheMiB | quote }}
+STOREFLEET_SMTP_HOST: {{ .Values.smtp.host | quote }}
+STOREFLEET_SMTP_PORT: {{ .Values.smtp.port | quote }}
+STOREFLEET_SMTP_USER: {{ .Values.smtp.user | quote }}
+STOREFLEET_SMTP_SECURE: {{ .Values.smtp.secure | quote }}
+STOREFLEET_SMTP_FROM: {{ .Values.smtp.from | quote }}
 HOME: /tmp
-WP_CLI_CACHE_DIR: /tmp/wp-cli-cache
-# wp-config.php (written by the image's entrypoint) evaluates this: the site
-# URL, once known, overrides the database options; TLS ends at the ingress.
-WORDPRESS_CONFIG_EXTRA: |
-  if (getenv('STOREFLEET_SITE_URL')) {
-      define('WP_HOME', getenv('STOREFLEET_SITE_URL'));
-      define('WP_SITEURL', getenv('STOREFLEET_SITE_URL'));
-  }
-  if (isset($_SERVER['HTTP_X_FORWARDED_PROTO']) && $_SERVER['HTTP_X_FORWARDED_PROTO'] === 'https') {
-      $_SERVER['HTTPS'] = 'on';
-  }
-  define('DISALLOW_FILE_EDIT', true);
-  define('AUTOMATIC_UPDATER_DISABLED', true);
+{{- end -}}
+
+{{/* The probes' HTTP headers: the store's Host, and the scheme TLS ends with. */}}
+{{- define "store.probeHeaders" -}}
+{{- $host := include "store.siteHost" . -}}
+{{- if $host }}
+httpHeaders:
+  - name: Host
+    value: {{ $host | quote }}
+  {{- if eq (include "store.siteScheme" .) "https" }}
+  - name: X-Forwarded-Proto
+    value: https
+  {{- end }}
+{{- end }}
 {{- end -}}
