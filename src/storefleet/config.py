@@ -144,12 +144,25 @@ class Settings(BaseSettings):
     k8s_store_access: Literal["perNamespace", "clusterWide"] = "clusterWide"
     k8s_store_role: str | None = None
     k8s_worker_service_account: str = "storefleet-worker"
-    #: Stores get https://<name>.<domain>/ through an Ingress when set.
+    #: Stores get <name>.<domain> through an Ingress when set (the test
+    #: node: ``localhost``, so http://<name>.localhost:30080/); unset: a node
+    #: port per store.
     k8s_store_domain: str | None = None
-    #: Declares that the cluster's nodes are simulated (kwok): an unreachable
-    #: store is then recorded as "not verifiable" instead of failing. The
-    #: driver also detects kwok nodes itself when it may read nodes.
+    #: The port in stores' URLs when the ingress is not on 80/443 (30080 on
+    #: the test node); unset: the scheme's own.
+    k8s_store_url_port: Annotated[int | None, Field(ge=1, le=65535)] = None
+    #: https:// store URLs (TLS at the ingress); the pod is told so by
+    #: X-Forwarded-Proto, in probes and verify too.
+    k8s_store_tls: bool = False
+    #: The SMTP password of the stores' mail (the store chart's smtp.* values
+    #: hold the rest); it reaches each store's Secret, never argv.
+    k8s_store_smtp_password: SecretStr | None = None
+    #: Whether a store's pod runs on a simulated (kwok) node is read from its
+    #: node; when the worker may not read nodes, this says it instead.
     k8s_nodes_simulated: bool = False
+    #: Where `make k8s-up` puts its kubeconfig and tools (bin/helm,
+    #: bin/kubectl): used when KUBECONFIG is unset and no helm is on PATH.
+    k8s_testenv_dir: Path = Path(__file__).resolve().parents[2] / "var" / "k8s"
     #: Labels each store namespace storefleet.io/instance=<this>, so that one
     #: platform release finds (and purges) its own stores only; the platform
     #: chart sets <namespace>.<release>.

@@ -1,11 +1,17 @@
 """The check both drivers make before calling a store ready: its storefront
 answers 200 with the store's name in the title, and its admin login page
-answers 200."""
+answers 200.
+
+The request carries the store's own Host (and ``X-Forwarded-Proto`` when TLS
+ends in front of it), so that WordPress answers as it does to visitors: sent
+to a Service or an ingress address without them, WordPress answers with a
+redirect to its canonical address instead."""
 
 from __future__ import annotations
 
 import html
 import re
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -18,21 +24,50 @@ class Unreachable(TransientError):
     """Nothing answered at the address (as opposed to a wrong answer)."""
 
 
-def check_storefront(base_url: str, store_name: str, *, timeout: float) -> str:
+def storefront_request(url: str) -> tuple[str, dict[str, str]]:
+    """(where to connect, headers) for a store's public URL from this machine.
+
+    ``localhost`` and ``*.localhost`` are loopback (RFC 6761; browsers and
+    curl resolve them so, the C library often does not): the request goes to
+    127.0.0.1 with the store's Host. Other names are used as they are."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    headers = {"Host": parts.netloc}
+    if parts.scheme == "https":
+        headers["X-Forwarded-Proto"] = "https"
+    if host == "localhost" or host.endswith(".localhost"):
+        netloc = "127.0.0.1" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit((parts.scheme, netloc, parts.path or "/", "", "")), headers
+    return url, {}
+
+
+def check_storefront(
+    base_url: str,
+    store_name: str,
+    *,
+    timeout: float,
+    headers: dict[str, str] | None = None,
+) -> str:
     """Return a sentence saying what answered; raise TransientError while the
     store is not answering yet, PermanentError when it answers as another site."""
+    sent = dict(headers or {})
+    where = base_url + (f" (Host {sent['Host']})" if "Host" in sent else "")
     try:
-        with httpx.Client(timeout=min(30.0, max(1.0, timeout)), follow_redirects=False) as http:
+        with httpx.Client(
+            timeout=min(30.0, max(1.0, timeout)), follow_redirects=False, headers=sent
+        ) as http:
             home = http.get(base_url)
             if home.status_code != 200:
-                raise TransientError(f"{base_url} answered {home.status_code}")
+                location = home.headers.get("location")
+                to = f" to {location}" if location else ""
+                raise TransientError(f"{where} answered {home.status_code}{to}")
             match = _TITLE.search(home.text)
             title = html.unescape(match.group(1)).strip() if match else ""
             if store_name not in title:
-                raise PermanentError(f"{base_url} answered, but its title is {title!r}")
+                raise PermanentError(f"{where} answered, but its title is {title!r}")
             login = http.get(base_url + "wp-login.php")
             if login.status_code != 200:
-                raise TransientError(f"{base_url}wp-login.php answered {login.status_code}")
+                raise TransientError(f"{where}wp-login.php answered {login.status_code}")
     except httpx.HTTPError as exc:
-        raise Unreachable(f"{base_url} did not answer: {exc}") from exc
-    return f"{base_url} answers with the title {title!r}; wp-login.php answers 200"
+        raise Unreachable(f"{where} did not answer: {exc}") from exc
+    return f"{where} answers with the title {title!r}; wp-login.php answers 200"

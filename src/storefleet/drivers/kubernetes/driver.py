@@ -2,22 +2,36 @@
 Helm release of ``charts/woocommerce-store``, with a database and user of its
 own on the shared stores MySQL server.
 
-Provisioning: database → namespace → release → install → rollout → endpoint →
-verify. Deletion: release → namespace → database → credentials → endpoint.
+Provisioning: database → namespace → release → endpoint → install → rollout
+→ verify. Deletion: release → namespace → database → credentials → endpoint.
 Every step converges when re-run. Waiting is done with watches that carry a
-deadline, never with fixed sleeps. The store's database password and WordPress
-salts live in a Secret in the platform namespace, created once; the merchant's
-admin password reaches the store namespace as a Secret the install Job reads,
-and is deleted once the install has run.
+deadline, never with fixed sleeps.
+
+- The store's address is known before the release when stores live behind an
+  ingress (``<name>.<STOREFLEET_K8S_STORE_DOMAIN>``), else from its node port
+  once the Service exists; the release carries it (``siteUrl``), and the
+  chart's install Job exists only then.
+- The install Job (``install-<release revision>``) runs the store installer,
+  the same program as the local driver's. Each release revision has its own
+  Job, so a re-run after its TTL, a failure or an upgrade is a new revision.
+- A helm that died mid-release left the release pending: the release step
+  rolls it back (or uninstalls a release that was never deployed) first.
+- The store's database password and WordPress salts live in a Secret in the
+  platform namespace (``store-<uid>-credentials``), created once; the
+  merchant's admin password reaches the store namespace as a Secret the
+  install Job reads, deleted once the store is installed.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import os
 import secrets
+import shutil
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -39,7 +53,7 @@ from storefleet.drivers.base import (
 )
 from storefleet.drivers.kubernetes.helm import Helm
 from storefleet.drivers.storedb import StoreDatabases
-from storefleet.drivers.verify import check_storefront
+from storefleet.drivers.verify import check_storefront, storefront_request
 from storefleet.names import require_valid_store_name, require_valid_store_uid
 
 log = logging.getLogger(__name__)
@@ -50,11 +64,21 @@ STORE_LABEL = "storefleet.io/store"
 UID_LABEL = "storefleet.io/store-uid"
 #: The platform release a store namespace belongs to (deploy.sh --purge-stores).
 INSTANCE_LABEL = "storefleet.io/instance"
+#: Pod Security: store namespaces enforce the restricted standard (the
+#: platform's admission policy refuses the worker a namespace without it).
+POD_SECURITY_LABELS = {
+    "pod-security.kubernetes.io/enforce": "restricted",
+    "pod-security.kubernetes.io/enforce-version": "latest",
+    "pod-security.kubernetes.io/warn": "restricted",
+    "pod-security.kubernetes.io/audit": "restricted",
+}
 RELEASE = "store"
 DEPLOYMENT = "store"
 SERVICE = "store"
 INSTALL_JOB = "install"
+WEB_SELECTOR = "app.kubernetes.io/component=web"
 ADMIN_SECRET = "store-admin"
+ADMIN_USER = "admin"
 _SALTS = {
     "authKey": "AUTH_KEY", "secureAuthKey": "SECURE_AUTH_KEY", "loggedInKey": "LOGGED_IN_KEY",
     "nonceKey": "NONCE_KEY", "authSalt": "AUTH_SALT", "secureAuthSalt": "SECURE_AUTH_SALT",
@@ -71,8 +95,6 @@ def _api_error(what: str, exc: ApiException) -> Exception:
     detail = exc.reason
     if exc.body:
         try:
-            import json
-
             detail = json.loads(exc.body).get("message", detail)
         except ValueError:
             pass
@@ -81,6 +103,28 @@ def _api_error(what: str, exc: ApiException) -> Exception:
 
 def _decode(data: Any) -> dict[str, str]:
     return {k: base64.b64decode(v).decode() for k, v in (data or {}).items()}
+
+
+def rollout_complete(dep: Any) -> bool:
+    """What ``kubectl rollout status`` waits for: the controller has seen the
+    latest spec, every replica runs it, no old replica is left, and every
+    updated replica is available. A rollout past its progress deadline is an
+    error that names the reason."""
+    spec, status, meta = dep.spec, dep.status, dep.metadata
+    if status is None or (status.observed_generation or 0) < (meta.generation or 0):
+        return False
+    for cond in status.conditions or []:
+        if cond.type == "Progressing" and cond.reason == "ProgressDeadlineExceeded":
+            raise TransientError(
+                f"Deployment {meta.name} exceeded its progress deadline: {cond.message}"
+            )
+    wanted = 1 if spec.replicas is None else int(spec.replicas)
+    updated = status.updated_replicas or 0
+    return (
+        updated >= wanted
+        and (status.replicas or 0) <= updated
+        and (status.available_replicas or 0) >= updated
+    )
 
 
 class KubernetesDriver(StoreDriver):
@@ -97,7 +141,9 @@ class KubernetesDriver(StoreDriver):
         db_url = urlsplit(settings.stores_db_url or "mysql://mysql:3306/")
         self._db_host = settings.k8s_stores_db_host or db_url.hostname or "mysql"
         self._db_port = db_url.port or 3306
-        self.api = api_client or self._load_client()
+        self._in_cluster = "KUBERNETES_SERVICE_HOST" in os.environ
+        kubeconfig = self._kubeconfig()
+        self.api = api_client or self._load_client(kubeconfig)
         # Typed as Any: the client's models make every field Optional, and the
         # checks that matter here are on the API server's answers, not types.
         self.core: Any = client.CoreV1Api(self.api)
@@ -105,19 +151,42 @@ class KubernetesDriver(StoreDriver):
         self.batch: Any = client.BatchV1Api(self.api)
         self.rbac: Any = client.RbacAuthorizationV1Api(self.api)
         self.authz: Any = client.AuthorizationV1Api(self.api)
-        self.helm = Helm(settings.helm_binary)
-        self._in_cluster = "KUBERNETES_SERVICE_HOST" in os.environ
+        self.networking: Any = client.NetworkingV1Api(self.api)
+        env = None
+        if kubeconfig is not None:
+            env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
+        self.helm = Helm(self._helm_binary(), env=env)
+
+    # -- where the cluster and the tools are -----------------------------------
+
+    def _kubeconfig(self) -> Path | None:
+        """The test environment's kubeconfig (``make k8s-up``) when nothing
+        else names a cluster: not in a pod, no KUBECONFIG, no ~/.kube/config."""
+        if self._in_cluster or os.environ.get("KUBECONFIG"):
+            return None
+        if (Path.home() / ".kube" / "config").is_file():
+            return None
+        candidate = self.settings.k8s_testenv_dir / "kubeconfig"
+        return candidate if candidate.is_file() else None
+
+    def _helm_binary(self) -> str:
+        configured = self.settings.helm_binary
+        if os.sep in configured or shutil.which(configured):
+            return configured
+        candidate = self.settings.k8s_testenv_dir / "bin" / configured
+        return str(candidate) if candidate.exists() else configured
 
     @staticmethod
-    def _load_client() -> client.ApiClient:
+    def _load_client(kubeconfig: Path | None) -> client.ApiClient:
         try:
             config.load_incluster_config()
         except ConfigException:
             try:
-                config.load_kube_config()
+                config.load_kube_config(config_file=str(kubeconfig) if kubeconfig else None)
             except (ConfigException, OSError) as exc:
                 raise PermanentError(
-                    f"no Kubernetes cluster configured (KUBECONFIG or in-cluster): {exc}"
+                    "no Kubernetes cluster configured (KUBECONFIG, ~/.kube/config, in-cluster, "
+                    f"or `make k8s-up`'s var/k8s/kubeconfig): {exc}"
                 ) from exc
         return client.ApiClient()
 
@@ -128,9 +197,9 @@ class KubernetesDriver(StoreDriver):
             Step("database", self._database),
             Step("namespace", self._namespace, consumes_admin_password=True),
             Step("release", self._release),
+            Step("endpoint", self._endpoint),
             Step("install", self._install),
             Step("rollout", self._rollout),
-            Step("endpoint", self._endpoint),
             Step("verify", self._verify),
         )
 
@@ -154,7 +223,43 @@ class KubernetesDriver(StoreDriver):
             raise PermanentError(
                 f"no store chart at {self.settings.k8s_chart} (STOREFLEET_K8S_CHART)"
             )
+        if shutil.which(self.helm.binary) is None and not Path(self.helm.binary).exists():
+            raise PermanentError(
+                f"helm ({self.helm.binary}) is not installed: put it on PATH, set "
+                "STOREFLEET_HELM_BINARY, or run `make k8s-up` (var/k8s/bin/helm)"
+            )
+        self._ensure_platform_namespace()
         self.databases.ping()
+
+    def _ensure_platform_namespace(self) -> None:
+        """The namespace that holds the stores' credentials Secrets: created
+        when missing (restricted Pod Security), or an error that says how."""
+        ns = self.settings.k8s_platform_namespace
+        try:
+            self.core.read_namespace(ns)
+            return
+        except ApiException as exc:
+            if exc.status not in (403, 404):
+                raise _api_error(f"reading namespace {ns}", exc) from exc
+            missing = exc.status == 404
+        how = (
+            f"create it (`kubectl create namespace {ns}`) or set STOREFLEET_K8S_PLATFORM_NAMESPACE"
+        )
+        if not missing:
+            raise PermanentError(f"namespace {ns} cannot be read by this identity: {how}")
+        body = client.V1Namespace(
+            metadata=client.V1ObjectMeta(name=ns, labels=dict(POD_SECURITY_LABELS))
+        )
+        try:
+            self.core.create_namespace(body)
+        except ApiException as exc:
+            if exc.status == 409:
+                return
+            raise PermanentError(
+                f"namespace {ns} does not exist and could not be created "
+                f"({exc.status} {exc.reason}): {how}"
+            ) from exc
+        log.info("created the platform namespace %s", ns)
 
     # -- names ------------------------------------------------------------
 
@@ -172,6 +277,20 @@ class KubernetesDriver(StoreDriver):
             UID_LABEL: store.uid,
             "app.kubernetes.io/managed-by": "storefleet",
         }
+
+    def store_host(self, store: StoreSnapshot) -> str | None:
+        """``<name>.<domain>`` when stores live behind an ingress."""
+        domain = self.settings.k8s_store_domain
+        return f"{require_valid_store_name(store.name)}.{domain}" if domain else None
+
+    def ingress_url(self, store: StoreSnapshot) -> str | None:
+        host = self.store_host(store)
+        if host is None:
+            return None
+        tls = self.settings.k8s_store_tls
+        port = self.settings.k8s_store_url_port
+        netloc = host if port in (None, 443 if tls else 80) else f"{host}:{port}"
+        return f"{'https' if tls else 'http'}://{netloc}/"
 
     # -- provisioning -----------------------------------------------------
 
@@ -222,14 +341,23 @@ class KubernetesDriver(StoreDriver):
                 raise _api_error(f"reading namespace {ns}", exc) from exc
             existing = None
         if existing is not None:
-            owner = (existing.metadata.labels or {}).get(UID_LABEL)
+            labels = existing.metadata.labels or {}
+            owner = labels.get(UID_LABEL)
             if owner != ctx.store.uid:
                 raise PermanentError(
                     f"namespace {ns} exists and was not created for this store "
-                    f"(its {UID_LABEL} label is {owner!r}); refusing to adopt it"
+                    f"({UID_LABEL} is {owner!r}); refusing to adopt it"
                 )
             if existing.status and existing.status.phase == "Terminating":
                 raise TransientError(f"namespace {ns} is still being deleted")
+            if labels.get("pod-security.kubernetes.io/enforce") != "restricted":
+                # The worker may not change namespaces: one made before the
+                # label existed keeps running, and says so.
+                ctx.event(
+                    f"namespace {ns} does not enforce the restricted Pod Security level "
+                    "(it was made by an older platform); recreate the store to get it",
+                    level="warning",
+                )
             made = "kept"
         else:
             body = client.V1Namespace(
@@ -239,6 +367,7 @@ class KubernetesDriver(StoreDriver):
                         **self._labels(ctx.store),
                         INSTANCE_LABEL: self.settings.k8s_instance,
                         "storefleet.io/store-name": ctx.store.name,
+                        **POD_SECURITY_LABELS,
                     },
                 )
             )
@@ -250,7 +379,10 @@ class KubernetesDriver(StoreDriver):
             made = "created"
         self._ensure_store_access(ctx.store, ns)
         self._ensure_admin_secret(ctx, ns)
-        return StepOutcome(f"{made} namespace {ns}; the admin password is in Secret {ADMIN_SECRET}")
+        return StepOutcome(
+            f"{made} namespace {ns} (Pod Security: restricted); "
+            f"the admin password is in Secret {ADMIN_SECRET}"
+        )
 
     def _ensure_store_access(self, store: StoreSnapshot, ns: str) -> None:
         """Per-namespace rights: bind the store-manager role to this worker in
@@ -316,24 +448,35 @@ class KubernetesDriver(StoreDriver):
 
     def _values(self, store: StoreSnapshot) -> tuple[dict[str, Any], dict[str, Any]]:
         """(plain values, secret values) for the store chart."""
+        s = self.settings
         n = self.databases.names(store.uid)
         creds = self._credentials(store)
-        plain = {
+        plain: dict[str, Any] = {
             "storeId": store.id,
+            "storeUid": store.uid,
             "storeName": store.name,
-            "siteUrl": store.url or "",
+            "siteUrl": (store.url or "").rstrip("/"),
             "database": {
                 "host": self._db_host, "port": self._db_port, "name": n.database,
                 "user": n.user, "tablePrefix": n.table_prefix,
             },
-            "admin": {"user": "admin", "email": store.admin_email, "existingSecret": ADMIN_SECRET},
+            "admin": {
+                "user": ADMIN_USER, "email": store.admin_email, "existingSecret": ADMIN_SECRET,
+            },
+            "woocommerce": {
+                "sampleProducts": store.sample_products,
+                "country": s.store_country, "currency": s.store_currency,
+            },
         }  # fmt: skip
-        if self.settings.k8s_store_domain:
-            plain["ingress"] = {"host": f"{store.name}.{self.settings.k8s_store_domain}"}
-        secret = {
+        host = self.store_host(store)
+        if host:
+            plain["ingress"] = {"enabled": True, "host": host, "tls": {"enabled": s.k8s_store_tls}}
+        secret: dict[str, Any] = {
             "database": {"password": creds["db_password"]},
             "salts": {key: creds[key] for key in _SALTS},
         }
+        if s.k8s_store_smtp_password is not None:
+            secret["smtp"] = {"password": s.k8s_store_smtp_password.get_secret_value()}
         return plain, secret
 
     def _helm_install(self, ctx: StepContext) -> None:
@@ -349,56 +492,117 @@ class KubernetesDriver(StoreDriver):
             timeout=ctx.remaining(),
         )
 
+    def _recover_release(self, ctx: StepContext) -> str | None:
+        recovered = self.helm.recover(RELEASE, self.namespace(ctx.store), timeout=ctx.remaining())
+        if recovered:
+            ctx.event(f"release {RELEASE}: {recovered}", level="warning")
+        return recovered
+
     def _release(self, ctx: StepContext) -> StepOutcome:
+        recovered = self._recover_release(ctx)
+        url = self.ingress_url(ctx.store)
+        if url and url != ctx.store.url:
+            # Known before the release: the release carries it, and the
+            # install Job runs with it at once.
+            ctx.record(url=url, admin_url=url + "wp-admin/")
         self._helm_install(ctx)
-        return StepOutcome(f"helm release {RELEASE} in {self.namespace(ctx.store)}")
+        note = f" ({recovered})" if recovered else ""
+        return StepOutcome(f"helm release {RELEASE} in {self.namespace(ctx.store)}{note}")
+
+    def _endpoint(self, ctx: StepContext) -> StepOutcome:
+        ns = self.namespace(ctx.store)
+        url = self.ingress_url(ctx.store)
+        if url is None:
+            try:
+                svc = self.core.read_namespaced_service(SERVICE, ns)
+            except ApiException as exc:
+                raise _api_error(f"reading Service {ns}/{SERVICE}", exc) from exc
+            if svc.spec.type == "NodePort" and svc.spec.ports and svc.spec.ports[0].node_port:
+                url = f"http://{self.settings.public_host}:{svc.spec.ports[0].node_port}/"
+            else:
+                raise PermanentError(
+                    f"Service {SERVICE} is {svc.spec.type} and STOREFLEET_K8S_STORE_DOMAIN is "
+                    "not set: the store has no address outside the cluster"
+                )
+        if url == ctx.store.url:
+            return StepOutcome(url)
+        ctx.record(url=url, admin_url=url + "wp-admin/")
+        # The site's address is part of the release (and the install Job
+        # runs only once it is there): roll it out.
+        self._helm_install(ctx)
+        return StepOutcome(f"{url} (the release now carries it)")
+
+    def _install_job(self, ns: str, revision: int) -> Any | None:
+        try:
+            return self.batch.read_namespaced_job(f"{INSTALL_JOB}-{revision}", ns)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise _api_error(f"reading Job {ns}/{INSTALL_JOB}-{revision}", exc) from exc
+
+    @staticmethod
+    def _job_failed(job: Any) -> Any | None:
+        conditions = (job.status.conditions if job.status else None) or []
+        for cond in conditions:
+            if cond.type == "Failed" and cond.status == "True":
+                return cond
+        return None
 
     def _install(self, ctx: StepContext) -> StepOutcome:
+        """Wait for this revision's install Job; a Job that is gone (its TTL)
+        or failed before this attempt is replaced by a new revision's."""
         ns = self.namespace(ctx.store)
+        revision = self.helm.revision(RELEASE, ns, timeout=ctx.remaining())
+        if revision is not None and revision.pending:
+            self._recover_release(ctx)
+            revision = None
+        job = self._install_job(ns, revision.number) if revision else None
+        rerun = ""
+        if job is None or self._job_failed(job) is not None:
+            rerun = "gone" if job is None else "failed"
+            self._helm_install(ctx)
+            revision = self.helm.revision(RELEASE, ns, timeout=ctx.remaining())
+            if revision is None:
+                raise TransientError(f"release {RELEASE} is not there after helm upgrade")
+        name = f"{INSTALL_JOB}-{revision.number}" if revision else INSTALL_JOB
 
         def done(job: Any) -> bool:
-            status = job.status
-            for cond in status.conditions or []:
-                if cond.type == "Failed" and cond.status == "True":
-                    raise PermanentError(f"the install Job failed: {self._job_reason(ns, cond)}")
-            return bool(status.succeeded)
+            cond = self._job_failed(job)
+            if cond is not None:
+                raise PermanentError(
+                    f"the install Job {name} failed: {self._job_reason(ns, name, cond)}"
+                )
+            return bool(job.status and job.status.succeeded)
 
-        self._wait(self.batch.list_namespaced_job, ns, INSTALL_JOB, done, ctx,
-                   "the install Job", reason=lambda: self._warnings(ns))  # fmt: skip
+        self._wait(self.batch.list_namespaced_job, ns, name, done, ctx,
+                   f"the install Job {name}", reason=lambda: self._warnings(ns))  # fmt: skip
         try:
             self.core.delete_namespaced_secret(ADMIN_SECRET, ns)
         except ApiException as exc:
             if exc.status != 404:
                 raise _api_error(f"deleting Secret {ns}/{ADMIN_SECRET}", exc) from exc
-        return StepOutcome("the install Job completed; the admin password Secret is deleted")
+        again = f" (the previous Job was {rerun}: a new revision ran it again)" if rerun else ""
+        return StepOutcome(
+            f"the install Job {name} completed{again}; the admin password Secret is deleted"
+        )
 
-    def _job_reason(self, ns: str, cond: Any) -> str:
+    def _job_reason(self, ns: str, job: str, cond: Any) -> str:
         reason = f"{cond.reason}: {cond.message}" if cond.message else str(cond.reason)
         try:
-            pods = self.core.list_namespaced_pod(ns, label_selector=f"job-name={INSTALL_JOB}")
+            pods = self.core.list_namespaced_pod(ns, label_selector=f"job-name={job}")
             for pod in pods.items[-1:]:
-                logs = self.core.read_namespaced_pod_log(pod.metadata.name, ns, tail_lines=5)
+                logs = self.core.read_namespaced_pod_log(pod.metadata.name, ns, tail_lines=8)
                 if logs.strip():
-                    reason += f"; last log lines: {logs.strip()[-400:]}"
+                    reason += f"; last log lines: {logs.strip()[-600:]}"
         except ApiException:
             pass  # the reason from the condition is still worth reporting
         return reason
 
     def _rollout(self, ctx: StepContext) -> StepOutcome:
         ns = self.namespace(ctx.store)
-
-        def available(dep: Any) -> bool:
-            st, meta = dep.status, dep.metadata
-            if (st.observed_generation or 0) < (meta.generation or 0):
-                return False
-            return (
-                any(c.type == "Available" and c.status == "True" for c in st.conditions or [])
-                and (st.available_replicas or 0) >= 1
-            )
-
-        self._wait(self.apps.list_namespaced_deployment, ns, DEPLOYMENT, available, ctx,
+        self._wait(self.apps.list_namespaced_deployment, ns, DEPLOYMENT, rollout_complete, ctx,
                    "the store Deployment", reason=lambda: self._warnings(ns))  # fmt: skip
-        return StepOutcome(f"Deployment {DEPLOYMENT} is available")
+        return StepOutcome(f"Deployment {DEPLOYMENT} rolled out: every replica updated, available")
 
     def _warnings(self, ns: str) -> str:
         try:
@@ -408,67 +612,56 @@ class KubernetesDriver(StoreDriver):
         events.sort(key=lambda e: e.last_timestamp or e.event_time or e.metadata.creation_timestamp)
         return "; ".join(f"{e.reason}: {e.message}" for e in events[-3:])
 
-    def _endpoint(self, ctx: StepContext) -> StepOutcome:
-        ns = self.namespace(ctx.store)
+    def simulated_node(self, store: StoreSnapshot) -> str | None:
+        """The simulated (kwok) node the store's pod runs on, or None when it
+        runs on a real one. Read from the pod's node; a worker that may not
+        read nodes falls back to STOREFLEET_K8S_NODES_SIMULATED."""
+        ns = self.namespace(store)
         try:
-            svc = self.core.read_namespaced_service(SERVICE, ns)
+            pods = self.core.list_namespaced_pod(ns, label_selector=WEB_SELECTOR).items
         except ApiException as exc:
-            raise _api_error(f"reading Service {ns}/{SERVICE}", exc) from exc
-        host = self._ingress_host(ns)
-        if host:
-            url = f"https://{host}/"
-        elif svc.spec.type == "NodePort" and svc.spec.ports and svc.spec.ports[0].node_port:
-            url = f"http://{self.settings.public_host}:{svc.spec.ports[0].node_port}/"
-        else:
-            raise PermanentError(
-                f"Service {SERVICE} is {svc.spec.type} and no Ingress host is set: the store has "
-                "no address outside the cluster"
-            )
-        changed = url != ctx.store.url
-        ctx.record(url=url, admin_url=url + "wp-admin/")
-        if changed:
-            # The site's address is part of its configuration: roll it out.
-            self._helm_install(ctx)
-            self._rollout(ctx)
-        return StepOutcome(f"{url}" + (" (site address updated)" if changed else ""))
-
-    def _ingress_host(self, ns: str) -> str | None:
-        try:
-            networking: Any = client.NetworkingV1Api(self.api)
-            ingresses = networking.list_namespaced_ingress(ns).items
-        except ApiException as exc:
-            raise _api_error(f"listing Ingresses in {ns}", exc) from exc
-        for ing in ingresses:
-            for rule in ing.spec.rules or []:
-                if rule.host:
-                    return str(rule.host)
+            raise _api_error(f"listing the store's pods in {ns}", exc) from exc
+        nodes = sorted({p.spec.node_name for p in pods if p.spec and p.spec.node_name})
+        for name in nodes:
+            try:
+                node = self.core.read_node(name)
+            except ApiException as exc:
+                if exc.status in (403, 404):
+                    return name if self.settings.k8s_nodes_simulated else None
+                raise _api_error(f"reading node {name}", exc) from exc
+            if (node.metadata.annotations or {}).get(_KWOK_ANNOTATION) == "fake":
+                return str(name)
         return None
 
-    def _simulated_nodes(self) -> bool:
-        if self.settings.k8s_nodes_simulated:
-            return True
-        try:
-            nodes = self.core.list_node().items
-        except ApiException:
-            return False  # not allowed to look: assume real nodes
-        return bool(nodes) and all(
-            _KWOK_ANNOTATION in (n.metadata.annotations or {}) for n in nodes
-        )
+    def storefront(self, store: StoreSnapshot) -> tuple[str, dict[str, str]]:
+        """Where to send the storefront check, and the headers that make the
+        store answer as it does to its visitors (its Host, and the scheme
+        TLS ends with): the Service from inside the cluster, the store's
+        address from outside."""
+        if not store.url:
+            raise PermanentError("the store has no URL (the endpoint step did not run)")
+        if self._in_cluster:
+            url = urlsplit(store.url)
+            headers = {"Host": url.netloc}
+            if url.scheme == "https":
+                headers["X-Forwarded-Proto"] = "https"
+            return f"http://{SERVICE}.{self.namespace(store)}.svc.cluster.local/", headers
+        return storefront_request(store.url)
 
     def _verify(self, ctx: StepContext) -> StepOutcome:
-        if self._simulated_nodes():
-            # No kubelet runs the pods: nothing can answer for this store, and
-            # whatever answers on the node port here is some other program.
+        node = self.simulated_node(ctx.store)
+        if node is not None:
+            # No kubelet runs the pod: nothing can answer for this store.
             message = (
-                "not verifiable: the store runs on simulated nodes (kwok), where no pod "
-                "serves HTTP; the storefront and the admin login were not checked"
+                f"not verifiable: the store's pod runs on the simulated node {node} (kwok), "
+                "where nothing serves HTTP; the storefront and the admin login were not checked"
             )
             ctx.event(message, level="warning")
             return StepOutcome(message, skipped=True)
-        ns = self.namespace(ctx.store)
-        # In the cluster, the Service's DNS name; outside, the store's URL.
-        base = f"http://{SERVICE}.{ns}.svc.cluster.local/" if self._in_cluster else ctx.store.url
-        return StepOutcome(check_storefront(base or "", ctx.store.name, timeout=ctx.remaining()))
+        base, headers = self.storefront(ctx.store)
+        return StepOutcome(
+            check_storefront(base, ctx.store.name, timeout=ctx.remaining(), headers=headers)
+        )
 
     # -- deletion ---------------------------------------------------------
 
