@@ -69,6 +69,25 @@ def migrate() -> None:
     typer.echo("database schema is up to date")
 
 
+@app.command("wait-for-schema")
+def wait_for_schema(
+    timeout: Annotated[float, typer.Option(help="Give up after this many seconds")] = 600.0,
+) -> None:
+    """Wait until the platform database's schema is at this release's head
+    (the migration Job's work): the API and worker pods run this first, so
+    that they never serve or work on an older schema."""
+    from storefleet.migrations import is_current
+
+    settings = get_settings()
+    deadline = time.monotonic() + timeout
+    while not is_current(settings.effective_database_url):
+        if time.monotonic() > deadline:
+            typer.echo(f"error: the schema is not current after {timeout:.0f} s", err=True)
+            raise typer.Exit(1)
+        time.sleep(2)
+    typer.echo("database schema is current")
+
+
 def _ensure_admin(settings: Settings) -> str | None:
     from storefleet.auth import service
 

@@ -130,3 +130,31 @@ secretKeyRef:
     cidr: 0.0.0.0/0
 {{- end -}}
 {{- end }}
+
+{{/* The init container of the API and the workers: they start only once the
+     migration Job has brought the schema to this release's head. */}}
+{{- define "sf.waitForSchema" -}}
+- name: wait-for-schema
+  image: {{ include "sf.image" .Values.image }}
+  imagePullPolicy: {{ .Values.image.pullPolicy }}
+  args: ["wait-for-schema", "--timeout", {{ .Values.migrate.waitSeconds | quote }}]
+  env:
+    {{- include "sf.env" . | nindent 4 }}
+  resources:
+    {{- toYaml .Values.api.resources | nindent 4 }}
+  securityContext:
+    {{- include "sf.restricted" . | nindent 4 }}
+  volumeMounts:
+    - {name: tmp, mountPath: /tmp}
+{{- end -}}
+
+{{/* A memory quantity (512Mi, 2Gi, 1.5Gi, 800M, 2G) in MiB, rounded down. */}}
+{{- define "sf.mib" -}}
+{{- $v := toString . -}}
+{{- if hasSuffix "Gi" $v -}}{{ trimSuffix "Gi" $v | float64 | mulf 1024 | floor | int }}
+{{- else if hasSuffix "Mi" $v -}}{{ trimSuffix "Mi" $v | float64 | floor | int }}
+{{- else if hasSuffix "G" $v -}}{{ trimSuffix "G" $v | float64 | mulf 953.67431640625 | floor | int }}
+{{- else if hasSuffix "M" $v -}}{{ trimSuffix "M" $v | float64 | mulf 0.95367431640625 | floor | int }}
+{{- else -}}{{ fail (printf "memory %q: use Mi, Gi, M or G" $v) }}
+{{- end -}}
+{{- end -}}
