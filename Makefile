@@ -27,9 +27,16 @@ help:
 	@grep -hE '^## ' $(MAKEFILE_LIST) | sed 's/^## //'
 
 ## up: install what is missing, then run API + worker + reconciler on http://localhost:8000
+# STOREFLEET_DRIVER=kubernetes: stores go to the test cluster of `make k8s-up`
+# (scripts/k8s-platform.sh prepares it and writes var/k8s/storefleet.env).
 up: venv frontend
+ifeq ($(STOREFLEET_DRIVER),kubernetes)
+	scripts/k8s-platform.sh
+	set -a && . var/k8s/storefleet.env && set +a && exec $(VENV)/bin/storefleet up
+else
 	scripts/services.sh mariadb php
 	$(VENV)/bin/storefleet up
+endif
 
 ## test: lint and type checks, then every test suite against real services
 test: venv services frontend lint test-python test-k8s frontend-test

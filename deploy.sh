@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Deploys StoreFleet onto the Kubernetes cluster of the current kubectl context
-# (Docker Desktop, kind or k3d) with charts/storefleet and values-local.yaml,
-# then prints the dashboard URL and the admin's credentials.
+# (the test cluster of `make k8s-up`, Docker Desktop, kind or k3d) with
+# charts/storefleet and values-local.yaml, then prints the dashboard URL and
+# the admin's credentials.
 #
 # Secrets are never typed or passed on a command line: the chart generates
 # them once (and keeps them on every upgrade); this script only reads the
@@ -20,10 +21,11 @@ Usage: ./deploy.sh [--build] [--values FILE]... [--allow-context] [--timeout 10m
        ./deploy.sh --uninstall [--purge-stores] [--allow-context]
 
   --build           build images/{platform,store,mariadb,redis}/Dockerfile as
-                    storefleet/<name>:dev and load them into the cluster (kind, k3d)
+                    storefleet/<name>:dev and load them into the cluster (kind, k3d);
+                    on the test cluster of make k8s-up: make images
   --values FILE     extra values for charts/storefleet (after values-local.yaml)
-  --allow-context   deploy to a context that is not docker-desktop, kind-*, k3d-*,
-                    rancher-desktop or minikube
+  --allow-context   deploy to a context that is not storefleet-testenv (make k8s-up),
+                    docker-desktop, kind-*, k3d-*, rancher-desktop or minikube
   --timeout D       how long to wait for the rollout (default ${TIMEOUT})
   --uninstall       remove the platform release and its namespace (data included)
   --purge-stores    with --uninstall: delete this release's store namespaces too
@@ -56,13 +58,24 @@ while [[ $# -gt 0 ]]; do
 done
 
 # -- tools and context ----------------------------------------------------------
-need kubectl "https://kubernetes.io/docs/tasks/tools/"
-need helm "https://helm.sh/docs/intro/install/"
-if $build; then need docker "Docker Desktop or Docker Engine"; fi
+# The test cluster of `make k8s-up` (docs/k8s-testenv.md) when nothing else is
+# configured: its kubeconfig and its kubectl and helm.
+TESTENV="${ROOT}/var/k8s"
+if [[ -z "${KUBECONFIG:-}" && ! -f "${HOME}/.kube/config" && -f "${TESTENV}/kubeconfig" ]]; then
+    export KUBECONFIG="${TESTENV}/kubeconfig"
+    log "using the test cluster of make k8s-up (${KUBECONFIG})"
+fi
+if [[ -d "${TESTENV}/bin" ]]; then
+    command -v kubectl >/dev/null 2>&1 || PATH="${TESTENV}/bin:${PATH}"
+    command -v helm >/dev/null 2>&1 || PATH="${TESTENV}/bin:${PATH}"
+fi
+need kubectl "https://kubernetes.io/docs/tasks/tools/, or make k8s-up"
+need helm "https://helm.sh/docs/intro/install/, or make k8s-up"
 
 context="$(kubectl config current-context 2>/dev/null)" || die "kubectl has no current context"
 case "${context}" in
     docker-desktop | rancher-desktop | minikube) flavour="${context}" ;;
+    storefleet-testenv) flavour=testenv ;;
     kind-*) flavour=kind ;;
     k3d-*) flavour=k3d ;;
     *)
@@ -111,7 +124,12 @@ if $uninstall; then
 fi
 
 # -- images -----------------------------------------------------------------------
-if $build; then
+if $build && [[ "${flavour}" == testenv ]]; then
+    # No Docker engine: the images from Debian packages, imported into the node.
+    log "building the images (make images)"
+    make -C "${ROOT}" --no-print-directory images
+elif $build; then
+    need docker "Docker Desktop or Docker Engine"
     # The store's releases: the pinned versions and archive digests, the archives
     # from STOREFLEET_ARTIFACTS (images/README.md).
     artifacts="${STOREFLEET_ARTIFACTS:-${ROOT}/../shared/vendor}"
@@ -173,7 +191,15 @@ done
 # -- where to go, and who to be -------------------------------------------------------
 service_type="$(kubectl get service "${RELEASE}-api" --namespace "${NAMESPACE}" -o jsonpath='{.spec.type}')"
 port_forward="kubectl --namespace ${NAMESPACE} port-forward service/${RELEASE}-api 8000:80  (then http://localhost:8000)"
-if [[ "${service_type}" == NodePort ]]; then
+ingress_host="$(kubectl get ingress "${RELEASE}" --namespace "${NAMESPACE}" -o jsonpath='{.spec.rules[0].host}' 2>/dev/null || true)"
+if [[ "${flavour}" == testenv && "${service_type}" == NodePort ]]; then
+    # The test node's node ports answer on 127.0.0.1.
+    url="http://localhost:$(kubectl get service "${RELEASE}-api" --namespace "${NAMESPACE}" \
+        -o jsonpath='{.spec.ports[0].nodePort}')"
+    [[ -z "${ingress_host}" ]] || url="http://${ingress_host}:30080  (or ${url})"
+elif [[ -n "${ingress_host}" ]]; then
+    url="http://${ingress_host}"
+elif [[ "${service_type}" == NodePort ]]; then
     node_port="$(kubectl get service "${RELEASE}-api" --namespace "${NAMESPACE}" \
         -o jsonpath='{.spec.ports[0].nodePort}')"
     case "${flavour}" in
@@ -198,7 +224,7 @@ cat <<EOF
   Sign in as: ${admin_email}
   Password:   ${admin_password}
 EOF
-if [[ "${flavour}" != docker-desktop && "${flavour}" != rancher-desktop && "${service_type}" == NodePort ]]; then
+if [[ "${flavour}" != docker-desktop && "${flavour}" != rancher-desktop && "${flavour}" != testenv && "${service_type}" == NodePort ]]; then
     echo "  (node ports of ${flavour} may not reach this machine; if not: ${port_forward})"
 fi
 echo "  The password stays in Secret ${NAMESPACE}/${RELEASE} (key admin-password)."
