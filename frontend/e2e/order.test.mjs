@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ARTIFACTS, DESKTOP, launchBrowser, missingBrowser } from './browser.mjs';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, REPO, api, startPlatform } from './platform.mjs';
+import { assertGuestOrder, buyAsGuest, orderAsAdmin } from './shop.mjs';
 
 const skip = missingBrowser();
 const STORE = `order-shop-${Date.now().toString(36).slice(-5)}`;
@@ -29,24 +30,6 @@ async function shot(page, name) {
     mkdirSync(docs, { recursive: true });
     copyFileSync(path, join(docs, `${name}.png`));
   }
-}
-
-/** Signs in to wp-admin over HTTP and reads an order through the REST API. */
-async function orderAsAdmin(url, orderId) {
-  const base = url.replace(/\/$/, '');
-  const login = await fetch(`${base}/wp-login.php`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: 'wordpress_test_cookie=WP%20Cookie%20check' },
-    body: new URLSearchParams({ log: 'admin', pwd: STORE_PASSWORD, testcookie: '1' }),
-  });
-  const cookies = login.headers.getSetCookie().map((c) => c.split(';')[0]);
-  assert.ok(cookies.some((c) => c.startsWith('wordpress_logged_in_')), `the store admin signs in (HTTP ${login.status})`);
-  const cookie = cookies.join('; ');
-  const nonce = (await (await fetch(`${base}/wp-admin/admin-ajax.php?action=rest-nonce`, { headers: { cookie } })).text()).trim();
-  const res = await fetch(`${base}/?rest_route=/wc/v3/orders/${orderId}`, { headers: { cookie, 'x-wp-nonce': nonce } });
-  assert.equal(res.status, 200, await res.clone().text());
-  return res.json();
 }
 
 describe('a new store takes an order', { skip: skip ?? false, timeout: 600_000 }, () => {
@@ -104,42 +87,14 @@ describe('a new store takes an order', { skip: skip ?? false, timeout: 600_000 }
     const url = await page.getByRole('link', { name: 'Visit store' }).getAttribute('href');
     assert.ok(url, 'the store has an address');
 
-    // The shopper: the shop is the home page, not a coming-soon page.
-    const shop = await context.newPage();
-    shop.setDefaultTimeout(30_000);
-    await shop.goto(url);
-    assert.match(await shop.title(), new RegExp(STORE));
-    assert.doesNotMatch(await shop.content(), /coming soon|great things are on the horizon/i);
-    await shot(shop, 'walk-3-storefront');
-    await shop.getByRole('link', { name: 'Beanie', exact: true }).first().click();
-    await shop.waitForURL(/\/product\/beanie\/?$/);
-    await shop.locator('button.single_add_to_cart_button').click();
-    await shop.getByText(/has been added to your cart/i).first().waitFor();
-    await shop.getByRole('link', { name: 'Checkout', exact: true }).first().click();
-    await shop.waitForURL(/\/checkout\/?$/);
-    await shop.locator('#email').fill('shopper@example.com');
-    await shop.locator('#billing-first_name').fill('Ada');
-    await shop.locator('#billing-last_name').fill('Shopper');
-    await shop.locator('#billing-address_1').fill('1 Market Street');
-    await shop.locator('#billing-city').fill('San Francisco');
-    await shop.locator('#billing-postcode').fill('94105');
-    const cod = shop.locator('#radio-control-wc-payment-method-options-cod');
-    await cod.waitFor();
-    assert.equal(await cod.isChecked(), true, 'Cash on Delivery is the payment method');
-    await shot(shop, 'walk-4-checkout');
-    await shop.getByRole('button', { name: 'Place Order' }).click();
-    await shop.waitForURL(/order-received/, { timeout: 60_000 });
-    await shop.getByText('Thank you. Your order has been received.').first().waitFor();
-    await shot(shop, 'walk-5-order-received');
-    const orderId = Number(new URL(shop.url()).pathname.match(/order-received\/(\d+)/)[1]);
-    assert.ok(orderId > 0, `an order number in ${shop.url()}`);
+    // The shopper (frontend/e2e/shop.mjs, shared with the Kubernetes tests):
+    // the shop is the home page, not a coming-soon page; a guest buys with
+    // Cash on Delivery.
+    const orderId = await buyAsGuest(context, url, { storeName: STORE, shot });
 
-    // The store admin sees it: processing, Cash on Delivery, the shopper's name.
-    const order = await orderAsAdmin(url, orderId);
-    assert.equal(order.status, 'processing');
-    assert.equal(order.payment_method, 'cod');
-    assert.equal(order.billing.first_name, 'Ada');
-    assert.equal(order.line_items[0].name, 'Beanie');
+    // The store admin sees it through the REST API: processing, Cash on
+    // Delivery, the shopper's name.
+    assertGuestOrder(await orderAsAdmin(browser, url, orderId, STORE_PASSWORD));
 
     // The merchant's "new order" email, in the dashboard.
     await page.reload();

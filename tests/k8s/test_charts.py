@@ -35,13 +35,22 @@ NODE_PORT_RANGE = range(30000, 32768)
 PLATFORM_COMPONENTS = {"api": 2, "worker": 3, "mysql": 1, "stores-mysql": 1, "redis": 1}
 
 # What the store chart needs from the driver, as the driver passes it: a file.
+STORE_UID = "demo00000041"
 STORE_VALUES = {
     "storeId": 41,
+    "storeUid": STORE_UID,
     "storeName": "demo",
+    "siteUrl": "http://demo.localhost:30080",
     "admin": {"email": "owner@example.com"},
-    "database": {"password": "db-password-from-the-driver"},
-    "ingress": {"host": "demo.shops.example.com"},  # used by values-prod.yaml
+    "database": {
+        "password": "db-password-from-the-driver",
+        "name": f"store_{STORE_UID}",
+        "user": f"store_{STORE_UID}",
+    },
+    "ingress": {"host": "demo.localhost"},
 }
+UID_LABEL = "storefleet.io/store-uid"
+RESTRICTED = {"pod-security.kubernetes.io/enforce": "restricted"}
 
 
 def _values_file(directory: Path, name: str, values: dict) -> Path:
@@ -59,9 +68,9 @@ def _is_ready(obj) -> bool:
     return any(c.type == "Ready" and c.status == "True" for c in (obj.status.conditions or []))
 
 
-def _status_of(call) -> int:
+def _status_of(call, *args, **kwargs) -> int:
     try:
-        call()
+        call(*args, **kwargs)
     except ApiException as exc:
         return exc.status
     return 200
@@ -92,7 +101,7 @@ def scratch(k8s) -> Iterator[str]:
 # -- a: lint, template, server-side dry-run ------------------------------------
 
 
-@pytest.mark.parametrize("flavour", ["local", "prod"])
+@pytest.mark.parametrize("flavour", ["local", "prod", "k3s"])
 @pytest.mark.parametrize("chart", [STORE_CHART, PLATFORM_CHART], ids=lambda c: c.name)
 def test_chart_lints_renders_and_passes_a_server_side_dry_run(
     k8s, scratch, tmp_path, chart, flavour
@@ -117,8 +126,8 @@ def test_chart_lints_renders_and_passes_a_server_side_dry_run(
             "Deployment",
             "Service",
             "Job",
+            "Ingress",
         } <= kinds
-        assert ("Ingress" in kinds) == (flavour == "prod")
     else:
         assert {
             "Deployment",
@@ -129,8 +138,8 @@ def test_chart_lints_renders_and_passes_a_server_side_dry_run(
             "NetworkPolicy",
             "PodDisruptionBudget",
         } <= kinds
-        assert ("StatefulSet" in kinds) == (flavour == "local")  # prod: external servers
-        assert ("Ingress" in kinds) == (flavour == "prod")
+        assert ("StatefulSet" in kinds) == (flavour != "prod")  # prod: external servers
+        assert ("Ingress" in kinds) == (flavour != "local")
         assert ("HorizontalPodAutoscaler" in kinds) == (flavour == "prod")
 
     manifest = tmp_path / "rendered.yaml"
@@ -382,19 +391,52 @@ def _deployment(image: str) -> client.V1Deployment:
     )
 
 
+def _store_labels(uid: str = STORE_UID, **extra: str) -> dict[str, str]:
+    return {STORE_LABEL: "41", UID_LABEL: uid, **RESTRICTED, **extra}
+
+
+def _service(name: str, **spec) -> client.V1Service:
+    return client.V1Service(
+        metadata=client.V1ObjectMeta(name=name),
+        spec=client.V1ServiceSpec(
+            ports=[client.V1ServicePort(port=80, target_port=8080)], selector={"a": "b"}, **spec
+        ),
+    )
+
+
+def _ingress(name: str, *hosts: str | None, default_backend: bool = False) -> client.V1Ingress:
+    backend = client.V1IngressBackend(
+        service=client.V1IngressServiceBackend(
+            name="store", port=client.V1ServiceBackendPort(number=80)
+        )
+    )
+    path = client.V1HTTPIngressPath(path="/", path_type="Prefix", backend=backend)
+    return client.V1Ingress(
+        metadata=client.V1ObjectMeta(name=name),
+        spec=client.V1IngressSpec(
+            default_backend=backend if default_backend else None,
+            rules=[
+                client.V1IngressRule(host=h, http=client.V1HTTPIngressRuleValue(paths=[path]))
+                for h in hosts
+            ],
+        ),
+    )
+
+
 def test_worker_service_account_is_allowed_store_namespaces_only(k8s, platform):
     admin_core = client.CoreV1Api(k8s.api)
     as_worker = k8s.api_client_as(platform.worker)
     core = client.CoreV1Api(as_worker)
     apps = client.AppsV1Api(as_worker)
     rbac = client.RbacAuthorizationV1Api(as_worker)
+    net = client.NetworkingV1Api(as_worker)
     suffix = uuid.uuid4().hex[:6]
     store_ns = f"{STORE_PREFIX}{suffix}"
     platform.store_namespaces.append(store_ns)
 
-    # Allowed: a labelled store namespace, the RoleBinding that opens it to the
-    # worker, then a Secret and a Deployment inside it.
-    core.create_namespace(_namespace(store_ns, {STORE_LABEL: "41"}))
+    # Allowed: a store namespace (labelled, restricted Pod Security), the
+    # RoleBinding that opens it to the worker, then a Secret and a Deployment.
+    core.create_namespace(_namespace(store_ns, _store_labels()))
     _bind_worker(rbac, platform, store_ns)
     _until_allowed(
         lambda: core.create_namespaced_secret(store_ns, _secret("store-admin")),
@@ -402,20 +444,60 @@ def test_worker_service_account_is_allowed_store_namespaces_only(k8s, platform):
     )
     apps.create_namespaced_deployment(store_ns, _deployment(k8s.image("pause")))
     assert core.read_namespaced_secret("store-admin", store_ns).metadata.name == "store-admin"
-    core.patch_namespace(store_ns, {"metadata": {"labels": {"storefleet.io/plan": "small"}}})
 
-    # Allowed in its own namespace: a store's credentials Secret, by name.
-    credentials = client.V1Secret(
-        metadata=client.V1ObjectMeta(name="store-41-credentials", labels={STORE_LABEL: "41"}),
-        string_data={"db_password": "x"},
-    )
+    # Never changed afterwards: no patch (RBAC), so Pod Security cannot be relaxed.
+    for labels in (
+        {"storefleet.io/plan": "small"},
+        {"pod-security.kubernetes.io/enforce": "privileged"},
+    ):
+        assert _status_of(core.patch_namespace, store_ns, {"metadata": {"labels": labels}}) == 403
+
+    # Refused by the admission policy: store namespaces without restricted
+    # Pod Security, without a uid, or outside the prefix.
+    for labels in (
+        {STORE_LABEL: "41", UID_LABEL: STORE_UID},
+        _store_labels(**{"pod-security.kubernetes.io/enforce": "baseline"}),
+        _store_labels(**{"pod-security.kubernetes.io/enforce-version": "v1.20"}),
+        {STORE_LABEL: "41", **RESTRICTED},
+        _store_labels(uid="Not-A-Uid"),
+    ):
+        name = f"{STORE_PREFIX}{uuid.uuid4().hex[:6]}"
+        platform.store_namespaces.append(name)
+        assert _status_of(core.create_namespace, _namespace(name, labels)) == 403, labels
+    assert (
+        _status_of(
+            lambda: core.create_namespace(
+                _namespace(f"charts-test-other-{suffix}", _store_labels())
+            )
+        )
+        == 403
+    ), "a labelled namespace outside the store prefix must be refused"
+
+    # In its own namespace: a store's credentials Secret, named by the uid it is labelled with.
+    uid = "a1b2c3d4e5f6"
+
+    def credentials(name: str, label: str) -> client.V1Secret:
+        return client.V1Secret(
+            metadata=client.V1ObjectMeta(name=name, labels={STORE_LABEL: "41", UID_LABEL: label}),
+            string_data={"db_password": "x"},
+        )
+
     _until_allowed(
-        lambda: core.create_namespaced_secret(platform.namespace, credentials),
+        lambda: core.create_namespaced_secret(
+            platform.namespace, credentials(f"store-{uid}-credentials", uid)
+        ),
         "create a store's credentials Secret in the platform namespace",
     )
-    assert core.read_namespaced_secret("store-41-credentials", platform.namespace).data
-    core.delete_namespaced_secret("store-41-credentials", platform.namespace)
-    # ... but no other Secret there, and not the platform's own.
+    assert core.read_namespaced_secret(f"store-{uid}-credentials", platform.namespace).data
+    core.delete_namespaced_secret(f"store-{uid}-credentials", platform.namespace)
+    # ... but no other name, no uid that is not its name's, not the platform's own.
+    for name, label in (
+        ("store-41-credentials", uid),
+        (f"store-{uid}-credentials", "ffffffffffff"),
+        (f"x-{uid}-credentials", uid),
+    ):
+        secret = credentials(name, label)
+        assert _status_of(core.create_namespaced_secret, platform.namespace, secret) == 403, name
     assert (
         _status_of(lambda: core.create_namespaced_secret(platform.namespace, _secret("x"))) == 403
     )
@@ -426,40 +508,50 @@ def test_worker_service_account_is_allowed_store_namespaces_only(k8s, platform):
     assert (
         _status_of(
             lambda: core.patch_namespaced_secret(
-                platform.release, platform.namespace, {"metadata": {"labels": {STORE_LABEL: "1"}}}
+                platform.release, platform.namespace, {"metadata": {"labels": {UID_LABEL: uid}}}
             )
         )
         == 403
     ), "labelling the platform's Secret as a store's must be refused"
 
-    # Denied by RBAC: other namespaces' Secrets, nodes.
+    # Services: ClusterIP (and node ports, locally), never LoadBalancer,
+    # ExternalName or externalIPs.
+    core.create_namespaced_service(store_ns, _service("inside"))
+    core.create_namespaced_service(store_ns, _service("node-port", type="NodePort"))
+    for name, spec in (
+        ("balancer", {"type": "LoadBalancer"}),
+        ("external-ips", {"external_i_ps": ["203.0.113.7"]}),
+        ("alias", {"type": "ExternalName", "external_name": "example.com"}),
+    ):
+        service = _service(name, **spec)
+        assert _status_of(core.create_namespaced_service, store_ns, service) == 403, name
+
+    # Ingresses: only the store's own host, <store name>.<store.domain>
+    # (values-local.yaml: localhost).
+    own = f"{suffix}.localhost"
+    net.create_namespaced_ingress(store_ns, _ingress("own", own))
+    for name, hosts, default in (
+        ("another", ("victim.localhost",), False),
+        ("two", (own, "victim.localhost"), False),
+        ("any-host", (None,), False),
+        ("default", (own,), True),
+    ):
+        ingress = _ingress(name, *hosts, default_backend=default)
+        assert _status_of(net.create_namespaced_ingress, store_ns, ingress) == 403, name
+
+    # Denied by RBAC: other namespaces' Secrets, listing nodes (one, by name, it may read).
     assert _status_of(lambda: core.list_namespaced_secret("kube-system")) == 403
     assert _status_of(lambda: core.read_namespaced_secret("anything", "kube-system")) == 403
     assert _status_of(lambda: core.create_namespaced_secret("kube-system", _secret("x"))) == 403
     assert _status_of(lambda: core.list_node()) == 403
+    node = admin_core.list_node().items[0].metadata.name
+    assert core.read_node(node).metadata.name == node
     assert _status_of(lambda: core.list_namespaced_secret(platform.namespace)) == 403
     assert _status_of(lambda: core.list_secret_for_all_namespaces()) == 403
 
-    # Denied by the admission policy: namespaces that are not stores.
+    # An unlabelled namespace (made by an admin): no Secret, no RoleBinding, no delete.
     unlabelled = f"{STORE_PREFIX}{suffix}-x"
     platform.store_namespaces.append(unlabelled)
-    assert _status_of(lambda: core.create_namespace(_namespace(unlabelled, {}))) == 403
-    assert (
-        _status_of(
-            lambda: core.create_namespace(
-                _namespace(f"charts-test-other-{suffix}", {STORE_LABEL: "1"})
-            )
-        )
-        == 403
-    ), "a labelled namespace outside the store prefix must be refused"
-    assert (
-        _status_of(
-            lambda: core.patch_namespace(store_ns, {"metadata": {"labels": {STORE_LABEL: None}}})
-        )
-        == 403
-    ), "removing the store label must be refused"
-
-    # An unlabelled namespace (made by an admin): no Secret, no RoleBinding, no delete.
     admin_core.create_namespace(_namespace(unlabelled, {"storefleet.dev/test": "true"}))
     assert _status_of(lambda: core.create_namespaced_secret(unlabelled, _secret("x"))) == 403
     assert _status_of(lambda: core.create_namespaced_secret("default", _secret("x"))) == 403
@@ -493,21 +585,17 @@ def test_worker_installs_a_store_and_upgrades_keep_its_secret(k8s, platform, tmp
     apps, batch = client.AppsV1Api(k8s.api), client.BatchV1Api(k8s.api)
     as_worker = k8s.api_client_as(platform.worker)
     core = client.CoreV1Api(as_worker)
-    store_ns = f"{STORE_PREFIX}{uuid.uuid4().hex[:6]}"
+    name = uuid.uuid4().hex[:6]
+    store_ns = f"{STORE_PREFIX}{name}"
     platform.store_namespaces.append(store_ns)
+    # The store's own host (the admission policy allows no other).
+    host = f"{name}.localhost"
+    identity = dict(STORE_VALUES, ingress={"host": host}, siteUrl=f"http://{host}:30080")
 
     # What the driver does before the release: namespace, RoleBinding, admin Secret.
     # The namespace enforces the restricted Pod Security Standard: the store's
     # pods must pass it.
-    core.create_namespace(
-        _namespace(
-            store_ns,
-            {
-                STORE_LABEL: str(STORE_VALUES["storeId"]),
-                "pod-security.kubernetes.io/enforce": "restricted",
-            },
-        )
-    )
+    core.create_namespace(_namespace(store_ns, _store_labels()))
     _bind_worker(client.RbacAuthorizationV1Api(as_worker), platform, store_ns)
     _until_allowed(
         lambda: core.create_namespaced_secret(
@@ -529,8 +617,8 @@ def test_worker_installs_a_store_and_upgrades_keep_its_secret(k8s, platform, tmp
             f"{platform.release}-store-values", platform.namespace
         ).data["store-values.yaml"]
     )
-    # The install Job needs the stores' MySQL, which the real node cannot reach
-    # yet (issue 10): the store's pods go to the simulated nodes here.
+    # The chart as the worker installs it, on the simulated nodes (no database
+    # here: tests/k8s/test_stores.py runs stores for real on the node).
     store_values.update(k8s.on_simulated_nodes())
 
     def helm_as_worker(*args: str, values: dict) -> None:
@@ -553,7 +641,7 @@ def test_worker_installs_a_store_and_upgrades_keep_its_secret(k8s, platform, tmp
 
     try:
         started = time.monotonic()
-        helm_as_worker(values={k: v for k, v in STORE_VALUES.items() if k != "ingress"})
+        helm_as_worker(values=identity)
         wait(
             apps.list_namespaced_deployment,
             lambda ds: any(d.metadata.name == "store" and d.status.available_replicas for d in ds),
@@ -564,16 +652,17 @@ def test_worker_installs_a_store_and_upgrades_keep_its_secret(k8s, platform, tmp
         if k8s.simulated:
             wait(
                 batch.list_namespaced_job,
-                lambda js: any(j.metadata.name == "install" and j.status.succeeded for j in js),
+                lambda js: any(j.metadata.name == "install-1" and j.status.succeeded for j in js),
                 namespace=store_ns,
                 timeout=60,
-                what="Job install to complete",
+                what="Job install-1 to complete",
             )
         print(f"store release available in {time.monotonic() - started:.1f} s")
 
         service = admin_core.read_namespaced_service("store", store_ns)
-        node_port = service.spec.ports[0].node_port
-        assert service.spec.type == "NodePort" and node_port in NODE_PORT_RANGE
+        assert service.spec.type == "ClusterIP"  # behind the ingress (values-local.yaml)
+        ingress = client.NetworkingV1Api(k8s.api).read_namespaced_ingress("store", store_ns)
+        assert [r.host for r in ingress.spec.rules] == [host]
         quota = admin_core.read_namespaced_resource_quota("store-quota", store_ns)
         assert quota.spec.hard["requests.cpu"] == "1"  # plan small
         secret = admin_core.read_namespaced_secret("store-credentials", store_ns).data
@@ -589,25 +678,23 @@ def test_worker_installs_a_store_and_upgrades_keep_its_secret(k8s, platform, tmp
         assert context.capabilities.drop == ["ALL"] and context.run_as_non_root
         assert apps.read_namespaced_deployment("store", store_ns).spec.strategy.type == "Recreate"
 
-        # The driver's second pass: the URL is known now; no secrets in this file.
-        site_url = f"http://localhost:{node_port}"
+        # An upgrade (a bigger plan) with no secrets in its values: the Secret
+        # stays; the install runs again as a new Job of the new revision.
         helm_as_worker(
             values={
-                "storeId": STORE_VALUES["storeId"],
-                "storeName": STORE_VALUES["storeName"],
-                "admin": STORE_VALUES["admin"],
-                "siteUrl": site_url,
+                **{k: v for k, v in identity.items() if k != "database"},
+                "database": {k: v for k, v in STORE_VALUES["database"].items() if k != "password"},
                 "plan": "medium",
             }
         )
         assert admin_core.read_namespaced_secret("store-credentials", store_ns).data == secret
         config = admin_core.read_namespaced_config_map("store-config", store_ns).data
-        assert config["STOREFLEET_SITE_URL"] == site_url
-        assert admin_core.read_namespaced_service("store", store_ns).spec.ports[0].node_port == (
-            node_port
-        )
+        assert config["STOREFLEET_SITE_URL"] == identity["siteUrl"]
+        assert config["APACHE_MAX_REQUEST_WORKERS"] == "13"  # medium: 1 GiB
         quota = admin_core.read_namespaced_resource_quota("store-quota", store_ns)
         assert quota.spec.hard["requests.cpu"] == "2"  # plan medium
+        jobs = [j.metadata.name for j in batch.list_namespaced_job(store_ns).items]
+        assert jobs == ["install-2"], jobs
 
         k8s.run(
             "helm",

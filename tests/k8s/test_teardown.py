@@ -6,6 +6,7 @@ the session found it running)."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -34,6 +35,29 @@ def _our_processes() -> list[str]:
         if f"{TESTENV_VAR}/" in cmdline:
             found.append(f"{proc.name}: {cmdline[:120]}")
     return found
+
+
+def _traefik() -> list[str]:
+    """The ingress controller's processes (a pod: its command line names no path of ours)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv0 = (proc / "cmdline").read_bytes().split(b"\0")[0].decode()
+        except OSError:
+            continue
+        if argv0 == "/traefik":
+            found.append(proc.name)
+    return found
+
+
+def _ingress_answers() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 30080), timeout=2):
+            return True
+    except OSError:
+        return False
 
 
 def _our_mounts() -> list[str]:
@@ -135,6 +159,7 @@ def test_k8s_down_leaves_no_process_mount_chain_bridge_veth_or_netns(k8s: Cluste
     }
     forward_before = (TESTENV_VAR / "node" / "ip_forward.before").read_text().strip()
     assert _our_processes() and _our_mounts() and veths and _chains(), "nothing to clean up?"
+    assert _traefik() and _ingress_answers(), "the ingress controller is not running"
     netns = [m for m in _our_mounts() if "netns" in m]
     assert netns, f"no pod network namespace among {_our_mounts()}"
 
@@ -147,6 +172,7 @@ def test_k8s_down_leaves_no_process_mount_chain_bridge_veth_or_netns(k8s: Cluste
         assert down.returncode == 0, down.stderr
         print(f"k8s-down took {seconds:.1f} s")
         assert _our_processes() == []
+        assert _traefik() == [] and not _ingress_answers(), "the ingress controller is left"
         assert _our_mounts() == []
         assert _chains() == []
         assert _ipsets() == []

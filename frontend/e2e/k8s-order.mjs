@@ -1,0 +1,41 @@
+// A shopper's order in a store of the Kubernetes tests (tests/k8s), in
+// Debian's Chromium: `node frontend/e2e/k8s-order.mjs <store URL> <store name>`
+// with the store admin's password in STOREFLEET_STORE_ADMIN_PASSWORD (never
+// in argv). Prints one JSON line: the order as the admin reads it through
+// WooCommerce's REST API. Exit 0 only when the order is there, processing,
+// Cash on Delivery.
+import { ARTIFACTS, DESKTOP, launchBrowser, missingBrowser } from './browser.mjs';
+import { assertGuestOrder, buyAsGuest, orderAsAdmin } from './shop.mjs';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const [url, storeName] = process.argv.slice(2);
+const password = process.env.STOREFLEET_STORE_ADMIN_PASSWORD;
+if (!url || !password) {
+  console.error('usage: STOREFLEET_STORE_ADMIN_PASSWORD=... node k8s-order.mjs <url> [store name]');
+  process.exit(2);
+}
+const why = missingBrowser();
+if (why) {
+  console.error(why);
+  process.exit(3);
+}
+const browser = await launchBrowser();
+let code = 1;
+try {
+  const context = await browser.newContext({ viewport: DESKTOP });
+  const shot = async (page, name) => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, `k8s-${storeName ?? 'store'}-${name}.png`) });
+  };
+  const orderId = await buyAsGuest(context, url, { storeName, shot });
+  const order = await orderAsAdmin(browser, url, orderId, password);
+  assertGuestOrder(order);
+  console.log(JSON.stringify({ id: order.id, status: order.status, payment_method: order.payment_method, product: order.line_items[0].name }));
+  code = 0;
+} catch (err) {
+  console.error(err.stack ?? String(err));
+} finally {
+  await browser.close();
+}
+process.exit(code);

@@ -1,0 +1,618 @@
+"""Kubernetes stores that really run and take orders (issue 10), on the test
+environment's real node: the platform's API and worker run as processes on
+this machine with the worker ServiceAccount's token (not admin rights) and
+charts/storefleet's RBAC and admission policy; the stores' MariaDB is a pod
+of that release; every store is its chart on the node, behind Traefik at
+http://<name>.localhost:30080/.
+
+- a store is ready with verify run through the ingress with its Host, and a
+  shopper's order in Chromium is there through the REST API as the admin;
+- NetworkPolicy: a store reaches DNS and its own database, not another store,
+  not a pod on 443 inside the cluster;
+- a SIGKILLed worker during the install, and a helm killed mid-release;
+- a failed install, retried; a chart upgrade with a new image tag;
+- deletion leaves no namespace, volume, database, user or Secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client
+
+from storefleet.config import Environment, Settings
+from tests.conftest import free_port
+from tests.k8s.conftest import Cluster
+from tests.k8s.realstores import (
+    INGRESS_PORT,
+    connects,
+    database_state,
+    exists,
+    order_in_chromium,
+    php_in_store,
+    published_products,
+    volumes_of,
+    wait_gone,
+    web_pod,
+    wp_option,
+)
+from tests.k8s.test_driver import _worker_kubeconfig
+from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, Api, PlatformProcesses, prepare, process_env
+
+REPO = Path(__file__).resolve().parents[2]
+PLATFORM_CHART = REPO / "charts" / "storefleet"
+STORE_CHART = REPO / "charts" / "woocommerce-store"
+READY = 600  # seconds: a store's first install on a loaded 2-core machine
+
+# A helm that is SIGKILLed once it has marked the release pending: the worker
+# runs it for the namespace in $KILL_HELM_NAMESPACE (once: $KILL_HELM_MARK).
+_HELM_SPY = """#!/bin/bash
+printf '%s\\n' "$*" >> "$HELM_LOG"
+target=" --namespace ${KILL_HELM_NAMESPACE:-none} "
+if [[ -n "${KILL_HELM_NAMESPACE:-}" && "$1" == upgrade && " $* " == *"${target}"* \\
+      && ! -e "$KILL_HELM_MARK" ]]; then
+    touch "$KILL_HELM_MARK"
+    # --wait keeps helm in the middle of the release long enough to be killed there.
+    "$REAL_HELM" "$@" --wait --timeout 10m &
+    pid=$!
+    for _ in $(seq 1 600); do
+        if "$REAL_KUBECTL" --kubeconfig "$ADMIN_KUBECONFIG" -n "$KILL_HELM_NAMESPACE" get secret \\
+            -l owner=helm,status=pending-install -o name 2>/dev/null | grep -q .; then
+            kill -9 "$pid"
+            echo "killed helm (pid $pid) in the middle of the release" >> "$HELM_LOG"
+            kill -9 $$  # the driver sees what it would see of a killed helm
+        fi
+        sleep 0.1
+    done
+    wait "$pid"
+    exit $?
+fi
+exec "$REAL_HELM" "$@"
+"""
+
+
+@dataclass
+class RealNodePlatform:
+    cluster: Cluster
+    namespace: str
+    release: str
+    prefix: str
+    procs: PlatformProcesses
+    settings: Settings
+    helm_log: Path
+    stores_db_url: str
+    store_values: Path
+    tmp: Path
+
+    def admin(self) -> Api:
+        return Api.login(self.procs.url, ADMIN_EMAIL, ADMIN_PASSWORD)
+
+    def store_ns(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def db_name(self, uid: str) -> str:
+        return f"{self.settings.stores_db_prefix}{uid}"
+
+    def restart_worker(self, **env: str | None) -> None:
+        self.procs.kill("worker", signal.SIGTERM)
+        for key, value in env.items():
+            if value is None:
+                self.procs.env.pop(key, None)
+            else:
+                self.procs.env[key] = value
+        self.procs.start("worker")
+
+
+@pytest.fixture(scope="module")
+def real(k8s: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealNodePlatform]:
+    if not k8s.simulated:
+        pytest.skip("needs the test environment's real node and the images of `make images`")
+    tmp = tmp_path_factory.mktemp("real-stores")
+    suffix = uuid.uuid4().hex[:6]
+    namespace, release, prefix = f"sfst-{suffix}", f"st{suffix}", f"r{suffix}-"
+    core = client.CoreV1Api(k8s.api)
+    core.create_namespace(
+        client.V1Namespace(
+            metadata=client.V1ObjectMeta(
+                name=namespace,
+                labels={
+                    "storefleet.dev/test": "true",
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                },
+            )
+        )
+    )
+    # The platform chart for its RBAC, admission policy and the stores'
+    # MariaDB; its API and workers are the processes below.
+    overrides = {
+        "rbac": {"storeNamespacePrefix": prefix},
+        "api": {"replicas": 0, "pdb": {"enabled": False}},
+        "worker": {"replicas": 0, "pdb": {"enabled": False}},
+        "migrate": {"enabled": False},
+        "mysql": {"enabled": False},
+        "externalDatabase": {"existingSecret": "unused"},
+        "redis": {"enabled": False},
+        "externalRedis": {"existingSecret": "unused"},
+    }
+    (tmp / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    k8s.run(
+        "helm", "upgrade", "--install", release, str(PLATFORM_CHART), "--namespace", namespace,
+        "-f", str(PLATFORM_CHART / "values-local.yaml"), "-f", str(tmp / "overrides.yaml"),
+    )  # fmt: skip
+    selector = {
+        "app.kubernetes.io/name": "storefleet",
+        "app.kubernetes.io/instance": release,
+        "app.kubernetes.io/component": "stores-mysql",
+    }
+    # This machine's platform reaches the stores' MariaDB through a node port
+    # on 127.0.0.1; store pods by its Service name.
+    host_service = core.create_namespaced_service(
+        namespace,
+        client.V1Service(
+            metadata=client.V1ObjectMeta(name="stores-mysql-host"),
+            spec=client.V1ServiceSpec(
+                type="NodePort",
+                selector=selector,
+                ports=[client.V1ServicePort(port=3306, target_port=3306)],
+            ),
+        ),
+    )
+    password = base64.b64decode(
+        core.read_namespaced_secret(release, namespace).data["stores-mysql-root-password"]
+    ).decode()
+    stores_db_url = (
+        f"mysql+pymysql://root:{password}@127.0.0.1:{host_service.spec.ports[0].node_port}/"
+    )
+    _wait_for_mysql(stores_db_url)
+    worker_kubeconfig = tmp / "worker.kubeconfig"
+    _worker_kubeconfig(k8s, namespace, worker_kubeconfig)
+    defaults = core.read_namespaced_config_map(f"{release}-store-values", namespace)
+    store_values = tmp / "store-values.yaml"
+    store_values.write_text(defaults.data["store-values.yaml"])
+
+    helm_log = tmp / "helm-argv.log"
+    spy = tmp / "helm"
+    spy.write_text(_HELM_SPY)
+    spy.chmod(0o755)
+    data = tmp / "var"
+    settings = Settings(
+        env=Environment.test,
+        data_dir=data,
+        secret_key=secrets.token_urlsafe(48),
+        stores_db_url=stores_db_url,
+        stores_db_prefix=f"r{suffix}_",
+    )
+    prepare(settings).close()
+    settings = settings.model_copy(
+        update={"lease_seconds": 10, "requeue_after_seconds": 5, "reconcile_interval_seconds": 2,
+                "step_deadline_seconds": 600}
+    )  # fmt: skip
+    env = process_env(
+        settings,
+        STOREFLEET_DRIVER="kubernetes",
+        KUBECONFIG=str(worker_kubeconfig),
+        STOREFLEET_HELM_BINARY=str(spy),
+        HELM_LOG=str(helm_log),
+        REAL_HELM=k8s.helm,
+        REAL_KUBECTL=k8s.kubectl,
+        ADMIN_KUBECONFIG=str(k8s.kubeconfig),
+        HELM_CONFIG_HOME=str(tmp / "helm-config"),
+        HELM_CACHE_HOME=str(tmp / "helm-cache"),
+        HELM_DATA_HOME=str(tmp / "helm-data"),
+        STOREFLEET_K8S_PLATFORM_NAMESPACE=namespace,
+        STOREFLEET_K8S_STORE_NAMESPACE_PREFIX=prefix,
+        STOREFLEET_K8S_STORE_ACCESS="perNamespace",
+        STOREFLEET_K8S_STORE_ROLE=f"{release}-store-manager",
+        STOREFLEET_K8S_WORKER_SERVICE_ACCOUNT="storefleet-worker",
+        STOREFLEET_K8S_STORE_VALUES=str(store_values),
+        STOREFLEET_K8S_CHART=str(STORE_CHART),
+        STOREFLEET_K8S_STORES_DB_HOST=f"{release}-stores-mysql.{namespace}.svc.cluster.local",
+        STOREFLEET_K8S_STORE_DOMAIN="localhost",
+        STOREFLEET_K8S_STORE_URL_PORT=str(INGRESS_PORT),
+        STOREFLEET_OPERATION_DEADLINE_SECONDS="1800",
+    )
+    (tmp / "logs").mkdir()
+    procs = PlatformProcesses(env, tmp / "logs", free_port())
+    platform = RealNodePlatform(
+        k8s, namespace, release, prefix, procs, settings, helm_log, stores_db_url, store_values,
+        tmp,
+    )  # fmt: skip
+    procs.start("api")
+    procs.start("worker")
+    try:
+        yield platform
+    finally:
+        procs.stop()
+        for ns in core.list_namespace(label_selector="storefleet.io/store").items:
+            if ns.metadata.name.startswith(prefix):
+                core.delete_namespace(ns.metadata.name)
+        k8s.run("helm", "uninstall", release, "--namespace", namespace, check=False)
+        core.delete_namespace(namespace)
+
+
+def _wait_for_mysql(url: str, timeout: float = 300) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    deadline = time.monotonic() + timeout
+    while True:
+        engine = create_engine(url)
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return
+        except OperationalError as exc:
+            assert time.monotonic() < deadline, f"the stores' MariaDB did not answer: {exc}"
+            time.sleep(2)
+        finally:
+            engine.dispose()
+
+
+def _create(p: RealNodePlatform, name: str, password: str, **body: Any) -> int:
+    resp = p.admin().create_store(name, admin_password=password, **body)
+    assert resp.status_code == 202, resp.text
+    return int(resp.json()["id"])
+
+
+def _step(store: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(s for s in store["steps"] if s["name"] == name and s["operation"] == "provision")
+
+
+def _install_pods(k8s: Cluster, ns: str) -> list[client.V1Pod]:
+    return list(
+        client.CoreV1Api(k8s.api)
+        .list_namespaced_pod(ns, label_selector="app.kubernetes.io/component=install")
+        .items
+    )
+
+
+def _helm_history(k8s: Cluster, ns: str) -> list[dict[str, Any]]:
+    out = k8s.run("helm", "history", "store", "--namespace", ns, "--output", "json").stdout
+    return list(json.loads(out))
+
+
+# -- a: ready, verified through the ingress, and an order in Chromium ------------
+
+
+@pytest.fixture(scope="module")
+def shop(real: RealNodePlatform) -> dict[str, Any]:
+    """One store made through the API, ready (the tests below share it)."""
+    password = "Shop-" + secrets.token_urlsafe(10)
+    store_id = _create(real, "shop", password)
+    started = time.monotonic()
+    store = real.admin().wait_for(store_id, "ready", timeout=READY)
+    print(f"store shop: POST to ready in {time.monotonic() - started:.0f} s")
+    return {"id": store_id, "password": password, "store": store}
+
+
+def test_a_store_is_ready_verified_through_the_ingress_and_takes_an_order(real, shop):
+    k8s, store = real.cluster, shop["store"]
+    ns = real.store_ns("shop")
+    assert store["url"] == f"http://shop.localhost:{INGRESS_PORT}/"
+    verify = _step(store, "verify")
+    assert verify["status"] == "succeeded", verify
+    assert "Host shop.localhost:30080" in verify["message"], verify["message"]
+    assert "answers with the title" in verify["message"]
+
+    core, apps = client.CoreV1Api(k8s.api), client.AppsV1Api(k8s.api)
+    labels = core.read_namespace(ns).metadata.labels
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert labels["storefleet.io/store-uid"] == store["uid"]
+    pod = web_pod(k8s, ns)
+    assert pod.spec.node_name == "storefleet-node"
+    # The probes carry the store's Host: no redirect, no ProbeWarning.
+    probe = apps.read_namespaced_deployment("store", ns).spec.template.spec.containers[0]
+    headers = {h.name: h.value for h in probe.readiness_probe.http_get.http_headers}
+    assert headers == {"Host": f"shop.localhost:{INGRESS_PORT}"}
+    warnings = core.list_namespaced_event(ns, field_selector="type=Warning").items
+    assert not [e for e in warnings if e.reason == "ProbeWarning"], [e.message for e in warnings]
+    # Sized by the plan (small: 512 MiB): 6 Apache workers, PHP 192M, 5Gi volume.
+    env = {e: v for e, v in _pod_env(k8s, ns).items() if e.startswith(("APACHE", "STOREFLEET_P"))}
+    assert env["APACHE_MAX_REQUEST_WORKERS"] == "6" and env["STOREFLEET_PHP_MEMORY_LIMIT"] == "192M"
+    claim = core.read_namespaced_persistent_volume_claim("store-data", ns)
+    assert claim.spec.resources.requests["storage"] == "5Gi" and claim.status.phase == "Bound"
+    quota = core.read_namespaced_resource_quota("store-quota", ns).spec.hard
+    assert (
+        quota["requests.ephemeral-storage"] == "1Gi" and quota["limits.ephemeral-storage"] == "3Gi"
+    )
+    # One install Job, run once; the admin password Secret is gone.
+    assert [p.status.phase for p in _install_pods(k8s, ns)] == ["Succeeded"]
+    assert not exists(core.read_namespaced_secret, "store-admin", ns)
+    assert published_products(k8s, ns) == 12
+
+    order = order_in_chromium(store["url"], "shop", shop["password"])
+    assert order["status"] == "processing" and order["payment_method"] == "cod"
+
+
+def _pod_env(k8s: Cluster, ns: str) -> dict[str, str]:
+    code, out = php_in_store(k8s, ns, "echo json_encode(getenv());")
+    assert code == 0, out
+    values: dict[str, str] = json.loads(out[out.index("{") :])
+    return values
+
+
+# -- b: what a store's pod may reach ------------------------------------------------
+
+
+def test_a_store_reaches_dns_and_its_own_database_but_not_another_store(real, shop):
+    k8s = real.cluster
+    core = client.CoreV1Api(k8s.api)
+    other_id = _create(real, "other", "Other-" + secrets.token_urlsafe(10), sample_products=False)
+    real.admin().wait_for(other_id, "ready", timeout=READY)
+    a, b = real.store_ns("shop"), real.store_ns("other")
+    b_pod = web_pod(k8s, b)
+
+    # DNS, and its own database with its own credentials.
+    code, out = php_in_store(k8s, a, "echo gethostbyname('kubernetes.default.svc.cluster.local');")
+    assert code == 0 and out.strip() == "10.96.0.1", out
+    own = (
+        "mysqli_report(MYSQLI_REPORT_OFF); [$h, $p] = explode(':', getenv('WORDPRESS_DB_HOST'));"
+        " $db = mysqli_connect($h, getenv('WORDPRESS_DB_USER'), getenv('WORDPRESS_DB_PASSWORD'),"
+        " getenv('WORDPRESS_DB_NAME'), (int) $p); exit($db ? 0 : 1);"
+    )
+    assert php_in_store(k8s, a, own)[0] == 0, "the store does not reach its own database"
+    other_uid = real.admin().store(other_id)["uid"]
+    theirs = own.replace("getenv('WORDPRESS_DB_NAME')", f"'{real.db_name(other_uid)}'")
+    assert php_in_store(k8s, a, theirs)[0] == 1, "the store opened another store's database"
+
+    # Not the other store's pod, although the ingress controller reaches both.
+    assert not connects(k8s, a, b_pod.status.pod_ip, 8080)
+    assert not connects(k8s, b, web_pod(k8s, a).status.pod_ip, 8080)
+
+    # HTTPS egress goes to the internet only: a pod of the cluster listening on
+    # 443 is out of reach (it was not when 443 was open to 0.0.0.0/0).
+    target = f"{real.namespace}-https"
+    core.create_namespace(
+        client.V1Namespace(
+            metadata=client.V1ObjectMeta(name=target, labels={"storefleet.dev/test": "true"})
+        )
+    )
+    try:
+        server = _https_listener(k8s, target)
+        with socket.create_connection((server, 443), timeout=5):
+            pass  # it answers (from this machine, where no policy applies)
+        assert not connects(k8s, a, server, 443), "a store reached a cluster pod on 443"
+    finally:
+        core.delete_namespace(target)
+
+
+def _https_listener(k8s: Cluster, namespace: str) -> str:
+    """A pod listening on 443 (busybox httpd): its address."""
+    core = client.CoreV1Api(k8s.api)
+    deadline = time.monotonic() + 30
+    while not any(
+        sa.metadata.name == "default"
+        for sa in core.list_namespaced_service_account(namespace).items
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    core.create_namespaced_pod(
+        namespace,
+        client.V1Pod(
+            metadata=client.V1ObjectMeta(name="https", labels={"app": "https"}),
+            spec=client.V1PodSpec(
+                automount_service_account_token=False,
+                termination_grace_period_seconds=1,
+                security_context=client.V1PodSecurityContext(
+                    run_as_user=65534,
+                    run_as_non_root=True,
+                    sysctls=[
+                        client.V1Sysctl(name="net.ipv4.ip_unprivileged_port_start", value="0")
+                    ],
+                ),
+                containers=[
+                    client.V1Container(
+                        name="httpd",
+                        image=k8s.image("toolbox"),
+                        image_pull_policy="Never",
+                        command=[
+                            "sh",
+                            "-c",
+                            "mkdir -p /tmp/w && echo ok > /tmp/w/index.html"
+                            " && exec httpd -f -p 443 -h /tmp/w",
+                        ],
+                        readiness_probe=client.V1Probe(
+                            tcp_socket=client.V1TCPSocketAction(port=443), period_seconds=1
+                        ),
+                    )
+                ],
+            ),
+        ),
+    )
+    deadline = time.monotonic() + 90
+    while True:
+        pod = core.read_namespaced_pod("https", namespace)
+        if any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or []):
+            return str(pod.status.pod_ip)
+        assert time.monotonic() < deadline, f"the 443 listener is not Ready: {pod.status}"
+        time.sleep(1)
+
+
+# -- c: a worker SIGKILLed during the install; a helm killed mid-release -----------
+
+
+def test_a_worker_killed_during_the_install_leaves_one_release_and_one_install_run(real):
+    k8s, api = real.cluster, real.admin()
+    store_id = _create(real, "survivor", "Survivor-" + secrets.token_urlsafe(10))
+    deadline = time.monotonic() + 300
+    while api.store(store_id)["current_step"] != "install":
+        assert api.store(store_id)["status"] not in ("ready", "failed"), api.store(store_id)
+        assert time.monotonic() < deadline, "the install step did not start"
+        time.sleep(0.2)
+    time.sleep(3)  # the install Job is running now
+    real.procs.kill("worker", signal.SIGKILL)
+    real.procs.start("worker")
+    store = api.wait_for(store_id, "ready", timeout=READY)
+
+    ns = real.store_ns("survivor")
+    assert [(h["revision"], h["status"]) for h in _helm_history(k8s, ns)] == [(1, "deployed")]
+    assert [p.status.phase for p in _install_pods(k8s, ns)] == ["Succeeded"], "one install run"
+    assert published_products(k8s, ns) == 12, "the sample products were added once"
+    assert _step(store, "verify")["status"] == "succeeded"
+    mine = (
+        client.CoreV1Api(k8s.api)
+        .list_namespace(label_selector=f"storefleet.io/store-uid={store['uid']}")
+        .items
+    )
+    assert [n.metadata.name for n in mine] == [ns]
+    assert database_state(real.stores_db_url, real.db_name(store["uid"])) == (1, 1)
+
+
+def test_a_helm_killed_in_the_middle_of_a_release_is_recovered(real):
+    k8s, api = real.cluster, real.admin()
+    ns = real.store_ns("phoenix")
+    real.restart_worker(KILL_HELM_NAMESPACE=ns, KILL_HELM_MARK=str(real.tmp / "killed-once"))
+    try:
+        store_id = _create(real, "phoenix", "Phoenix-" + secrets.token_urlsafe(10))
+        store = api.wait_for(store_id, "ready", timeout=READY)
+    finally:
+        real.restart_worker(KILL_HELM_NAMESPACE=None, KILL_HELM_MARK=None)
+    assert "killed helm" in real.helm_log.read_text()
+    events = api.http.get(f"/api/stores/{store_id}/events").json()
+    recovered = [e["message"] for e in events if "left pending-install" in e["message"]]
+    assert recovered and "uninstalled it" in recovered[0], [e["message"] for e in events]
+    history = _helm_history(k8s, ns)
+    assert history[-1]["status"] == "deployed", history
+    assert _step(store, "verify")["status"] == "succeeded"
+
+
+# -- a failed install, retried; the Job re-runs as a new revision -------------------
+
+
+def test_a_failed_install_is_retried_as_a_new_revision_of_the_job(real, tmp_path):
+    k8s, api = real.cluster, real.admin()
+    # An install Job that cannot finish: its deadline is one second.
+    values = yaml.safe_load(real.store_values.read_text())
+    values["install"] = {"activeDeadlineSeconds": 1, "backoffLimit": 0}
+    doomed = tmp_path / "doomed-install.yaml"
+    doomed.write_text(yaml.safe_dump(values))
+    real.restart_worker(STOREFLEET_K8S_STORE_VALUES=str(doomed))
+    try:
+        store_id = _create(real, "retried", "Retried-" + secrets.token_urlsafe(10))
+        failed = api.wait_for(store_id, "failed", timeout=READY)
+    finally:
+        real.restart_worker(STOREFLEET_K8S_STORE_VALUES=str(real.store_values))
+    assert "the install Job install-1 failed" in failed["failure_reason"], failed["failure_reason"]
+    ns = real.store_ns("retried")
+    # The admin password stays with the store until an install has used it.
+    assert exists(client.CoreV1Api(k8s.api).read_namespaced_secret, "store-admin", ns)
+
+    assert api.http.post(f"/api/stores/{store_id}/retry").status_code == 202
+    store = api.wait_for(store_id, "ready", timeout=READY)
+    install = _step(store, "install")
+    assert "install-2 completed" in install["message"] and "was failed" in install["message"]
+    jobs = client.BatchV1Api(k8s.api).list_namespaced_job(ns).items
+    assert [j.metadata.name for j in jobs] == ["install-2"], "helm removed the failed Job"
+    assert published_products(k8s, ns) == 12
+
+
+# -- e: a chart upgrade with a new image tag -------------------------------------------
+
+
+def test_a_chart_upgrade_rolls_the_pods_reruns_the_install_and_the_store_still_sells(real, shop):
+    k8s = real.cluster
+    ns = real.store_ns("shop")
+    apps, batch = client.AppsV1Api(k8s.api), client.BatchV1Api(k8s.api)
+    # The merchant changed things the installer set up the first time.
+    wp_option(k8s, ns, "woocommerce_currency", "EUR")
+    wp_option(k8s, ns, "blogdescription", "Hats and more")
+    before = web_pod(k8s, ns)
+    revision = _helm_history(k8s, ns)[-1]["revision"]
+
+    # The same store image under a new tag, as a new release of it would be.
+    tag = f"upgrade-{uuid.uuid4().hex[:6]}"
+    image = k8s.image("store")
+    new_image = f"{image.rsplit(':', 1)[0]}:{tag}"
+    _tag_on_node(image, new_image)
+    helm = [
+        "helm", "upgrade", "store", str(STORE_CHART), "--namespace", ns, "--reuse-values",
+        "--set", f"image.tag={tag}", "--kube-as-user",
+        f"system:serviceaccount:{real.namespace}:storefleet-worker",
+    ]  # fmt: skip
+    k8s.run(*helm, timeout=180)
+
+    new_job = f"install-{revision + 1}"
+    deadline = time.monotonic() + READY
+    while True:
+        job = (
+            batch.read_namespaced_job(new_job, ns)
+            if exists(batch.read_namespaced_job, new_job, ns)
+            else None
+        )
+        dep = apps.read_namespaced_deployment("store", ns)
+        rolled = (
+            (dep.status.updated_replicas or 0) == 1
+            and (dep.status.available_replicas or 0) == 1
+            and (dep.status.replicas or 0) == 1
+        )
+        if (
+            job
+            and job.status.succeeded
+            and rolled
+            and dep.status.observed_generation >= dep.metadata.generation
+        ):
+            break
+        assert not (job and job.status.failed), f"{new_job} failed"
+        assert time.monotonic() < deadline, (
+            f"the upgrade did not finish: {dep.status}, {job and job.status}"
+        )
+        time.sleep(2)
+    after = web_pod(k8s, ns)
+    assert after.metadata.name != before.metadata.name
+    assert after.spec.containers[0].image.endswith(f":{tag}")
+    assert [j.metadata.name for j in batch.list_namespaced_job(ns).items] == [new_job]
+    # The install ran again and reset nothing the merchant changed.
+    assert wp_option(k8s, ns, "woocommerce_currency") == "EUR"
+    assert wp_option(k8s, ns, "blogdescription") == "Hats and more"
+    assert published_products(k8s, ns) == 12
+    order = order_in_chromium(shop["store"]["url"], "shop", shop["password"])
+    assert order["status"] == "processing"
+
+
+def _tag_on_node(image: str, new: str) -> None:
+    """Tag an image in the test node's containerd (tools/k8s-testenv)."""
+    sock = REPO / "var" / "k8s" / "containerd" / "containerd.sock"
+    name = (
+        image if "/" in image.split(":")[0] and "." in image.split("/")[0] else f"docker.io/{image}"
+    )
+    target = new if "." in new.split("/")[0] else f"docker.io/{new}"
+    subprocess.run(
+        ["ctr", "--address", str(sock), "--namespace", "k8s.io",
+         "images", "tag", "--force", name, target],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+
+
+# -- d: deletion leaves nothing ------------------------------------------------------------
+
+
+def test_deleting_a_store_leaves_no_namespace_volume_database_user_or_secret(real):
+    k8s, api = real.cluster, real.admin()
+    core = client.CoreV1Api(k8s.api)
+    store_id = _create(real, "goner", "Goner-" + secrets.token_urlsafe(10), sample_products=False)
+    store = api.wait_for(store_id, "ready", timeout=READY)
+    ns, uid = real.store_ns("goner"), store["uid"]
+    volumes = volumes_of(k8s, ns)
+    assert len(volumes) == 1
+    assert database_state(real.stores_db_url, real.db_name(uid)) == (1, 1)
+    assert exists(core.read_namespaced_secret, f"store-{uid}-credentials", real.namespace)
+
+    assert api.http.delete(f"/api/stores/{store_id}").status_code == 202
+    api.wait_for(store_id, "deleted", timeout=300)
+    assert not exists(core.read_namespace, ns)
+    wait_gone(lambda: exists(core.read_persistent_volume, volumes[0]), f"volume {volumes[0]}")
+    assert database_state(real.stores_db_url, real.db_name(uid)) == (0, 0)
+    assert not exists(core.read_namespaced_secret, f"store-{uid}-credentials", real.namespace)
