@@ -311,7 +311,13 @@ def test_platform_installs_and_its_pods_become_ready(k8s, platform, wait):
     store_values = core.read_namespaced_config_map(
         f"{platform.release}-store-values", platform.namespace
     ).data["store-values.yaml"]
-    assert yaml.safe_load(store_values)["service"]["type"] == "NodePort"
+    defaults = yaml.safe_load(store_values)
+    assert defaults["service"]["type"] == "ClusterIP"  # stores behind Traefik
+    assert defaults["ingress"]["enabled"] is True and defaults["ingress"]["className"] == "traefik"
+    assert env["STOREFLEET_K8S_STORE_DOMAIN"].value == "localhost"
+    # The workers, and only they, reach the stores' web port from the platform.
+    (peer,) = defaults["networkPolicy"]["ingressFrom"]["platform"]
+    assert peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "worker"
 
     if k8s.simulated:
         wait(
@@ -520,7 +526,7 @@ def test_worker_service_account_is_allowed_store_namespaces_only(k8s, platform):
     core.create_namespaced_service(store_ns, _service("node-port", type="NodePort"))
     for name, spec in (
         ("balancer", {"type": "LoadBalancer"}),
-        ("external-ips", {"external_i_ps": ["203.0.113.7"]}),
+        ("external-ips", {"external_ips": ["203.0.113.7"]}),
         ("alias", {"type": "ExternalName", "external_name": "example.com"}),
     ):
         service = _service(name, **spec)
@@ -729,8 +735,8 @@ def test_worker_installs_a_store_and_upgrades_keep_its_secret(k8s, platform, tmp
 
 
 def test_deploy_script_installs_prints_the_login_and_uninstalls(k8s, tmp_path):
-    """The set-up flow of docs/deploy.md, on the test cluster (a context that
-    deploy.sh only accepts with --allow-context)."""
+    """The set-up flow of docs/deploy.md, on the test cluster (its pods on the
+    simulated nodes here; test_placements.py runs it on the real node)."""
     core = client.CoreV1Api(k8s.api)
     suffix = uuid.uuid4().hex[:6]
     namespace, release = f"charts-test-deploy-{suffix}", f"ctd{suffix}"
@@ -764,11 +770,15 @@ def test_deploy_script_installs_prints_the_login_and_uninstalls(k8s, tmp_path):
         )
 
     try:
-        refused = deploy()
-        assert refused.returncode != 0 and "--allow-context" in refused.stderr
-
+        if k8s.simulated:
+            # The test cluster of make k8s-up is a local context: no --allow-context.
+            first_args: tuple[str, ...] = ()
+        else:
+            refused = deploy()
+            assert refused.returncode != 0 and "--allow-context" in refused.stderr
+            first_args = ("--allow-context",)
         started = time.monotonic()
-        first = deploy("--allow-context")
+        first = deploy(*first_args)
         assert first.returncode == 0, first.stdout + first.stderr
         print(f"deploy.sh installed and rolled out in {time.monotonic() - started:.1f} s")
         password = base64.b64decode(
@@ -797,3 +807,72 @@ def test_deploy_script_installs_prints_the_login_and_uninstalls(k8s, tmp_path):
             except ApiException as exc:
                 if exc.status != 404:
                     raise
+
+
+# -- the plan sizes Apache and PHP; the wildcard-certificate option ----------------------
+
+
+def _render(k8s, chart: Path, tmp_path: Path, *values: dict, flavour: str = "local") -> list[dict]:
+    args = ["-f", str(chart / f"values-{flavour}.yaml")]
+    for n, v in enumerate(values):
+        args += ["-f", str(_values_file(tmp_path, f"v{n}.yaml", v))]
+    return _documents(k8s.run("helm", "template", "ct", str(chart), *args).stdout)
+
+
+@pytest.mark.parametrize(
+    ("plan", "workers", "php", "opcache", "volume"),
+    [("small", "6", "192M", "64", "5Gi"), ("medium", "13", "256M", "128", "20Gi"),
+     ("large", "29", "256M", "128", "50Gi")],
+)  # fmt: skip
+def test_a_plan_sizes_apache_php_and_the_volume(k8s, tmp_path, plan, workers, php, opcache, volume):
+    """README.md, "Sizing": workers = (L - opcache - 64 MiB) / 64 MiB, PHP's
+    memory limit = half of that, clamped to 128-256 MiB."""
+    docs = _render(k8s, STORE_CHART, tmp_path, STORE_VALUES, {"plan": plan})
+    config = next(
+        d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "store-config"
+    )
+    data = config["data"]
+    assert (data["APACHE_MAX_REQUEST_WORKERS"], data["STOREFLEET_PHP_MEMORY_LIMIT"]) == (
+        workers,
+        php,
+    )
+    assert data["STOREFLEET_OPCACHE_MB"] == opcache
+    claim = next(d for d in docs if d["kind"] == "PersistentVolumeClaim")
+    assert claim["spec"]["resources"]["requests"]["storage"] == volume
+    quota = next(d for d in docs if d["kind"] == "ResourceQuota")["spec"]["hard"]
+    assert {"requests.ephemeral-storage", "limits.ephemeral-storage"} <= set(quota)
+
+
+def test_the_wildcard_certificate_option_renders_one_certificate_as_the_ingress_default(
+    k8s, tmp_path
+):
+    platform = _render(
+        k8s, PLATFORM_CHART, tmp_path,
+        {"store": {"wildcardCertificate": {"enabled": True}}}, flavour="k3s",
+    )  # fmt: skip
+    (cert,) = [d for d in platform if d["kind"] == "Certificate"]
+    assert cert["spec"]["dnsNames"] == ["*.shops.example.com"]
+    (store_default,) = [d for d in platform if d["kind"] == "TLSStore"]
+    assert store_default["metadata"]["name"] == "default"
+    assert store_default["spec"]["defaultCertificate"]["secretName"] == cert["spec"]["secretName"]
+    store_values = yaml.safe_load(
+        next(
+            d
+            for d in platform
+            if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("store-values")
+        )["data"]["store-values.yaml"]
+    )
+    tls = store_values["ingress"]["tls"]
+    assert tls["enabled"] is True and tls["wildcard"] is True
+
+    # A store then asks for no certificate of its own.
+    host = {"ingress": {"host": "demo.shops.example.com"}}
+    store = _render(k8s, STORE_CHART, tmp_path, store_values, STORE_VALUES, host, flavour="k3s")
+    (ingress,) = [d for d in store if d["kind"] == "Ingress"]
+    assert ingress["spec"]["tls"] == [{"hosts": ["demo.shops.example.com"]}]
+    assert "cert-manager.io/cluster-issuer" not in (ingress["metadata"].get("annotations") or {})
+    assert not [
+        d
+        for d in store
+        if d["kind"] == "NetworkPolicy" and d["metadata"]["name"] == "acme-http01-solver"
+    ]

@@ -9,18 +9,14 @@ another cluster they are skipped, since its nodes could not run those images.
 
 from __future__ import annotations
 
-import base64
-import json
 import secrets
 import time
 import urllib.error
 import urllib.request
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from kubernetes import client
 
 from tests.k8s.conftest import Cluster
@@ -429,85 +425,5 @@ def test_a_pod_reaches_another_namespaces_service_by_its_dns_name(
     assert "nameserver 10.96.0.10" in out and f"search {b}.svc.cluster.local" in out, out
 
 
-# -- the platform chart, for real: the MariaDB, Redis and platform images ----------
-
-
-def test_the_platform_chart_runs_on_the_node_with_the_images_built_here(k8s, node, tmp_path, wait):
-    """charts/storefleet with values-local.yaml, unchanged but for the store
-    namespace prefix: MariaDB and Redis from Debian's packages, the migration
-    Job, the API (its /readyz checks the database and the queue) and the
-    workers (which reach the API server in-cluster) all run on the node."""
-    core, batch = client.CoreV1Api(k8s.api), client.BatchV1Api(k8s.api)
-    suffix = uuid.uuid4().hex[:6]
-    namespace, release = f"sft-platform-{suffix}", f"pf{suffix}"
-    core.create_namespace(
-        client.V1Namespace(
-            metadata=client.V1ObjectMeta(
-                name=namespace,
-                labels={
-                    "storefleet.dev/test": "true",
-                    "pod-security.kubernetes.io/enforce": "restricted",
-                },
-            )
-        )
-    )
-    chart = Path(__file__).resolve().parents[2] / "charts" / "storefleet"
-    overrides = tmp_path / "overrides.yaml"
-    overrides.write_text(yaml.safe_dump({"rbac": {"storeNamespacePrefix": f"p{suffix}-"}}))
-    try:
-        k8s.run(
-            "helm", "upgrade", "--install", release, str(chart), "--namespace", namespace,
-            "-f", str(chart / "values-local.yaml"), "-f", str(overrides),
-        )  # fmt: skip
-        wanted = {"mysql": 1, "stores-mysql": 1, "redis": 1, "api": 2, "worker": 3}
-
-        def ready(pods: list[client.V1Pod]) -> bool:
-            counts: dict[str, int] = {}
-            for pod in pods:
-                component = pod.metadata.labels.get("app.kubernetes.io/component")
-                if _ready(pod):
-                    counts[component] = counts.get(component, 0) + 1
-            return all(counts.get(c, 0) >= n for c, n in wanted.items())
-
-        started = time.monotonic()
-        pods = wait(
-            core.list_namespaced_pod,
-            ready,
-            namespace=namespace,
-            label_selector=f"app.kubernetes.io/instance={release}",
-            timeout=280,
-            what="the platform's pods to be Ready on the real node",
-        )
-        print(f"platform Ready on the node {time.monotonic() - started:.0f} s after the install")
-        assert {p.spec.node_name for p in pods if _ready(p)} == {node.metadata.name}
-        # The migration Job may need a retry while MariaDB initialises.
-        wait(
-            batch.list_namespaced_job,
-            lambda jobs: any(j.status.succeeded for j in jobs),
-            namespace=namespace,
-            label_selector="app.kubernetes.io/component=migrate",
-            timeout=180,
-            what="the migration Job to succeed",
-        )
-        claims = core.list_namespaced_persistent_volume_claim(namespace).items
-        assert len(claims) == 3 and all(c.status.phase == "Bound" for c in claims)
-
-        # The dashboard and the API answer on the NodePort; the first admin signs in.
-        port = core.read_namespaced_service(f"{release}-api", namespace).spec.ports[0].node_port
-        status, _, body = _http_get(f"http://127.0.0.1:{port}/readyz")
-        assert status == 200, body
-        status, _, body = _http_get(f"http://127.0.0.1:{port}/")
-        assert status == 200 and b"<div id=" in body, body[:200]
-        password = base64.b64decode(
-            core.read_namespaced_secret(release, namespace).data["admin-password"]
-        ).decode()
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/api/auth/login",
-            data=json.dumps({"email": "admin@example.com", "password": password}).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as resp:
-            assert resp.status == 200 and json.load(resp)["access_token"]
-    finally:
-        k8s.run("helm", "uninstall", release, "--namespace", namespace, check=False)
-        core.delete_namespace(namespace)
+# The platform chart on the node with these images, and stores that run and
+# take orders on it: test_placements.py and test_stores.py (issue 10).

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 from kubernetes import client
@@ -616,3 +617,160 @@ def test_deleting_a_store_leaves_no_namespace_volume_database_user_or_secret(rea
     wait_gone(lambda: exists(core.read_persistent_volume, volumes[0]), f"volume {volumes[0]}")
     assert database_state(real.stores_db_url, real.db_name(uid)) == (0, 0)
     assert not exists(core.read_namespaced_secret, f"store-{uid}-credentials", real.namespace)
+
+
+# -- TLS: cert-manager's HTTP-01 solver is reachable through the ingress ------------------
+
+
+def test_the_http01_solver_of_a_store_is_reachable_through_the_ingress(real, tmp_path):
+    """What cert-manager does for a store's certificate (HTTP-01): a solver
+    pod in the store's namespace, labelled acme.cert-manager.io/http01-solver,
+    behind an Ingress for /.well-known/acme-challenge/<token> on the store's
+    host. The store's default-deny policy admits the ingress controller to it;
+    a pod without that label stays out of reach."""
+    k8s = real.cluster
+    core, net = client.CoreV1Api(k8s.api), client.NetworkingV1Api(k8s.api)
+    name = f"acme-{uuid.uuid4().hex[:6]}"
+    ns, host = f"sft-{name}", f"{name}.localhost"
+    core.create_namespace(
+        client.V1Namespace(
+            metadata=client.V1ObjectMeta(
+                name=ns,
+                labels={
+                    "storefleet.dev/test": "true",
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                },
+            )
+        )
+    )
+    try:
+        values = yaml.safe_load(real.store_values.read_text())
+        values.update(
+            storeId=99, storeUid="acme00000099", storeName=name,
+            database={"host": "nowhere", "name": "x", "user": "x", "password": "x"},
+            admin={"email": "o@example.com"}, persistence={"enabled": False},
+            ingress={"enabled": True, "className": "traefik", "host": host,
+                     "tls": {"enabled": True, "clusterIssuer": "letsencrypt-staging"}},
+        )  # fmt: skip
+        values_file = tmp_path / "acme.yaml"
+        values_file.write_text(yaml.safe_dump(values))
+        k8s.run(
+            "helm", "install", "store", str(STORE_CHART), "--namespace", ns, "-f", str(values_file)
+        )
+        policy = net.read_namespaced_network_policy("acme-http01-solver", ns)
+        assert policy.spec.pod_selector.match_labels == {
+            "acme.cert-manager.io/http01-solver": "true"
+        }
+        ingress = net.read_namespaced_ingress("store", ns)
+        assert (
+            ingress.metadata.annotations["cert-manager.io/cluster-issuer"] == "letsencrypt-staging"
+        )
+
+        token = secrets.token_urlsafe(16)
+        for pod, solver in (("cm-acme-http-solver", True), ("not-a-solver", False)):
+            _challenge_server(k8s, ns, pod, token, solver)
+            path = f"/.well-known/acme-challenge/{token}" + ("" if solver else "-x")
+            net.create_namespaced_ingress(ns, _challenge_ingress(pod, host, path))
+        _wait_ready_pods(k8s, ns, {"cm-acme-http-solver", "not-a-solver"})
+
+        url = f"http://127.0.0.1:{INGRESS_PORT}/.well-known/acme-challenge/{token}"
+        deadline = time.monotonic() + 60
+        while True:  # Traefik picks the Ingress up within seconds
+            answer = httpx.get(url, headers={"Host": host}, timeout=40)
+            if answer.status_code == 200 or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert answer.status_code == 200 and answer.text.strip() == f"{token}.key", answer.text
+        blocked = httpx.get(url + "-x", headers={"Host": host}, timeout=60)
+        assert blocked.status_code in (502, 504), (blocked.status_code, blocked.text[:200])
+    finally:
+        k8s.run("helm", "uninstall", "store", "--namespace", ns, check=False)
+        core.delete_namespace(ns)
+
+
+def _challenge_server(k8s: Cluster, ns: str, name: str, token: str, solver: bool) -> None:
+    labels = {"app": name}
+    if solver:
+        labels["acme.cert-manager.io/http01-solver"] = "true"
+    where = "/tmp/w/.well-known/acme-challenge"
+    script = (
+        f"mkdir -p {where} && echo {token}.key > {where}/{token}"
+        f" && cp {where}/{token} {where}/{token}-x && exec httpd -f -p 8089 -h /tmp/w"
+    )
+    core = client.CoreV1Api(k8s.api)
+    core.create_namespaced_pod(
+        ns,
+        client.V1Pod(
+            metadata=client.V1ObjectMeta(name=name, labels=labels),
+            spec=client.V1PodSpec(
+                automount_service_account_token=False,
+                termination_grace_period_seconds=1,
+                security_context=client.V1PodSecurityContext(
+                    run_as_non_root=True, run_as_user=65534,
+                    seccomp_profile=client.V1SeccompProfile(type="RuntimeDefault"),
+                ),
+                containers=[
+                    client.V1Container(
+                        name="solver", image=k8s.image("toolbox"), image_pull_policy="Never",
+                        command=["sh", "-c", script],
+                        ports=[client.V1ContainerPort(container_port=8089)],
+                        readiness_probe=client.V1Probe(
+                            tcp_socket=client.V1TCPSocketAction(port=8089), period_seconds=1
+                        ),
+                        security_context=client.V1SecurityContext(
+                            allow_privilege_escalation=False,
+                            capabilities=client.V1Capabilities(drop=["ALL"]),
+                        ),
+                    )
+                ],
+            ),
+        ),
+    )  # fmt: skip
+    core.create_namespaced_service(
+        ns,
+        client.V1Service(
+            metadata=client.V1ObjectMeta(name=name),
+            spec=client.V1ServiceSpec(
+                selector=labels, ports=[client.V1ServicePort(port=8089, target_port=8089)]
+            ),
+        ),
+    )
+
+
+def _challenge_ingress(service: str, host: str, path: str) -> client.V1Ingress:
+    backend = client.V1IngressBackend(
+        service=client.V1IngressServiceBackend(
+            name=service, port=client.V1ServiceBackendPort(number=8089)
+        )
+    )
+    return client.V1Ingress(
+        metadata=client.V1ObjectMeta(name=service),
+        spec=client.V1IngressSpec(
+            ingress_class_name="traefik",
+            rules=[
+                client.V1IngressRule(
+                    host=host,
+                    http=client.V1HTTPIngressRuleValue(
+                        paths=[
+                            client.V1HTTPIngressPath(path=path, path_type="Exact", backend=backend)
+                        ]
+                    ),
+                )
+            ],
+        ),
+    )
+
+
+def _wait_ready_pods(k8s: Cluster, ns: str, names: set[str], timeout: float = 120) -> None:
+    core = client.CoreV1Api(k8s.api)
+    deadline = time.monotonic() + timeout
+    while True:
+        ready = {
+            p.metadata.name
+            for p in core.list_namespaced_pod(ns).items
+            if any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])
+        }
+        if names <= ready:
+            return
+        assert time.monotonic() < deadline, f"not Ready: {names - ready}"
+        time.sleep(1)

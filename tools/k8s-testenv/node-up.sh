@@ -156,12 +156,13 @@ authentication:
 authorization: {mode: Webhook}
 containerRuntimeEndpoint: unix://${CONTAINERD_SOCK}
 imageServiceEndpoint: unix://${CONTAINERD_SOCK}
-# This machine: cgroup v1 without systemd as init, swap allowed, and no
-# way to account local ephemeral storage per pod.
+# This machine: cgroup v1 without systemd as init, swap allowed. Local
+# ephemeral storage is accounted (the node reports its capacity, so pods
+# that request ephemeral-storage, as the stores' quota requires, schedule).
 cgroupDriver: cgroupfs
 failCgroupV1: false
 failSwapOn: false
-localStorageCapacityIsolation: false
+localStorageCapacityIsolation: true
 clusterDomain: cluster.local
 clusterDNS: [${CLUSTER_DNS_IP}]
 resolvConf: ${NODE}/resolv.conf

@@ -289,6 +289,13 @@ scheduler_healthy() {
     curl -fsSk --max-time 1 "https://127.0.0.1:${K8S_SCHEDULER_PORT}/healthz" -o /dev/null
 }
 wait_for kwok "${READY_TIMEOUT}" nodes_ready
+# Simulated nodes have room for ephemeral storage too (kwok keeps the
+# allocatable it finds), so that pods requesting it schedule there as on a
+# real node.
+for i in $(seq 1 "${NODE_COUNT}"); do
+    kubectl_admin patch node "kwok-node-${i}" --subresource=status --type=merge \
+        -p '{"status":{"capacity":{"ephemeral-storage":"1Ti"},"allocatable":{"ephemeral-storage":"1Ti"}}}' >/dev/null
+done
 wait_for kube-controller-manager "${READY_TIMEOUT}" default_sa_exists
 wait_for kube-scheduler "${READY_TIMEOUT}" scheduler_healthy
 log "control plane and ${NODE_COUNT} simulated nodes ready after $((SECONDS - start)) s"
