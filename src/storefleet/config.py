@@ -139,6 +139,10 @@ class Settings(BaseSettings):
     helm_binary: str = "helm"
     #: The stores MySQL host as pods see it (default: the host of STORES_DB_URL).
     k8s_stores_db_host: str | None = None
+    #: ... and its port (default: STORES_DB_URL's without STOREFLEET_K8S_STORES_DB_HOST,
+    #: 3306 with it: the platform may reach the server through another port,
+    #: e.g. a node port, than pods do through its Service).
+    k8s_stores_db_port: Annotated[int | None, Field(ge=1, le=65535)] = None
     #: perNamespace: bind k8s_store_role to the worker in each store namespace;
     #: clusterWide: the platform chart bound it cluster-wide (nothing to do).
     k8s_store_access: Literal["perNamespace", "clusterWide"] = "clusterWide"

@@ -44,6 +44,8 @@ from tests.k8s.realstores import (
 from tests.support import Api
 
 REPO = Path(__file__).resolve().parents[2]
+# Stores install for real here, several minutes each on a loaded 2-core machine.
+pytestmark = pytest.mark.timeout(2400)
 READY = 600
 
 

@@ -54,6 +54,8 @@ from tests.k8s.test_driver import _worker_kubeconfig
 from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, Api, PlatformProcesses, prepare, process_env
 
 REPO = Path(__file__).resolve().parents[2]
+# Stores install for real here, several minutes each on a loaded 2-core machine.
+pytestmark = pytest.mark.timeout(2400)
 PLATFORM_CHART = REPO / "charts" / "storefleet"
 STORE_CHART = REPO / "charts" / "woocommerce-store"
 READY = 600  # seconds: a store's first install on a loaded 2-core machine
@@ -318,8 +320,16 @@ def test_a_store_is_ready_verified_through_the_ingress_and_takes_an_order(real, 
     probe = apps.read_namespaced_deployment("store", ns).spec.template.spec.containers[0]
     headers = {h.name: h.value for h in probe.readiness_probe.http_get.http_headers}
     assert headers == {"Host": f"shop.localhost:{INGRESS_PORT}"}
+    # (Before the install, WordPress redirects every page to its installer:
+    # the kubelet notes that once; never once the store is installed.)
+    (job,) = client.BatchV1Api(k8s.api).list_namespaced_job(ns).items
+    installed = job.status.completion_time
     warnings = core.list_namespaced_event(ns, field_selector="type=Warning").items
-    assert not [e for e in warnings if e.reason == "ProbeWarning"], [e.message for e in warnings]
+    late = [
+        e.message for e in warnings
+        if e.reason == "ProbeWarning" and (e.last_timestamp or e.event_time) > installed
+    ]  # fmt: skip
+    assert not late, late
     # Sized by the plan (small: 512 MiB): 6 Apache workers, PHP 192M, 5Gi volume.
     env = {e: v for e, v in _pod_env(k8s, ns).items() if e.startswith(("APACHE", "STOREFLEET_P"))}
     assert env["APACHE_MAX_REQUEST_WORKERS"] == "6" and env["STOREFLEET_PHP_MEMORY_LIMIT"] == "192M"

@@ -140,7 +140,8 @@ class KubernetesDriver(StoreDriver):
         self.databases = databases or storedb.from_settings(settings, "kubernetes")
         db_url = urlsplit(settings.stores_db_url or "mysql://mysql:3306/")
         self._db_host = settings.k8s_stores_db_host or db_url.hostname or "mysql"
-        self._db_port = db_url.port or 3306
+        default_port = 3306 if settings.k8s_stores_db_host else (db_url.port or 3306)
+        self._db_port = settings.k8s_stores_db_port or default_port
         self._in_cluster = "KUBERNETES_SERVICE_HOST" in os.environ
         kubeconfig = self._kubeconfig()
         self.api = api_client or self._load_client(kubeconfig)
