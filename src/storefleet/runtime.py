@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+from storefleet import releases
 from storefleet.auth.throttle import LoginThrottle
 from storefleet.config import Settings
 from storefleet.crypto import SecretBox
@@ -16,6 +17,10 @@ from storefleet.queue import TaskQueue
 @dataclass
 class Runtime:
     settings: Settings
+
+    def __post_init__(self) -> None:
+        if self.settings.release_pins is not None:
+            releases.add_pins(self.settings.release_pins)
 
     @cached_property
     def db(self) -> Database:

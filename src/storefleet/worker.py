@@ -22,7 +22,7 @@ def run_worker(runtime: Runtime, driver: StoreDriver | None = None) -> None:
     driver.check()
     operator = StoreOperator(runtime, driver)
     tasks.bind(runtime.queue, operator)
-    reconciler = Reconciler(runtime, driver)
+    reconciler = Reconciler(runtime, driver, owner=operator.owner)
     reconciler.start()
     consumer = Consumer(
         runtime.queue.huey,

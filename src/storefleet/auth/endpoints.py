@@ -17,7 +17,8 @@ from storefleet.auth.schemas import (
     UserUpdate,
 )
 from storefleet.deps import AdminUser, ClientIP, CurrentUser, Offset, RuntimeDep, SessionDep, UserId
-from storefleet.exceptions import ERROR_RESPONSES
+from storefleet.exceptions import ERROR_RESPONSES, NotAuthenticated
+from storefleet.metrics import LOGIN_FAILURES
 from storefleet.stores import repository as stores_repository
 
 router = APIRouter(prefix="/api", responses={401: ERROR_RESPONSES[401]})
@@ -30,14 +31,18 @@ router = APIRouter(prefix="/api", responses={401: ERROR_RESPONSES[401]})
     responses={429: ERROR_RESPONSES[429]},
 )
 def login(body: LoginRequest, session: SessionDep, runtime: RuntimeDep, ip: ClientIP) -> Token:
-    token = service.login(
-        session,
-        runtime.throttle,
-        runtime.settings,
-        email=body.email,
-        password=body.password,
-        client_ip=ip,
-    )
+    try:
+        token = service.login(
+            session,
+            runtime.throttle,
+            runtime.settings,
+            email=body.email,
+            password=body.password,
+            client_ip=ip,
+        )
+    except NotAuthenticated:
+        LOGIN_FAILURES.inc()
+        raise
     return Token(access_token=token, expires_in=runtime.settings.access_token_minutes * 60)
 
 

@@ -29,6 +29,7 @@ from urllib3.exceptions import HTTPError as Urllib3HTTPError
 from storefleet.config import Settings
 from storefleet.drivers import storedb
 from storefleet.drivers.base import (
+    NotSupported,
     PermanentError,
     Step,
     StepContext,
@@ -121,7 +122,9 @@ class KubernetesDriver(StoreDriver):
 
     # -- the contract -----------------------------------------------------
 
-    def provision_steps(self) -> Sequence[Step]:
+    def provision_steps(self, *, clone: bool = False) -> Sequence[Step]:
+        if clone:
+            return (Step("database", _not_yet("clone a backup into a new store")),)
         return (
             Step("database", self._database),
             Step("namespace", self._namespace, consumes_admin_password=True),
@@ -575,6 +578,13 @@ class KubernetesDriver(StoreDriver):
             w.stop()
         extra = reason() if reason else ""
         raise TransientError(f"{what} was not ready in time" + (f" ({extra})" if extra else ""))
+
+
+def _not_yet(what: str) -> Callable[[StepContext], StepOutcome | None]:
+    def run(ctx: StepContext) -> StepOutcome | None:
+        raise NotSupported(f"the kubernetes driver cannot {what} yet")
+
+    return run
 
 
 def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
