@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pymysql
+import pymysql.converters
 import pymysql.cursors
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError
@@ -158,7 +159,10 @@ class StoreDatabases:
                 password=password,
                 database=n.database,
                 charset="utf8mb4",
-                conv={},  # every value as the server sends it: nothing is reinterpreted
+                # Encoders only, no decoders: every value comes as the server
+                # sent it (text, or bytes for binary strings), nothing is
+                # reinterpreted on the way through.
+                conv=_ENCODERS_ONLY,
                 autocommit=False,
                 connect_timeout=10,
             )
@@ -306,6 +310,7 @@ class StoreDatabases:
 
 
 DUMP_FORMAT = "storefleet-sqldump/1"
+_ENCODERS_ONLY = {k: v for k, v in pymysql.converters.conversions.items() if not isinstance(k, int)}
 _BATCH_BYTES = 1 << 20
 
 

@@ -531,6 +531,8 @@ class StoreOperator:
         store.operation_deadline_at = None
         backups.fail_for_operation(session, op.id, reason)
         phase = OPERATION_PHASES[kind_].failed
+        if kind_ is Operation.restore and step == "fetch":
+            phase = None  # the backup was refused before anything of the store changed
         if phase is not None:
             store.failure_reason = reason
             self._phase(session, store, phase, f"Failed: {reason}", "error")
