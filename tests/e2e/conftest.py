@@ -25,6 +25,7 @@ from tests.support import (
     ADMIN_PASSWORD,
     Api,
     PlatformProcesses,
+    add_member,
     leave_nothing_behind,
     prepare,
     process_env,
@@ -75,6 +76,13 @@ class LocalPlatform:
         ]
         pids = {p.pid for p in found}
         return [p for p in found if p.info["ppid"] not in pids]
+
+    def add_member(self, email: str, **quota: Any) -> None:
+        from storefleet.runtime import Runtime
+
+        runtime = Runtime(self.settings)
+        add_member(runtime, email, **quota)
+        runtime.close()
 
     def store_owner(self, uid: str) -> int | None:
         """The unprivileged uid a store's PHP runs as (None: not isolated)."""
