@@ -121,7 +121,6 @@ class Api:
             time.sleep(0.2)
         raise AssertionError(f"store not {status} within {timeout}s: {store}")
 
-
     def operations(self, store_id: int) -> list[dict[str, Any]]:
         resp = self.http.get(f"/api/stores/{store_id}/operations")
         assert resp.status_code == 200, resp.text

@@ -26,6 +26,8 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from storefleet.drivers.base import PermanentError
+
 
 @dataclass(frozen=True)
 class Releases:
@@ -130,14 +132,26 @@ def overlay(content: Path, archive_path: Path, scratch: Path) -> dict[str, int]:
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(mode=0o700)
+    skipped: list[str] = []
+
+    def safe(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo | None:
+        # "data": no absolute paths, no "..", no links leaving the tree, no
+        # devices, no set-id bits. A link the store made to somewhere outside
+        # is left out rather than failing the whole restore.
+        try:
+            return tarfile.data_filter(member, path)
+        except tarfile.FilterError:
+            skipped.append(member.name)
+            return None
+
     try:
         with tarfile.open(archive_path, "r:gz") as tf:
-            # "data": no absolute paths, no "..", no links leaving the tree,
-            # no devices, no set-id bits.
-            tf.extractall(staging, filter="data")
+            tf.extractall(staging, filter=safe)
     except tarfile.TarError as exc:
-        raise ValueError(f"the files archive is not readable: {exc}") from exc
-    return _move_tree(staging, content)
+        raise PermanentError(f"the files archive is not readable: {exc}") from exc
+    info = _move_tree(staging, content)
+    info["skipped"] = len(skipped)
+    return info
 
 
 def carry_over(old_content: Path, releases: Releases, new_content: Path) -> dict[str, int]:
