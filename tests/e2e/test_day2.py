@@ -3,6 +3,7 @@ the local driver: real API and worker processes, MariaDB, PHP, WordPress."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -127,7 +128,7 @@ def _value(metrics: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: 
 def test_metrics_move_as_stores_are_created_fail_and_are_deleted(
     local_platform_factory: Callable[..., LocalPlatform],
 ) -> None:
-    platform = local_platform_factory(start_worker=False)
+    platform = local_platform_factory(start_worker=False, log_format="json")
     api = platform.admin()
     start = _metrics(platform.url)
     assert _value(start, "storefleet_stores", phase="ready") == 0
@@ -177,3 +178,11 @@ def test_metrics_move_as_stores_are_created_fail_and_are_deleted(
     assert _value(end, "storefleet_login_failures_total") >= 1
     assert _value(end, "storefleet_operation_duration_seconds_count",
                   kind="delete", status="succeeded") == 1  # fmt: skip
+
+    # STOREFLEET_LOG_FORMAT=json: every line the API and the worker logged is
+    # a JSON object (uvicorn's access log included).
+    lines = [ln for ln in platform.procs.logs().splitlines() if ln.strip()]
+    records = [json.loads(ln) for ln in lines]
+    assert {"time", "level", "logger", "message"} <= set(records[0])
+    assert any(r["logger"] == "uvicorn.access" for r in records)
+    assert any(r["logger"].startswith("storefleet.provisioning") for r in records)

@@ -7,7 +7,10 @@ restored to the release it ran and still sells, and the upgrade halts."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 import time
 import zipfile
 from collections.abc import Callable
@@ -133,6 +136,16 @@ def test_fleet_upgrade_in_waves_gated_on_an_order_and_halted_by_a_broken_release
     waves = sorted((s["wave"], s["started_at"]) for s in done["stores"])
     assert [w for w, _ in waves] == [0, 1, 2]
     print(f"\nfleet upgrade of 3 stores: {took:.0f}s, {took / 3:.0f}s per store")
+    token = api.http.headers["Authorization"].split()[1]
+    shown = subprocess.run(
+        [sys.executable, "-m", "storefleet", "fleet", "status", str(upgrade["id"])],
+        env={**os.environ, "STOREFLEET_API_URL": platform.url, "STOREFLEET_TOKEN": token},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert f"fleet upgrade {upgrade['id']}: succeeded" in shown.stdout
+    assert "WooCommerce 10.9.4 → 11.0.1" in shown.stdout
+    assert shown.stdout.count("succeeded") >= 4  # the upgrade and each store
     new = api.create_store("after-upgrade", sample_products=False).json()
     assert (new["wordpress_version"], new["woocommerce_version"]) == ("7.0.4", "11.0.1")
 
