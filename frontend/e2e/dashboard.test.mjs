@@ -190,7 +190,7 @@ describe('dashboard', { skip: skip ?? false, timeout: 600_000 }, () => {
     const url = await page.getByRole('link', { name: 'Visit store' }).getAttribute('href');
     await page.getByRole('button', { name: 'Suspend' }).click();
     await page.locator('[data-status="suspended"]').first().waitFor({ timeout: READY_TIMEOUT });
-    await page.getByRole('heading', { name: 'Suspended' }).waitFor();
+    await page.getByRole('heading', { name: 'Suspended', exact: true }).waitFor();
     assert.equal((await fetch(url)).status, 503, 'a suspended store answers 503');
     await screenshot(page, '09c-store-suspended');
     await page.getByRole('button', { name: 'Resume' }).click();
@@ -261,7 +261,7 @@ describe('dashboard', { skip: skip ?? false, timeout: 600_000 }, () => {
   it('shows the admin the fleet by phase and runs an upgrade that no store needs', async () => {
     const page = await signedInPage(ADMIN_EMAIL, ADMIN_PASSWORD);
     await page.getByRole('link', { name: 'Fleet' }).click();
-    await page.getByRole('heading', { name: 'Fleet' }).waitFor();
+    await page.getByRole('heading', { name: 'Fleet', exact: true }).waitFor();
     const ready = page.locator('[data-count="ready"]');
     await ready.waitFor();
     assert.ok(Number(await ready.innerText()) >= 1, 'the ready store is counted');

@@ -4,6 +4,12 @@ own on the shared stores MySQL server.
 
 Provisioning: database → namespace → release → install → rollout → endpoint →
 verify. Deletion: release → namespace → database → credentials → endpoint.
+
+Day-2 (day2.py): health probes with the pod's reason, backups (the database
+shared with the local driver; wp-content through the pod), restores, the
+checkout test's installer actions in the store's pod, suspend/resume by
+scaling the Deployment. Fleet upgrades need an image per release and are not
+done here yet.
 Every step converges when re-run. Waiting is done with watches that carry a
 deadline, never with fixed sleeps. The store's database password and WordPress
 salts live in a Secret in the platform namespace, created once; the merchant's
@@ -38,6 +44,7 @@ from storefleet.drivers.base import (
     StoreSnapshot,
     TransientError,
 )
+from storefleet.drivers.kubernetes.day2 import Day2Steps
 from storefleet.drivers.kubernetes.helm import Helm
 from storefleet.drivers.storedb import StoreDatabases
 from storefleet.drivers.verify import check_storefront
@@ -82,7 +89,7 @@ def _decode(data: Any) -> dict[str, str]:
     return {k: base64.b64decode(v).decode() for k, v in (data or {}).items()}
 
 
-class KubernetesDriver(StoreDriver):
+class KubernetesDriver(Day2Steps, StoreDriver):
     name = "kubernetes"
 
     def __init__(
