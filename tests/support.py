@@ -70,7 +70,8 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
     for name in ("lease_seconds", "requeue_after_seconds", "reconcile_interval_seconds",
                  "step_deadline_seconds", "health_interval_seconds",
                  "health_failures_before_degraded", "backup_target", "backup_schedule_hours",
-                 "backup_retention_count", "final_backup_days", "backups_path", "log_format"):  # fmt: skip
+                 "backup_retention_count", "final_backup_days", "backups_path",
+                 "log_format"):  # fmt: skip
         env[f"STOREFLEET_{name.upper()}"] = str(getattr(settings, name))
     env["STOREFLEET_BACKUP_DIR"] = env.pop("STOREFLEET_BACKUPS_PATH")
     for name in ("backup_s3_endpoint", "backup_s3_bucket", "backup_s3_prefix", "release_pins"):

@@ -75,6 +75,18 @@ def test_a_suspended_store_stops_selling_and_resumes_with_its_data(
     orders = {o["id"] for o in wordpress.rest(admin, "/wc/v3/orders")}
     assert {before, after} <= orders
 
+    # A suspended store can be deleted: its "unavailable" page goes too.
+    resp = member.http.post(f"/api/stores/{store['id']}/suspend")
+    member.wait_operation(store["id"], resp.json()["id"])
+    assert member.http.delete(f"/api/stores/{store['id']}").status_code == 202
+    member.wait_for(store["id"], "deleted", timeout=120)
+    try:
+        httpx.get(store["url"], timeout=3)
+        answered = True
+    except httpx.HTTPError:
+        answered = False
+    assert not answered, "nothing answers on a deleted store's port"
+
 
 def test_a_dead_store_is_restarted_and_a_broken_one_degrades_until_repaired(
     local_platform_factory: Callable[..., LocalPlatform],

@@ -325,3 +325,46 @@ def test_the_lifecycle_refuses_edges_it_does_not_have(runtime: Runtime) -> None:
             set_phase(s, store, Phase.provisioning, "no")
         with pytest.raises(IllegalTransition):
             set_phase(s, store, Phase.deleted, "not without deleting")
+
+
+def test_the_schedule_asks_for_due_backups_once_and_retention_expires_old_ones(
+    runtime: Runtime,
+) -> None:
+    import datetime as dt
+
+    from storefleet.db import utcnow
+    from storefleet.provisioning import Reconciler
+
+    store_id = _ready_store(runtime)
+    with runtime.db.transaction() as s:
+        store = s.get(Store, store_id)
+        assert store is not None
+        store.ready_at = utcnow() - dt.timedelta(hours=25)
+    reconciler = Reconciler(runtime, Day2Driver())
+    assert reconciler.schedule_backups() == [store_id]
+    assert reconciler.schedule_backups() == []  # asked already, and in flight
+    with runtime.db.transaction() as s:
+        store = s.get(Store, store_id)
+        assert store is not None
+        store.backup_schedule_hours = 0  # this store opts out
+        for op in repository.active_operations(s, store_id):
+            op.status = OperationStatus.cancelled.value
+        s.query(Backup).update({"created_at": utcnow() - dt.timedelta(hours=30)})
+    assert reconciler.schedule_backups() == []
+
+    # Retention: keep the newest one; the older object is deleted, its row kept.
+    root = runtime.settings.backups_path
+    root.mkdir(parents=True)
+    with runtime.db.transaction() as s:
+        for n in (1, 2):
+            (root / f"b{n}.sfb").write_bytes(b"x")
+            s.add(Backup(store_id=store_id, kind="manual", status="completed", requested_by="t",
+                         target="dir", location=f"b{n}.sfb"))  # fmt: skip
+    runtime.settings.backup_retention_count = 1
+    assert reconciler.expire_backups() == 1
+    assert not (root / "b1.sfb").exists() and (root / "b2.sfb").exists()
+    with runtime.db.transaction(write=False) as s:
+        statuses = {
+            b.location: b.status for b in s.query(Backup).filter(Backup.location.is_not(None))
+        }
+    assert statuses == {"b1.sfb": "expired", "b2.sfb": "completed"}

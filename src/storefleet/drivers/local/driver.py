@@ -666,7 +666,11 @@ class LocalDriver(StoreDriver):
     # -- deletion steps ---------------------------------------------------
 
     def _stop_server(self, ctx: StepContext) -> StepOutcome:
-        procs = self._servers(ctx.store)
+        # The store's server, or its "unavailable" page when it is suspended.
+        running = self._running_servers()
+        procs = running.get(str(self._site(ctx.store)), []) + running.get(
+            str(self._unavailable_dir(ctx.store)), []
+        )
         self._kill(procs)
         if self._servers(ctx.store):
             raise TransientError("the PHP server did not stop")
