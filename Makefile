@@ -14,8 +14,10 @@ PYTEST_ARGS ?=
 # releases in ../shared/vendor (see its README): when it sits beside the
 # checkout, `make up` and `make test` use it. Either way they are verified
 # against the digests pinned in src/storefleet/releases/pins.json.
-VENDOR := $(abspath $(CURDIR)/../shared/vendor)
-ifneq ($(wildcard $(VENDOR)/SHA256SUMS),)
+# (Also two levels up: a git worktree one directory deeper.)
+VENDOR := $(patsubst %/SHA256SUMS,%,$(firstword $(wildcard \
+	$(abspath $(CURDIR)/../shared/vendor)/SHA256SUMS $(abspath $(CURDIR)/../../shared/vendor)/SHA256SUMS)))
+ifneq ($(VENDOR),)
 export STOREFLEET_ARTIFACTS ?= $(VENDOR)
 endif
 

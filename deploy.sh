@@ -27,7 +27,8 @@ Usage: ./deploy.sh [--build] [--values FILE]... [--allow-context] [--timeout 10m
                     rancher-desktop or minikube
   --timeout D       how long to wait for the rollout (default ${TIMEOUT})
   --uninstall       remove the platform release and its namespace (data included)
-  --purge-stores    with --uninstall: delete every store namespace too
+  --purge-stores    with --uninstall: delete this release's store namespaces too
+                    (label storefleet.io/instance; other releases' stores are kept)
 
 Environment: STOREFLEET_NAMESPACE (${NAMESPACE}), STOREFLEET_RELEASE (${RELEASE}),
 WOOCOMMERCE_SHA256 (for --build, unless images/store/versions.env records it).
@@ -74,7 +75,25 @@ kubectl version --request-timeout=10s >/dev/null 2>&1 ||
 log "context ${context} (${flavour}), namespace ${NAMESPACE}, release ${RELEASE}"
 
 # -- uninstall --------------------------------------------------------------------
+# The label value of this release's store namespaces: what the chart gave its
+# worker (read before the release goes), else the chart's default,
+# <namespace>.<release> cut to a label's 63 characters.
+release_instance() {
+    local value
+    value="$(kubectl get deployment "${RELEASE}-worker" --namespace "${NAMESPACE}" \
+        -o jsonpath='{.spec.template.spec.containers[0].env[?(@.name=="STOREFLEET_K8S_INSTANCE")].value}' \
+        2>/dev/null)" || value=""
+    if [[ -z "${value}" ]]; then
+        value="${NAMESPACE}.${RELEASE}"
+        value="${value:0:63}"
+        while [[ -n "${value}" && ! "${value: -1}" =~ [A-Za-z0-9] ]]; do value="${value%?}"; done
+    fi
+    printf '%s' "${value}"
+}
+
 if $uninstall; then
+    instance="$(release_instance)"
+    stores_selector="storefleet.io/store,storefleet.io/instance=${instance}"
     if helm status "${RELEASE}" --namespace "${NAMESPACE}" >/dev/null 2>&1; then
         log "uninstalling release ${RELEASE}"
         helm uninstall "${RELEASE}" --namespace "${NAMESPACE}" --wait --timeout "${TIMEOUT}"
@@ -82,10 +101,10 @@ if $uninstall; then
     log "deleting namespace ${NAMESPACE} (the platform's databases go with it)"
     kubectl delete namespace "${NAMESPACE}" --ignore-not-found --wait=true --timeout="${TIMEOUT}"
     if $purge_stores; then
-        log "deleting every store namespace (label storefleet.io/store)"
-        kubectl delete namespace -l storefleet.io/store --wait=true --timeout="${TIMEOUT}"
+        log "deleting the store namespaces of this release (label storefleet.io/instance=${instance})"
+        kubectl delete namespace -l "${stores_selector}" --wait=true --timeout="${TIMEOUT}"
     else
-        stores="$(kubectl get namespace -l storefleet.io/store -o name 2>/dev/null | wc -l)"
+        stores="$(kubectl get namespace -l "${stores_selector}" -o name 2>/dev/null | wc -l)"
         [[ "${stores}" -eq 0 ]] || log "${stores} store namespace(s) kept; --purge-stores removes them"
     fi
     exit 0

@@ -22,14 +22,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from storefleet.config import Environment, Settings
+from tests.ci import every_suite_required
 
 REPO = Path(__file__).resolve().parents[1]
-CI = os.environ.get("CI") == "true"
 
 
 def unavailable(why: str) -> NoReturn:
     message = f"{why} — start the services with `scripts/services.sh` (or `make test`)"
-    if CI:
+    if every_suite_required():
         pytest.fail(f"required service missing under CI=true: {message}", pytrace=False)
     pytest.skip(message)
 
@@ -185,8 +185,10 @@ def artifacts() -> str | None:
     (the official download locations)."""
     if os.environ.get("STOREFLEET_ARTIFACTS"):
         return os.environ["STOREFLEET_ARTIFACTS"]
-    vendor = REPO.parent / "shared" / "vendor"
-    return str(vendor) if (vendor / "SHA256SUMS").is_file() else None
+    for vendor in (REPO.parent / "shared" / "vendor", REPO.parent.parent / "shared" / "vendor"):
+        if (vendor / "SHA256SUMS").is_file():
+            return str(vendor)
+    return None
 
 
 @pytest.fixture

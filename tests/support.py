@@ -27,6 +27,7 @@ from storefleet.auth.schemas import UserCreate
 from storefleet.config import Settings
 from storefleet.migrations import upgrade
 from storefleet.runtime import Runtime
+from storefleet.web import server_options
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password-for-tests"
@@ -45,7 +46,10 @@ def prepare(settings: Settings) -> Runtime:
 def add_member(runtime: Runtime, email: str, password: str = "member-password", **kw: Any) -> None:
     with runtime.db.transaction() as session:
         auth_service.create_user(
-            session, UserCreate(email=email, password=password, role=Role.member, **kw)
+            session,
+            UserCreate(email=email, password=password, role=Role.member, **kw),
+            actor=None,
+            client_ip="local",
         )
 
 
@@ -161,10 +165,13 @@ class Api:
 
 @contextmanager
 def api_in_thread(runtime: Runtime, port: int) -> Iterator[str]:
-    """The real ASGI app on a real socket, in this process (no worker)."""
+    """The real ASGI app on a real socket, in this process (no worker), served
+    as ``storefleet api`` serves it (trusted proxies), minus its logging set-up."""
+    options = {**server_options(runtime.settings), "log_config": None}
     config = uvicorn.Config(
-        create_app(runtime), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-    )
+        create_app(runtime), host="127.0.0.1", port=port, log_level="warning", lifespan="off",
+        **options,
+    )  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

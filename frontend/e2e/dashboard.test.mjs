@@ -22,8 +22,13 @@ describe('dashboard', { skip: skip ?? false, timeout: 600_000 }, () => {
   let adminToken;
   const contexts = [];
 
+  // axe-core (the accessibility audit) is injected as a script, which the
+  // dashboard's CSP forbids: these contexts bypass it. The CSP test below
+  // does not, and walks the pages with the policy in force.
+  const newContext = () => browser.newContext({ viewport: DESKTOP, bypassCSP: true });
+
   async function signedInPage(email, password) {
-    const context = await browser.newContext({ viewport: DESKTOP });
+    const context = await newContext();
     contexts.push(context);
     const page = await context.newPage();
     page.setDefaultTimeout(20_000);
@@ -52,7 +57,7 @@ describe('dashboard', { skip: skip ?? false, timeout: 600_000 }, () => {
   });
 
   it('refuses a wrong password with a plain message', async () => {
-    const context = await browser.newContext({ viewport: DESKTOP });
+    const context = await newContext();
     contexts.push(context);
     const page = await context.newPage();
     await page.goto(platform.baseUrl + '/');
@@ -63,6 +68,52 @@ describe('dashboard', { skip: skip ?? false, timeout: 600_000 }, () => {
     await alert.waitFor();
     assert.match(await alert.innerText(), /password/i);
     await screenshot(page, '01-sign-in-error');
+  });
+
+  it('keeps the session out of page script and runs under a strict CSP', async () => {
+    const context = await browser.newContext({ viewport: DESKTOP });
+    contexts.push(context);
+    const page = await context.newPage();
+    page.setDefaultTimeout(20_000);
+    await page.addInitScript(() => {
+      window.__cspViolations = [];
+      document.addEventListener('securitypolicyviolation', (e) => window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
+    });
+    const home = await page.goto(platform.baseUrl + '/');
+    const csp = home.headers()['content-security-policy'];
+    assert.match(csp, /script-src 'self';/);
+    assert.match(csp, /frame-ancestors 'none'/);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+    assert.equal(home.headers()['x-content-type-options'], 'nosniff');
+    await page.getByLabel('Email').fill(ADMIN_EMAIL);
+    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('navigation', { name: 'Main' }).waitFor();
+    await page.getByText('Live updates').first().waitFor();
+    // The credential is an HttpOnly cookie: the page sees only the CSRF token.
+    const seen = await page.evaluate(() => ({ cookie: document.cookie, local: localStorage.length, session: sessionStorage.length }));
+    assert.equal(seen.local, 0, 'nothing in localStorage');
+    assert.equal(seen.session, 0, 'nothing in sessionStorage');
+    assert.match(seen.cookie, /sf_csrf=/);
+    assert.doesNotMatch(seen.cookie, /sf_session/);
+    const cookies = await context.cookies();
+    const sessionCookie = cookies.find((c) => c.name === 'sf_session');
+    assert.ok(sessionCookie?.httpOnly, 'the session cookie is HttpOnly');
+    assert.equal(sessionCookie.sameSite, 'Strict');
+    // The admin pages run under the policy too.
+    await page.getByRole('link', { name: 'Users' }).click();
+    await page.locator(`tr[data-user="${ADMIN_EMAIL}"]`).waitFor();
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    await page.locator('tr[data-action="auth.login"]').first().waitFor();
+    // A reload stays signed in; signing out ends the session for good.
+    await page.reload();
+    await page.getByRole('navigation', { name: 'Main' }).waitFor();
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    assert.equal((await context.cookies()).filter((c) => c.name.startsWith('sf_')).length, 0);
+    await page.reload();
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    assert.deepEqual(await page.evaluate(() => window.__cspViolations), [], 'no CSP violation');
   });
 
   it('lets the admin create a member on the users page', async () => {
@@ -199,7 +250,7 @@ describe('dashboard', { skip: skip ?? false, timeout: 600_000 }, () => {
   });
 
   it('keeps the list current by polling when the live stream is unavailable', async () => {
-    const context = await browser.newContext({ viewport: DESKTOP });
+    const context = await newContext();
     contexts.push(context);
     // As behind a proxy that refuses or buffers event streams.
     await context.route((url) => url.pathname === '/api/stores/stream', (route) => route.fulfill({ status: 503, body: 'no streams here' }));
@@ -291,7 +342,7 @@ describe('dashboard', { skip: skip ?? false, timeout: 600_000 }, () => {
   });
 
   it('renders a list of 1,000 stores quickly', async () => {
-    const context = await browser.newContext({ viewport: DESKTOP });
+    const context = await newContext();
     contexts.push(context);
     const page = await context.newPage();
     const now = Date.now();
@@ -321,8 +372,10 @@ describe('dashboard', { skip: skip ?? false, timeout: 600_000 }, () => {
         }
       }).observe(document, { subtree: true, childList: true });
     });
+    // Signed in the way the dashboard is: the session cookie lands in this browser context.
+    const session = await page.request.post(platform.baseUrl + '/api/auth/session', { data: { email: ADMIN_EMAIL, password: ADMIN_PASSWORD } });
+    assert.equal(session.status(), 200);
     await page.goto(platform.baseUrl + '/');
-    await page.evaluate((token) => localStorage.setItem('storefleet.token', token), adminToken);
     const runs = [];
     for (let i = 0; i < 3; i++) {
       await page.reload();

@@ -40,8 +40,10 @@ export async function startPlatform() {
   const testRoot = '/var/tmp/storefleet-tests';
   mkdirSync(testRoot, { recursive: true, mode: 0o711 });
   const sitesDir = join(testRoot, `e2e-sites-${process.pid}-${Date.now().toString(36)}`);
-  const vendor = resolve(REPO, '..', 'shared', 'vendor');
-  const releaseMirror = process.env.STOREFLEET_ARTIFACTS || (existsSync(join(vendor, 'SHA256SUMS')) ? vendor : undefined);
+  const vendor = [resolve(REPO, '..', 'shared', 'vendor'), resolve(REPO, '..', '..', 'shared', 'vendor')].find((d) =>
+    existsSync(join(d, 'SHA256SUMS')),
+  );
+  const releaseMirror = process.env.STOREFLEET_ARTIFACTS || vendor;
   // The embedded set-up of `make up`: SQLite platform DB, in-process queue.
   const env = { ...process.env };
   for (const key of ['STOREFLEET_DATABASE_URL', 'STOREFLEET_REDIS_URL', 'STOREFLEET_ENV']) delete env[key];

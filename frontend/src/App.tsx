@@ -7,7 +7,7 @@ import { useEffect, useRef, useState } from 'react';
 import { NavLink, Navigate, Route, Routes, useLocation } from 'react-router-dom';
 import { useQueryClient } from '@tanstack/react-query';
 import { ApiError } from './api/errors';
-import { getToken, onTokenChange, setToken } from './api/session';
+import { isSignedIn, onSessionChange } from './api/session';
 import type { Me } from './client';
 import { ErrorState, Loading } from './components/States';
 import { AuditPage } from './features/admin/AuditPage';
@@ -16,7 +16,7 @@ import { FleetPage } from './features/fleet/FleetPage';
 import { SignInPage } from './features/auth/SignInPage';
 import { StoreDetailPage } from './features/stores/StoreDetailPage';
 import { StoresPage } from './features/stores/StoresPage';
-import { useMe } from './hooks/queries/auth';
+import { useLogout, useMe } from './hooks/queries/auth';
 import { LiveStatusProvider } from './live/LiveStatus';
 
 function Shell({ me, children }: { me: Me; children: React.ReactNode }) {
@@ -24,6 +24,7 @@ function Shell({ me, children }: { me: Me; children: React.ReactNode }) {
   const { pathname } = useLocation();
   const inStores = pathname.startsWith('/stores/');
   const mainRef = useRef<HTMLElement>(null);
+  const logout = useLogout();
   const firstPath = useRef(pathname);
   useEffect(() => {
     // After an in-app navigation, start keyboard and screen-reader users at the new page.
@@ -53,7 +54,7 @@ function Shell({ me, children }: { me: Me; children: React.ReactNode }) {
           <span className="account-email" title={`Signed in as ${me.email} (${me.role})`}>
             {me.email}
           </span>
-          <button type="button" className="button button-small" onClick={() => setToken(null)}>
+          <button type="button" className="button button-small" onClick={() => logout.mutate()} disabled={logout.isPending}>
             Sign out
           </button>
         </div>
@@ -69,13 +70,13 @@ function NotFound() {
   return <ErrorState error={new Error('There is no page here.')} />;
 }
 
-function SignedIn({ token }: { token: string }) {
+function SignedIn() {
   const me = useMe();
   if (me.isPending) return <Loading label="Signing in…" />;
   if (me.isError) return <ErrorState error={me.error} onRetry={() => void me.refetch()} />;
   const isAdmin = me.data.role === 'admin';
   return (
-    <LiveStatusProvider token={token}>
+    <LiveStatusProvider>
       <Shell me={me.data}>
         <Routes>
           <Route path="/" element={<StoresPage me={me.data} />} />
@@ -93,32 +94,25 @@ function SignedIn({ token }: { token: string }) {
 
 export function App() {
   const qc = useQueryClient();
-  const [token, setTokenState] = useState<string | null>(() => getToken());
+  const [signedIn, setSignedInState] = useState<boolean>(isSignedIn);
   const [notice, setNotice] = useState<string | null>(null);
-  const hadToken = useRef(Boolean(token));
+  const wasSignedIn = useRef(signedIn);
 
+  // Signing in or out (here, in another tab, or by a 401) starts from an empty cache.
   useEffect(
     () =>
-      onTokenChange((next) => {
-        // Signing out, or a 401, drops everything cached for the old session.
+      onSessionChange((next) => {
         qc.clear();
-        if (!next && hadToken.current) setNotice('You were signed out. Sign in again to continue.');
+        if (!next && wasSignedIn.current) setNotice('You were signed out. Sign in again to continue.');
         if (next) setNotice(null);
-        hadToken.current = Boolean(next);
-        setTokenState(next);
+        wasSignedIn.current = next;
+        setSignedInState(next);
       }),
     [qc],
   );
 
-  // Another tab signing in or out.
-  useEffect(() => {
-    const onStorage = () => setTokenState(getToken());
-    window.addEventListener('storage', onStorage);
-    return () => window.removeEventListener('storage', onStorage);
-  }, []);
-
-  if (!token) return <SignInPage notice={notice} />;
-  return <SignedIn key={token} token={token} />;
+  if (!signedIn) return <SignInPage notice={notice} />;
+  return <SignedIn />;
 }
 
 export function shouldRetry(failureCount: number, error: unknown): boolean {

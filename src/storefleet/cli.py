@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -39,35 +40,10 @@ app.add_typer(fleet_app, name="fleet")
 _CREDENTIALS = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "storefleet"
 
 
-class JsonFormatter(logging.Formatter):
-    """One JSON object a line, for log collectors (STOREFLEET_LOG_FORMAT=json)."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-            "process": record.process,
-            "thread": record.threadName,
-        }
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
-
-
 def _logging(settings: Settings) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if settings.log_format == "json":
-        formatter: logging.Formatter = JsonFormatter()
-        formatter.converter = time.gmtime
-    else:
-        formatter = logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
-    handler.setFormatter(formatter)
-    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
-    logging.getLogger("huey").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("botocore").setLevel(logging.WARNING)
+    from storefleet.logs import configure
+
+    configure(settings)
 
 
 def _runtime() -> Any:
@@ -135,6 +111,7 @@ def api() -> None:
 
     from storefleet.app import create_app
     from storefleet.runtime import Runtime
+    from storefleet.web import server_options
 
     settings = get_settings()
     _logging(settings)
@@ -143,10 +120,8 @@ def api() -> None:
         host=settings.host,
         port=settings.port,
         log_level="info",
-        # JSON logs: uvicorn's own loggers go through the root handler too.
-        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
-        proxy_headers=False,
         timeout_graceful_shutdown=5,
+        **server_options(settings),
     )
 
 
@@ -196,24 +171,6 @@ def up() -> None:
     }
     shown_host = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0") else settings.host
     url = f"http://{shown_host}:{settings.port}"
-    _wait_for_api(url, procs["api"])
-    banner = [
-        "",
-        f"  StoreFleet is running: {url}",
-        f"  Sign in as {settings.admin_email}",
-    ]
-    if generated:
-        banner.append(f"  Password (shown only now; save it): {generated}")
-    elif settings.admin_password:
-        banner.append("  Password: the one in STOREFLEET_ADMIN_PASSWORD")
-    else:
-        banner.append(
-            "  Password: the one printed when the admin was created "
-            f"(forgot it? storefleet users reset-password {settings.admin_email})"
-        )
-    banner += [f"  API docs: {url}/api/docs", "  Stop with Ctrl-C.", ""]
-    print("\n".join(banner), flush=True)
-
     stopping = False
 
     def stop(signum: int, _frame: object) -> None:
@@ -223,6 +180,33 @@ def up() -> None:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:
+        # Asked where it listens, not by the name shown: "localhost" may not
+        # resolve on a minimal system.
+        reach = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+        if not _wait_for_api(f"http://{reach}:{settings.port}", procs["api"], lambda: stopping):
+            if not stopping:
+                typer.echo(
+                    f"error: the API did not answer on {reach}:{settings.port} within 60 s "
+                    "(its output is above); stopping",
+                    err=True,
+                )
+            raise typer.Exit(1)
+        banner = [
+            "",
+            f"  StoreFleet is running: {url}",
+            f"  Sign in as {settings.admin_email}",
+        ]
+        if generated:
+            banner.append(f"  Password (shown only now; save it): {generated}")
+        elif settings.admin_password:
+            banner.append("  Password: the one in STOREFLEET_ADMIN_PASSWORD")
+        else:
+            banner.append(
+                "  Password: the one printed when the admin was created "
+                f"(forgot it? storefleet users reset-password {settings.admin_email})"
+            )
+        banner += [f"  API docs: {url}/api/docs", "  Stop with Ctrl-C.", ""]
+        print("\n".join(banner), flush=True)
         while not stopping and all(p.poll() is None for p in procs.values()):
             time.sleep(0.2)
     finally:
@@ -240,16 +224,18 @@ def up() -> None:
         raise typer.Exit(1)
 
 
-def _wait_for_api(url: str, proc: subprocess.Popen[bytes]) -> None:
+def _wait_for_api(url: str, proc: subprocess.Popen[bytes], stopping: Callable[[], bool]) -> bool:
+    """True once the API answers; False when it exited, did not answer in a
+    minute, or Ctrl-C came first."""
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
+    while time.monotonic() < deadline and proc.poll() is None and not stopping():
         try:
             if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return
+                return True
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    raise typer.Exit(1)
+    return False
 
 
 def _stop_stores(settings: Settings, driver: Any) -> None:
@@ -279,6 +265,7 @@ def users_create(
     """Create a user; the password is read from the terminal (or stdin)."""
     from pydantic import ValidationError
 
+    from storefleet.audit import service as audit
     from storefleet.auth import service
     from storefleet.auth.models import Role
     from storefleet.auth.schemas import UserCreate
@@ -298,7 +285,7 @@ def users_create(
     runtime = _runtime()
     try:
         with runtime.db.transaction() as session:
-            user = service.create_user(session, data)
+            user = service.create_user(session, data, actor=None, client_ip=audit.LOCAL)
             typer.echo(f"created {user.role} {user.email} (id {user.id})")
     except StoreFleetError as exc:
         typer.echo(f"error: {exc.detail}", err=True)
@@ -318,9 +305,15 @@ def users_list() -> None:
             typer.echo(f"{u.id:>5}  {u.email:<40} {u.role:<7} {state}")
 
 
+def _host_actor() -> str:
+    # Who ran a recovery command, for the audit log (no passwd entry needed).
+    return f"host:{os.environ.get('USER') or f'uid {os.getuid()}'}"
+
+
 @users_app.command("reset-password")
 def users_reset_password(email: str) -> None:
-    """Give a user a new generated password, printed once."""
+    """Give a user a new generated password, printed once (host-side recovery)."""
+    from storefleet.audit import service as audit
     from storefleet.auth import passwords, repository
 
     runtime = _runtime()
@@ -331,7 +324,45 @@ def users_reset_password(email: str) -> None:
             raise typer.Exit(1)
         password = passwords.generate_password()
         user.password_hash = passwords.hash_password(password)
+        audit.record(
+            session, "user.update", actor_email=_host_actor(), target=f"user:{user.id}",
+            detail={"password": "reset", "via": "host"}, client_ip=audit.LOCAL,
+        )  # fmt: skip
     typer.echo(f"new password for {email} (shown only now): {password}")
+
+
+def _recover(email: str, *, activate: bool, promote: bool) -> None:
+    from storefleet.auth import service
+    from storefleet.exceptions import NotFound
+
+    runtime = _runtime()
+    try:
+        with runtime.db.transaction() as session:
+            user = service.recover(
+                session, email, activate=activate, promote=promote, by=_host_actor()
+            )
+            state = "active" if user.is_active else "disabled"
+            typer.echo(f"{user.email}: {user.role}, {state}")
+    except NotFound as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        runtime.close()
+
+
+@users_app.command("activate")
+def users_activate(email: str) -> None:
+    """Re-activate a disabled account (host-side recovery: API rules do not apply)."""
+    _recover(email, activate=True, promote=False)
+
+
+@users_app.command("promote")
+def users_promote(
+    email: str,
+    activate: Annotated[bool, typer.Option(help="Also re-activate the account")] = True,
+) -> None:
+    """Make a user an admin, and active (host-side recovery when no admin can sign in)."""
+    _recover(email, activate=activate, promote=True)
 
 
 def _read_password() -> str:
@@ -432,10 +463,14 @@ def stores_list(
 def stores_create(
     name: str,
     admin_email: Annotated[str, typer.Option(help="The store admin's email")],
+    sample_products: Annotated[
+        bool, typer.Option(help="Start the shop with WooCommerce's sample products")
+    ] = True,
     wait: Annotated[bool, typer.Option(help="Wait until ready")] = False,
 ) -> None:
     """Create a store. The admin password is generated and printed once."""
-    s = _request("POST", "/api/stores", json={"name": name, "admin_email": admin_email})
+    body = {"name": name, "admin_email": admin_email, "sample_products": sample_products}
+    s = _request("POST", "/api/stores", json=body)
     _print_store(s)
     if s.get("admin_password"):
         typer.echo(f"admin password (shown only now): {s['admin_password']}")

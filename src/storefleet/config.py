@@ -9,6 +9,7 @@ on a default secret.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import secrets
 from enum import StrEnum
@@ -16,8 +17,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, PrivateAttr, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Environment(StrEnum):
@@ -49,16 +50,31 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8000
     public_host: str = "localhost"
-    cors_origins: list[str] = []
+    #: Addresses or networks (CIDR) of the reverse proxies whose X-Forwarded-For
+    #: and X-Forwarded-Proto are believed (comma-separated); none by default.
+    #: The throttle, the rate limit and the audit log see the client behind them.
+    trusted_proxies: Annotated[list[str], NoDecode] = []
 
     # Security
     secret_key: SecretStr | None = None
     access_token_minutes: Annotated[int, Field(ge=1)] = 60
     admin_email: str = "admin@example.com"
     admin_password: SecretStr | None = None
+    #: Sign-in attempts per window: per account (cleared by a success) and per
+    #: client address (every attempt counts).
     login_failures_per_account: Annotated[int, Field(ge=1)] = 5
-    login_failures_per_address: Annotated[int, Field(ge=1)] = 20
+    login_failures_per_address: Annotated[int, Field(ge=1)] = 30
     login_window_seconds: Annotated[int, Field(ge=1)] = 300
+    #: Memory for Argon2 password checks at once (64 MiB each): the API computes
+    #: at most max(1, this // 64) hashes at a time (auth/passwords.py).
+    password_check_memory_mib: Annotated[int, Field(ge=64)] = 192
+    #: How long a sign-in waits for a free check before a 503.
+    password_check_wait_seconds: Annotated[float, Field(gt=0, le=60)] = 3.0
+    #: The whole API's rate limit, per signed-in user (the token's subject) and
+    #: per client address: high enough for dashboards, scripts and CI that poll,
+    #: low enough to stop a runaway client (see web/ratelimit.py).
+    api_requests_per_minute_per_token: Annotated[int, Field(ge=1)] = 3000
+    api_requests_per_minute_per_address: Annotated[int, Field(ge=1)] = 6000
 
     # Platform database and queue
     database_url: str | None = None
@@ -72,6 +88,8 @@ class Settings(BaseSettings):
     worker_concurrency: Annotated[int, Field(ge=1, le=64)] = 3
     lease_seconds: Annotated[float, Field(gt=0)] = 30.0
     reconcile_interval_seconds: Annotated[float, Field(gt=0)] = 10.0
+    #: /readyz reports the reconciler as stale when its last good sweep is older.
+    reconciler_stale_seconds: Annotated[float, Field(gt=0)] = 120.0
     requeue_after_seconds: Annotated[float, Field(gt=0)] = 30.0
     step_deadline_seconds: Annotated[float, Field(gt=0)] = 300.0
     operation_deadline_seconds: Annotated[float, Field(gt=0)] = 1200.0
@@ -166,6 +184,29 @@ class Settings(BaseSettings):
     #: store is then recorded as "not verifiable" instead of failing. The
     #: driver also detects kwok nodes itself when it may read nodes.
     k8s_nodes_simulated: bool = False
+    #: Labels each store namespace storefleet.io/instance=<this>, so that one
+    #: platform release finds (and purges) its own stores only; the platform
+    #: chart sets <namespace>.<release>.
+    k8s_instance: Annotated[
+        str, Field(max_length=63, pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+    ] = "storefleet"
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part for part in value.replace(" ", ",").split(",") if part]
+        if not isinstance(value, list):
+            return value
+        networks = []
+        for item in value:
+            try:
+                networks.append(str(ipaddress.ip_network(str(item).strip(), strict=False)))
+            except ValueError as exc:
+                raise ValueError(
+                    f"STOREFLEET_TRUSTED_PROXIES: {item!r} is not an address or a network"
+                ) from exc
+        return networks
 
     @model_validator(mode="after")
     def _secure_outside_development(self) -> Self:
@@ -185,6 +226,15 @@ class Settings(BaseSettings):
             )
         if self.database_url is None:
             raise ValueError("STOREFLEET_DATABASE_URL must be set when STOREFLEET_ENV=production")
+        return self
+
+    @model_validator(mode="after")
+    def _stale_after_some_sweeps(self) -> Self:
+        if self.reconciler_stale_seconds < 2 * self.reconcile_interval_seconds:
+            raise ValueError(
+                "STOREFLEET_RECONCILER_STALE_SECONDS must be at least twice "
+                "STOREFLEET_RECONCILE_INTERVAL_SECONDS"
+            )
         return self
 
     @model_validator(mode="after")

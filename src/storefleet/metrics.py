@@ -20,7 +20,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -35,6 +35,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from storefleet import heartbeats
+from storefleet.auth.counters import LOGIN_FAILURES
 from storefleet.backups.models import Backup, BackupStatus
 from storefleet.db import utcnow
 from storefleet.fleet.models import FleetStatus, FleetUpgrade
@@ -50,12 +51,6 @@ from storefleet.stores.models import (
 
 log = logging.getLogger(__name__)
 
-#: Counted by the API process that refused the sign-in.
-LOGIN_FAILURES = Counter(
-    "storefleet_login_failures",
-    "Sign-ins refused for a wrong email or password",
-    registry=None,
-)
 
 OPERATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 3600)
 STEP_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)

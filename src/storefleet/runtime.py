@@ -1,12 +1,16 @@
 """The long-lived parts one process shares: settings, database, queue, the
-secret box. Built once per process (API or worker) and handed down."""
+secret box, the counters of the throttle and the rate limit, and the bound on
+password checks. Built once per process (API or worker) and handed down."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
 
+from limits.storage import Storage, storage_from_string
+
 from storefleet import releases
+from storefleet.auth.passwords import PasswordChecks, concurrency_for
 from storefleet.auth.throttle import LoginThrottle
 from storefleet.config import Settings
 from storefleet.crypto import SecretBox
@@ -35,8 +39,24 @@ class Runtime:
         return SecretBox(self.settings.signing_key())
 
     @cached_property
+    def limits_storage(self) -> Storage:
+        """Where the throttle and the rate limit count: this process's memory,
+        or Redis, so that every API replica sees the same counts."""
+        storage = storage_from_string(self.settings.redis_url or "memory://")
+        if not isinstance(storage, Storage):
+            raise TypeError(f"{type(storage).__name__} is not a synchronous limits storage")
+        return storage
+
+    @cached_property
     def throttle(self) -> LoginThrottle:
-        return LoginThrottle(self.settings)
+        return LoginThrottle(self.settings, self.limits_storage)
+
+    @cached_property
+    def passwords(self) -> PasswordChecks:
+        s = self.settings
+        return PasswordChecks(
+            concurrency_for(s.password_check_memory_mib), s.password_check_wait_seconds
+        )
 
     def close(self) -> None:
         if "db" in self.__dict__:

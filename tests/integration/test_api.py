@@ -3,54 +3,55 @@ MariaDB), without a worker: what the API promises on its own."""
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import jwt
-import pytest
 from sqlalchemy import select
 
+from storefleet import heartbeats
 from storefleet.auth import tokens
 from storefleet.config import Settings
+from storefleet.db import utcnow
 from storefleet.runtime import Runtime
 from storefleet.stores.models import Store
-from tests.conftest import free_port
-from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, Api, add_member, api_in_thread, prepare
-
-
-@dataclass
-class Platform:
-    url: str
-    runtime: Runtime
-
-    def admin(self) -> Api:
-        return Api.login(self.url, ADMIN_EMAIL, ADMIN_PASSWORD)
-
-    def member(self, email: str | None = None, **quota: int) -> Api:
-        email = email or f"m-{secrets.token_hex(4)}@example.com"
-        add_member(self.runtime, email, "member-password", **quota)
-        return Api.login(self.url, email, "member-password")
-
-
-@pytest.fixture
-def platform(platform_db_url: str, make_settings: Callable[..., Settings]) -> Iterator[Platform]:
-    runtime = prepare(make_settings(database_url=platform_db_url))
-    with api_in_thread(runtime, free_port()) as url:
-        yield Platform(url, runtime)
-    runtime.close()
+from tests.integration.conftest import Platform
+from tests.support import ADMIN_EMAIL, Api, add_member
 
 
 def test_health_and_readiness(platform: Platform) -> None:
     assert httpx.get(platform.url + "/healthz").json() == {"status": "ok"}
+    heartbeats.beat(platform.runtime.db, heartbeats.RECONCILER, "worker-1")
     ready = httpx.get(platform.url + "/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"database": "ok", "queue": "ok"}
+    assert ready.json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "queue": "ok", "reconciler": "ok"},
+    }
+
+
+def test_readiness_reports_a_reconciler_that_stopped_sweeping(platform: Platform) -> None:
+    ready = httpx.get(platform.url + "/readyz")
+    # No worker has swept yet: said, but the API itself is ready.
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "degraded"
+    assert ready.json()["checks"]["reconciler"].startswith("no sweep recorded")
+    stale = platform.runtime.settings.reconciler_stale_seconds
+    long_ago = utcnow() - dt.timedelta(seconds=stale + 30)
+    heartbeats.beat(platform.runtime.db, heartbeats.RECONCILER, "worker-1", at=long_ago)
+    ready = httpx.get(platform.url + "/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "degraded"
+    assert ready.json()["checks"]["reconciler"] == (
+        f"stale: the last good sweep was {stale + 30:.0f}s ago"
+    )
+    heartbeats.beat(platform.runtime.db, heartbeats.RECONCILER, "worker-2")
+    assert httpx.get(platform.url + "/readyz").json()["status"] == "ok"
 
 
 def test_sign_in_and_me(platform: Platform) -> None:
@@ -280,7 +281,10 @@ def test_the_stream_sends_changes_the_user_may_see(platform: Platform) -> None:
 
     def listen() -> None:
         with httpx.stream(
-            "GET", platform.url + "/api/stores/stream", params={"access_token": token}, timeout=20
+            "GET",
+            platform.url + "/api/stores/stream",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=20,
         ) as resp:
             assert resp.status_code == 200
             for line in resp.iter_lines():
@@ -325,8 +329,6 @@ def test_bootstrap_is_idempotent_and_takes_the_password_from_a_file(tmp_path: Pa
     )  # fmt: skip
     assert listed.stdout.count("admin@example.com") == 1
     from storefleet.auth import passwords, repository
-    from storefleet.config import Settings
-    from storefleet.runtime import Runtime
 
     runtime = Runtime(Settings(data_dir=tmp_path / "var", secret_key="k" * 40))
     with runtime.db.transaction(write=False) as session:

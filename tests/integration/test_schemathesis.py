@@ -16,9 +16,12 @@ from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, Api, api_in_thread, prepa
 def test_no_server_errors_across_the_api(
     make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
-    # A generous throttle: schemathesis signs in with random credentials a lot.
+    # A generous throttle and rate limit: schemathesis signs in with random
+    # credentials a lot, and sends about 5,000 requests a minute.
     runtime = prepare(make_settings(login_failures_per_address=100_000,
-                                    login_failures_per_account=100_000))  # fmt: skip
+                                    login_failures_per_account=100_000,
+                                    api_requests_per_minute_per_token=1_000_000,
+                                    api_requests_per_minute_per_address=1_000_000))  # fmt: skip
     with api_in_thread(runtime, free_port()) as url:
         token = Api.login(url, ADMIN_EMAIL, ADMIN_PASSWORD).http.headers["Authorization"]
         proc = subprocess.run(
@@ -44,3 +47,4 @@ def test_no_server_errors_across_the_api(
     assert cases and int(cases.group(1)) > 200, proc.stdout[-3000:]
     assert cases.group(1) == cases.group(2), proc.stdout[-3000:]
     assert "Server error" not in proc.stdout
+    assert "Rate limited" not in proc.stdout, proc.stdout[-3000:]  # the logic was reached

@@ -25,6 +25,8 @@ import pytest
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
+from tests.ci import every_suite_required
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TESTENV_DIR = REPO_ROOT / "tools" / "k8s-testenv"
 TESTENV_VAR = Path(os.environ.get("STOREFLEET_K8S_VAR", REPO_ROOT / "var" / "k8s"))
@@ -89,7 +91,7 @@ class Cluster:
 
 
 def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() == "true"
+    return every_suite_required()
 
 
 def _unavailable(message: str) -> None:

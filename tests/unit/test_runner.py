@@ -120,7 +120,7 @@ def test_a_retry_skips_steps_that_succeeded(runtime: Runtime) -> None:
 
         owner = s.get(User, 1)
         assert owner is not None
-        service.retry(s, runtime, owner, store_id)
+        service.retry(s, runtime, owner, store_id, client_ip="local")
     StoreOperator(runtime, driver).operate(store_id)
     assert _get(runtime, store_id).phase == Phase.ready
     assert driver.calls == Counter(one=1, two=1, three=2)

@@ -56,6 +56,23 @@ secretKeyRef:
 {{- end }}
 {{- end -}}
 
+{{/* This release's instance: the label value of its store namespaces
+     (storefleet.io/instance), which deploy.sh --purge-stores selects on. */}}
+{{- define "sf.instance" -}}
+{{- $instance := default (printf "%s.%s" .Release.Namespace .Release.Name) .Values.platform.instance | trunc 63 -}}
+{{- regexReplaceAll "[^A-Za-z0-9]+$" $instance "" -}}
+{{- end -}}
+
+{{/* The proxies the API believes (comma-separated), see api.trustedProxies. */}}
+{{- define "sf.trustedProxies" -}}
+{{- $np := .Values.networkPolicy -}}
+{{- if .Values.api.trustedProxies -}}
+{{ join "," .Values.api.trustedProxies }}
+{{- else if and .Values.ingress.enabled $np.enabled (not $np.apiFrom.anywhere) -}}
+10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,fc00::/7
+{{- end -}}
+{{- end -}}
+
 {{/* The environment shared by the API, the workers and the migration Job. */}}
 {{- define "sf.env" -}}
 - name: STOREFLEET_ENV
@@ -68,6 +85,8 @@ secretKeyRef:
 {{- end }}
 - name: STOREFLEET_DATA_DIR
   value: /tmp/storefleet
+- name: STOREFLEET_K8S_INSTANCE
+  value: {{ include "sf.instance" . | quote }}
 - name: HOME
   value: /tmp
 - name: STOREFLEET_SECRET_KEY

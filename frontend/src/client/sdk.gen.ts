@@ -2,7 +2,7 @@
 
 import type { Client, Options as Options2, TDataShape } from './client';
 import { client } from './client.gen';
-import type { CreateBackupData, CreateBackupErrors, CreateBackupResponses, CreateFleetUpgradeData, CreateFleetUpgradeErrors, CreateFleetUpgradeResponses, CreateStoreData, CreateStoreErrors, CreateStoreResponses, CreateUserData, CreateUserErrors, CreateUserResponses, DeleteStoreData, DeleteStoreErrors, DeleteStoreResponses, FleetReleasesData, FleetReleasesErrors, FleetReleasesResponses, FleetSummaryData, FleetSummaryErrors, FleetSummaryResponses, GetFleetUpgradeData, GetFleetUpgradeErrors, GetFleetUpgradeResponses, GetStoreData, GetStoreErrors, GetStoreResponses, HealthzData, HealthzResponses, ListAuditEventsData, ListAuditEventsErrors, ListAuditEventsResponses, ListBackupsData, ListBackupsErrors, ListBackupsResponses, ListFleetUpgradesData, ListFleetUpgradesErrors, ListFleetUpgradesResponses, ListStoresData, ListStoresErrors, ListStoresResponses, ListUsersData, ListUsersErrors, ListUsersResponses, LoginData, LoginErrors, LoginResponses, MeData, MeErrors, MeResponses, MetricsData, MetricsResponses, ReadyzData, ReadyzErrors, ReadyzResponses, RestoreStoreData, RestoreStoreErrors, RestoreStoreResponses, ResumeStoreData, ResumeStoreErrors, ResumeStoreResponses, RetryStoreData, RetryStoreErrors, RetryStoreResponses, StoreEventsData, StoreEventsErrors, StoreEventsResponses, StoreMailData, StoreMailErrors, StoreMailResponses, StoreOperationsData, StoreOperationsErrors, StoreOperationsResponses, StreamStoresData, StreamStoresErrors, StreamStoresResponses, SuspendStoreData, SuspendStoreErrors, SuspendStoreResponses, UpdateStoreData, UpdateStoreErrors, UpdateStoreResponses, UpdateUserData, UpdateUserErrors, UpdateUserResponses } from './types.gen';
+import type { CreateBackupData, CreateBackupErrors, CreateBackupResponses, CreateFleetUpgradeData, CreateFleetUpgradeErrors, CreateFleetUpgradeResponses, CreateSessionData, CreateSessionErrors, CreateSessionResponses, CreateStoreData, CreateStoreErrors, CreateStoreResponses, CreateUserData, CreateUserErrors, CreateUserResponses, DeleteSessionData, DeleteSessionErrors, DeleteSessionResponses, DeleteStoreData, DeleteStoreErrors, DeleteStoreResponses, FleetReleasesData, FleetReleasesErrors, FleetReleasesResponses, FleetSummaryData, FleetSummaryErrors, FleetSummaryResponses, GetFleetUpgradeData, GetFleetUpgradeErrors, GetFleetUpgradeResponses, GetStoreData, GetStoreErrors, GetStoreResponses, HealthzData, HealthzResponses, ListAuditEventsData, ListAuditEventsErrors, ListAuditEventsResponses, ListBackupsData, ListBackupsErrors, ListBackupsResponses, ListFleetUpgradesData, ListFleetUpgradesErrors, ListFleetUpgradesResponses, ListStoresData, ListStoresErrors, ListStoresResponses, ListUsersData, ListUsersErrors, ListUsersResponses, LoginData, LoginErrors, LoginResponses, MeData, MeErrors, MeResponses, MetricsData, MetricsResponses, ReadyzData, ReadyzErrors, ReadyzResponses, RestoreStoreData, RestoreStoreErrors, RestoreStoreResponses, ResumeStoreData, ResumeStoreErrors, ResumeStoreResponses, RetryStoreData, RetryStoreErrors, RetryStoreResponses, StoreEventsData, StoreEventsErrors, StoreEventsResponses, StoreMailData, StoreMailErrors, StoreMailResponses, StoreOperationsData, StoreOperationsErrors, StoreOperationsResponses, StreamStoresData, StreamStoresErrors, StreamStoresResponses, SuspendStoreData, SuspendStoreErrors, SuspendStoreResponses, UpdateStoreData, UpdateStoreErrors, UpdateStoreResponses, UpdateUserData, UpdateUserErrors, UpdateUserResponses } from './types.gen';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -20,6 +20,8 @@ export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends 
 
 /**
  * List Audit Events
+ *
+ * Audit events, newest first, optionally filtered.
  */
 export const listAuditEvents = <ThrowOnError extends boolean = false>(options?: Options<ListAuditEventsData, ThrowOnError>) => (options?.client ?? client).get<ListAuditEventsResponses, ListAuditEventsErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
@@ -29,6 +31,8 @@ export const listAuditEvents = <ThrowOnError extends boolean = false>(options?: 
 
 /**
  * Login
+ *
+ * Sign in as an API client: a bearer token for the Authorization header.
  */
 export const login = <ThrowOnError extends boolean = false>(options: Options<LoginData, ThrowOnError>) => (options.client ?? client).post<LoginResponses, LoginErrors, ThrowOnError>({
     url: '/api/auth/login',
@@ -46,6 +50,29 @@ export const me = <ThrowOnError extends boolean = false>(options?: Options<MeDat
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/auth/me',
     ...options
+});
+
+/**
+ * Delete Session
+ *
+ * Sign out of the dashboard: the session cookies are removed.
+ */
+export const deleteSession = <ThrowOnError extends boolean = false>(options?: Options<DeleteSessionData, ThrowOnError>) => (options?.client ?? client).delete<DeleteSessionResponses, DeleteSessionErrors, ThrowOnError>({ url: '/api/auth/session', ...options });
+
+/**
+ * Create Session
+ *
+ * Sign in as the dashboard: the token goes into an HttpOnly, SameSite=Strict
+ * cookie that page script cannot read; requests that change something must
+ * send ``csrf_token`` as ``X-CSRF-Token``.
+ */
+export const createSession = <ThrowOnError extends boolean = false>(options: Options<CreateSessionData, ThrowOnError>) => (options.client ?? client).post<CreateSessionResponses, CreateSessionErrors, ThrowOnError>({
+    url: '/api/auth/session',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
 });
 
 /**
@@ -141,8 +168,9 @@ export const createStore = <ThrowOnError extends boolean = false>(options: Optio
  * Stream Stores
  *
  * Server-Sent Events: one `store` event (the store's JSON) each time a
- * store you may see changes. Sign in with the bearer header, or with
- * ``access_token`` where a header cannot be sent.
+ * store you may see changes. Sign in with the bearer header or the
+ * dashboard's session cookie (read it with fetch, not EventSource); a token
+ * is never taken from the URL.
  */
 export const streamStores = <ThrowOnError extends boolean = false>(options?: Options<StreamStoresData, ThrowOnError>) => (options?.client ?? client).get<StreamStoresResponses, StreamStoresErrors, ThrowOnError>({ url: '/api/stores/stream', ...options });
 
@@ -314,6 +342,10 @@ export const createUser = <ThrowOnError extends boolean = false>(options: Option
 
 /**
  * Update User
+ *
+ * Change a user. The last active admin cannot be deactivated or demoted
+ * (409), nor can an admin deactivate itself; changing one's own password
+ * needs ``current_password`` (403 without it or when it is wrong).
  */
 export const updateUser = <ThrowOnError extends boolean = false>(options: Options<UpdateUserData, ThrowOnError>) => (options.client ?? client).patch<UpdateUserResponses, UpdateUserErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
@@ -342,6 +374,9 @@ export const metrics = <ThrowOnError extends boolean = false>(options?: Options<
 /**
  * Readyz
  *
- * Readiness: the platform database and the queue are reachable.
+ * Readiness: the platform database and the queue are reachable (else
+ * 503). The reconciler, which runs in the workers, is reported too: its
+ * last good sweep; when that is too old the status is ``degraded``, still
+ * 200, so that dead workers do not take the API's replicas out of service.
  */
 export const readyz = <ThrowOnError extends boolean = false>(options?: Options<ReadyzData, ThrowOnError>) => (options?.client ?? client).get<ReadyzResponses, ReadyzErrors, ThrowOnError>({ url: '/readyz', ...options });

@@ -38,6 +38,7 @@ export type AuditEventOut = {
      * Id
      */
     id: number;
+    result: AuditResult;
     /**
      * Target
      */
@@ -57,6 +58,11 @@ export type AuditPage = {
      */
     total: number;
 };
+
+/**
+ * AuditResult
+ */
+export type AuditResult = 'success' | 'failure';
 
 /**
  * BackupKind
@@ -620,6 +626,24 @@ export type RestoreRequest = {
 export type Role = 'admin' | 'member';
 
 /**
+ * SessionOut
+ *
+ * A dashboard session: the token is in an HttpOnly cookie, never here.
+ * Send ``csrf_token`` (also in the readable ``sf_csrf`` cookie) as
+ * ``X-CSRF-Token`` with every request that changes something.
+ */
+export type SessionOut = {
+    /**
+     * Csrf Token
+     */
+    csrf_token: string;
+    /**
+     * Expires In
+     */
+    expires_in: number;
+};
+
+/**
  * StepOut
  */
 export type StepOut = {
@@ -1108,6 +1132,10 @@ export type UserPage = {
  */
 export type UserUpdate = {
     /**
+     * Current Password
+     */
+    current_password?: string | null;
+    /**
      * Is Active
      */
     is_active?: boolean | null;
@@ -1166,6 +1194,24 @@ export type ListAuditEventsData = {
          * Offset
          */
         offset?: number;
+        /**
+         * Actor
+         *
+         * Part of the actor's email
+         */
+        actor?: string | null;
+        /**
+         * Action
+         *
+         * The action, e.g. auth.login_failed
+         */
+        action?: string | null;
+        /**
+         * Result
+         *
+         * Allowed or refused
+         */
+        result?: AuditResult | null;
     };
     url: '/api/audit';
 };
@@ -1176,7 +1222,7 @@ export type ListAuditEventsErrors = {
      */
     401: unknown;
     /**
-     * Signed in, but not allowed
+     * Signed in, but not allowed (or the CSRF token is missing)
      */
     403: unknown;
     /**
@@ -1213,9 +1259,13 @@ export type LoginErrors = {
      */
     422: HttpValidationError;
     /**
-     * A quota or rate limit was reached
+     * A quota or rate limit was reached (see Retry-After)
      */
     429: unknown;
+    /**
+     * Busy, or a dependency is down; try again (see Retry-After)
+     */
+    503: unknown;
 };
 
 export type LoginError = LoginErrors[keyof LoginErrors];
@@ -1252,6 +1302,66 @@ export type MeResponses = {
 
 export type MeResponse = MeResponses[keyof MeResponses];
 
+export type DeleteSessionData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/auth/session';
+};
+
+export type DeleteSessionErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+};
+
+export type DeleteSessionResponses = {
+    /**
+     * Successful Response
+     */
+    204: void;
+};
+
+export type DeleteSessionResponse = DeleteSessionResponses[keyof DeleteSessionResponses];
+
+export type CreateSessionData = {
+    body: LoginRequest;
+    path?: never;
+    query?: never;
+    url: '/api/auth/session';
+};
+
+export type CreateSessionErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+    /**
+     * A quota or rate limit was reached (see Retry-After)
+     */
+    429: unknown;
+    /**
+     * Busy, or a dependency is down; try again (see Retry-After)
+     */
+    503: unknown;
+};
+
+export type CreateSessionError = CreateSessionErrors[keyof CreateSessionErrors];
+
+export type CreateSessionResponses = {
+    /**
+     * Successful Response
+     */
+    200: SessionOut;
+};
+
+export type CreateSessionResponse = CreateSessionResponses[keyof CreateSessionResponses];
+
 export type FleetReleasesData = {
     body?: never;
     path?: never;
@@ -1265,7 +1375,7 @@ export type FleetReleasesErrors = {
      */
     401: unknown;
     /**
-     * Signed in, but not allowed
+     * Signed in, but not allowed (or the CSRF token is missing)
      */
     403: unknown;
 };
@@ -1292,7 +1402,7 @@ export type FleetSummaryErrors = {
      */
     401: unknown;
     /**
-     * Signed in, but not allowed
+     * Signed in, but not allowed (or the CSRF token is missing)
      */
     403: unknown;
 };
@@ -1328,7 +1438,7 @@ export type ListFleetUpgradesErrors = {
      */
     401: unknown;
     /**
-     * Signed in, but not allowed
+     * Signed in, but not allowed (or the CSRF token is missing)
      */
     403: unknown;
     /**
@@ -1361,7 +1471,7 @@ export type CreateFleetUpgradeErrors = {
      */
     401: unknown;
     /**
-     * Signed in, but not allowed
+     * Signed in, but not allowed (or the CSRF token is missing)
      */
     403: unknown;
     /**
@@ -1401,7 +1511,7 @@ export type GetFleetUpgradeErrors = {
      */
     401: unknown;
     /**
-     * Signed in, but not allowed
+     * Signed in, but not allowed (or the CSRF token is missing)
      */
     403: unknown;
     /**
@@ -1508,7 +1618,7 @@ export type CreateStoreErrors = {
      */
     422: HttpValidationError;
     /**
-     * A quota or rate limit was reached
+     * A quota or rate limit was reached (see Retry-After)
      */
     429: unknown;
 };
@@ -1527,14 +1637,7 @@ export type CreateStoreResponse = CreateStoreResponses[keyof CreateStoreResponse
 export type StreamStoresData = {
     body?: never;
     path?: never;
-    query?: {
-        /**
-         * Access Token
-         *
-         * For EventSource, which cannot send headers; prefer the header
-         */
-        access_token?: string | null;
-    };
+    query?: never;
     url: '/api/stores/stream';
 };
 
@@ -1543,13 +1646,7 @@ export type StreamStoresErrors = {
      * Not signed in, or the token expired or was tampered with
      */
     401: unknown;
-    /**
-     * Validation Error
-     */
-    422: HttpValidationError;
 };
-
-export type StreamStoresError = StreamStoresErrors[keyof StreamStoresErrors];
 
 export type StreamStoresResponses = {
     /**
@@ -2101,7 +2198,7 @@ export type ListUsersErrors = {
      */
     401: unknown;
     /**
-     * Signed in, but not allowed
+     * Signed in, but not allowed (or the CSRF token is missing)
      */
     403: unknown;
     /**
@@ -2134,7 +2231,7 @@ export type CreateUserErrors = {
      */
     401: unknown;
     /**
-     * Signed in, but not allowed
+     * Signed in, but not allowed (or the CSRF token is missing)
      */
     403: unknown;
     /**
@@ -2145,6 +2242,10 @@ export type CreateUserErrors = {
      * Validation Error
      */
     422: HttpValidationError;
+    /**
+     * Busy, or a dependency is down; try again (see Retry-After)
+     */
+    503: unknown;
 };
 
 export type CreateUserError = CreateUserErrors[keyof CreateUserErrors];
@@ -2176,7 +2277,7 @@ export type UpdateUserErrors = {
      */
     401: unknown;
     /**
-     * Signed in, but not allowed
+     * Signed in, but not allowed (or the CSRF token is missing)
      */
     403: unknown;
     /**
@@ -2184,9 +2285,21 @@ export type UpdateUserErrors = {
      */
     404: unknown;
     /**
+     * Conflicts with the current state
+     */
+    409: unknown;
+    /**
      * Validation Error
      */
     422: HttpValidationError;
+    /**
+     * A quota or rate limit was reached (see Retry-After)
+     */
+    429: unknown;
+    /**
+     * Busy, or a dependency is down; try again (see Retry-After)
+     */
+    503: unknown;
 };
 
 export type UpdateUserError = UpdateUserErrors[keyof UpdateUserErrors];

@@ -28,7 +28,7 @@ export function usePollInterval(): number | false {
   return useLiveMode() === 'live' ? false : POLL_MS;
 }
 
-export function LiveStatusProvider({ token, children }: { token: string; children: ReactNode }) {
+export function LiveStatusProvider({ children }: { children: ReactNode }) {
   const qc = useQueryClient();
   const [mode, setMode] = useState<LiveMode>('connecting');
 
@@ -52,7 +52,7 @@ export function LiveStatusProvider({ token, children }: { token: string; childre
     void (async () => {
       while (!abort.signal.aborted) {
         try {
-          await readEventStream('/api/stores/stream', token, onEvent, abort.signal);
+          await readEventStream('/api/stores/stream', onEvent, abort.signal);
         } catch {
           // Refused, cut or unreachable: poll meanwhile, and try again.
         }
@@ -62,7 +62,7 @@ export function LiveStatusProvider({ token, children }: { token: string; childre
       }
     })();
     return () => abort.abort();
-  }, [qc, token]);
+  }, [qc]);
 
   return <LiveContext.Provider value={mode}>{children}</LiveContext.Provider>;
 }

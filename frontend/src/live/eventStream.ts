@@ -1,7 +1,7 @@
 /**
- * Reads a Server-Sent Events stream with fetch rather than EventSource, so
- * the bearer token travels in the Authorization header and never in a URL
- * (where access logs and proxies would keep it).
+ * Reads a Server-Sent Events stream with fetch (the session cookie goes
+ * along, as with every same-origin request; no token is ever put in a URL,
+ * where access logs and proxies would keep it).
  */
 export type StreamEvent = { event: string; data: string };
 
@@ -35,14 +35,10 @@ export function parseEvents(buffer: string): { events: StreamEvent[]; rest: stri
 }
 
 /** Streams events from `url` until the server ends it, `signal` aborts, or it fails. */
-export async function readEventStream(
-  url: string,
-  token: string,
-  onEvent: (event: StreamEvent) => void,
-  signal: AbortSignal,
-): Promise<void> {
+export async function readEventStream(url: string, onEvent: (event: StreamEvent) => void, signal: AbortSignal): Promise<void> {
   const response = await fetch(url, {
-    headers: { Authorization: `Bearer ${token}`, Accept: 'text/event-stream' },
+    headers: { Accept: 'text/event-stream' },
+    credentials: 'same-origin',
     cache: 'no-store',
     signal,
   });

@@ -1,15 +1,18 @@
-"""HTTP endpoints: sign-in, the current user, and user management (admins)."""
+"""HTTP endpoints: signing in (a bearer token for API clients, a session
+cookie for the dashboard), the current user, and user management (admins)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import secrets
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, Response, status
 
-from storefleet.auth import repository, service
+from storefleet.auth import cookies, repository, service
 from storefleet.auth.schemas import (
     LoginRequest,
     Me,
+    SessionOut,
     Token,
     UserCreate,
     UserOut,
@@ -17,33 +20,46 @@ from storefleet.auth.schemas import (
     UserUpdate,
 )
 from storefleet.deps import AdminUser, ClientIP, CurrentUser, Offset, RuntimeDep, SessionDep, UserId
-from storefleet.exceptions import ERROR_RESPONSES, NotAuthenticated
-from storefleet.metrics import LOGIN_FAILURES
+from storefleet.exceptions import ERROR_RESPONSES
 from storefleet.stores import repository as stores_repository
 
 router = APIRouter(prefix="/api", responses={401: ERROR_RESPONSES[401]})
 
+_SIGN_IN_ERRORS: dict[int | str, dict[str, Any]] = {
+    429: ERROR_RESPONSES[429],
+    503: ERROR_RESPONSES[503],
+}
 
-@router.post(
-    "/auth/login",
-    response_model=Token,
-    tags=["auth"],
-    responses={429: ERROR_RESPONSES[429]},
-)
-def login(body: LoginRequest, session: SessionDep, runtime: RuntimeDep, ip: ClientIP) -> Token:
-    try:
-        token = service.login(
-            session,
-            runtime.throttle,
-            runtime.settings,
-            email=body.email,
-            password=body.password,
-            client_ip=ip,
-        )
-    except NotAuthenticated:
-        LOGIN_FAILURES.inc()
-        raise
+
+# Signing in opens no request transaction (no SessionDep): the password check
+# takes a while and must not hold the database's write lock meanwhile.
+@router.post("/auth/login", response_model=Token, tags=["auth"], responses=_SIGN_IN_ERRORS)
+def login(body: LoginRequest, runtime: RuntimeDep, ip: ClientIP) -> Token:
+    """Sign in as an API client: a bearer token for the Authorization header."""
+    token = service.login(runtime, email=body.email, password=body.password, client_ip=ip)
     return Token(access_token=token, expires_in=runtime.settings.access_token_minutes * 60)
+
+
+@router.post("/auth/session", response_model=SessionOut, tags=["auth"], responses=_SIGN_IN_ERRORS)
+def create_session(
+    body: LoginRequest, request: Request, response: Response, runtime: RuntimeDep, ip: ClientIP
+) -> SessionOut:
+    """Sign in as the dashboard: the token goes into an HttpOnly, SameSite=Strict
+    cookie that page script cannot read; requests that change something must
+    send ``csrf_token`` as ``X-CSRF-Token``."""
+    csrf = secrets.token_urlsafe(32)
+    token = service.login(
+        runtime, email=body.email, password=body.password, client_ip=ip, csrf=csrf
+    )
+    seconds = runtime.settings.access_token_minutes * 60
+    cookies.set_session(response, request, token, csrf, seconds)
+    return SessionOut(csrf_token=csrf, expires_in=seconds)
+
+
+@router.delete("/auth/session", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"])
+def delete_session(request: Request, response: Response) -> None:
+    """Sign out of the dashboard: the session cookies are removed."""
+    cookies.clear_session(response, request)
 
 
 @router.get("/auth/me", response_model=Me, tags=["auth"])
@@ -81,19 +97,37 @@ def list_users(
     response_model=UserOut,
     status_code=status.HTTP_201_CREATED,
     tags=["users"],
-    responses={403: ERROR_RESPONSES[403], 409: ERROR_RESPONSES[409]},
+    responses={403: ERROR_RESPONSES[403], 409: ERROR_RESPONSES[409], 503: ERROR_RESPONSES[503]},
 )
-def create_user(body: UserCreate, admin: AdminUser, session: SessionDep) -> UserOut:
-    return UserOut.model_validate(service.create_user(session, body, actor=admin))
+def create_user(
+    body: UserCreate, admin: AdminUser, session: SessionDep, runtime: RuntimeDep, ip: ClientIP
+) -> UserOut:
+    user = service.create_user(session, body, actor=admin, client_ip=ip, checks=runtime.passwords)
+    return UserOut.model_validate(user)
 
 
 @router.patch(
     "/users/{user_id}",
     response_model=UserOut,
     tags=["users"],
-    responses={403: ERROR_RESPONSES[403], 404: ERROR_RESPONSES[404]},
+    responses={
+        403: ERROR_RESPONSES[403],
+        404: ERROR_RESPONSES[404],
+        409: ERROR_RESPONSES[409],
+        429: ERROR_RESPONSES[429],
+        503: ERROR_RESPONSES[503],
+    },
 )
 def update_user(
-    user_id: UserId, body: UserUpdate, admin: AdminUser, session: SessionDep
+    user_id: UserId,
+    body: UserUpdate,
+    admin: AdminUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    ip: ClientIP,
 ) -> UserOut:
-    return UserOut.model_validate(service.update_user(session, user_id, body, actor=admin))
+    """Change a user. The last active admin cannot be deactivated or demoted
+    (409), nor can an admin deactivate itself; changing one's own password
+    needs ``current_password`` (403 without it or when it is wrong)."""
+    user = service.update_user(session, runtime, user_id, body, actor=admin, client_ip=ip)
+    return UserOut.model_validate(user)

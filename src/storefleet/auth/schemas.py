@@ -23,6 +23,15 @@ class Token(BaseModel):
     expires_in: int
 
 
+class SessionOut(BaseModel):
+    """A dashboard session: the token is in an HttpOnly cookie, never here.
+    Send ``csrf_token`` (also in the readable ``sf_csrf`` cookie) as
+    ``X-CSRF-Token`` with every request that changes something."""
+
+    csrf_token: str
+    expires_in: int
+
+
 class UserOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -53,6 +62,8 @@ class UserUpdate(BaseModel):
     is_active: bool | None = None
     role: Role | None = None
     password: Password | None = None
+    #: Needed to change one's own password.
+    current_password: Annotated[str | None, Field(min_length=1, max_length=128)] = None
     max_live_stores: Annotated[int | None, Field(ge=0, le=10_000)] = None
     max_creations_per_hour: Annotated[int | None, Field(ge=0, le=10_000)] = None
 

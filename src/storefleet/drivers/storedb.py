@@ -62,7 +62,9 @@ class ForeignDatabase(PermanentError):
 
 class StoreDatabases:
     def __init__(self, url: str, *, prefix: str, user_host: str, max_connections: int) -> None:
-        self._engine: Engine = create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=3)
+        self._engine: Engine = create_engine(
+            url, pool_pre_ping=True, pool_size=2, max_overflow=3, hide_parameters=True
+        )
         self._prefix = prefix
         self._host = user_host
         self._max_connections = max_connections

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 
-from storefleet.deps import AdminUser, CurrentUser, Offset, RuntimeDep, SessionDep
+from storefleet.deps import AdminUser, ClientIP, CurrentUser, Offset, RuntimeDep, SessionDep
 from storefleet.exceptions import ERROR_RESPONSES
 from storefleet.fleet import service
 from storefleet.fleet.schemas import (
@@ -33,12 +33,16 @@ UpgradeId = Annotated[int, Path(ge=1, le=2_147_483_647)]
     responses={409: ERROR_RESPONSES[409], 422: {"description": "Not a pinned release"}},
 )
 def create_fleet_upgrade(
-    body: FleetUpgradeCreate, admin: AdminUser, session: SessionDep, runtime: RuntimeDep
+    body: FleetUpgradeCreate,
+    admin: AdminUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    ip: ClientIP,
 ) -> FleetUpgradeOut:
     """Move the fleet to pinned releases, in waves. New stores get them at
     once; each store is backed up, upgraded and must take a real order, or it
     is restored from its backup and the upgrade halts with the reason."""
-    upgrade = service.create(session, runtime, admin, body)
+    upgrade = service.create(session, runtime, admin, body, client_ip=ip)
     return service.to_out(session, upgrade)
 
 

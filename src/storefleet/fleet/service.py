@@ -79,7 +79,7 @@ def _newer(a: str | None, b: str) -> str:
 
 
 def create(
-    session: Session, runtime: Runtime, user: User, data: FleetUpgradeCreate
+    session: Session, runtime: Runtime, user: User, data: FleetUpgradeCreate, *, client_ip: str
 ) -> FleetUpgrade:
     running = session.scalar(
         select(FleetUpgrade).where(FleetUpgrade.status == FleetStatus.running.value).limit(1)
@@ -140,7 +140,7 @@ def create(
         index += size
     audit.record(
         session, "fleet.upgrade", actor=user, target=f"fleet-upgrade:{upgrade.id}",
-        detail={**targets, "stores": len(plan), "waves": sizes},
+        detail={**targets, "stores": len(plan), "waves": sizes}, client_ip=client_ip,
     )  # fmt: skip
     if not plan:
         upgrade.status = FleetStatus.succeeded.value

@@ -132,6 +132,20 @@ require $sf_docroot . '/wp-load.php';
 require_once ABSPATH . 'wp-admin/includes/upgrade.php';
 require_once ABSPATH . 'wp-admin/includes/plugin.php';
 
+/* One installer run per store at a time: a run whose caller died (a worker
+ * killed mid-step, a Job pod replaced) may still be working when the step is
+ * tried again, and two runs would both add the sample products. The database
+ * server releases the lock when the holder's connection ends, so a crashed
+ * run never blocks the next one. A phase run again in a fresh process by
+ * this installer inherits its parent's lock. */
+if (empty($sf_request['_locked'])) {
+    $sf_lock = DB_NAME . '.storefleet-installer';
+    $sf_got = $GLOBALS['wpdb']->get_var($GLOBALS['wpdb']->prepare('SELECT GET_LOCK(%s, %d)', $sf_lock, 600));
+    if ((string)$sf_got !== '1') {
+        storefleet_fail('another installer run for this store did not finish within 600 s');
+    }
+}
+
 /* WordPress compares the password of its sign-in form with slashes added
  * (wp_magic_quotes() slashes $_POST, and wp_signon() uses it as it is), so
  * the hash must be of the slashed password, or passwords with ", ' or \
@@ -419,7 +433,7 @@ switch ($sf_action) {
                     storefleet_fail('WooCommerce could not be activated: ' . $sf_activated->get_error_message());
                 }
             }
-            $sf_configured = storefleet_reexec($sf_docroot, ['action' => 'configure'] + $sf_request);
+            $sf_configured = storefleet_reexec($sf_docroot, ['action' => 'configure', '_locked' => true] + $sf_request);
             if (empty($sf_configured['ok'])) {
                 storefleet_result($sf_configured, 1);
             }
@@ -451,7 +465,7 @@ switch ($sf_action) {
         $sf_result = ['ok' => true, 'wordpress' => $GLOBALS['wp_version'],
                    'wordpress_db_before' => $sf_before, 'wordpress_db' => (int)get_option('db_version')];
         if (is_plugin_active(STOREFLEET_WC_PLUGIN)) {
-            $sf_wc = storefleet_reexec($sf_docroot, ['action' => 'upgrade-woocommerce'] + $sf_request);
+            $sf_wc = storefleet_reexec($sf_docroot, ['action' => 'upgrade-woocommerce', '_locked' => true] + $sf_request);
             if (empty($sf_wc['ok'])) {
                 storefleet_result($sf_wc, 1);
             }

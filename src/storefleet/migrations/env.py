@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from storefleet import heartbeats as _heartbeats  # noqa: F401
-from storefleet.audit import models as _audit  # noqa: F401  (register tables)
+from storefleet import heartbeats as _heartbeats  # noqa: F401  (register tables)
+from storefleet.audit import models as _audit  # noqa: F401
 from storefleet.auth import models as _auth  # noqa: F401
 from storefleet.backups import models as _backups  # noqa: F401
 from storefleet.db import Base, make_engine

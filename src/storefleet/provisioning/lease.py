@@ -14,7 +14,6 @@ import threading
 from types import TracebackType
 
 from sqlalchemy import or_, update
-from sqlalchemy.exc import SQLAlchemyError
 
 from storefleet.db import Database, utcnow
 from storefleet.stores.models import Store
@@ -84,9 +83,14 @@ class Lease:
                     log.warning("lost the lease on store %s", self.store_id)
                     self.lost.set()
                     return
-            except SQLAlchemyError:
-                # The database may be back before the lease runs out: keep trying.
-                log.warning("could not renew the lease on store %s", self.store_id, exc_info=True)
+            except Exception:
+                # The thread's top level, and the one deliberate broad catch:
+                # whatever a renewal raises (a database that is down for a
+                # moment, a driver error, a bug), stopping here would let the
+                # lease run out under a running operation. Log it with its
+                # traceback and try again at the next interval (a third of the
+                # lease, so two more tries remain before it expires).
+                log.exception("could not renew the lease on store %s", self.store_id)
 
     def __enter__(self) -> Lease:
         self._thread = threading.Thread(

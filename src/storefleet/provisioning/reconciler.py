@@ -15,7 +15,8 @@ flush, a worker killed after taking it). Each sweep:
 - asks for the backups the schedule says are due, and expires backups past
   their retention.
 
-Each good sweep is recorded as a heartbeat (``/metrics`` reports its age).
+The sweep loop must outlive anything a sweep raises; each good sweep is
+recorded as a heartbeat that ``/readyz`` and ``/metrics`` report on.
 """
 
 from __future__ import annotations
@@ -25,9 +26,7 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from redis.exceptions import RedisError
 from sqlalchemy import exists, or_, select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from storefleet import heartbeats
@@ -55,6 +54,8 @@ log = logging.getLogger(__name__)
 
 _BATCH = 500
 _PROBES_AT_ONCE = 4
+#: Longest wait between sweeps after failures in a row (or the interval, if longer).
+_MAX_BACKOFF_SECONDS = 60.0
 
 
 class Reconciler:
@@ -265,15 +266,26 @@ class Reconciler:
 
     def _loop(self) -> None:
         interval = self.runtime.settings.reconcile_interval_seconds
+        failures = 0
         while not self._stop.is_set():
+            wait = interval
             try:
                 self.sweep()
                 heartbeats.beat(self.runtime.db, heartbeats.RECONCILER, self.owner)
-            except (SQLAlchemyError, RedisError, OSError):
-                # The database or the queue is down for a moment: the next sweep
-                # tries again; nothing is lost in between.
-                log.warning("reconcile sweep failed; retrying in %.0fs", interval, exc_info=True)
-            self._stop.wait(interval)
+                failures = 0
+            except Exception:
+                # The thread's top level, and the one deliberate broad catch: a
+                # sweep may raise anything (a locked SQLite queue, a psutil or
+                # Kubernetes error, a database that is down, a bug), and if this
+                # thread ended, nothing would re-enqueue lost work again. Log
+                # it with its traceback, back off, and sweep again; /readyz
+                # shows the missing heartbeats meanwhile.
+                failures += 1
+                wait = min(interval * 2**failures, max(interval, _MAX_BACKOFF_SECONDS))
+                log.exception(
+                    "reconcile sweep failed (%d in a row); next sweep in %.1fs", failures, wait
+                )
+            self._stop.wait(wait)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="reconciler", daemon=True)

@@ -91,9 +91,12 @@ def update_store(
     user: CurrentUser,
     session: SessionDep,
     runtime: RuntimeDep,
+    ip: ClientIP,
 ) -> StoreDetail:
     """Change a store's settings: its backup schedule."""
-    store = service.update_settings(session, user, store_id, body.backup_schedule_hours)
+    store = service.update_settings(
+        session, user, store_id, body.backup_schedule_hours, client_ip=ip
+    )
     return _detail(session, runtime, store)
 
 
@@ -236,10 +239,11 @@ def store_mail(
     responses={409: ERROR_RESPONSES[409]},
 )
 def retry_store(
-    store_id: StoreId, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+    store_id: StoreId, user: CurrentUser, session: SessionDep, runtime: RuntimeDep, ip: ClientIP
 ) -> StoreDetail:
     """Run a failed store's operation again; steps that succeeded are kept."""
-    return _detail(session, runtime, service.retry(session, runtime, user, store_id))
+    store = service.retry(session, runtime, user, store_id, client_ip=ip)
+    return _detail(session, runtime, store)
 
 
 @router.delete(
@@ -253,6 +257,7 @@ def delete_store(
     user: CurrentUser,
     session: SessionDep,
     runtime: RuntimeDep,
+    ip: ClientIP,
     final_backup: Annotated[
         bool,
         Query(description="Back the store up first (kept for the platform's final_backup_days)"),
@@ -260,5 +265,7 @@ def delete_store(
 ) -> StoreDetail:
     """Delete a store in any phase; an operation in flight stops and the store
     is cleaned up. A store that was ever ready is backed up first."""
-    store = service.delete(session, runtime, user, store_id, final_backup=final_backup)
+    store = service.delete(
+        session, runtime, user, store_id, final_backup=final_backup, client_ip=ip
+    )
     return _detail(session, runtime, store)

@@ -31,6 +31,13 @@ def count_created_since(session: Session, owner_id: int, since: dt.datetime) -> 
     return session.scalar(q) or 0
 
 
+def oldest_created_since(session: Session, owner_id: int, since: dt.datetime) -> dt.datetime | None:
+    q = select(func.min(Store.created_at)).where(
+        Store.owner_id == owner_id, Store.created_at >= since
+    )
+    return session.scalar(q)
+
+
 def by_live_name(session: Session, name: str) -> Store | None:
     return session.scalar(select(Store).where(Store.live_name == name))
 

@@ -53,8 +53,24 @@ def request_work(session: Session, runtime: Runtime, store: Store) -> None:
     after_commit(session, lambda: queue.enqueue_store(store_id))
 
 
+_HOUR = dt.timedelta(hours=1)
+
+
 def _limit(user: User, own: int | None, default: int) -> int:
     return own if own is not None else default
+
+
+def _quota_refusal(
+    message: str, user: User, client_ip: str, name: str, retry_after: float, quota: str
+) -> TooManyRequests:
+    return TooManyRequests(
+        message,
+        retry_after=retry_after,
+        audit=audit.refused(
+            "store.create", actor=user, target=f"store-name:{name}", client_ip=client_ip,
+            detail={"refused": quota},
+        ),
+    )  # fmt: skip
 
 
 def create(
@@ -63,7 +79,7 @@ def create(
     user: User,
     data: StoreCreate,
     *,
-    client_ip: str | None = None,
+    client_ip: str,
 ) -> tuple[Store, str | None]:
     """Record a new store (phase ``pending``) and queue its provisioning.
 
@@ -76,17 +92,22 @@ def create(
     # Quotas bind members; admins run the platform and are not limited.
     max_live = _limit(user, user.max_live_stores, settings.max_live_stores)
     if not user.is_admin and repository.count_live(session, user.id) >= max_live:
-        raise TooManyRequests(
+        # Waiting alone frees nothing; a minute is when a deletion may have.
+        raise _quota_refusal(
             f"Quota reached: at most {max_live} live stores per user. "
-            "Delete a store or ask an admin to raise your quota."
-        )
+            "Delete a store or ask an admin to raise your quota.",
+            user, client_ip, data.name, 60, "live stores",
+        )  # fmt: skip
     max_hour = _limit(user, user.max_creations_per_hour, settings.max_creations_per_hour)
-    since = utcnow() - dt.timedelta(hours=1)
+    now = utcnow()
+    since = now - _HOUR
     if not user.is_admin and repository.count_created_since(session, user.id, since) >= max_hour:
-        raise TooManyRequests(
+        oldest = repository.oldest_created_since(session, user.id, since)
+        free_at = (oldest or now) + _HOUR
+        raise _quota_refusal(
             f"Rate limit reached: at most {max_hour} store creations per user per hour.",
-            retry_after=3600,
-        )
+            user, client_ip, data.name, (free_at - now).total_seconds(), "creations per hour",
+        )  # fmt: skip
     if repository.by_live_name(session, data.name) is not None:
         raise Conflict(f"The name {data.name!r} is taken by another store")
 
@@ -189,7 +210,9 @@ def _in_flight(session: Session, store: Store) -> None:
         )
 
 
-def retry(session: Session, runtime: Runtime, user: User, store_id: int) -> Store:
+def retry(
+    session: Session, runtime: Runtime, user: User, store_id: int, *, client_ip: str
+) -> Store:
     """Run a failed store's failed operation (provision, delete or restore)
     again; its steps that succeeded are kept."""
     store = get_visible(session, user, store_id, for_update=True)
@@ -216,13 +239,21 @@ def retry(session: Session, runtime: Runtime, user: User, store_id: int) -> Stor
         set_phase(session, store, phase, message)
     else:
         repository.add_event(session, store.id, "operation", message)
-    audit.record(session, "store.retry", actor=user, target=f"store:{store.id}")
+    audit.record(
+        session, "store.retry", actor=user, target=f"store:{store.id}", client_ip=client_ip
+    )
     request_work(session, runtime, store)
     return store
 
 
 def delete(
-    session: Session, runtime: Runtime, user: User, store_id: int, *, final_backup: bool = True
+    session: Session,
+    runtime: Runtime,
+    user: User,
+    store_id: int,
+    *,
+    final_backup: bool = True,
+    client_ip: str,
 ) -> Store:
     """Ask for the store to be removed. Allowed in every phase: an operation
     in flight stops at its next step and then the store is cleaned up. A store
@@ -270,7 +301,7 @@ def delete(
             final.operation_id = op.id
     audit.record(
         session, "store.delete", actor=user, target=f"store:{store.id}",
-        detail={"final_backup": final_backup},
+        detail={"final_backup": final_backup}, client_ip=client_ip,
     )  # fmt: skip
     request_work(session, runtime, store)
     return store
@@ -309,7 +340,7 @@ def _request(
     kind: Operation,
     params: dict[str, object] | None = None,
     *,
-    client_ip: str | None = None,
+    client_ip: str,
 ) -> StoreOperation:
     allowed = OPERATION_PHASES[kind].allowed_from
     if store.desired != Desired.present or store.phase not in allowed:
@@ -327,7 +358,7 @@ def _request(
 
 
 def take_backup(
-    session: Session, runtime: Runtime, user: User, store_id: int, *, client_ip: str | None = None
+    session: Session, runtime: Runtime, user: User, store_id: int, *, client_ip: str
 ) -> Backup:
     store = get_visible(session, user, store_id, for_update=True)
     backup = backups.create(session, store, BackupKind.manual, requested_by=user.email)
@@ -357,7 +388,7 @@ def restore(
     store_id: int,
     backup_id: int,
     *,
-    client_ip: str | None = None,
+    client_ip: str,
 ) -> StoreOperation:
     store = get_visible(session, user, store_id, for_update=True)
     backup = backups.get(session, backup_id)
@@ -374,27 +405,32 @@ def restore(
 
 
 def suspend(
-    session: Session, runtime: Runtime, user: User, store_id: int, *, client_ip: str | None = None
+    session: Session, runtime: Runtime, user: User, store_id: int, *, client_ip: str
 ) -> StoreOperation:
     store = get_visible(session, user, store_id, for_update=True)
     return _request(session, runtime, user, store, Operation.suspend, client_ip=client_ip)
 
 
 def resume(
-    session: Session, runtime: Runtime, user: User, store_id: int, *, client_ip: str | None = None
+    session: Session, runtime: Runtime, user: User, store_id: int, *, client_ip: str
 ) -> StoreOperation:
     store = get_visible(session, user, store_id, for_update=True)
     return _request(session, runtime, user, store, Operation.resume, client_ip=client_ip)
 
 
 def update_settings(
-    session: Session, user: User, store_id: int, backup_schedule_hours: float | None
+    session: Session,
+    user: User,
+    store_id: int,
+    backup_schedule_hours: float | None,
+    *,
+    client_ip: str,
 ) -> Store:
     store = get_visible(session, user, store_id, for_update=True)
     store.backup_schedule_hours = backup_schedule_hours
     audit.record(
         session, "store.settings", actor=user, target=f"store:{store.id}",
-        detail={"backup_schedule_hours": backup_schedule_hours},
+        detail={"backup_schedule_hours": backup_schedule_hours}, client_ip=client_ip,
     )  # fmt: skip
     return store
 

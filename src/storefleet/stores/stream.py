@@ -11,14 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
-from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from sqlalchemy import select
 from sse_starlette.event import ServerSentEvent
 from sse_starlette.sse import EventSourceResponse
 
+from storefleet.auth import cookies
 from storefleet.auth import service as auth_service
 from storefleet.db import utcnow
 from storefleet.deps import RuntimeDep
@@ -35,9 +35,11 @@ _POLL_SECONDS = 1.0
 _LOOKBACK = dt.timedelta(seconds=5)
 
 
-def _user(runtime: Runtime, request: Request, access_token: str | None) -> int:
+def _user(runtime: Runtime, request: Request) -> int:
+    # The Authorization header or the dashboard's session cookie, never a URL:
+    # URLs end up in access logs, proxies' logs and browser history.
     header = request.headers.get("authorization", "")
-    token = header[7:] if header.lower().startswith("bearer ") else access_token
+    token = header[7:] if header.lower().startswith("bearer ") else cookies.session_token(request)
     if not token:
         raise NotAuthenticated("Not signed in")
     with runtime.db.transaction(write=False) as session:
@@ -68,18 +70,12 @@ def _changes(
         401: ERROR_RESPONSES[401],
     },
 )
-async def stream_stores(
-    request: Request,
-    runtime: RuntimeDep,
-    access_token: Annotated[
-        str | None,
-        Query(description="For EventSource, which cannot send headers; prefer the header"),
-    ] = None,
-) -> EventSourceResponse:
+async def stream_stores(request: Request, runtime: RuntimeDep) -> EventSourceResponse:
     """Server-Sent Events: one `store` event (the store's JSON) each time a
-    store you may see changes. Sign in with the bearer header, or with
-    ``access_token`` where a header cannot be sent."""
-    user_id = await anyio.to_thread.run_sync(_user, runtime, request, access_token)
+    store you may see changes. Sign in with the bearer header or the
+    dashboard's session cookie (read it with fetch, not EventSource); a token
+    is never taken from the URL."""
+    user_id = await anyio.to_thread.run_sync(_user, runtime, request)
 
     async def events() -> AsyncIterator[ServerSentEvent]:
         since = utcnow()

@@ -3,13 +3,20 @@ import { render, screen } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it, vi } from 'vitest';
 import { configureClient } from '../../api/setup';
-import { getToken, setToken } from '../../api/session';
+import { isSignedIn, setSignedIn } from '../../api/session';
 import { client } from '../../client/client.gen';
 import { SignInPage } from './SignInPage';
 
+let requests: Request[] = [];
+
 function renderWith(response: () => Response) {
   configureClient();
-  client.setConfig({ baseUrl: 'http://localhost', fetch: (async () => response()) as unknown as typeof fetch });
+  requests = [];
+  const fetchMock = async (request: Request) => {
+    requests.push(request);
+    return response();
+  };
+  client.setConfig({ baseUrl: 'http://localhost', fetch: fetchMock as unknown as typeof fetch });
   render(
     <QueryClientProvider client={new QueryClient()}>
       <SignInPage />
@@ -39,11 +46,15 @@ describe('SignInPage', () => {
     expect(await screen.findByRole('alert')).toHaveTextContent('Too many failed sign-ins; try again later (try again in 5 min)');
   });
 
-  it('keeps the token when the credentials are right', async () => {
-    setToken(null);
-    renderWith(() => json({ access_token: 'a.b.c', token_type: 'bearer', expires_in: 3600 }, 200));
+  it('signs in with a session cookie and keeps no token where script can read it', async () => {
+    setSignedIn(false);
+    localStorage.clear();
+    renderWith(() => json({ csrf_token: 'csrf-value', expires_in: 3600 }, 200));
     await signIn('right-password');
-    await vi.waitFor(() => expect(getToken()).toBe('a.b.c'));
-    setToken(null);
+    await vi.waitFor(() => expect(isSignedIn()).toBe(true));
+    expect(requests.map((r) => `${r.method} ${new URL(r.url).pathname}`)).toEqual(['POST /api/auth/session']);
+    expect(localStorage.length).toBe(0);
+    expect(sessionStorage.length).toBe(0);
+    setSignedIn(false);
   });
 });

@@ -1,8 +1,8 @@
-/** The signed-in user (`me`) and signing in (`login`). */
+/** The signed-in user (`me`), signing in (`login`) and out (`logout`). */
 import { useMutation, useQuery } from '@tanstack/react-query';
-import { login, me } from '../../client';
+import { createSession, deleteSession, me } from '../../client';
 import type { LoginRequest } from '../../client';
-import { setToken } from '../../api/session';
+import { setSignedIn } from '../../api/session';
 
 export const authKeys = {
   all: ['auth'] as const,
@@ -18,9 +18,20 @@ export function useMe(enabled = true) {
   });
 }
 
+/** Signs in with a session cookie; the response carries no token to keep. */
 export function useLogin() {
   return useMutation({
-    mutationFn: async (body: LoginRequest) => (await login({ body, throwOnError: true })).data,
-    onSuccess: (token) => setToken(token.access_token),
+    mutationFn: async (body: LoginRequest) => (await createSession({ body, throwOnError: true })).data,
+    onSuccess: () => setSignedIn(true),
+  });
+}
+
+export function useLogout() {
+  return useMutation({
+    mutationFn: async () => {
+      await deleteSession({ throwOnError: true });
+    },
+    // Signed out here whatever the server said: the cookies are its to clear.
+    onSettled: () => setSignedIn(false),
   });
 }

@@ -56,6 +56,8 @@ STORE_LABEL = "storefleet.io/store"
 #: The store's uid: what proves that a namespace or Secret is this store's
 #: (row ids repeat after a platform-database reset; uids do not).
 UID_LABEL = "storefleet.io/store-uid"
+#: The platform release a store namespace belongs to (deploy.sh --purge-stores).
+INSTANCE_LABEL = "storefleet.io/instance"
 RELEASE = "store"
 DEPLOYMENT = "store"
 SERVICE = "store"
@@ -243,7 +245,11 @@ class KubernetesDriver(Day2Steps, StoreDriver):
             body = client.V1Namespace(
                 metadata=client.V1ObjectMeta(
                     name=ns,
-                    labels={**self._labels(ctx.store), "storefleet.io/store-name": ctx.store.name},
+                    labels={
+                        **self._labels(ctx.store),
+                        INSTANCE_LABEL: self.settings.k8s_instance,
+                        "storefleet.io/store-name": ctx.store.name,
+                    },
                 )
             )
             try:
