@@ -104,7 +104,7 @@ def create(
             Store.phase.in_([Phase.ready.value, Phase.degraded.value]),
         )
         .order_by(Store.id)
-        .with_for_update()
+        .with_for_update(of=Store)  # not the joined owner (PostgreSQL refuses)
     ).all()
     plan: list[tuple[Store, dict[str, str]]] = []
     for store in candidates:

@@ -131,7 +131,9 @@ export function UpgradeProgress({ upgrade }: { upgrade: FleetUpgradeOut }) {
       </h2>
       <p className="muted">
         WordPress {upgrade.previous_wordpress} → {upgrade.wordpress}, WooCommerce {upgrade.previous_woocommerce} →{' '}
-        {upgrade.woocommerce}; waves of {upgrade.waves.join(', ')}; asked by {upgrade.requested_by},{' '}
+        {upgrade.woocommerce}
+        {upgrade.waves.length > 0 ? `; waves of ${upgrade.waves.join(', ')} store(s)` : ''}; asked by{' '}
+        {upgrade.requested_by},{' '}
         {formatDateTime(upgrade.created_at)}.
       </p>
       {upgrade.halted_reason && (
