@@ -70,5 +70,6 @@ clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
 include mk/k8s.mk
+include mk/images.mk
 include mk/frontend.mk
 include mk/deploy.mk

@@ -12,16 +12,15 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 NAMESPACE="${STOREFLEET_NAMESPACE:-storefleet}"
 RELEASE="${STOREFLEET_RELEASE:-storefleet}"
 TIMEOUT="${STOREFLEET_DEPLOY_TIMEOUT:-10m}"
-PLATFORM_IMAGE="storefleet/platform:dev"
-STORE_IMAGE="storefleet/store:dev"
+IMAGES=(platform store mariadb redis) # storefleet/<name>:dev, as values-local.yaml names them
 
 usage() {
     cat <<EOF
 Usage: ./deploy.sh [--build] [--values FILE]... [--allow-context] [--timeout 10m]
        ./deploy.sh --uninstall [--purge-stores] [--allow-context]
 
-  --build           build images/platform and images/store as ${PLATFORM_IMAGE} and
-                    ${STORE_IMAGE}, and load them into the cluster (kind, k3d)
+  --build           build images/{platform,store,mariadb,redis}/Dockerfile as
+                    storefleet/<name>:dev and load them into the cluster (kind, k3d)
   --values FILE     extra values for charts/storefleet (after values-local.yaml)
   --allow-context   deploy to a context that is not docker-desktop, kind-*, k3d-*,
                     rancher-desktop or minikube
@@ -31,7 +30,8 @@ Usage: ./deploy.sh [--build] [--values FILE]... [--allow-context] [--timeout 10m
                     (label storefleet.io/instance; other releases' stores are kept)
 
 Environment: STOREFLEET_NAMESPACE (${NAMESPACE}), STOREFLEET_RELEASE (${RELEASE}),
-WOOCOMMERCE_SHA256 (for --build, unless images/store/versions.env records it).
+STOREFLEET_ARTIFACTS (for --build: the directory holding the WordPress and
+WooCommerce archives, default ../shared/vendor).
 EOF
 }
 
@@ -112,34 +112,40 @@ fi
 
 # -- images -----------------------------------------------------------------------
 if $build; then
-    from_env="${WOOCOMMERCE_SHA256:-}"
+    # The store's releases: the pinned versions and archive digests, the archives
+    # from STOREFLEET_ARTIFACTS (images/README.md).
+    artifacts="${STOREFLEET_ARTIFACTS:-${ROOT}/../shared/vendor}"
     # shellcheck source=images/store/versions.env
     source "${ROOT}/images/store/versions.env"
-    woocommerce_sha="${from_env:-${WOOCOMMERCE_SHA256:-}}"
-    [[ -n "${woocommerce_sha}" ]] ||
-        die "record the SHA-256 of woocommerce.${WOOCOMMERCE_VERSION}.zip in images/store/versions.env (images/README.md)"
-    log "building ${STORE_IMAGE}"
-    docker build -f "${ROOT}/images/store/Dockerfile" -t "${STORE_IMAGE}" \
-        --build-arg "WORDPRESS_TAG=${WORDPRESS_TAG}" \
-        --build-arg "WOOCOMMERCE_VERSION=${WOOCOMMERCE_VERSION}" \
-        --build-arg "WOOCOMMERCE_SHA256=${woocommerce_sha}" \
-        --build-arg "WP_CLI_VERSION=${WP_CLI_VERSION}" \
-        "${ROOT}/images/store"
-    log "building ${PLATFORM_IMAGE}"
-    docker build -f "${ROOT}/images/platform/Dockerfile" -t "${PLATFORM_IMAGE}" "${ROOT}"
+    wp_sha="$(awk -v f="wordpress-${WORDPRESS_VERSION}.tar.gz" '$2 == f {print $1}' "${artifacts}/SHA256SUMS" 2>/dev/null || true)"
+    wc_sha="$(awk -v f="woocommerce-${WOOCOMMERCE_VERSION}.zip" '$2 == f {print $1}' "${artifacts}/SHA256SUMS" 2>/dev/null || true)"
+    [[ -n "${wp_sha}" && -n "${wc_sha}" ]] ||
+        die "no SHA256SUMS with the release archives in ${artifacts} (set STOREFLEET_ARTIFACTS)"
+    for name in "${IMAGES[@]}"; do
+        log "building storefleet/${name}:dev"
+        extra=()
+        if [[ "${name}" == store ]]; then
+            extra=(--build-context "releases=${artifacts}"
+                --build-arg "WORDPRESS_VERSION=${WORDPRESS_VERSION}" --build-arg "WORDPRESS_SHA256=${wp_sha}"
+                --build-arg "WOOCOMMERCE_VERSION=${WOOCOMMERCE_VERSION}" --build-arg "WOOCOMMERCE_SHA256=${wc_sha}")
+        fi
+        docker build -f "${ROOT}/images/${name}/Dockerfile" -t "storefleet/${name}:dev" "${extra[@]}" "${ROOT}"
+    done
     case "${flavour}" in
         kind)
             need kind "https://kind.sigs.k8s.io/"
-            for image in "${PLATFORM_IMAGE}" "${STORE_IMAGE}"; do
-                kind load docker-image "${image}" --name "${context#kind-}"
+            for name in "${IMAGES[@]}"; do
+                kind load docker-image "storefleet/${name}:dev" --name "${context#kind-}"
             done
             ;;
         k3d)
             need k3d "https://k3d.io/"
-            k3d image import "${PLATFORM_IMAGE}" "${STORE_IMAGE}" --cluster "${context#k3d-}"
+            refs=()
+            for name in "${IMAGES[@]}"; do refs+=("storefleet/${name}:dev"); done
+            k3d image import "${refs[@]}" --cluster "${context#k3d-}"
             ;;
         minikube)
-            for image in "${PLATFORM_IMAGE}" "${STORE_IMAGE}"; do minikube image load "${image}"; done
+            for name in "${IMAGES[@]}"; do minikube image load "storefleet/${name}:dev"; done
             ;;
         *) ;; # Docker Desktop's Kubernetes sees the images docker builds.
     esac

@@ -4,9 +4,15 @@ The cluster comes from, in order:
 1. ``STOREFLEET_TEST_KUBECONFIG`` — any cluster (Docker Desktop, kind, k3d, ...);
 2. the test environment already started by ``make k8s-up`` (``var/k8s/kubeconfig``);
 3. the test environment started here from the binaries built by
-   ``make k8s-testenv``, and stopped again when the session ends.
+   ``make k8s-testenv`` and the images of ``make images``, and stopped again
+   when the session ends.
 When none is available the suite is skipped with the command that enables
 it, except under ``CI=true``, where a missing cluster fails the run.
+
+The test environment has one real node (containerd, images built here) and
+kwok's simulated nodes, tainted so that only workloads that tolerate them
+(``Cluster.on_simulated_nodes()``: scale tests, and the chart tests whose
+images need a stores database the node cannot reach yet) land there.
 """
 
 from __future__ import annotations
@@ -31,7 +37,12 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 TESTENV_DIR = REPO_ROOT / "tools" / "k8s-testenv"
 TESTENV_VAR = Path(os.environ.get("STOREFLEET_K8S_VAR", REPO_ROOT / "var" / "k8s"))
 TESTENV_KUBECONFIG = TESTENV_VAR / "kubeconfig"
+IMAGES_ENV = REPO_ROOT / "var" / "images.env"
 NAMESPACE_LABEL = "storefleet.dev/test"
+# The taint of the test environment's simulated nodes (tools/k8s-testenv/lib.sh).
+SIMULATED_TAINT = "storefleet.dev/simulated"
+# What a real cluster pulls for the generic test pods.
+PUBLIC_IMAGES = {"pause": "registry.k8s.io/pause:3.10", "toolbox": "busybox:1.36"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,10 +53,33 @@ class Cluster:
     api: client.ApiClient
     kubectl: str
     helm: str
-    # True for the kwok-simulated test environment, whose nodes we know.
+    # True for the test environment (tools/k8s-testenv): one real node and
+    # kwok's simulated nodes, whose names and taint we know.
     simulated: bool
     # Helm keeps its config, cache and repositories here, not in the user's home.
     helm_home: Path
+    # Image references by name (pause, toolbox, store, platform, mariadb,
+    # redis): var/images.env on the test environment, public ones elsewhere.
+    images: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def image(self, name: str) -> str:
+        """The image to run for ``name``; fails when the test environment lacks it."""
+        if name in self.images:
+            return self.images[name]
+        if not self.simulated and name in PUBLIC_IMAGES:
+            return PUBLIC_IMAGES[name]
+        _unavailable(f"no {name} image: run `make images`")
+        raise AssertionError("unreachable")
+
+    def on_simulated_nodes(self) -> dict[str, Any]:
+        """Helm values (nodeSelector + tolerations) that put a chart's pods on
+        kwok's simulated nodes; empty on other clusters."""
+        if not self.simulated:
+            return {}
+        return {
+            "nodeSelector": {"type": "kwok"},
+            "tolerations": [{"key": SIMULATED_TAINT, "operator": "Exists", "effect": "NoSchedule"}],
+        }
 
     def run(
         self, tool: str, *args: str, check: bool = True, timeout: float = 120
@@ -67,14 +101,16 @@ class Cluster:
         return result
 
     def bind_volume(self, name: str, namespace: str, claim: str, size: str = "10Gi") -> str:
-        """A hostPath PersistentVolume reserved for one claim (simulated nodes
-        have no storage provisioner). The caller deletes it."""
+        """A hostPath PersistentVolume reserved for one claim, for pods on
+        simulated nodes (which the volume provisioner cannot serve). It carries
+        the default StorageClass, which the claim gets too. The caller deletes it."""
         client.CoreV1Api(self.api).create_persistent_volume(
             client.V1PersistentVolume(
                 metadata=client.V1ObjectMeta(name=name, labels={NAMESPACE_LABEL: "true"}),
                 spec=client.V1PersistentVolumeSpec(
                     capacity={"storage": size},
                     access_modes=["ReadWriteOnce"],
+                    storage_class_name=self._default_storage_class(),
                     persistent_volume_reclaim_policy="Retain",
                     host_path=client.V1HostPathVolumeSource(path=f"/tmp/{name}"),
                     claim_ref=client.V1ObjectReference(namespace=namespace, name=claim),
@@ -83,11 +119,23 @@ class Cluster:
         )
         return name
 
+    def _default_storage_class(self) -> str | None:
+        for sc in client.StorageV1Api(self.api).list_storage_class().items:
+            annotations = sc.metadata.annotations or {}
+            if annotations.get("storageclass.kubernetes.io/is-default-class") == "true":
+                return str(sc.metadata.name)
+        return None
+
     def api_client_as(self, user: str) -> client.ApiClient:
         """An API client for the same cluster that impersonates ``user``."""
         impersonating = client.ApiClient(self.api.configuration)
         impersonating.set_default_header("Impersonate-User", user)
         return impersonating
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked k8s_last (the test of k8s-down) run after all the others."""
+    items.sort(key=lambda item: item.get_closest_marker("k8s_last") is not None)
 
 
 def _in_ci() -> bool:
@@ -131,6 +179,26 @@ def _testenv_built() -> bool:
     )
 
 
+# Whether this session started the test environment (the k8s-down test starts
+# it again if it did not, so that a `make k8s-up` environment stays up).
+_SESSION: dict[str, bool] = {}
+
+
+def started_by_this_session() -> bool:
+    return _SESSION.get("started_here", False)
+
+
+def _testenv_images() -> dict[str, str]:
+    """var/images.env (``make images``) as {"store": ref, ...}."""
+    images = {}
+    if IMAGES_ENV.is_file():
+        for line in IMAGES_ENV.read_text().splitlines():
+            key, _, value = line.partition("=")
+            if key.startswith("STOREFLEET_") and key.endswith("_IMAGE") and value:
+                images[key.removeprefix("STOREFLEET_").removesuffix("_IMAGE").lower()] = value
+    return images
+
+
 def _tool(name: str) -> str:
     for candidate in (TESTENV_VAR / "bin" / name, _testenv_bin() / name):
         if candidate.exists():
@@ -158,6 +226,8 @@ def k8s(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                 "no cluster: the test environment is not built (run `make k8s-testenv`, "
                 "or set STOREFLEET_TEST_KUBECONFIG to a cluster's kubeconfig)"
             )
+        if not IMAGES_ENV.is_file():
+            _unavailable("no images for the test node: run `make images`")
         up = subprocess.run(
             [str(TESTENV_DIR / "up.sh")], capture_output=True, text=True, timeout=180
         )
@@ -167,6 +237,7 @@ def k8s(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         kubeconfig, simulated = TESTENV_KUBECONFIG, True
 
     api = _api_client(kubeconfig)
+    _SESSION["started_here"] = started_here
     try:
         yield Cluster(
             kubeconfig,
@@ -175,6 +246,7 @@ def k8s(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             helm=_tool("helm"),
             simulated=simulated,
             helm_home=tmp_path_factory.mktemp("helm"),
+            images=_testenv_images() if simulated else {},
         )
     finally:
         api.close()

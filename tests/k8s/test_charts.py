@@ -214,7 +214,9 @@ def platform(k8s, tmp_path_factory) -> Iterator[Platform]:
         overrides = _values_file(
             tmp_path_factory.mktemp("platform"),
             "overrides.yaml",
-            {"rbac": {"storeNamespacePrefix": STORE_PREFIX}},
+            # On the test environment the platform's pods go to the simulated
+            # nodes: test_node.py runs the images on the real node.
+            {"rbac": {"storeNamespacePrefix": STORE_PREFIX}, **k8s.on_simulated_nodes()},
         )
         started = time.monotonic()
         k8s.run(
@@ -365,7 +367,7 @@ def _secret(name: str) -> client.V1Secret:
     return client.V1Secret(metadata=client.V1ObjectMeta(name=name), string_data={"k": "v"})
 
 
-def _deployment() -> client.V1Deployment:
+def _deployment(image: str) -> client.V1Deployment:
     labels = {"app": "probe"}
     return client.V1Deployment(
         metadata=client.V1ObjectMeta(name="probe"),
@@ -374,11 +376,7 @@ def _deployment() -> client.V1Deployment:
             selector=client.V1LabelSelector(match_labels=labels),
             template=client.V1PodTemplateSpec(
                 metadata=client.V1ObjectMeta(labels=labels),
-                spec=client.V1PodSpec(
-                    containers=[
-                        client.V1Container(name="probe", image="registry.k8s.io/pause:3.10")
-                    ]
-                ),
+                spec=client.V1PodSpec(containers=[client.V1Container(name="probe", image=image)]),
             ),
         ),
     )
@@ -402,7 +400,7 @@ def test_worker_service_account_is_allowed_store_namespaces_only(k8s, platform):
         lambda: core.create_namespaced_secret(store_ns, _secret("store-admin")),
         "create a Secret in the store namespace",
     )
-    apps.create_namespaced_deployment(store_ns, _deployment())
+    apps.create_namespaced_deployment(store_ns, _deployment(k8s.image("pause")))
     assert core.read_namespaced_secret("store-admin", store_ns).metadata.name == "store-admin"
     core.patch_namespace(store_ns, {"metadata": {"labels": {"storefleet.io/plan": "small"}}})
 
@@ -531,6 +529,9 @@ def test_worker_installs_a_store_and_upgrades_keep_its_secret(k8s, platform, tmp
             f"{platform.release}-store-values", platform.namespace
         ).data["store-values.yaml"]
     )
+    # The install Job needs the stores' MySQL, which the real node cannot reach
+    # yet (issue 10): the store's pods go to the simulated nodes here.
+    store_values.update(k8s.on_simulated_nodes())
 
     def helm_as_worker(*args: str, values: dict) -> None:
         k8s.run(
@@ -658,6 +659,7 @@ def test_deploy_script_installs_prints_the_login_and_uninstalls(k8s, tmp_path):
         HELM_DATA_HOME=str(k8s.helm_home / "data"),
     )
     volumes = []
+    placement = _values_file(tmp_path, "placement.yaml", k8s.on_simulated_nodes())
     if k8s.simulated:
         # --wait needs the databases' claims bound: volumes for them, up front.
         for component in ("mysql", "stores-mysql", "redis"):
@@ -667,7 +669,7 @@ def test_deploy_script_installs_prints_the_login_and_uninstalls(k8s, tmp_path):
 
     def deploy(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [str(REPO_ROOT / "deploy.sh"), "--timeout", "120s", *args],
+            [str(REPO_ROOT / "deploy.sh"), "--timeout", "120s", "--values", str(placement), *args],
             env=env,
             capture_output=True,
             text=True,

@@ -1,4 +1,5 @@
-"""The test environment is the pinned upstream release with simulated nodes."""
+"""The test environment is the pinned upstream release; its simulated nodes are
+Ready and tainted so that only scale tests land on them."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from kubernetes import client
+
+from tests.k8s.conftest import SIMULATED_TAINT
 
 VERSIONS = Path(__file__).resolve().parents[2] / "tools" / "k8s-testenv" / "versions.env"
 
@@ -17,7 +20,7 @@ def _pinned(name: str) -> str:
     raise AssertionError(f"{name} missing from {VERSIONS}")
 
 
-def test_test_environment_runs_the_pinned_release_with_ready_simulated_nodes(k8s):
+def test_test_environment_runs_the_pinned_release_with_ready_tainted_simulated_nodes(k8s):
     if not k8s.simulated:
         pytest.skip(
             "checks the built test environment; STOREFLEET_TEST_KUBECONFIG points elsewhere"
@@ -28,3 +31,5 @@ def test_test_environment_runs_the_pinned_release_with_ready_simulated_nodes(k8s
     for node in nodes:
         ready = {c.type: c.status for c in node.status.conditions}.get("Ready")
         assert ready == "True", f"{node.metadata.name} Ready={ready}"
+        taints = {(t.key, t.effect) for t in node.spec.taints or []}
+        assert (SIMULATED_TAINT, "NoSchedule") in taints, f"{node.metadata.name}: {taints}"

@@ -29,6 +29,8 @@ def test_helm_upgrade_install_then_uninstall(k8s, namespace, wait):
         "--wait",
         "--timeout",
         "90s",
+        "--set",
+        f"image={k8s.image('pause')}",
     ]
 
     k8s.run("helm", *install)

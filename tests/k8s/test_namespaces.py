@@ -23,9 +23,7 @@ def test_deleting_a_namespace_removes_its_content_and_finalises(k8s, namespace, 
                 template=client.V1PodTemplateSpec(
                     metadata=client.V1ObjectMeta(labels=labels),
                     spec=client.V1PodSpec(
-                        containers=[
-                            client.V1Container(name="c", image="registry.k8s.io/pause:3.10")
-                        ]
+                        containers=[client.V1Container(name="c", image=k8s.image("pause"))]
                     ),
                 ),
             ),

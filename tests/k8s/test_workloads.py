@@ -1,6 +1,7 @@
 """Workloads run as on a real cluster: the scheduler places pods on nodes,
-kwok's simulated kubelets make them Ready, controllers keep Deployments,
-EndpointSlices and Jobs up to date, and the API server allocates NodePorts."""
+kubelets make them Ready (the test environment's real node: its images are
+built here), controllers keep Deployments, EndpointSlices and Jobs up to
+date, and the API server allocates NodePorts."""
 
 from __future__ import annotations
 
@@ -10,8 +11,6 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-# Runs on real clusters too; the simulated kubelets never pull it.
-PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
 NODE_PORT_RANGE = range(30000, 32768)
 SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/16")
 
@@ -20,7 +19,7 @@ def _is_ready(obj) -> bool:
     return any(c.type == "Ready" and c.status == "True" for c in (obj.status.conditions or []))
 
 
-def _web_deployment(replicas: int) -> client.V1Deployment:
+def _web_deployment(replicas: int, image: str) -> client.V1Deployment:
     labels = {"app": "web"}
     return client.V1Deployment(
         metadata=client.V1ObjectMeta(name="web", labels=labels),
@@ -33,7 +32,7 @@ def _web_deployment(replicas: int) -> client.V1Deployment:
                     containers=[
                         client.V1Container(
                             name="web",
-                            image=PAUSE_IMAGE,
+                            image=image,
                             ports=[client.V1ContainerPort(container_port=8080, name="http")],
                         )
                     ]
@@ -60,7 +59,7 @@ def test_deployment_pods_become_ready_on_nodes_behind_a_node_port(k8s, namespace
     apps, core = client.AppsV1Api(k8s.api), client.CoreV1Api(k8s.api)
     discovery = client.DiscoveryV1Api(k8s.api)
 
-    apps.create_namespaced_deployment(namespace, _web_deployment(replicas=3))
+    apps.create_namespaced_deployment(namespace, _web_deployment(3, k8s.image("pause")))
     service = core.create_namespaced_service(namespace, _node_port_service())
 
     node_port = service.spec.ports[0].node_port
@@ -86,8 +85,9 @@ def test_deployment_pods_become_ready_on_nodes_behind_a_node_port(k8s, namespace
     placed_on = {p.spec.node_name for p in pods}
     assert placed_on and placed_on <= ready_nodes, f"pods on {placed_on}, Ready nodes {ready_nodes}"
     if k8s.simulated:
-        assert all(name.startswith("kwok-node-") for name in placed_on)
-        assert all(p.status.pod_ip for p in pods), "simulated kubelets assign pod IPs"
+        # The simulated nodes are tainted: untolerating pods run on the real node.
+        assert not any(name.startswith("kwok-node-") for name in placed_on), placed_on
+    assert all(p.status.pod_ip for p in pods), "pods got no address"
 
     wait(
         apps.list_namespaced_deployment,
@@ -128,7 +128,9 @@ def test_job_runs_to_completion(k8s, namespace, wait):
                 spec=client.V1PodSpec(
                     restart_policy="Never",
                     containers=[
-                        client.V1Container(name="once", image="busybox:1.36", command=["true"])
+                        client.V1Container(
+                            name="once", image=k8s.image("toolbox"), command=["true"]
+                        )
                     ],
                 )
             ),

@@ -50,42 +50,90 @@ k8s_version_ldflags() {
     done
 }
 
-build_component() {
-    local c="$1" ldflags="-s -w" pkgs=() out
-    case "${c}" in
-        kubernetes)
-            ldflags+=" $(k8s_version_ldflags)"
-            pkgs=(k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
-                k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl) ;;
-        etcd) pkgs=(go.etcd.io/etcd/server/v3 go.etcd.io/etcd/etcdctl/v3) ;;
-        kwok)
-            ldflags+=" -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION}"
-            pkgs=(sigs.k8s.io/kwok/cmd/kwok) ;;
-        helm)
-            ldflags+=" -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION} -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
-            pkgs=(helm.sh/helm/v3/cmd/helm) ;;
+# The packages of a component, each as "<package>=<binary name>".
+component_packages() {
+    case "$1" in
+        kubernetes) printf 'k8s.io/kubernetes/cmd/%s\n' kube-apiserver kube-controller-manager kube-scheduler kubectl ;;
+        node) printf 'k8s.io/kubernetes/cmd/%s\n' kubelet kube-proxy ;;
+        etcd) printf '%s\n' go.etcd.io/etcd/server/v3=etcd go.etcd.io/etcd/etcdctl/v3=etcdctl ;;
+        kwok) echo sigs.k8s.io/kwok/cmd/kwok ;;
+        helm) echo helm.sh/helm/v3/cmd/helm ;;
+        # local-path-provisioner imports github.com/Sirupsen/logrus, kube-router
+        # the lower-case path: one `go build` of both refuses the case
+        # collision, so the provisioner is a build of its own (";" below).
+        addons) printf '%s\n' ./coredns=coredns github.com/cloudnativelabs/kube-router/v2/cmd/kube-router ";" \
+            github.com/rancher/local-path-provisioner=local-path-provisioner ;;
     esac
-    out="$(mktemp -d "${K8S_BIN}/.build-${c}.XXXXXX")"
-    log "building ${c} $(component_version "${c}") (${pkgs[*]})"
-    local start=${SECONDS} pkg name
-    for pkg in "${pkgs[@]}"; do
-        case "${pkg}" in
-            go.etcd.io/etcd/server/v3) name=etcd ;;
-            go.etcd.io/etcd/etcdctl/v3) name=etcdctl ;;
-            *) name="${pkg##*/}" ;;
-        esac
-        (cd "${TESTENV_DIR}/${c}" && go build -p "${jobs}" -trimpath -ldflags="${ldflags}" -o "${out}/${name}" "${pkg}")
+}
+
+component_ldflags() {
+    case "$1" in
+        kubernetes | node) k8s_version_ldflags ;;
+        kwok) echo "-X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION}" ;;
+        helm) echo "-X helm.sh/helm/v3/internal/version.version=${HELM_VERSION} -X helm.sh/helm/v3/internal/version.gitTreeState=clean" ;;
+        addons) echo "-X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=${KUBE_ROUTER_VERSION} -X github.com/cloudnativelabs/kube-router/v2/pkg/version.BuildDate=1970-01-01T00:00:00Z -X main.VERSION=${LOCAL_PATH_PROVISIONER_VERSION}" ;;
+    esac
+}
+
+# Builds components that share a wrapper module in as few `go build`
+# invocations as possible (all of a module's main packages at once, so the
+# compiler works on every shared package once and in parallel).
+build_group() { # component...
+    local comps=("$@") module ldflags="-s -w" out pkgs=() line pkg name start=${SECONDS}
+    module="$(component_module "${comps[0]}")"
+    ldflags+=" $(component_ldflags "${comps[0]}")"
+    out="$(mktemp -d "${K8S_BIN}/.build-${module}.XXXXXX")"
+    log "building ${comps[*]} (module ${module})"
+    go_build() {
+        ((${#pkgs[@]})) || return 0
+        (cd "${TESTENV_DIR}/${module}" && go build -p "${jobs}" -trimpath -ldflags="${ldflags}" -o "${out}/" "${pkgs[@]}")
+        pkgs=()
+    }
+    local c
+    for c in "${comps[@]}"; do
+        while read -r line; do
+            if [[ "${line}" == ";" ]]; then
+                go_build
+                continue
+            fi
+            pkg="${line%%=*}"
+            pkgs+=("${pkg}")
+        done < <(component_packages "${c}")
     done
-    for name in $(component_binaries "${c}"); do
-        mv -f "${out}/${name}" "${K8S_BIN}/${name}"
+    go_build
+    # `go build -o dir/` names a binary after its package's last element;
+    # rename the ones whose name differs (etcd/server/v3 -> etcd ...).
+    for c in "${comps[@]}"; do
+        while read -r line; do
+            [[ "${line}" == *=* ]] || continue
+            pkg="${line%%=*}" name="${line#*=}"
+            # go build's name: the last path element, or the one before a /vN.
+            if [[ "${pkg##*/}" =~ ^v[0-9]+$ ]]; then pkg="${pkg%/*}"; fi
+            pkg="${pkg##*/}"
+            [[ "${pkg}" == "${name}" ]] || mv -f "${out}/${pkg}" "${out}/${name}"
+        done < <(component_packages "${c}")
+    done
+    for c in "${comps[@]}"; do
+        for name in $(component_binaries "${c}"); do
+            mv -f "${out}/${name}" "${K8S_BIN}/${name}"
+        done
+        component_stamp_text "${c}" >"${K8S_BIN}/.${c}.stamp"
     done
     rmdir "${out}"
-    component_stamp_text "${c}" >"${K8S_BIN}/.${c}.stamp"
-    log "built ${c} in $((SECONDS - start)) s"
+    log "built ${comps[*]} in $((SECONDS - start)) s"
 }
 
 total_start=${SECONDS}
+# Group the missing components by wrapper module (kubernetes + node share one).
+declare -A groups=()
+order=()
 for c in "${missing[@]}"; do
-    build_component "${c}"
+    m="$(component_module "${c}")"
+    [[ -n "${groups[${m}]:-}" ]] || order+=("${m}")
+    groups[${m}]+="${c} "
+done
+for m in "${order[@]}"; do
+    # shellcheck disable=SC2086  # a list of component names
+    build_group ${groups[${m}]}
 done
 log "build finished in $((SECONDS - total_start)) s; cache: ${K8S_BIN}"

@@ -22,6 +22,11 @@ is_ours() { # pid name
     tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | grep -qF "${K8S_VAR}/"
 }
 
+# The real node first: it needs the API server gone last, and leaves things
+# outside var/k8s (bridge, chains, mounts) that only it knows how to remove.
+node_clean=true
+"${TESTENV_DIR}/node-down.sh" || node_clean=false
+
 stopped=0
 # Reverse start order: clients first, etcd last, so nothing logs a storm of
 # connection errors while stopping.
@@ -46,10 +51,15 @@ for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
 done
 
 if [[ -d "${K8S_VAR}" ]]; then
+    if findmnt -rn -o TARGET | grep -qF "${K8S_VAR}/"; then
+        log "mounts remain under ${K8S_VAR}; not deleting it"
+        exit 1
+    fi
     if ${keep_logs}; then
         find "${K8S_VAR}" -mindepth 1 -maxdepth 1 ! -name logs -exec rm -rf {} +
     else
         rm -rf "${K8S_VAR}"
     fi
 fi
-log "stopped ${stopped} process(es); removed ${K8S_VAR}"
+log "stopped ${stopped} control-plane process(es); removed ${K8S_VAR}"
+${node_clean} || { log "the node was not cleaned up completely (see above)"; exit 1; }

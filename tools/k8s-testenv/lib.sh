@@ -25,6 +25,8 @@ component_version() {
         etcd) echo "${ETCD_VERSION}" ;;
         kwok) echo "${KWOK_VERSION}" ;;
         helm) echo "${HELM_VERSION}" ;;
+        node) echo "${KUBERNETES_VERSION}" ;;
+        addons) echo "coredns-${COREDNS_VERSION}+local-path-${LOCAL_PATH_PROVISIONER_VERSION}+kube-router-${KUBE_ROUTER_VERSION}" ;;
         *) return 1 ;;
     esac
 }
@@ -34,10 +36,22 @@ component_binaries() {
         etcd) echo "etcd etcdctl" ;;
         kwok) echo "kwok" ;;
         helm) echo "helm" ;;
+        node) echo "kubelet kube-proxy" ;;
+        addons) echo "coredns kube-router local-path-provisioner" ;;
         *) return 1 ;;
     esac
 }
-COMPONENTS="etcd kubernetes kwok helm"
+# The Go wrapper module (tools/k8s-testenv/<dir>) a component is built from.
+component_module() {
+    case "$1" in
+        node) echo kubernetes ;;
+        *) echo "$1" ;;
+    esac
+}
+# "node" is the real node's kubelet and kube-proxy (same module and flags as
+# the control plane); "addons" are CoreDNS, the volume provisioner and the
+# NetworkPolicy enforcer that run beside it (docs/k8s-testenv.md).
+COMPONENTS="etcd kubernetes node addons kwok helm"
 
 component_stamp_text() { echo "$1 $(component_version "$1") recipe ${TESTENV_RECIPE}"; }
 
@@ -51,3 +65,40 @@ component_built() {
 }
 
 log() { printf '[k8s-testenv] %s\n' "$*" >&2; }
+
+# --- the real node (node-up.sh, node-down.sh) --------------------------------
+NODE_NAME="${STOREFLEET_K8S_NODE_NAME:-storefleet-node}"
+# The node's own bridge and pod network; its address is the node's InternalIP
+# (the API server reaches the kubelet there) and where CoreDNS listens.
+NODE_BRIDGE="${STOREFLEET_K8S_BRIDGE:-sfbr0}"
+NODE_POD_CIDR="${STOREFLEET_K8S_POD_CIDR:-10.244.0.0/24}"
+NODE_IP="${NODE_POD_CIDR%.*}.1"
+NODE_PREFIX="${NODE_POD_CIDR#*/}"
+SERVICE_CIDR=10.96.0.0/16
+CLUSTER_DNS_IP=10.96.0.10
+# kwok's simulated pods get addresses from a range of their own, so that
+# Services never mix a simulated pod's address with a real one.
+KWOK_POD_CIDR=10.245.0.0/16
+# Simulated nodes carry this taint: only workloads that tolerate it (scale
+# tests) land there; everything else runs on the real node.
+KWOK_TAINT_KEY=storefleet.dev/simulated
+K8S_KUBELET_PORT="${STOREFLEET_K8S_KUBELET_PORT:-10250}"
+K8S_KUBELET_HEALTHZ_PORT="${STOREFLEET_K8S_KUBELET_HEALTHZ_PORT:-10248}"
+K8S_PROXY_HEALTHZ_PORT="${STOREFLEET_K8S_PROXY_HEALTHZ_PORT:-10256}"
+K8S_PROXY_METRICS_PORT="${STOREFLEET_K8S_PROXY_METRICS_PORT:-10249}"
+CONTAINERD_DIR="${K8S_VAR}/containerd"
+CONTAINERD_SOCK="${CONTAINERD_DIR}/containerd.sock"
+# containerd's root (content store, image snapshots, metadata) outlives the
+# environment, so that an up does not import every image again; down.sh
+# removes every container from it. Its state (sockets, mounts, network
+# namespaces) lives under var/k8s and goes with it.
+CONTAINERD_ROOT="${STOREFLEET_K8S_CONTAINERD_ROOT:-${REPO_ROOT}/var/k8s-containerd}"
+# Our chains: in mangle FORWARD, keeps pod traffic on this machine; in filter
+# INPUT, keeps the API server's port and the pod network's addresses off
+# every interface but loopback and the node's bridge.
+GUARD_CHAIN=STOREFLEET-NODE-GUARD
+GUARD_INPUT_CHAIN=STOREFLEET-NODE-INPUT
+IMAGES_INDEX="${REPO_ROOT}/var/images/index"
+
+ctr_node() { ctr --address "${CONTAINERD_SOCK}" --namespace k8s.io "$@"; }
+containerd_running() { [[ -S "${CONTAINERD_SOCK}" ]] && ctr --address "${CONTAINERD_SOCK}" version >/dev/null 2>&1; }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts a real Kubernetes control plane on loopback, in the background:
-# etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok with
-# simulated nodes. State lives in var/k8s/ (see lib.sh); the admin kubeconfig
+# etcd, kube-apiserver, kube-controller-manager, kube-scheduler, one real node
+# (node-up.sh: containerd, kubelet, kube-proxy, CoreDNS, kube-router,
+# local-path-provisioner) and kwok with simulated nodes for scale tests. State lives in var/k8s/ (see lib.sh); the admin kubeconfig
 # is written to var/k8s/kubeconfig and kubectl/helm are linked in var/k8s/bin/.
 # Idempotent: when the environment already answers, it does nothing.
 # Stop it with down.sh.
@@ -11,7 +12,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 NODE_COUNT="${STOREFLEET_K8S_NODES:-3}"
 READY_TIMEOUT="${STOREFLEET_K8S_READY_TIMEOUT:-60}"
-SERVICE_CIDR=10.96.0.0/16
 NODE_PORT_RANGE=30000-32767
 
 PKI="${K8S_VAR}/pki"
@@ -40,18 +40,23 @@ any_pid_alive() {
     return 1
 }
 
-if any_pid_alive; then
-    if apiserver_ready; then
-        log "already up: ${KUBECONFIG_ADMIN}"
-        exit 0
-    fi
-    log "a previous environment is half running; stopping it first"
+if any_pid_alive && apiserver_ready; then
+    log "already up: ${KUBECONFIG_ADMIN}"
+    exit 0
+fi
+if [[ -d "${K8S_VAR}" ]]; then
+    # A previous environment, half running or crashed: its node may have left
+    # mounts, a bridge and chains; down.sh removes them before we start.
+    log "stopping what is left of a previous environment first"
     "${TESTENV_DIR}/down.sh"
 fi
+[[ "$(id -u)" == 0 ]] || { log "the real node needs root (containerd, bridge, iptables)"; exit 1; }
+"${REPO_ROOT}/tools/host-packages.sh" node
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for port in "${K8S_ETCD_PORT}" "${K8S_ETCD_PEER_PORT}" "${K8S_APISERVER_PORT}" "${K8S_KCM_PORT}" \
-    "${K8S_SCHEDULER_PORT}" "${K8S_KWOK_PORT}"; do
+    "${K8S_SCHEDULER_PORT}" "${K8S_KWOK_PORT}" "${K8S_KUBELET_HEALTHZ_PORT}" "${K8S_PROXY_HEALTHZ_PORT}" \
+    "${K8S_PROXY_METRICS_PORT}"; do
     if port_in_use "${port}"; then
         log "port 127.0.0.1:${port} is already in use; set STOREFLEET_K8S_*_PORT (see tools/k8s-testenv/lib.sh)"
         exit 1
@@ -94,13 +99,15 @@ issue_cert() { # name subject extended-key-usage [subjectAltName]
     rm -f "${ext}" "${PKI}/${name}.csr"
 }
 issue_cert apiserver "/CN=kube-apiserver" serverAuth \
-    "IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+    "IP:127.0.0.1,IP:10.96.0.1,IP:${NODE_IP},DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
 issue_cert admin "/O=system:masters/CN=storefleet-admin" clientAuth
 issue_cert controller-manager "/CN=system:kube-controller-manager" clientAuth
 issue_cert scheduler "/CN=system:kube-scheduler" clientAuth
 # kwok acts for every simulated kubelet (node status, leases, pod status);
 # upstream grants it a cluster-wide role, here the masters group stands in.
 issue_cert kwok "/O=system:masters/CN=kwok-controller" clientAuth
+# The API server's identity towards the kubelet (logs, exec, port-forward).
+issue_cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" clientAuth
 # Service-account tokens: kube-apiserver signs them, the controller manager
 # mints them for its controllers.
 openssl_quiet genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "${PKI}/sa.key"
@@ -172,11 +179,20 @@ launch etcd etcd \
     --unsafe-no-fsync=true \
     --log-level=warn
 
+# Pods reach the API server (Service "kubernetes", for in-cluster clients such
+# as CoreDNS and the platform's worker) at the node's bridge address, so it
+# listens on every address; the guard chain below accepts its port only on
+# loopback and on the node's bridge. Clients on this machine use 127.0.0.1.
+iptables -N "${GUARD_INPUT_CHAIN}" 2>/dev/null || iptables -F "${GUARD_INPUT_CHAIN}"
+iptables -A "${GUARD_INPUT_CHAIN}" -i lo -j RETURN
+iptables -A "${GUARD_INPUT_CHAIN}" -i "${NODE_BRIDGE}" -j RETURN
+iptables -A "${GUARD_INPUT_CHAIN}" -p tcp --dport "${K8S_APISERVER_PORT}" -j DROP
+iptables -A "${GUARD_INPUT_CHAIN}" -d "${NODE_POD_CIDR}" -j DROP
+iptables -C INPUT -j "${GUARD_INPUT_CHAIN}" 2>/dev/null || iptables -I INPUT 1 -j "${GUARD_INPUT_CHAIN}"
+
 # The API server retries etcd on its own, so it starts without waiting.
-# --endpoint-reconciler-type=none: Endpoints may not hold loopback addresses,
-# so the "kubernetes" Service gets none rather than an error loop.
 launch kube-apiserver kube-apiserver \
-    --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="${K8S_APISERVER_PORT}" \
+    --bind-address=0.0.0.0 --advertise-address="${NODE_IP}" --secure-port="${K8S_APISERVER_PORT}" \
     --etcd-servers="${etcd_url}" \
     --tls-cert-file="${PKI}/apiserver.crt" --tls-private-key-file="${PKI}/apiserver.key" \
     --client-ca-file="${PKI}/ca.crt" \
@@ -185,7 +201,9 @@ launch kube-apiserver kube-apiserver \
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \
     --service-account-key-file="${PKI}/sa.pub" --service-account-signing-key-file="${PKI}/sa.key" \
     --service-cluster-ip-range="${SERVICE_CIDR}" --service-node-port-range="${NODE_PORT_RANGE}" \
-    --endpoint-reconciler-type=none \
+    --kubelet-client-certificate="${PKI}/apiserver-kubelet-client.crt" \
+    --kubelet-client-key="${PKI}/apiserver-kubelet-client.key" \
+    --kubelet-preferred-address-types=InternalIP \
     --allow-privileged=true \
     --profiling=false
 
@@ -226,7 +244,7 @@ launch kwok kwok \
     --manage-all-nodes=false \
     --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
     --node-lease-duration-seconds=40 \
-    --cidr=10.244.0.0/16 \
+    --cidr="${KWOK_POD_CIDR}" \
     --node-ip=10.0.0.1 \
     --server-address="127.0.0.1:${K8S_KWOK_PORT}"
 
@@ -250,6 +268,10 @@ metadata:
     kubernetes.io/os: linux
     kubernetes.io/arch: amd64
     topology.kubernetes.io/zone: zone-${i}
+spec:
+  # Scale tests only: a pod lands here only if it tolerates this taint.
+  taints:
+    - {key: ${KWOK_TAINT_KEY}, value: "true", effect: NoSchedule}
 EOF
 done
 kubectl_admin create -f "${nodes_manifest}" >/dev/null
@@ -269,6 +291,10 @@ scheduler_healthy() {
 wait_for kwok "${READY_TIMEOUT}" nodes_ready
 wait_for kube-controller-manager "${READY_TIMEOUT}" default_sa_exists
 wait_for kube-scheduler "${READY_TIMEOUT}" scheduler_healthy
+log "control plane and ${NODE_COUNT} simulated nodes ready after $((SECONDS - start)) s"
 
-log "ready in $((SECONDS - start)) s: ${NODE_COUNT} simulated nodes"
+# shellcheck source=node-up.sh
+source "${TESTENV_DIR}/node-up.sh"
+
+log "ready in $((SECONDS - start)) s: node ${NODE_NAME} and ${NODE_COUNT} simulated nodes"
 log "  export KUBECONFIG=${KUBECONFIG_ADMIN}; PATH=${K8S_VAR}/bin:\$PATH"
