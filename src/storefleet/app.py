@@ -28,6 +28,9 @@ from storefleet.audit.endpoints import router as audit_router
 from storefleet.auth.endpoints import router as auth_router
 from storefleet.db import utcnow
 from storefleet.exceptions import StoreFleetError
+from storefleet.fleet.endpoints import router as fleet_router
+from storefleet.metrics import registry_for
+from storefleet.metrics import router as metrics_router
 from storefleet.runtime import Runtime
 from storefleet.stores.endpoints import router as stores_router
 from storefleet.stores.stream import router as stream_router
@@ -127,6 +130,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(stream_router)  # before /api/stores/{store_id}
     app.include_router(stores_router)
     app.include_router(audit_router)
+    app.include_router(fleet_router)
+    app.state.metrics = registry_for(runtime)
+    app.include_router(metrics_router)
     # The last added is the outermost: every answer, a 429 too, gets the headers.
     app.add_middleware(ApiRateLimit, runtime=runtime)
     app.add_middleware(SecurityHeaders)

@@ -4,6 +4,12 @@ own on the shared stores MySQL server.
 
 Provisioning: database → namespace → release → install → rollout → endpoint →
 verify. Deletion: release → namespace → database → credentials → endpoint.
+
+Day-2 (day2.py): health probes with the pod's reason, backups (the database
+shared with the local driver; wp-content through the pod), restores, the
+checkout test's installer actions in the store's pod, suspend/resume by
+scaling the Deployment. Fleet upgrades need an image per release and are not
+done here yet.
 Every step converges when re-run. Waiting is done with watches that carry a
 deadline, never with fixed sleeps. The store's database password and WordPress
 salts live in a Secret in the platform namespace, created once; the merchant's
@@ -29,6 +35,7 @@ from urllib3.exceptions import HTTPError as Urllib3HTTPError
 from storefleet.config import Settings
 from storefleet.drivers import storedb
 from storefleet.drivers.base import (
+    NotSupported,
     PermanentError,
     Step,
     StepContext,
@@ -37,6 +44,7 @@ from storefleet.drivers.base import (
     StoreSnapshot,
     TransientError,
 )
+from storefleet.drivers.kubernetes.day2 import Day2Steps
 from storefleet.drivers.kubernetes.helm import Helm
 from storefleet.drivers.storedb import StoreDatabases
 from storefleet.drivers.verify import check_storefront
@@ -83,7 +91,7 @@ def _decode(data: Any) -> dict[str, str]:
     return {k: base64.b64decode(v).decode() for k, v in (data or {}).items()}
 
 
-class KubernetesDriver(StoreDriver):
+class KubernetesDriver(Day2Steps, StoreDriver):
     name = "kubernetes"
 
     def __init__(
@@ -123,7 +131,9 @@ class KubernetesDriver(StoreDriver):
 
     # -- the contract -----------------------------------------------------
 
-    def provision_steps(self) -> Sequence[Step]:
+    def provision_steps(self, *, clone: bool = False) -> Sequence[Step]:
+        if clone:
+            return (Step("database", _not_yet("clone a backup into a new store")),)
         return (
             Step("database", self._database),
             Step("namespace", self._namespace, consumes_admin_password=True),
@@ -581,6 +591,13 @@ class KubernetesDriver(StoreDriver):
             w.stop()
         extra = reason() if reason else ""
         raise TransientError(f"{what} was not ready in time" + (f" ({extra})" if extra else ""))
+
+
+def _not_yet(what: str) -> Callable[[StepContext], StepOutcome | None]:
+    def run(ctx: StepContext) -> StepOutcome | None:
+        raise NotSupported(f"the kubernetes driver cannot {what} yet")
+
+    return run
 
 
 def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
