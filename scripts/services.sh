@@ -5,7 +5,7 @@
 # (the local store driver; WordPress and WooCommerce themselves come from the
 # pinned releases, see src/storefleet/releases), PostgreSQL (a platform
 # database the integration suite also runs on), and an S3-compatible object
-# store for the backup tests (SeaweedFS, Apache-2.0, built once from the Go
+# store for the backup tests (the Versity S3 Gateway, Apache-2.0, built once from the Go
 # module proxy at the version pinned in tools/s3server/go.mod). Idempotent: a
 # running service is left alone. Writes var/services.env (mode 0600) with the
 # stores database URL of a generated MariaDB admin user and the S3 endpoint and
@@ -113,25 +113,26 @@ start_php() {
   apt_install php-cli php-mysql php-xml php-mbstring php-curl php-zip php-gd php-intl
 }
 
-# SeaweedFS's S3 gateway on 127.0.0.1:18333 (its master, volume and filer on
-# 19333, 18080 and 18888, gRPC on those + 10000). The binary is built once
-# into ~/.cache/storefleet/s3server (about 14 minutes on two cores).
+# The Versity S3 Gateway (Apache-2.0; a production S3 server with a POSIX
+# backend) on 127.0.0.1:18333, storing objects under the state directory.
+# The binary is built once into ~/.cache/storefleet/s3server (about 2.5
+# minutes on two cores) at the version pinned in tools/s3server/go.mod.
 S3_PORT=18333
 start_s3() {
   local cache="${XDG_CACHE_HOME:-$HOME/.cache}/storefleet/s3server"
-  local weed="$cache/weed" stamp="$cache/weed.version"
+  local gw="$cache/versitygw" stamp="$cache/versitygw.version"
   local version
-  version="$(sed -n 's/^\s*github.com\/seaweedfs\/seaweedfs \(v[^ ]*\).*/\1/p' tools/s3server/go.mod | head -1)"
-  if [ ! -x "$weed" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$version" ]; then
+  version="$(sed -n 's/^\s*github.com\/versity\/versitygw \(v[^ ]*\).*/\1/p' tools/s3server/go.mod | head -1)"
+  if [ ! -x "$gw" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$version" ]; then
     command -v go >/dev/null 2>&1 || { log "go is not installed: cannot build the S3 server"; return 1; }
-    log "building SeaweedFS $version (the S3 server of the backup tests; once, ~14 min)"
+    log "building the Versity S3 Gateway $version (the S3 server of the backup tests; once)"
     mkdir -p "$cache"
     (cd tools/s3server && GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" \
-      go build -trimpath -ldflags="-s -w" -o "$weed.tmp" github.com/seaweedfs/seaweedfs/weed)
-    mv -f "$weed.tmp" "$weed"
+      go build -trimpath -ldflags="-s -w" -o "$gw.tmp" github.com/versity/versitygw/cmd/versitygw)
+    mv -f "$gw.tmp" "$gw"
     echo "$version" > "$stamp"
   fi
-  local keys="$STATE/s3.keys" data="$STATE/s3"
+  local keys="$STATE/s3.keys" data="$STATE/s3-objects"
   if [ ! -s "$keys" ]; then
     umask 077
     python3 -c 'import secrets; print("sf" + secrets.token_hex(8)); print(secrets.token_urlsafe(30))' > "$keys"
@@ -139,15 +140,11 @@ start_s3() {
   local access secret
   access="$(sed -n 1p "$keys")"; secret="$(sed -n 2p "$keys")"
   mkdir -p "$data" && chmod 700 "$data"
-  umask 077
-  printf '{"identities":[{"name":"storefleet","credentials":[{"accessKey":"%s","secretKey":"%s"}],"actions":["Admin","Read","Write","List","Tagging"]}]}\n' \
-    "$access" "$secret" > "$data/s3.json"
   if ! curl -s -o /dev/null "http://127.0.0.1:$S3_PORT/" 2>/dev/null; then
-    log "starting SeaweedFS S3 on 127.0.0.1:$S3_PORT"
-    setsid -f "$weed" server -dir="$data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
-      -master.port=19333 -volume.port=18080 -filer -filer.port=18888 -master.volumeSizeLimitMB=64 \
-      -volume.max=20 -s3 -s3.port=$S3_PORT -s3.config="$data/s3.json" \
-      > "$data/weed.log" 2>&1 < /dev/null
+    log "starting the S3 server on 127.0.0.1:$S3_PORT"
+    # The root credentials travel in its environment, never in argv.
+    ROOT_ACCESS_KEY="$access" ROOT_SECRET_KEY="$secret" \
+      setsid -f "$gw" --port "127.0.0.1:$S3_PORT" posix "$data" > "$STATE/s3.log" 2>&1 < /dev/null
     wait_for 60 "the S3 server" curl -s -o /dev/null "http://127.0.0.1:$S3_PORT/"
   fi
   touch var/services.env

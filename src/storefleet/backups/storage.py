@@ -104,7 +104,7 @@ class S3Storage(BackupStorage):
             "region_name": settings.backup_s3_region,
             "config": Config(
                 # Path-style addressing and checksums only where required:
-                # what S3-compatible servers (MinIO, SeaweedFS, Ceph) accept.
+                # what S3-compatible servers (MinIO, SeaweedFS, Ceph, Versity) accept.
                 s3={"addressing_style": "path"},
                 signature_version="s3v4",
                 retries={"max_attempts": 3, "mode": "standard"},
