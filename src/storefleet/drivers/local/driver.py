@@ -104,17 +104,18 @@ def _write_file(path: Path, content: str, mode: int, owner: tuple[int, int] | No
     tmp.replace(path)
 
 
+def _link_file(src: str | Path, dst: str | Path) -> None:
+    """A hard link to a release file, or a copy where links cannot reach
+    (another filesystem). Either stays owned by root, read-only to stores."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
 def _link_tree(src: Path, dst: Path) -> None:
-    """``dst`` as a tree of hard links to ``src``'s files (copies across
-    filesystems). The files stay owned by root and read-only to stores."""
-
-    def link(s: str, d: str) -> None:
-        try:
-            os.link(s, d)
-        except OSError:
-            shutil.copy2(s, d)
-
-    shutil.copytree(src, dst, copy_function=link, symlinks=False)
+    """``dst`` as a tree of hard links to ``src``'s files (see _link_file)."""
+    shutil.copytree(src, dst, copy_function=_link_file, symlinks=False)
 
 
 def _own_tree(path: Path, owner: tuple[int, int]) -> None:
@@ -467,9 +468,8 @@ class LocalDriver(StoreDriver):
                 continue
             if entry.is_dir():
                 _link_tree(entry, dst / entry.name)
-            else:
-                with contextlib.suppress(FileExistsError):
-                    os.link(entry, dst / entry.name)
+            elif not (dst / entry.name).exists():
+                _link_file(entry, dst / entry.name)
         content = dst / "wp-content"
         content.mkdir()
         _link_tree(wordpress / "wp-content" / "themes", content / "themes")
