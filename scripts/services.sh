@@ -3,15 +3,18 @@
 # uses on one machine: MariaDB (the stores' database server, and the platform DB
 # in the MariaDB test runs), Redis (the Redis queue backend, for tests), PHP
 # (the local store driver; WordPress and WooCommerce themselves come from the
-# pinned releases, see src/storefleet/releases), and PostgreSQL (a platform
-# database the integration suite also runs on). Idempotent: a running service is left
-# alone. Writes var/services.env (mode 0600) with the stores database URL of a
-# generated MariaDB admin user, so no password is ever typed or passed in argv.
+# pinned releases, see src/storefleet/releases), PostgreSQL (a platform
+# database the integration suite also runs on), and an S3-compatible object
+# store for the backup tests (the Versity S3 Gateway, Apache-2.0, built once from the Go
+# module proxy at the version pinned in tools/s3server/go.mod). Idempotent: a
+# running service is left alone. Writes var/services.env (mode 0600) with the
+# stores database URL of a generated MariaDB admin user and the S3 endpoint and
+# generated keys, so no password is ever typed or passed in argv.
 #
-#   scripts/services.sh [mariadb] [redis] [postgres] [php]     (default: all)
+#   scripts/services.sh [mariadb] [redis] [postgres] [php] [s3]     (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-want=("$@"); [ ${#want[@]} -gt 0 ] || want=(mariadb redis postgres php)
+want=("$@"); [ ${#want[@]} -gt 0 ] || want=(mariadb redis postgres php s3)
 mkdir -p var && chmod 700 var
 log() { printf '==> %s\n' "$*" >&2; }
 # The generated admin passwords belong to this machine's servers, not to one
@@ -110,12 +113,55 @@ start_php() {
   apt_install php-cli php-mysql php-xml php-mbstring php-curl php-zip php-gd php-intl
 }
 
+# The Versity S3 Gateway (Apache-2.0; a production S3 server with a POSIX
+# backend) on 127.0.0.1:18333, storing objects under the state directory.
+# The binary is built once into ~/.cache/storefleet/s3server (about 2.5
+# minutes on two cores) at the version pinned in tools/s3server/go.mod.
+S3_PORT=18333
+start_s3() {
+  local cache="${XDG_CACHE_HOME:-$HOME/.cache}/storefleet/s3server"
+  local gw="$cache/versitygw" stamp="$cache/versitygw.version"
+  local version
+  version="$(sed -n 's/^\s*github.com\/versity\/versitygw \(v[^ ]*\).*/\1/p' tools/s3server/go.mod | head -1)"
+  if [ ! -x "$gw" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$version" ]; then
+    command -v go >/dev/null 2>&1 || { log "go is not installed: cannot build the S3 server"; return 1; }
+    log "building the Versity S3 Gateway $version (the S3 server of the backup tests; once)"
+    mkdir -p "$cache"
+    (cd tools/s3server && GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" \
+      go build -trimpath -ldflags="-s -w" -o "$gw.tmp" github.com/versity/versitygw/cmd/versitygw)
+    mv -f "$gw.tmp" "$gw"
+    echo "$version" > "$stamp"
+  fi
+  local keys="$STATE/s3.keys" data="$STATE/s3-objects"
+  if [ ! -s "$keys" ]; then
+    umask 077
+    python3 -c 'import secrets; print("sf" + secrets.token_hex(8)); print(secrets.token_urlsafe(30))' > "$keys"
+  fi
+  local access secret
+  access="$(sed -n 1p "$keys")"; secret="$(sed -n 2p "$keys")"
+  mkdir -p "$data" && chmod 700 "$data"
+  if ! curl -s -o /dev/null "http://127.0.0.1:$S3_PORT/" 2>/dev/null; then
+    log "starting the S3 server on 127.0.0.1:$S3_PORT"
+    # The root credentials travel in its environment, never in argv.
+    ROOT_ACCESS_KEY="$access" ROOT_SECRET_KEY="$secret" \
+      setsid -f "$gw" --port "127.0.0.1:$S3_PORT" posix "$data" > "$STATE/s3.log" 2>&1 < /dev/null
+    wait_for 60 "the S3 server" curl -s -o /dev/null "http://127.0.0.1:$S3_PORT/"
+  fi
+  touch var/services.env
+  grep -v '^STOREFLEET_TEST_S3_' var/services.env > var/services.env.new || true
+  { echo "STOREFLEET_TEST_S3_ENDPOINT=http://127.0.0.1:$S3_PORT"
+    echo "STOREFLEET_TEST_S3_ACCESS_KEY=$access"
+    echo "STOREFLEET_TEST_S3_SECRET_KEY=$secret"; } >> var/services.env.new
+  mv var/services.env.new var/services.env
+}
+
 for w in "${want[@]}"; do
   case "$w" in
     mariadb) start_mariadb ;;
     redis) start_redis ;;
     postgres) start_postgres ;;
     php) start_php ;;
+    s3) start_s3 ;;
     *) log "unknown service: $w"; exit 2 ;;
   esac
 done

@@ -132,6 +132,49 @@ def platform_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
         )
 
 
+@pytest.fixture
+def s3_bucket() -> Iterator[dict[str, Any]]:
+    """A bucket of its own on the S3 server scripts/services.sh runs, emptied
+    and removed afterwards; yields the settings that point backups at it."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    env = _services_env()
+    endpoint = env.get("STOREFLEET_TEST_S3_ENDPOINT")
+    if not endpoint:
+        unavailable("the S3 server is not configured (no STOREFLEET_TEST_S3_ENDPOINT)")
+    client = boto3.client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1",
+        aws_access_key_id=env["STOREFLEET_TEST_S3_ACCESS_KEY"],
+        aws_secret_access_key=env["STOREFLEET_TEST_S3_SECRET_KEY"],
+        config=Config(s3={"addressing_style": "path"}, request_checksum_calculation="when_required",
+                      response_checksum_validation="when_required"),
+    )  # fmt: skip
+    bucket = f"sftest-{secrets.token_hex(4)}"
+    try:
+        client.create_bucket(Bucket=bucket)
+    except (BotoCoreError, ClientError) as exc:
+        unavailable(f"the S3 server at {endpoint} does not answer: {exc}")
+    try:
+        yield {
+            "client": client,
+            "bucket": bucket,
+            "settings": {
+                "backup_target": "s3",
+                "backup_s3_endpoint": endpoint,
+                "backup_s3_bucket": bucket,
+                "backup_s3_access_key": env["STOREFLEET_TEST_S3_ACCESS_KEY"],
+                "backup_s3_secret_key": env["STOREFLEET_TEST_S3_SECRET_KEY"],
+            },
+        }
+    finally:
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for item in page.get("Contents", []):
+                client.delete_object(Bucket=bucket, Key=item["Key"])
+        client.delete_bucket(Bucket=bucket)
+
+
 #: Verified releases, shared by every test on this machine (fetched once).
 TEST_RELEASES = Path("/var/tmp/storefleet-tests/releases")
 

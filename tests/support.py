@@ -72,8 +72,19 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
     if settings.redis_url:
         env["STOREFLEET_REDIS_URL"] = settings.redis_url
     for name in ("lease_seconds", "requeue_after_seconds", "reconcile_interval_seconds",
-                 "step_deadline_seconds"):  # fmt: skip
+                 "step_deadline_seconds", "health_interval_seconds",
+                 "health_failures_before_degraded", "backup_target", "backup_schedule_hours",
+                 "backup_retention_count", "final_backup_days", "backups_path",
+                 "log_format"):  # fmt: skip
         env[f"STOREFLEET_{name.upper()}"] = str(getattr(settings, name))
+    env["STOREFLEET_BACKUP_DIR"] = env.pop("STOREFLEET_BACKUPS_PATH")
+    for name in ("backup_s3_endpoint", "backup_s3_bucket", "backup_s3_prefix", "release_pins"):
+        if getattr(settings, name) is not None:
+            env[f"STOREFLEET_{name.upper()}"] = str(getattr(settings, name))
+    for name in ("backup_s3_access_key", "backup_s3_secret_key"):
+        secret = getattr(settings, name)
+        if secret is not None:
+            env[f"STOREFLEET_{name.upper()}"] = secret.get_secret_value()
     env.update(extra)
     return env
 
@@ -114,6 +125,42 @@ class Api:
                 raise AssertionError(f"store failed: {store['failure_reason']}\n{store['steps']}")
             time.sleep(0.2)
         raise AssertionError(f"store not {status} within {timeout}s: {store}")
+
+    def operations(self, store_id: int) -> list[dict[str, Any]]:
+        resp = self.http.get(f"/api/stores/{store_id}/operations")
+        assert resp.status_code == 200, resp.text
+        data: list[dict[str, Any]] = resp.json()
+        return data
+
+    def wait_operation(self, store_id: int, op_id: int, timeout: float = 180) -> dict[str, Any]:
+        """Wait until operation ``op_id`` has ended; return it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            op = next(o for o in self.operations(store_id) if o["id"] == op_id)
+            if op["status"] in ("succeeded", "failed", "cancelled"):
+                return op
+            assert time.monotonic() < deadline, f"operation not done within {timeout}s: {op}"
+            time.sleep(0.3)
+
+    def backups(self, store_id: int) -> list[dict[str, Any]]:
+        resp = self.http.get(f"/api/stores/{store_id}/backups")
+        assert resp.status_code == 200, resp.text
+        data: list[dict[str, Any]] = resp.json()["items"]
+        return data
+
+    def take_backup(self, store_id: int, timeout: float = 180) -> dict[str, Any]:
+        """Take a backup and wait for it; return the completed backup."""
+        resp = self.http.post(f"/api/stores/{store_id}/backups")
+        assert resp.status_code == 202, resp.text
+        backup_id = resp.json()["id"]
+        deadline = time.monotonic() + timeout
+        while True:
+            backup = next(b for b in self.backups(store_id) if b["id"] == backup_id)
+            if backup["status"] != "pending":
+                assert backup["status"] == "completed", backup
+                return backup
+            assert time.monotonic() < deadline, f"backup not done within {timeout}s: {backup}"
+            time.sleep(0.3)
 
 
 @contextmanager

@@ -228,6 +228,27 @@ describe('dashboard', { skip: skip ?? false, timeout: 600_000 }, () => {
     await storefront.close();
   });
 
+  it('takes a backup, suspends and resumes the store from its page', async () => {
+    const page = await signedInPage(MEMBER_A.email, MEMBER_A.password);
+    await row(page, STORE).getByRole('link', { name: STORE, exact: true }).click();
+    await page.getByRole('heading', { name: STORE }).waitFor();
+    await page.getByRole('button', { name: 'Take backup' }).click();
+    const taken = page.locator('tr[data-backup][data-state="completed"]').first();
+    await taken.waitFor({ timeout: READY_TIMEOUT });
+    assert.match(await taken.innerText(), /manual/);
+    assert.match(await taken.innerText(), /WP 7\.0\.4, WC 11\.0\.1/);
+    await screenshot(page, '09b-store-backups');
+    const url = await page.getByRole('link', { name: 'Visit store' }).getAttribute('href');
+    await page.getByRole('button', { name: 'Suspend' }).click();
+    await page.locator('[data-status="suspended"]').first().waitFor({ timeout: READY_TIMEOUT });
+    await page.getByRole('heading', { name: 'Suspended', exact: true }).waitFor();
+    assert.equal((await fetch(url)).status, 503, 'a suspended store answers 503');
+    await screenshot(page, '09c-store-suspended');
+    await page.getByRole('button', { name: 'Resume' }).click();
+    await page.locator('h1 [data-status="ready"]').waitFor({ timeout: READY_TIMEOUT });
+    assert.equal((await fetch(url)).status, 200, 'a resumed store answers again');
+  });
+
   it('keeps the list current by polling when the live stream is unavailable', async () => {
     const context = await newContext();
     contexts.push(context);
@@ -286,6 +307,21 @@ describe('dashboard', { skip: skip ?? false, timeout: 600_000 }, () => {
     await page.locator('tr[data-action="store.create"]').first().waitFor();
     assert.ok((await page.locator('tr[data-action="user.create"]').count()) >= 1);
     await screenshot(page, '13-admin-audit');
+  });
+
+  it('shows the admin the fleet by phase and runs an upgrade that no store needs', async () => {
+    const page = await signedInPage(ADMIN_EMAIL, ADMIN_PASSWORD);
+    await page.getByRole('link', { name: 'Fleet' }).click();
+    await page.getByRole('heading', { name: 'Fleet', exact: true }).waitFor();
+    const ready = page.locator('[data-count="ready"]');
+    await ready.waitFor();
+    assert.ok(Number(await ready.innerText()) >= 1, 'the ready store is counted');
+    assert.notEqual(await page.locator('[data-stat="p50"]').innerText(), '—', 'time to ready is shown');
+    await page.getByRole('button', { name: 'Start upgrade' }).click();
+    const upgrade = page.locator('[data-upgrade-status="succeeded"]');
+    await upgrade.waitFor({ timeout: 30_000 });
+    await upgrade.getByText('No store needed it.').waitFor();
+    await screenshot(page, '13b-admin-fleet');
   });
 
   it('deletes the store after the name is typed and it leaves the list', async () => {

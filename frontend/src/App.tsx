@@ -12,6 +12,7 @@ import type { Me } from './client';
 import { ErrorState, Loading } from './components/States';
 import { AuditPage } from './features/admin/AuditPage';
 import { UsersPage } from './features/admin/UsersPage';
+import { FleetPage } from './features/fleet/FleetPage';
 import { SignInPage } from './features/auth/SignInPage';
 import { StoreDetailPage } from './features/stores/StoreDetailPage';
 import { StoresPage } from './features/stores/StoresPage';
@@ -45,6 +46,7 @@ function Shell({ me, children }: { me: Me; children: React.ReactNode }) {
           <NavLink to="/" end className={({ isActive }) => (isActive || inStores ? 'active' : undefined)}>
             Stores
           </NavLink>
+          {isAdmin && <NavLink to="/admin/fleet">Fleet</NavLink>}
           {isAdmin && <NavLink to="/admin/users">Users</NavLink>}
           {isAdmin && <NavLink to="/admin/audit">Audit log</NavLink>}
         </nav>
@@ -81,6 +83,7 @@ function SignedIn() {
           <Route path="/stores/:storeId" element={<StoreDetailPage />} />
           <Route path="/admin/users" element={isAdmin ? <UsersPage selfId={me.data.id} /> : <Navigate to="/" replace />} />
           <Route path="/admin/audit" element={isAdmin ? <AuditPage /> : <Navigate to="/" replace />} />
+          <Route path="/admin/fleet" element={isAdmin ? <FleetPage /> : <Navigate to="/" replace />} />
           <Route path="/signin" element={<Navigate to="/" replace />} />
           <Route path="*" element={<NotFound />} />
         </Routes>

@@ -28,11 +28,13 @@ from storefleet.audit.endpoints import router as audit_router
 from storefleet.auth.endpoints import router as auth_router
 from storefleet.db import utcnow
 from storefleet.exceptions import StoreFleetError
+from storefleet.fleet.endpoints import router as fleet_router
+from storefleet.metrics import registry_for
+from storefleet.metrics import router as metrics_router
 from storefleet.runtime import Runtime
 from storefleet.stores.endpoints import router as stores_router
 from storefleet.stores.stream import router as stream_router
 from storefleet.web import ApiRateLimit, SecurityHeaders
-from storefleet.web.headers import DOCS_PATH
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +85,10 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
 
 
-_SWAGGER = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5"
+DOCS_PATH = "/api/docs"
+# Swagger UI comes with the dashboard's build (frontend/scripts/swagger-ui.mjs),
+# served from this origin: no CDN, which many hosts cannot reach.
+_SWAGGER = "/api-docs"
 _DOCS_HTML = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>StoreFleet API</title>
 <link rel="stylesheet" href="{_SWAGGER}/swagger-ui.css"></head>
@@ -125,12 +130,22 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(stream_router)  # before /api/stores/{store_id}
     app.include_router(stores_router)
     app.include_router(audit_router)
+    app.include_router(fleet_router)
+    app.state.metrics = registry_for(runtime)
+    app.include_router(metrics_router)
     # The last added is the outermost: every answer, a 429 too, gets the headers.
     app.add_middleware(ApiRateLimit, runtime=runtime)
     app.add_middleware(SecurityHeaders)
 
     @app.get(DOCS_PATH, include_in_schema=False)
     def docs() -> HTMLResponse:
+        if not (FRONTEND_DIST / "api-docs" / "swagger-ui-bundle.js").is_file():
+            return HTMLResponse(
+                "<!doctype html><title>StoreFleet API</title><p>The documentation page needs "
+                "the dashboard's build (<code>make frontend</code>). The OpenAPI document is at "
+                '<a href="/api/openapi.json">/api/openapi.json</a>.</p>',
+                status_code=503,
+            )
         return HTMLResponse(_DOCS_HTML)
 
     @app.get(f"{DOCS_PATH}/init.js", include_in_schema=False)

@@ -34,18 +34,16 @@ releases_app = typer.Typer(
 )
 app.add_typer(stores_app, name="stores")
 app.add_typer(releases_app, name="releases")
+fleet_app = typer.Typer(no_args_is_help=True, help="Fleet upgrades through the API (admins).")
+app.add_typer(fleet_app, name="fleet")
 
 _CREDENTIALS = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "storefleet"
 
 
 def _logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("huey", "httpx", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from storefleet.logs import configure
+
+    configure(settings)
 
 
 def _runtime() -> Any:
@@ -411,6 +409,8 @@ def _token() -> str:
 
 
 def _request(method: str, path: str, **kwargs: Any) -> Any:
+    if kwargs.get("json") is None:
+        kwargs.pop("json", None)
     try:
         resp = httpx.request(
             method,
@@ -573,6 +573,152 @@ def stores_smoke_test(
         f"order {order.order_id} placed and confirmed: {order.status}, "
         f"{order.payment_method}, total {order.total}"
     )
+
+
+@stores_app.command("backup")
+def stores_backup(
+    store: str, wait: Annotated[bool, typer.Option(help="Wait until it is taken")] = False
+) -> None:
+    """Take a backup of a store now."""
+    s = _find(store)
+    backup = _request("POST", f"/api/stores/{s['id']}/backups")
+    typer.echo(f"backup {backup['id']} of {s['name']}: {backup['status']}")
+    deadline = time.monotonic() + 3600
+    while wait and backup["status"] == "pending" and time.monotonic() < deadline:
+        time.sleep(1)
+        items = _request("GET", f"/api/stores/{s['id']}/backups")["items"]
+        backup = next(b for b in items if b["id"] == backup["id"])
+    if wait:
+        size = f", {backup['size_bytes'] / (1 << 20):.1f} MiB" if backup.get("size_bytes") else ""
+        typer.echo(f"backup {backup['id']}: {backup['status']}{size}")
+        if backup["status"] != "completed":
+            typer.echo(f"failed: {backup.get('failure_reason')}", err=True)
+            raise typer.Exit(1)
+
+
+@stores_app.command("backups")
+def stores_backups(store: str) -> None:
+    """List a store's backups, newest first."""
+    s = _find(store)
+    for b in _request("GET", f"/api/stores/{s['id']}/backups")["items"]:
+        size = f"{b['size_bytes'] / (1 << 20):8.1f} MiB" if b.get("size_bytes") else " " * 12
+        versions = f"WP {b.get('wordpress_version')}, WC {b.get('woocommerce_version')}"
+        typer.echo(
+            f"{b['id']:>6}  {b['created_at'][:19]}  {b['kind']:<9} {b['status']:<10} {size}  "
+            + (versions if b["status"] == "completed" else b.get("failure_reason") or "")
+        )
+
+
+def _operation(store_id: int, path: str, body: dict[str, Any] | None, wait: bool) -> None:
+    op = _request("POST", f"/api/stores/{store_id}/{path}", json=body)
+    typer.echo(f"{op['kind']} {op['id']}: {op['status']}")
+    deadline = time.monotonic() + 3600
+    while wait and op["status"] in ("pending", "running") and time.monotonic() < deadline:
+        time.sleep(1)
+        ops = _request("GET", f"/api/stores/{store_id}/operations", params={"limit": 20})
+        op = next(o for o in ops if o["id"] == op["id"])
+    if wait:
+        typer.echo(f"{op['kind']} {op['id']}: {op['status']}")
+        if op["status"] != "succeeded":
+            typer.echo(f"failed: {op.get('failure_reason')}", err=True)
+            raise typer.Exit(1)
+
+
+@stores_app.command("restore")
+def stores_restore(
+    store: str, backup_id: int, wait: Annotated[bool, typer.Option()] = False
+) -> None:
+    """Restore a store from one of its backups."""
+    _operation(_find(store)["id"], "restore", {"backup_id": backup_id}, wait)
+
+
+@stores_app.command("suspend")
+def stores_suspend(store: str, wait: Annotated[bool, typer.Option()] = False) -> None:
+    """Suspend a store: it keeps its data and answers “store unavailable”."""
+    _operation(_find(store)["id"], "suspend", None, wait)
+
+
+@stores_app.command("resume")
+def stores_resume(store: str, wait: Annotated[bool, typer.Option()] = False) -> None:
+    """Resume a suspended store."""
+    _operation(_find(store)["id"], "resume", None, wait)
+
+
+# -- fleet ---------------------------------------------------------------------
+
+
+def _print_fleet(u: dict[str, Any]) -> None:
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(u["counts"].items())) or "no stores"
+    typer.echo(
+        f"fleet upgrade {u['id']}: {u['status']} — WordPress {u['previous_wordpress']} → "
+        f"{u['wordpress']}, WooCommerce {u['previous_woocommerce']} → {u['woocommerce']}; "
+        f"waves {u['waves']}, wave {u['current_wave'] + 1}; {counts}"
+    )
+    if u.get("halted_reason"):
+        typer.echo(f"halted: {u['halted_reason']}")
+
+
+@fleet_app.command("upgrade")
+def fleet_upgrade(
+    wordpress: Annotated[str | None, typer.Option(help="A pinned WordPress version")] = None,
+    woocommerce: Annotated[str | None, typer.Option(help="A pinned WooCommerce version")] = None,
+    waves: Annotated[
+        str | None, typer.Option(help='Comma-separated wave sizes, e.g. "1,25%,rest" (default)')
+    ] = None,
+    wait: Annotated[bool, typer.Option(help="Follow its progress until it ends")] = True,
+) -> None:
+    """Upgrade every store to pinned releases, in waves; each store is backed
+    up, upgraded and must take a real order, or it is restored and the
+    upgrade halts. Exit 1 if it halts."""
+    body: dict[str, Any] = {"wordpress": wordpress, "woocommerce": woocommerce}
+    if waves:
+        body["waves"] = [w.strip() for w in waves.split(",") if w.strip()]
+    u = _request("POST", "/api/fleet/upgrades", json=body)
+    _print_fleet(u)
+    if wait:
+        fleet_status(str(u["id"]), follow=True)
+
+
+@fleet_app.command("status")
+def fleet_status(
+    upgrade_id: Annotated[str, typer.Argument(help="A fleet upgrade id, or 'latest'")] = "latest",
+    follow: Annotated[bool, typer.Option(help="Follow until it ends")] = False,
+) -> None:
+    """Show a fleet upgrade and each store's progress."""
+    if upgrade_id == "latest":
+        items = _request("GET", "/api/fleet/upgrades", params={"limit": 1})["items"]
+        if not items:
+            typer.echo("no fleet upgrade yet")
+            return
+        upgrade_id = str(items[0]["id"])
+    shown: dict[int, tuple[str, str | None]] = {}
+    while True:
+        u = _request("GET", f"/api/fleet/upgrades/{upgrade_id}")
+        for st in u["stores"]:
+            state = (st["status"], st.get("current_step"))
+            if shown.get(st["store_id"]) != state:
+                shown[st["store_id"]] = state
+                step = f" ({st['current_step']})" if st.get("current_step") else ""
+                took = f" in {st['duration_seconds']:.0f}s" if st.get("duration_seconds") else ""
+                typer.echo(
+                    f"  wave {st['wave'] + 1}  {st['name']:<30} {st['status']}{step}{took}"
+                    + (f": {st['failure_reason']}" if st.get("failure_reason") else "")
+                )
+        if not follow or u["status"] != "running":
+            break
+        time.sleep(2)
+    _print_fleet(u)
+    if u["status"] == "halted":
+        raise typer.Exit(1)
+
+
+@fleet_app.command("releases")
+def fleet_releases() -> None:
+    """The releases new stores get, and every pinned release."""
+    r = _request("GET", "/api/fleet/releases")
+    typer.echo(f"new stores get WordPress {r['wordpress']} and WooCommerce {r['woocommerce']}")
+    for product, versions in r["known"].items():
+        typer.echo(f"  pinned {product}: {', '.join(versions)}")
 
 
 # -- releases ------------------------------------------------------------------

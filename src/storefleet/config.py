@@ -97,6 +97,37 @@ class Settings(BaseSettings):
 
     _signing_key: str | None = PrivateAttr(default=None)
 
+    # Health after ready: how often ready stores are checked, and how many
+    # failed checks in a row make a store "degraded".
+    health_interval_seconds: Annotated[float, Field(gt=0)] = 30.0
+    health_failures_before_degraded: Annotated[int, Field(ge=1)] = 3
+    health_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
+
+    # Backups
+    #: "dir": under backup_dir; "s3": an S3-compatible bucket (boto3).
+    backup_target: Literal["dir", "s3"] = "dir"
+    #: Default: <data_dir>/backups.
+    backup_dir: Path | None = None
+    backup_s3_endpoint: str | None = None
+    backup_s3_region: str = "us-east-1"
+    backup_s3_bucket: str | None = None
+    backup_s3_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9._/-]{0,200}$")] = "storefleet/"
+    backup_s3_access_key: SecretStr | None = None
+    backup_s3_secret_key: SecretStr | None = None
+    #: The key backups are encrypted with (any length; HKDF-derived); default:
+    #: derived from the secret key. Keep it: backups cannot be read without it.
+    backup_key: SecretStr | None = None
+    #: Every store is backed up this often (hours; 0: no scheduled backups);
+    #: a store's own ``backup_schedule_hours`` overrides it.
+    backup_schedule_hours: Annotated[float, Field(ge=0)] = 24.0
+    #: How many of a store's manual, scheduled and upgrade backups are kept.
+    backup_retention_count: Annotated[int, Field(ge=1)] = 7
+    #: How long the backup taken before a store is deleted is kept.
+    final_backup_days: Annotated[float, Field(ge=0)] = 30.0
+
+    # Logs: "text" for people, "json" (one object a line) for collectors.
+    log_format: Literal["text", "json"] = "text"
+
     # Store drivers
     driver: DriverName = DriverName.local
     stores_db_url: str | None = None
@@ -108,6 +139,9 @@ class Settings(BaseSettings):
     artifacts: str | None = None
     #: Verified, unpacked releases (default: <data_dir>/releases).
     releases_dir: Path | None = None
+    #: A pins file whose releases are added to (or override) the packaged
+    #: releases/pins.json: pin a release ahead of a platform update.
+    release_pins: Path | None = None
     #: The most a release download, or what it unpacks to, may weigh.
     download_max_bytes: Annotated[int, Field(ge=1 << 20)] = 512 << 20
     php_binary: str = "php"
@@ -249,6 +283,15 @@ class Settings(BaseSettings):
         if os.geteuid() == 0:
             return Path("/var/lib/storefleet")
         return self.data_path
+
+    @property
+    def work_path(self) -> Path:
+        """Scratch directories of running operations (backups in the making)."""
+        return self.data_path / "operations"
+
+    @property
+    def backups_path(self) -> Path:
+        return (self.backup_dir or self.data_path / "backups").resolve()
 
     @property
     def stores_path(self) -> Path:

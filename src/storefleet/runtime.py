@@ -9,6 +9,7 @@ from functools import cached_property
 
 from limits.storage import Storage, storage_from_string
 
+from storefleet import releases
 from storefleet.auth.passwords import PasswordChecks, concurrency_for
 from storefleet.auth.throttle import LoginThrottle
 from storefleet.config import Settings
@@ -20,6 +21,10 @@ from storefleet.queue import TaskQueue
 @dataclass
 class Runtime:
     settings: Settings
+
+    def __post_init__(self) -> None:
+        if self.settings.release_pins is not None:
+            releases.add_pins(self.settings.release_pins)
 
     @cached_property
     def db(self) -> Database:

@@ -43,16 +43,18 @@ _BILLING = {
 }
 
 
-def run(
-    store_url: str, admin_user: str, admin_password: str, *, timeout: float = 30
-) -> OrderConfirmed:
-    base = store_url.rstrip("/")
-    root = base + "/"
+def _rest(route: str, **params: str | int) -> dict[str, str | int]:
+    # ?rest_route= works with and without pretty permalinks.
+    return {"rest_route": route, **params}
 
-    def rest(route: str, **params: str | int) -> dict[str, str | int]:
-        # ?rest_route= works with and without pretty permalinks.
-        return {"rest_route": route, **params}
 
+def place_order(store_url: str, *, product_id: int | None = None, timeout: float = 30) -> int:
+    """Order a product (``product_id``, or the first one listed) as a guest
+    shopper, paying Cash on Delivery, through the WooCommerce Store API;
+    return the order's id."""
+    root = store_url.rstrip("/") + "/"
+    base = root.rstrip("/")
+    rest = _rest
     with httpx.Client(timeout=timeout, follow_redirects=True) as shopper:
         index = shopper.get(root, params=rest("/"))
         try:
@@ -63,13 +65,15 @@ def run(
             raise WooCommerceMissing(
                 f"{base} has no WooCommerce Store API (is WooCommerce active?)"
             )
-        products = shopper.get(root, params=rest("/wc/store/v1/products", per_page=1))
-        _ok(products, "listing products")
-        items = products.json()
-        if not items:
-            raise SmokeTestError(
-                "the store has no product to order (create one, or a sample product)"
-            )
+        if product_id is None:
+            products = shopper.get(root, params=rest("/wc/store/v1/products", per_page=1))
+            _ok(products, "listing products")
+            items = products.json()
+            if not items:
+                raise SmokeTestError(
+                    "the store has no product to order (create one, or a sample product)"
+                )
+            product_id = int(items[0]["id"])
         cart = shopper.get(root, params=rest("/wc/store/v1/cart"))
         _ok(cart, "opening a cart")
         nonce = cart.headers.get("Nonce") or cart.headers.get("X-WC-Store-API-Nonce", "")
@@ -78,7 +82,7 @@ def run(
             shopper.post(
                 root,
                 params=rest("/wc/store/v1/cart/add-item"),
-                json={"id": items[0]["id"], "quantity": 1},
+                json={"id": product_id, "quantity": 1},
                 headers=headers,
             ),
             "adding a product to the cart",
@@ -91,8 +95,17 @@ def run(
             headers=headers,
         )  # fmt: skip
         _ok(checkout, "checking out with Cash on Delivery")
-        order_id = int(checkout.json()["order_id"])
+        return int(checkout.json()["order_id"])
 
+
+def run(
+    store_url: str, admin_user: str, admin_password: str, *, timeout: float = 30
+) -> OrderConfirmed:
+    """Place an order and confirm it through the REST API as the admin."""
+    base = store_url.rstrip("/")
+    root = base + "/"
+    rest = _rest
+    order_id = place_order(store_url, timeout=timeout)
     with httpx.Client(timeout=timeout, follow_redirects=False) as admin:
         admin.cookies.set("wordpress_test_cookie", "WP Cookie check")
         login = admin.post(

@@ -4,6 +4,7 @@ WordPress, and SQLite or Redis for the queue."""
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 from collections.abc import Callable, Iterator
@@ -24,6 +25,7 @@ from tests.support import (
     ADMIN_PASSWORD,
     Api,
     PlatformProcesses,
+    add_member,
     leave_nothing_behind,
     prepare,
     process_env,
@@ -74,6 +76,22 @@ class LocalPlatform:
         ]
         pids = {p.pid for p in found}
         return [p for p in found if p.info["ppid"] not in pids]
+
+    def add_member(self, email: str, **quota: Any) -> None:
+        from storefleet.runtime import Runtime
+
+        runtime = Runtime(self.settings)
+        add_member(runtime, email, **quota)
+        runtime.close()
+
+    def store_owner(self, uid: str) -> int | None:
+        """The unprivileged uid a store's PHP runs as (None: not isolated)."""
+        if os.geteuid() != 0:
+            return None
+        for entry in (self.settings.sites_path / "uids").iterdir():
+            if entry.read_text().strip() == uid:
+                return int(entry.name)
+        raise AssertionError(f"store {uid} has no uid")
 
     def db_names(self, uid: str) -> str:
         return f"{self.settings.stores_db_prefix}{uid}"

@@ -57,11 +57,14 @@ def test_security_headers_on_every_response(platform_factory: Callable[..., Plat
         assert "strict-transport-security" not in resp.headers, f"{where}: HSTS over http"
         if resp.request.url.path.startswith("/api/"):
             assert resp.headers.get("cache-control") == "no-store", where
-    # The API docs load Swagger UI from its CDN, still with no inline script.
+    # The API docs load Swagger UI from this origin (the dashboard's build), no inline script.
     docs = httpx.get(platform.url + "/api/docs")
     assert docs.status_code == 200 and "<script>" not in docs.text
-    assert "script-src 'self' https://cdn.jsdelivr.net;" in docs.headers["content-security-policy"]
+    docs_csp = docs.headers["content-security-policy"]
+    assert "script-src 'self';" in docs_csp and "http" not in docs_csp  # no other origin
     assert httpx.get(platform.url + "/api/docs/init.js").text.startswith("window.ui")
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        assert httpx.get(f"{platform.url}/api-docs/{asset}").status_code == 200, asset
     # No CORS: the dashboard is served from the API's own origin.
     cross = httpx.get(platform.url + "/api/openapi.json", headers={"Origin": "https://evil.test"})
     assert "access-control-allow-origin" not in cross.headers

@@ -37,7 +37,7 @@ def extraction(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
     """Both ways of extracting: with tarfile's data filter, and without it
     (Debian 12's Python 3.11.2 has none)."""
     if request.param != "data filter":
-        monkeypatch.delattr(tarfile, "data_filter")
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
     return str(request.param)
 
 
@@ -182,3 +182,40 @@ def test_an_unknown_version_names_the_pinned_ones() -> None:
         ReleaseError, match=r"WordPress 5\.0 is not a pinned release \(pinned: 7\.0\.4, 6\.9\.7\)"
     ):
         releases.pinned("wordpress", "5.0")
+
+
+def test_a_site_is_linked_from_the_release_or_copied_across_filesystems(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    from storefleet.drivers.local.driver import LocalDriver
+
+    wordpress, woocommerce = tmp_path / "wordpress", tmp_path / "woocommerce"
+    for path in (
+        wordpress / "wp-settings.php",
+        wordpress / "wp-includes" / "version.php",
+        wordpress / "wp-content" / "themes" / "t" / "style.css",
+        wordpress / "wp-content" / "plugins" / "hello.php",
+        woocommerce / "woocommerce.php",
+    ):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("<?php")
+    LocalDriver._build_site(wordpress, woocommerce, tmp_path / "linked")
+    linked = tmp_path / "linked" / "wp-settings.php"
+    assert linked.stat().st_ino == (wordpress / "wp-settings.php").stat().st_ino
+
+    def cross_device(src: object, dst: object, **kw: object) -> None:
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", cross_device)  # the release on another filesystem
+    LocalDriver._build_site(wordpress, woocommerce, tmp_path / "copied")
+    copied = tmp_path / "copied"
+    for name in (
+        "wp-settings.php",
+        "wp-includes/version.php",
+        "wp-content/plugins/woocommerce/woocommerce.php",
+    ):
+        assert (copied / name).read_text() == "<?php", name
+        assert (copied / name).stat().st_ino != (tmp_path / "linked" / name).stat().st_ino

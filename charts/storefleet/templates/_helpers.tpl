@@ -101,6 +101,43 @@ secretKeyRef:
 - name: STOREFLEET_REDIS_URL
   valueFrom:
     {{- include "sf.urlRef" (list . .Values.redis.enabled .Values.externalRedis "redis-url") | nindent 4 }}
+- name: STOREFLEET_LOG_FORMAT
+  value: {{ .Values.platform.logFormat | quote }}
+{{- with .Values.backups }}
+- name: STOREFLEET_BACKUP_TARGET
+  value: {{ .target | quote }}
+- name: STOREFLEET_BACKUP_SCHEDULE_HOURS
+  value: {{ .scheduleHours | quote }}
+- name: STOREFLEET_BACKUP_RETENTION_COUNT
+  value: {{ .retentionCount | quote }}
+- name: STOREFLEET_FINAL_BACKUP_DAYS
+  value: {{ .finalBackupDays | quote }}
+{{- if eq .target "s3" }}
+{{- with .s3.endpoint }}
+- name: STOREFLEET_BACKUP_S3_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
+- name: STOREFLEET_BACKUP_S3_REGION
+  value: {{ .s3.region | quote }}
+- name: STOREFLEET_BACKUP_S3_BUCKET
+  value: {{ .s3.bucket | quote }}
+- name: STOREFLEET_BACKUP_S3_PREFIX
+  value: {{ .s3.prefix | quote }}
+{{- if .s3.existingSecret }}
+- name: STOREFLEET_BACKUP_S3_ACCESS_KEY
+  valueFrom:
+    secretKeyRef: {name: {{ .s3.existingSecret }}, key: {{ .s3.accessKeyKey }}}
+- name: STOREFLEET_BACKUP_S3_SECRET_KEY
+  valueFrom:
+    secretKeyRef: {name: {{ .s3.existingSecret }}, key: {{ .s3.secretKeyKey }}}
+{{- end }}
+{{- end }}
+{{- if .keySecret.name }}
+- name: STOREFLEET_BACKUP_KEY
+  valueFrom:
+    secretKeyRef: {name: {{ .keySecret.name }}, key: {{ .keySecret.key }}}
+{{- end }}
+{{- end }}
 {{- with .Values.platform.extraEnv }}
 {{ toYaml . }}
 {{- end }}

@@ -2,7 +2,7 @@
 
 import type { Client, Options as Options2, TDataShape } from './client';
 import { client } from './client.gen';
-import type { CreateSessionData, CreateSessionErrors, CreateSessionResponses, CreateStoreData, CreateStoreErrors, CreateStoreResponses, CreateUserData, CreateUserErrors, CreateUserResponses, DeleteSessionData, DeleteSessionErrors, DeleteSessionResponses, DeleteStoreData, DeleteStoreErrors, DeleteStoreResponses, GetStoreData, GetStoreErrors, GetStoreResponses, HealthzData, HealthzResponses, ListAuditEventsData, ListAuditEventsErrors, ListAuditEventsResponses, ListStoresData, ListStoresErrors, ListStoresResponses, ListUsersData, ListUsersErrors, ListUsersResponses, LoginData, LoginErrors, LoginResponses, MeData, MeErrors, MeResponses, ReadyzData, ReadyzErrors, ReadyzResponses, RetryStoreData, RetryStoreErrors, RetryStoreResponses, StoreEventsData, StoreEventsErrors, StoreEventsResponses, StoreMailData, StoreMailErrors, StoreMailResponses, StreamStoresData, StreamStoresErrors, StreamStoresResponses, UpdateUserData, UpdateUserErrors, UpdateUserResponses } from './types.gen';
+import type { CreateBackupData, CreateBackupErrors, CreateBackupResponses, CreateFleetUpgradeData, CreateFleetUpgradeErrors, CreateFleetUpgradeResponses, CreateSessionData, CreateSessionErrors, CreateSessionResponses, CreateStoreData, CreateStoreErrors, CreateStoreResponses, CreateUserData, CreateUserErrors, CreateUserResponses, DeleteSessionData, DeleteSessionErrors, DeleteSessionResponses, DeleteStoreData, DeleteStoreErrors, DeleteStoreResponses, FleetReleasesData, FleetReleasesErrors, FleetReleasesResponses, FleetSummaryData, FleetSummaryErrors, FleetSummaryResponses, GetFleetUpgradeData, GetFleetUpgradeErrors, GetFleetUpgradeResponses, GetStoreData, GetStoreErrors, GetStoreResponses, HealthzData, HealthzResponses, ListAuditEventsData, ListAuditEventsErrors, ListAuditEventsResponses, ListBackupsData, ListBackupsErrors, ListBackupsResponses, ListFleetUpgradesData, ListFleetUpgradesErrors, ListFleetUpgradesResponses, ListStoresData, ListStoresErrors, ListStoresResponses, ListUsersData, ListUsersErrors, ListUsersResponses, LoginData, LoginErrors, LoginResponses, MeData, MeErrors, MeResponses, MetricsData, MetricsResponses, ReadyzData, ReadyzErrors, ReadyzResponses, RestoreStoreData, RestoreStoreErrors, RestoreStoreResponses, ResumeStoreData, ResumeStoreErrors, ResumeStoreResponses, RetryStoreData, RetryStoreErrors, RetryStoreResponses, StoreEventsData, StoreEventsErrors, StoreEventsResponses, StoreMailData, StoreMailErrors, StoreMailResponses, StoreOperationsData, StoreOperationsErrors, StoreOperationsResponses, StreamStoresData, StreamStoresErrors, StreamStoresResponses, SuspendStoreData, SuspendStoreErrors, SuspendStoreResponses, UpdateStoreData, UpdateStoreErrors, UpdateStoreResponses, UpdateUserData, UpdateUserErrors, UpdateUserResponses } from './types.gen';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -76,6 +76,66 @@ export const createSession = <ThrowOnError extends boolean = false>(options: Opt
 });
 
 /**
+ * Fleet Releases
+ *
+ * The releases new stores get, and every pinned release.
+ */
+export const fleetReleases = <ThrowOnError extends boolean = false>(options?: Options<FleetReleasesData, ThrowOnError>) => (options?.client ?? client).get<FleetReleasesResponses, FleetReleasesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/fleet/releases',
+    ...options
+});
+
+/**
+ * Fleet Summary
+ *
+ * Stores by phase and time from request to ready (p50, p95); members see
+ * their own stores, admins the whole fleet.
+ */
+export const fleetSummary = <ThrowOnError extends boolean = false>(options?: Options<FleetSummaryData, ThrowOnError>) => (options?.client ?? client).get<FleetSummaryResponses, FleetSummaryErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/fleet/summary',
+    ...options
+});
+
+/**
+ * List Fleet Upgrades
+ */
+export const listFleetUpgrades = <ThrowOnError extends boolean = false>(options?: Options<ListFleetUpgradesData, ThrowOnError>) => (options?.client ?? client).get<ListFleetUpgradesResponses, ListFleetUpgradesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/fleet/upgrades',
+    ...options
+});
+
+/**
+ * Create Fleet Upgrade
+ *
+ * Move the fleet to pinned releases, in waves. New stores get them at
+ * once; each store is backed up, upgraded and must take a real order, or it
+ * is restored from its backup and the upgrade halts with the reason.
+ */
+export const createFleetUpgrade = <ThrowOnError extends boolean = false>(options: Options<CreateFleetUpgradeData, ThrowOnError>) => (options.client ?? client).post<CreateFleetUpgradeResponses, CreateFleetUpgradeErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/fleet/upgrades',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Get Fleet Upgrade
+ *
+ * A fleet upgrade's progress: each store's wave and step, and why it halted.
+ */
+export const getFleetUpgrade = <ThrowOnError extends boolean = false>(options: Options<GetFleetUpgradeData, ThrowOnError>) => (options.client ?? client).get<GetFleetUpgradeResponses, GetFleetUpgradeErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/fleet/upgrades/{upgrade_id}',
+    ...options
+});
+
+/**
  * List Stores
  *
  * Stores the user may see, newest first (admins see every store).
@@ -117,7 +177,8 @@ export const streamStores = <ThrowOnError extends boolean = false>(options?: Opt
 /**
  * Delete Store
  *
- * Delete a store in any phase; in-flight provisioning stops and is cleaned up.
+ * Delete a store in any phase; an operation in flight stops and the store
+ * is cleaned up. A store that was ever ready is backed up first.
  */
 export const deleteStore = <ThrowOnError extends boolean = false>(options: Options<DeleteStoreData, ThrowOnError>) => (options.client ?? client).delete<DeleteStoreResponses, DeleteStoreErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
@@ -131,6 +192,44 @@ export const deleteStore = <ThrowOnError extends boolean = false>(options: Optio
 export const getStore = <ThrowOnError extends boolean = false>(options: Options<GetStoreData, ThrowOnError>) => (options.client ?? client).get<GetStoreResponses, GetStoreErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/stores/{store_id}',
+    ...options
+});
+
+/**
+ * Update Store
+ *
+ * Change a store's settings: its backup schedule.
+ */
+export const updateStore = <ThrowOnError extends boolean = false>(options: Options<UpdateStoreData, ThrowOnError>) => (options.client ?? client).patch<UpdateStoreResponses, UpdateStoreErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/stores/{store_id}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * List Backups
+ *
+ * The store's backups, newest first (expired ones stay listed as such).
+ */
+export const listBackups = <ThrowOnError extends boolean = false>(options: Options<ListBackupsData, ThrowOnError>) => (options.client ?? client).get<ListBackupsResponses, ListBackupsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/stores/{store_id}/backups',
+    ...options
+});
+
+/**
+ * Create Backup
+ *
+ * Take a backup now: the database from one consistent snapshot and the
+ * store's own files, encrypted, in the platform's backup target.
+ */
+export const createBackup = <ThrowOnError extends boolean = false>(options: Options<CreateBackupData, ThrowOnError>) => (options.client ?? client).post<CreateBackupResponses, CreateBackupErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/stores/{store_id}/backups',
     ...options
 });
 
@@ -159,6 +258,44 @@ export const storeMail = <ThrowOnError extends boolean = false>(options: Options
 });
 
 /**
+ * Store Operations
+ *
+ * Everything done to the store, newest first, with each operation's steps.
+ */
+export const storeOperations = <ThrowOnError extends boolean = false>(options: Options<StoreOperationsData, ThrowOnError>) => (options.client ?? client).get<StoreOperationsResponses, StoreOperationsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/stores/{store_id}/operations',
+    ...options
+});
+
+/**
+ * Restore Store
+ *
+ * Put one of the store's backups back: its database and files, at the
+ * releases it was taken on. Refused if the backup's digest does not match.
+ */
+export const restoreStore = <ThrowOnError extends boolean = false>(options: Options<RestoreStoreData, ThrowOnError>) => (options.client ?? client).post<RestoreStoreResponses, RestoreStoreErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/stores/{store_id}/restore',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Resume Store
+ *
+ * Bring a suspended store back.
+ */
+export const resumeStore = <ThrowOnError extends boolean = false>(options: Options<ResumeStoreData, ThrowOnError>) => (options.client ?? client).post<ResumeStoreResponses, ResumeStoreErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/stores/{store_id}/resume',
+    ...options
+});
+
+/**
  * Retry Store
  *
  * Run a failed store's operation again; steps that succeeded are kept.
@@ -166,6 +303,18 @@ export const storeMail = <ThrowOnError extends boolean = false>(options: Options
 export const retryStore = <ThrowOnError extends boolean = false>(options: Options<RetryStoreData, ThrowOnError>) => (options.client ?? client).post<RetryStoreResponses, RetryStoreErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/stores/{store_id}/retry',
+    ...options
+});
+
+/**
+ * Suspend Store
+ *
+ * Stop the store, keeping all its data; its address answers “store
+ * unavailable”. It still counts toward the live-store quota.
+ */
+export const suspendStore = <ThrowOnError extends boolean = false>(options: Options<SuspendStoreData, ThrowOnError>) => (options.client ?? client).post<SuspendStoreResponses, SuspendStoreErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/stores/{store_id}/suspend',
     ...options
 });
 
@@ -214,6 +363,13 @@ export const updateUser = <ThrowOnError extends boolean = false>(options: Option
  * Liveness: the process answers.
  */
 export const healthz = <ThrowOnError extends boolean = false>(options?: Options<HealthzData, ThrowOnError>) => (options?.client ?? client).get<HealthzResponses, unknown, ThrowOnError>({ url: '/healthz', ...options });
+
+/**
+ * Metrics
+ *
+ * The platform's metrics in the Prometheus text format (for a scraper).
+ */
+export const metrics = <ThrowOnError extends boolean = false>(options?: Options<MetricsData, ThrowOnError>) => (options?.client ?? client).get<MetricsResponses, unknown, ThrowOnError>({ url: '/metrics', ...options });
 
 /**
  * Readyz

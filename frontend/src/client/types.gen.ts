@@ -65,6 +65,104 @@ export type AuditPage = {
 export type AuditResult = 'success' | 'failure';
 
 /**
+ * BackupKind
+ */
+export type BackupKind = 'manual' | 'scheduled' | 'final' | 'upgrade';
+
+/**
+ * BackupOut
+ */
+export type BackupOut = {
+    /**
+     * Completed At
+     */
+    completed_at: string | null;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Expired At
+     */
+    expired_at: string | null;
+    /**
+     * Expires At
+     *
+     * Kept until then (the backup before deletion)
+     */
+    expires_at: string | null;
+    /**
+     * Failure Reason
+     */
+    failure_reason: string | null;
+    /**
+     * Id
+     */
+    id: number;
+    kind: BackupKind;
+    /**
+     * Manifest
+     *
+     * What it holds: parts, sizes, digests
+     */
+    manifest: {
+        [key: string]: unknown;
+    } | null;
+    /**
+     * Requested By
+     */
+    requested_by: string;
+    /**
+     * Sha256
+     *
+     * SHA-256 of the stored, encrypted object
+     */
+    sha256: string | null;
+    /**
+     * Size Bytes
+     */
+    size_bytes: number | null;
+    status: BackupStatus;
+    /**
+     * Store Id
+     */
+    store_id: number;
+    /**
+     * Target
+     *
+     * dir or s3
+     */
+    target: string | null;
+    /**
+     * Woocommerce Version
+     */
+    woocommerce_version: string | null;
+    /**
+     * Wordpress Version
+     */
+    wordpress_version: string | null;
+};
+
+/**
+ * BackupPage
+ */
+export type BackupPage = {
+    /**
+     * Items
+     */
+    items: Array<BackupOut>;
+    /**
+     * Total
+     */
+    total: number;
+};
+
+/**
+ * BackupStatus
+ */
+export type BackupStatus = 'pending' | 'completed' | 'failed' | 'expired';
+
+/**
  * EventOut
  */
 export type EventOut = {
@@ -88,6 +186,203 @@ export type EventOut = {
      * Message
      */
     message: string;
+};
+
+/**
+ * FleetStatus
+ */
+export type FleetStatus = 'running' | 'succeeded' | 'halted';
+
+/**
+ * FleetStoreOut
+ */
+export type FleetStoreOut = {
+    /**
+     * Current Step
+     */
+    current_step: string | null;
+    /**
+     * Duration Seconds
+     */
+    duration_seconds: number | null;
+    /**
+     * Failure Reason
+     */
+    failure_reason: string | null;
+    /**
+     * Finished At
+     */
+    finished_at: string | null;
+    /**
+     * From Woocommerce
+     */
+    from_woocommerce: string | null;
+    /**
+     * From Wordpress
+     */
+    from_wordpress: string | null;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Operation Id
+     */
+    operation_id: number;
+    phase: Phase;
+    /**
+     * Started At
+     */
+    started_at: string | null;
+    status: OperationStatus;
+    /**
+     * Store Id
+     */
+    store_id: number;
+    /**
+     * Wave
+     */
+    wave: number;
+    /**
+     * Woocommerce Version
+     */
+    woocommerce_version: string | null;
+    /**
+     * Wordpress Version
+     */
+    wordpress_version: string | null;
+};
+
+/**
+ * FleetSummary
+ */
+export type FleetSummary = {
+    /**
+     * Phases
+     */
+    phases: Array<PhaseCount>;
+    /**
+     * Ready Samples
+     */
+    ready_samples: number;
+    /**
+     * Ready Seconds P50
+     *
+     * Median time from request to ready (last 500 stores)
+     */
+    ready_seconds_p50: number | null;
+    /**
+     * Ready Seconds P95
+     */
+    ready_seconds_p95: number | null;
+    releases: ReleasesOut;
+    /**
+     * Upgrade In Progress
+     */
+    upgrade_in_progress: number | null;
+};
+
+/**
+ * FleetUpgradeCreate
+ */
+export type FleetUpgradeCreate = {
+    /**
+     * Waves
+     *
+     * Wave sizes in order: a number of stores, a percentage of the fleet ("25%") or "rest". Default: ["1", "25%", "rest"]. Stores left over join the last wave.
+     */
+    waves?: Array<string> | null;
+    /**
+     * Woocommerce
+     *
+     * A pinned WooCommerce version (default: as now)
+     */
+    woocommerce?: string | null;
+    /**
+     * Wordpress
+     *
+     * A pinned WordPress version (default: as now)
+     */
+    wordpress?: string | null;
+};
+
+/**
+ * FleetUpgradeOut
+ */
+export type FleetUpgradeOut = {
+    /**
+     * Counts
+     *
+     * Stores by the status of their upgrade
+     */
+    counts: {
+        [key: string]: number;
+    };
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Current Wave
+     *
+     * The wave in progress (0-based)
+     */
+    current_wave: number;
+    /**
+     * Finished At
+     */
+    finished_at: string | null;
+    /**
+     * Halted Reason
+     */
+    halted_reason: string | null;
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Previous Woocommerce
+     */
+    previous_woocommerce: string;
+    /**
+     * Previous Wordpress
+     */
+    previous_wordpress: string;
+    /**
+     * Requested By
+     */
+    requested_by: string;
+    status: FleetStatus;
+    /**
+     * Stores
+     */
+    stores: Array<FleetStoreOut>;
+    /**
+     * Waves
+     */
+    waves: Array<number>;
+    /**
+     * Woocommerce
+     */
+    woocommerce: string;
+    /**
+     * Wordpress
+     */
+    wordpress: string;
+};
+
+/**
+ * FleetUpgradePage
+ */
+export type FleetUpgradePage = {
+    /**
+     * Items
+     */
+    items: Array<FleetUpgradeOut>;
+    /**
+     * Total
+     */
+    total: number;
 };
 
 /**
@@ -202,9 +497,82 @@ export type Me = {
 };
 
 /**
+ * Operation
+ */
+export type Operation = 'provision' | 'delete' | 'backup' | 'restore' | 'upgrade' | 'suspend' | 'resume';
+
+/**
+ * OperationOut
+ */
+export type OperationOut = {
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Duration Seconds
+     */
+    duration_seconds: number | null;
+    /**
+     * Failure Reason
+     */
+    failure_reason: string | null;
+    /**
+     * Finished At
+     */
+    finished_at: string | null;
+    /**
+     * Fleet Upgrade Id
+     */
+    fleet_upgrade_id: number | null;
+    /**
+     * Id
+     */
+    id: number;
+    kind: Operation;
+    /**
+     * Params
+     *
+     * What was asked (never secrets)
+     */
+    params: {
+        [key: string]: unknown;
+    };
+    /**
+     * Requested By
+     */
+    requested_by: string;
+    /**
+     * Started At
+     */
+    started_at: string | null;
+    status: OperationStatus;
+    /**
+     * Steps
+     */
+    steps: Array<StepOut>;
+};
+
+/**
+ * OperationStatus
+ */
+export type OperationStatus = 'waiting' | 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+/**
  * Phase
  */
-export type Phase = 'pending' | 'provisioning' | 'ready' | 'failed' | 'deleting' | 'deleted';
+export type Phase = 'pending' | 'provisioning' | 'ready' | 'degraded' | 'suspended' | 'failed' | 'deleting' | 'deleted';
+
+/**
+ * PhaseCount
+ */
+export type PhaseCount = {
+    phase: Phase;
+    /**
+     * Stores
+     */
+    stores: number;
+};
 
 /**
  * Progress
@@ -218,6 +586,38 @@ export type Progress = {
      * Total
      */
     total: number;
+};
+
+/**
+ * ReleasesOut
+ */
+export type ReleasesOut = {
+    /**
+     * Known
+     *
+     * Every pinned version, by product
+     */
+    known: {
+        [key: string]: Array<string>;
+    };
+    /**
+     * Woocommerce
+     */
+    woocommerce: string;
+    /**
+     * Wordpress
+     */
+    wordpress: string;
+};
+
+/**
+ * RestoreRequest
+ */
+export type RestoreRequest = {
+    /**
+     * Backup Id
+     */
+    backup_id: number;
 };
 
 /**
@@ -307,6 +707,12 @@ export type StoreCreate = {
      * Start the shop with a few sample products to sell (default: yes)
      */
     sample_products?: boolean;
+    /**
+     * Source Backup Id
+     *
+     * Clone this backup (of a store you may see) into the new store: its orders, products and files, at the new name and address, with a new database, salts and admin password
+     */
+    source_backup_id?: number | null;
 };
 
 /**
@@ -331,6 +737,10 @@ export type StoreCreated = {
      * Created At
      */
     created_at: string;
+    /**
+     * The operation in flight, if any
+     */
+    current_operation?: Operation | null;
     /**
      * Current Step
      */
@@ -414,9 +824,23 @@ export type StoreDetail = {
      */
     admin_url: string | null;
     /**
+     * Backup Schedule Hours
+     *
+     * Backed up every this many hours (0: never)
+     */
+    backup_schedule_hours: number;
+    /**
+     * Backup Schedule Is Default
+     */
+    backup_schedule_is_default: boolean;
+    /**
      * Created At
      */
     created_at: string;
+    /**
+     * The operation in flight, if any
+     */
+    current_operation?: Operation | null;
     /**
      * Current Step
      */
@@ -461,6 +885,8 @@ export type StoreDetail = {
     status: Phase;
     /**
      * Steps
+     *
+     * Steps of its provisioning, its deletion and the operation in flight
      */
     steps: Array<StepOut>;
     /**
@@ -507,6 +933,10 @@ export type StoreOut = {
      * Created At
      */
     created_at: string;
+    /**
+     * The operation in flight, if any
+     */
+    current_operation?: Operation | null;
     /**
      * Current Step
      */
@@ -597,6 +1027,18 @@ export type StorePage = {
      * Total
      */
     total: number;
+};
+
+/**
+ * StoreSettingsUpdate
+ */
+export type StoreSettingsUpdate = {
+    /**
+     * Backup Schedule Hours
+     *
+     * Back the store up every this many hours (0: never; null: the platform's default)
+     */
+    backup_schedule_hours?: number | null;
 };
 
 /**
@@ -920,6 +1362,179 @@ export type CreateSessionResponses = {
 
 export type CreateSessionResponse = CreateSessionResponses[keyof CreateSessionResponses];
 
+export type FleetReleasesData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/fleet/releases';
+};
+
+export type FleetReleasesErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * Signed in, but not allowed (or the CSRF token is missing)
+     */
+    403: unknown;
+};
+
+export type FleetReleasesResponses = {
+    /**
+     * Successful Response
+     */
+    200: ReleasesOut;
+};
+
+export type FleetReleasesResponse = FleetReleasesResponses[keyof FleetReleasesResponses];
+
+export type FleetSummaryData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/fleet/summary';
+};
+
+export type FleetSummaryErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * Signed in, but not allowed (or the CSRF token is missing)
+     */
+    403: unknown;
+};
+
+export type FleetSummaryResponses = {
+    /**
+     * Successful Response
+     */
+    200: FleetSummary;
+};
+
+export type FleetSummaryResponse = FleetSummaryResponses[keyof FleetSummaryResponses];
+
+export type ListFleetUpgradesData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Limit
+         */
+        limit?: number;
+        /**
+         * Offset
+         */
+        offset?: number;
+    };
+    url: '/api/fleet/upgrades';
+};
+
+export type ListFleetUpgradesErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * Signed in, but not allowed (or the CSRF token is missing)
+     */
+    403: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type ListFleetUpgradesError = ListFleetUpgradesErrors[keyof ListFleetUpgradesErrors];
+
+export type ListFleetUpgradesResponses = {
+    /**
+     * Successful Response
+     */
+    200: FleetUpgradePage;
+};
+
+export type ListFleetUpgradesResponse = ListFleetUpgradesResponses[keyof ListFleetUpgradesResponses];
+
+export type CreateFleetUpgradeData = {
+    body: FleetUpgradeCreate;
+    path?: never;
+    query?: never;
+    url: '/api/fleet/upgrades';
+};
+
+export type CreateFleetUpgradeErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * Signed in, but not allowed (or the CSRF token is missing)
+     */
+    403: unknown;
+    /**
+     * Conflicts with the current state
+     */
+    409: unknown;
+    /**
+     * Not a pinned release
+     */
+    422: unknown;
+};
+
+export type CreateFleetUpgradeResponses = {
+    /**
+     * Successful Response
+     */
+    202: FleetUpgradeOut;
+};
+
+export type CreateFleetUpgradeResponse = CreateFleetUpgradeResponses[keyof CreateFleetUpgradeResponses];
+
+export type GetFleetUpgradeData = {
+    body?: never;
+    path: {
+        /**
+         * Upgrade Id
+         */
+        upgrade_id: number;
+    };
+    query?: never;
+    url: '/api/fleet/upgrades/{upgrade_id}';
+};
+
+export type GetFleetUpgradeErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * Signed in, but not allowed (or the CSRF token is missing)
+     */
+    403: unknown;
+    /**
+     * No such object, or not yours
+     */
+    404: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type GetFleetUpgradeError = GetFleetUpgradeErrors[keyof GetFleetUpgradeErrors];
+
+export type GetFleetUpgradeResponses = {
+    /**
+     * Successful Response
+     */
+    200: FleetUpgradeOut;
+};
+
+export type GetFleetUpgradeResponse = GetFleetUpgradeResponses[keyof GetFleetUpgradeResponses];
+
 export type ListStoresData = {
     body?: never;
     path?: never;
@@ -1048,7 +1663,14 @@ export type DeleteStoreData = {
          */
         store_id: number;
     };
-    query?: never;
+    query?: {
+        /**
+         * Final Backup
+         *
+         * Back the store up first (kept for the platform's final_backup_days)
+         */
+        final_backup?: boolean;
+    };
     url: '/api/stores/{store_id}';
 };
 
@@ -1119,6 +1741,133 @@ export type GetStoreResponses = {
 };
 
 export type GetStoreResponse = GetStoreResponses[keyof GetStoreResponses];
+
+export type UpdateStoreData = {
+    body: StoreSettingsUpdate;
+    path: {
+        /**
+         * Store Id
+         */
+        store_id: number;
+    };
+    query?: never;
+    url: '/api/stores/{store_id}';
+};
+
+export type UpdateStoreErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * No such object, or not yours
+     */
+    404: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type UpdateStoreError = UpdateStoreErrors[keyof UpdateStoreErrors];
+
+export type UpdateStoreResponses = {
+    /**
+     * Successful Response
+     */
+    200: StoreDetail;
+};
+
+export type UpdateStoreResponse = UpdateStoreResponses[keyof UpdateStoreResponses];
+
+export type ListBackupsData = {
+    body?: never;
+    path: {
+        /**
+         * Store Id
+         */
+        store_id: number;
+    };
+    query?: {
+        /**
+         * Limit
+         */
+        limit?: number;
+        /**
+         * Offset
+         */
+        offset?: number;
+    };
+    url: '/api/stores/{store_id}/backups';
+};
+
+export type ListBackupsErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * No such object, or not yours
+     */
+    404: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type ListBackupsError = ListBackupsErrors[keyof ListBackupsErrors];
+
+export type ListBackupsResponses = {
+    /**
+     * Successful Response
+     */
+    200: BackupPage;
+};
+
+export type ListBackupsResponse = ListBackupsResponses[keyof ListBackupsResponses];
+
+export type CreateBackupData = {
+    body?: never;
+    path: {
+        /**
+         * Store Id
+         */
+        store_id: number;
+    };
+    query?: never;
+    url: '/api/stores/{store_id}/backups';
+};
+
+export type CreateBackupErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * No such object, or not yours
+     */
+    404: unknown;
+    /**
+     * Conflicts with the current state
+     */
+    409: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type CreateBackupError = CreateBackupErrors[keyof CreateBackupErrors];
+
+export type CreateBackupResponses = {
+    /**
+     * Successful Response
+     */
+    202: BackupOut;
+};
+
+export type CreateBackupResponse = CreateBackupResponses[keyof CreateBackupResponses];
 
 export type StoreEventsData = {
     body?: never;
@@ -1214,6 +1963,135 @@ export type StoreMailResponses = {
 
 export type StoreMailResponse = StoreMailResponses[keyof StoreMailResponses];
 
+export type StoreOperationsData = {
+    body?: never;
+    path: {
+        /**
+         * Store Id
+         */
+        store_id: number;
+    };
+    query?: {
+        /**
+         * Limit
+         */
+        limit?: number;
+    };
+    url: '/api/stores/{store_id}/operations';
+};
+
+export type StoreOperationsErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * No such object, or not yours
+     */
+    404: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type StoreOperationsError = StoreOperationsErrors[keyof StoreOperationsErrors];
+
+export type StoreOperationsResponses = {
+    /**
+     * Response Store Operations
+     *
+     * Successful Response
+     */
+    200: Array<OperationOut>;
+};
+
+export type StoreOperationsResponse = StoreOperationsResponses[keyof StoreOperationsResponses];
+
+export type RestoreStoreData = {
+    body: RestoreRequest;
+    path: {
+        /**
+         * Store Id
+         */
+        store_id: number;
+    };
+    query?: never;
+    url: '/api/stores/{store_id}/restore';
+};
+
+export type RestoreStoreErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * No such object, or not yours
+     */
+    404: unknown;
+    /**
+     * Conflicts with the current state
+     */
+    409: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type RestoreStoreError = RestoreStoreErrors[keyof RestoreStoreErrors];
+
+export type RestoreStoreResponses = {
+    /**
+     * Successful Response
+     */
+    202: OperationOut;
+};
+
+export type RestoreStoreResponse = RestoreStoreResponses[keyof RestoreStoreResponses];
+
+export type ResumeStoreData = {
+    body?: never;
+    path: {
+        /**
+         * Store Id
+         */
+        store_id: number;
+    };
+    query?: never;
+    url: '/api/stores/{store_id}/resume';
+};
+
+export type ResumeStoreErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * No such object, or not yours
+     */
+    404: unknown;
+    /**
+     * Conflicts with the current state
+     */
+    409: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type ResumeStoreError = ResumeStoreErrors[keyof ResumeStoreErrors];
+
+export type ResumeStoreResponses = {
+    /**
+     * Successful Response
+     */
+    202: OperationOut;
+};
+
+export type ResumeStoreResponse = ResumeStoreResponses[keyof ResumeStoreResponses];
+
 export type RetryStoreData = {
     body?: never;
     path: {
@@ -1255,6 +2133,48 @@ export type RetryStoreResponses = {
 };
 
 export type RetryStoreResponse = RetryStoreResponses[keyof RetryStoreResponses];
+
+export type SuspendStoreData = {
+    body?: never;
+    path: {
+        /**
+         * Store Id
+         */
+        store_id: number;
+    };
+    query?: never;
+    url: '/api/stores/{store_id}/suspend';
+};
+
+export type SuspendStoreErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * No such object, or not yours
+     */
+    404: unknown;
+    /**
+     * Conflicts with the current state
+     */
+    409: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type SuspendStoreError = SuspendStoreErrors[keyof SuspendStoreErrors];
+
+export type SuspendStoreResponses = {
+    /**
+     * Successful Response
+     */
+    202: OperationOut;
+};
+
+export type SuspendStoreResponse = SuspendStoreResponses[keyof SuspendStoreResponses];
 
 export type ListUsersData = {
     body?: never;
@@ -1412,6 +2332,20 @@ export type HealthzResponses = {
 };
 
 export type HealthzResponse = HealthzResponses[keyof HealthzResponses];
+
+export type MetricsData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/metrics';
+};
+
+export type MetricsResponses = {
+    /**
+     * Prometheus text format
+     */
+    200: unknown;
+};
 
 export type ReadyzData = {
     body?: never;

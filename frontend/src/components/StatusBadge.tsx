@@ -8,6 +8,8 @@ const PHASES: Record<Phase, { label: string; tone: string; busy?: boolean }> = {
   pending: { label: 'Pending', tone: 'neutral', busy: true },
   provisioning: { label: 'Provisioning', tone: 'info', busy: true },
   ready: { label: 'Ready', tone: 'success' },
+  degraded: { label: 'Degraded', tone: 'warning' },
+  suspended: { label: 'Suspended', tone: 'muted' },
   failed: { label: 'Failed', tone: 'danger' },
   deleting: { label: 'Deleting', tone: 'warning', busy: true },
   deleted: { label: 'Deleted', tone: 'muted' },

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from storefleet.audit import service as audit
 from storefleet.auth import passwords, repository, tokens
+from storefleet.auth.counters import LOGIN_FAILURES
 from storefleet.auth.models import Role, User
 from storefleet.auth.schemas import UserCreate, UserUpdate
 from storefleet.db import Database
@@ -52,6 +53,7 @@ def login(
     found = _lookup(runtime.db, email)
     ok = runtime.passwords.verify(found[2] if found else None, password)
     if not ok or found is None or not found[3]:
+        LOGIN_FAILURES.inc()
         raise NotAuthenticated(
             "Incorrect email or password",
             audit=audit.refused(

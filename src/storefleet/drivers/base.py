@@ -1,19 +1,28 @@
 """The contract between the step runner and a store driver.
 
 A driver turns a store into running software as an ordered list of named,
-idempotent steps for each operation (provision, delete). The runner records
+idempotent steps for each operation: provision, delete, and the day-2
+operations (backup, restore, upgrade, suspend, resume). The runner records
 each step, retries transient errors with backoff until the step's deadline, and
 skips steps that already succeeded; a driver never keeps state between steps in
-memory: what a later step needs is recorded on the store (``ctx.record``) or
-kept where the store lives (a secret file, a Kubernetes Secret).
+memory: what a later step needs is recorded on the store (``ctx.record``), in
+the operation's result (``StepOutcome.facts``), in the operation's scratch
+directory (``ctx.workdir``) or where the store lives (a secret file, a
+Kubernetes Secret).
+
+A driver's half of a day-2 operation is a set of step functions; the platform's
+half (storing a backup in its target, fetching one back, the checkout test's
+order) is composed around them by ``storefleet.provisioning.operations``.
 """
 
 from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 
 class StepError(Exception):
@@ -26,6 +35,10 @@ class TransientError(StepError):
 
 class PermanentError(StepError):
     """Retrying will not help until something changes (bad input, missing file)."""
+
+
+class NotSupported(PermanentError):
+    """The driver cannot do this operation (yet)."""
 
 
 class StopRequested(Exception):
@@ -49,18 +62,48 @@ class StoreSnapshot:
     woocommerce_version: str | None = None
 
 
+@dataclass(frozen=True)
+class OperationInfo:
+    """The operation a step belongs to: its id, kind and parameters (never
+    secrets), and the facts earlier steps reported."""
+
+    id: int
+    kind: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    result: Mapping[str, Any] = field(default_factory=dict)
+
+
 @dataclass
 class StepOutcome:
     message: str | None = None
     skipped: bool = False
+    #: Facts for later steps and for the platform (merged into the
+    #: operation's result when the step succeeds). Never secrets.
+    facts: dict[str, Any] = field(default_factory=dict)
 
 
 class StepContext(ABC):
     """What a running step can see and do."""
 
-    def __init__(self, store: StoreSnapshot, deadline: float) -> None:
+    def __init__(
+        self,
+        store: StoreSnapshot,
+        deadline: float,
+        operation: OperationInfo | None = None,
+        workdir: Path | None = None,
+    ) -> None:
         self.store = store
         self.deadline = deadline  # time.monotonic() value
+        self.operation = operation or OperationInfo(0, "provision")
+        self._workdir = workdir
+
+    @property
+    def workdir(self) -> Path:
+        """The operation's scratch directory (private to the platform; kept
+        across steps and retries, removed when the operation ends)."""
+        if self._workdir is None:
+            raise PermanentError("this operation has no scratch directory")
+        return self._workdir
 
     def remaining(self) -> float:
         """Seconds left before the step's deadline (never negative)."""
@@ -72,7 +115,8 @@ class StepContext(ABC):
 
     @abstractmethod
     def record(self, **fields: object) -> None:
-        """Persist observed facts on the store now (``url``, ``admin_url``, ``port``)."""
+        """Persist observed facts on the store now (``url``, ``admin_url``,
+        ``port``, ``wordpress_version``, ``woocommerce_version``)."""
 
     @abstractmethod
     def event(self, message: str, level: str = "info") -> None:
@@ -93,6 +137,10 @@ class Step:
     run: Callable[[StepContext], StepOutcome | None]
     #: Set on the step after whose success the admin password is wiped.
     consumes_admin_password: bool = False
+    #: Writes files into ctx.workdir that later steps read.
+    writes_scratch: bool = False
+    #: Reads what an earlier step wrote into ctx.workdir.
+    reads_scratch: bool = False
 
 
 @dataclass
@@ -101,17 +149,73 @@ class SupervisionReport:
     failed: dict[int, str] = field(default_factory=dict)
 
 
+def _unsupported(driver: str, what: str) -> Callable[[StepContext], StepOutcome | None]:
+    def run(ctx: StepContext) -> StepOutcome | None:
+        raise NotSupported(f"the {driver} driver cannot {what} yet")
+
+    return run
+
+
 class StoreDriver(ABC):
+    """Where stores run. Day-2 step lists default to one step that says the
+    driver cannot do it, so that an operation fails with that reason instead
+    of pretending."""
+
     name: str
 
     @abstractmethod
-    def provision_steps(self) -> Sequence[Step]: ...
+    def provision_steps(self, *, clone: bool = False) -> Sequence[Step]:
+        """Provisioning; ``clone``: from a backup (the operation's ``fetch``
+        step has unpacked it into ``ctx.workdir``) instead of a fresh install."""
 
     @abstractmethod
     def delete_steps(self) -> Sequence[Step]: ...
 
+    def backup_steps(self) -> Sequence[Step]:
+        """Write ``database.jsonl.gz`` and ``wp-content.tar.gz`` into
+        ``ctx.workdir``, each step reporting its file's facts (see
+        storefleet.backups.archive.BackupParts)."""
+        return (Step("database", _unsupported(self.name, "back up stores")),)
+
+    def restore_steps(self) -> Sequence[Step]:
+        """Put the backup unpacked in ``ctx.workdir`` back into the store
+        (keeping the store's own database marker, URL and secrets) and bring
+        it up at the backup's releases."""
+        return (Step("database", _unsupported(self.name, "restore stores")),)
+
+    def upgrade_steps(self) -> Sequence[Step]:
+        """New release files (``params`` wordpress, woocommerce) and the
+        database upgrades; the store is serving again at the end."""
+        return (Step("files", _unsupported(self.name, "upgrade stores")),)
+
+    def checkout_product(self, ctx: StepContext) -> int:
+        """The id of a product the checkout test may order: hidden from the
+        shop, virtual, made when missing. Orders of it touch no stock."""
+        raise NotSupported(f"the {self.name} driver cannot run the checkout test yet")
+
+    def confirm_order(self, ctx: StepContext, order_id: int) -> dict[str, Any]:
+        """Read order ``order_id`` as the store's admin (server-side, so the
+        platform needs no admin password), then delete it. Returns the order's
+        status, payment method and total."""
+        raise NotSupported(f"the {self.name} driver cannot confirm orders yet")
+
+    def suspend_steps(self) -> Sequence[Step]:
+        return (Step("server", _unsupported(self.name, "suspend stores")),)
+
+    def resume_steps(self) -> Sequence[Step]:
+        return (Step("server", _unsupported(self.name, "resume stores")),)
+
+    def probe(self, store: StoreSnapshot, timeout: float) -> str:
+        """The health check after ready: return what answered; raise
+        StepError with the reason when the store does not answer as itself."""
+        raise NotSupported(f"the {self.name} driver cannot check stores' health yet")
+
     def supervise(self, ready: Sequence[StoreSnapshot]) -> SupervisionReport:
         """Bring back what should be running (the reconciler calls this)."""
+        return SupervisionReport()
+
+    def supervise_suspended(self, suspended: Sequence[StoreSnapshot]) -> SupervisionReport:
+        """Keep suspended stores' "unavailable" answer up."""
         return SupervisionReport()
 
     def stop_all(self, stores: Sequence[StoreSnapshot]) -> None:

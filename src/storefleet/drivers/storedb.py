@@ -12,13 +12,28 @@ its marker names this store (or when it is empty, which is where a crash
 between the two statements leaves it). Anything else fails the step with the
 reason; deletion likewise drops only what is marked as the store's own. Every
 call is idempotent. The password is passed as a bound parameter, never logged.
+
+Backups dump a store's database and load it back as the store's own user (so
+neither can reach another store's data), in StoreFleet's own format: a gzip'd
+file of JSON lines, a header and then one SQL statement a line, written from
+one consistent snapshot (a single REPEATABLE READ transaction), values kept
+exactly as the server gave them (no client-side type conversion). The marker
+table is not dumped, and a load keeps the target database's own marker.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import gzip
+import hashlib
+import json
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pymysql
+import pymysql.converters
+import pymysql.cursors
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError
 
@@ -133,6 +148,121 @@ class StoreDatabases:
             raise _classify(exc) from exc
         return f"dropped database {n.database} and user {n.user}"
 
+    # -- dumps and loads ---------------------------------------------------
+
+    def _connect(self, uid: str, password: str) -> pymysql.connections.Connection[Any]:
+        n = self.names(uid)
+        url = self._engine.url
+        try:
+            return pymysql.connect(
+                host=url.host or "127.0.0.1",
+                port=url.port or 3306,
+                user=n.user,
+                password=password,
+                database=n.database,
+                charset="utf8mb4",
+                # Encoders only, no decoders: every value comes as the server
+                # sent it (text, or bytes for binary strings), nothing is
+                # reinterpreted on the way through.
+                conv=_ENCODERS_ONLY,
+                autocommit=False,
+                connect_timeout=10,
+            )
+        except pymysql.err.MySQLError as exc:
+            raise _classify_raw(exc) from exc
+
+    def dump(self, uid: str, password: str, target: Path) -> dict[str, Any]:
+        """Write the store's tables to ``target`` from one consistent snapshot;
+        return what was dumped (tables, rows, bytes, sha256)."""
+        conn = self._connect(uid, password)
+        tables = rows = 0
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+                cur.execute(
+                    "SELECT TABLE_NAME FROM information_schema.TABLES "
+                    "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' "
+                    "ORDER BY TABLE_NAME"
+                )
+                names = [_text(r[0]) for r in cur.fetchall() if _text(r[0]) != OWNER_TABLE]
+            with gzip.open(target, "wt", encoding="utf-8", compresslevel=6) as out:
+                header = {"format": DUMP_FORMAT, "tables": names,
+                          "taken_at": dt.datetime.now(dt.UTC).isoformat()}  # fmt: skip
+                out.write(json.dumps(header) + "\n")
+                for name in names:
+                    rows += self._dump_table(conn, name, out)
+                    tables += 1
+            conn.commit()
+        except pymysql.err.MySQLError as exc:
+            raise _classify_raw(exc) from exc
+        finally:
+            conn.close()
+        digest = hashlib.sha256(target.read_bytes()).hexdigest()
+        return {"tables": tables, "rows": rows, "bytes": target.stat().st_size, "sha256": digest}
+
+    @staticmethod
+    def _dump_table(conn: pymysql.connections.Connection[Any], name: str, out: Any) -> int:
+        quoted = _ident(name)
+        with conn.cursor() as cur:
+            cur.execute(f"SHOW CREATE TABLE {quoted}")
+            create = _text(cur.fetchone()[1])
+        out.write(json.dumps({"sql": f"DROP TABLE IF EXISTS {quoted}"}) + "\n")
+        out.write(json.dumps({"sql": create}) + "\n")
+        count = 0
+        with conn.cursor(pymysql.cursors.SSCursor) as cur:
+            cur.execute(f"SELECT * FROM {quoted}")  # noqa: S608 (a quoted identifier)
+            columns = ", ".join(_ident(_text(d[0])) for d in cur.description)
+            batch: list[str] = []
+            size = 0
+            for row in cur:
+                values = ", ".join(_literal(conn, value) for value in row)
+                batch.append(f"({values})")
+                size += len(batch[-1])
+                count += 1
+                if size > _BATCH_BYTES:
+                    out.write(json.dumps({"sql": _insert(quoted, columns, batch)}) + "\n")
+                    batch, size = [], 0
+            if batch:
+                out.write(json.dumps({"sql": _insert(quoted, columns, batch)}) + "\n")
+        return count
+
+    def load(self, uid: str, password: str, source: Path) -> dict[str, Any]:
+        """Replace the store's tables with those in ``source`` (its marker
+        table stays); return what was loaded."""
+        conn = self._connect(uid, password)
+        statements = 0
+        try:
+            with conn.cursor() as cur, gzip.open(source, "rt", encoding="utf-8") as src:
+                header = json.loads(src.readline() or "{}")
+                if header.get("format") != DUMP_FORMAT:
+                    raise PermanentError(
+                        f"not a StoreFleet database dump: {header.get('format')!r}"
+                    )
+                cur.execute("SET NAMES utf8mb4")
+                cur.execute("SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO'")
+                cur.execute("SET SESSION foreign_key_checks = 0")
+                cur.execute("SET SESSION unique_checks = 0")
+                cur.execute(
+                    "SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES "
+                    "WHERE TABLE_SCHEMA = DATABASE()"
+                )
+                for name, kind in [(_text(a), _text(b)) for a, b in cur.fetchall()]:
+                    if name == OWNER_TABLE:
+                        continue
+                    what = "VIEW" if kind == "VIEW" else "TABLE"
+                    cur.execute(f"DROP {what} IF EXISTS {_ident(name)}")
+                for line in src:
+                    statement = json.loads(line)["sql"]
+                    cur.execute(statement)
+                    statements += 1
+            conn.commit()
+        except pymysql.err.MySQLError as exc:
+            raise _classify_raw(exc) from exc
+        finally:
+            conn.close()
+        return {"tables": len(header.get("tables", [])), "statements": statements}
+
     def ping(self) -> None:
         try:
             with self._engine.connect() as conn:
@@ -179,6 +309,41 @@ class StoreDatabases:
                 {"db": database},
             ).scalar_one()
         )
+
+
+DUMP_FORMAT = "storefleet-sqldump/1"
+_ENCODERS_ONLY = {k: v for k, v in pymysql.converters.conversions.items() if not isinstance(k, int)}
+_BATCH_BYTES = 1 << 20
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _ident(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _literal(conn: pymysql.connections.Connection[Any], value: object) -> str:
+    """A value as the server sent it: text (numbers and dates come as their
+    text too) quoted and escaped for this connection, binary strings as hex."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bytes):
+        return "X'" + value.hex() + "'" if value else "''"
+    return str(conn.escape(str(value)))
+
+
+def _insert(table: str, columns: str, rows: list[str]) -> str:
+    return f"INSERT INTO {table} ({columns}) VALUES " + ",".join(rows)  # noqa: S608
+
+
+def _classify_raw(exc: pymysql.err.MySQLError) -> Exception:
+    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+    message = exc.args[1] if len(exc.args) > 1 else str(exc)
+    if code in _UNREACHABLE:
+        return TransientError(f"the stores database server is not reachable ({code}: {message})")
+    return PermanentError(f"the stores database server refused ({code}: {message})")
 
 
 def from_settings(settings: Settings, driver: str) -> StoreDatabases:

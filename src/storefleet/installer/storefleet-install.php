@@ -20,6 +20,18 @@
  *   upgrade    Database upgrades after new WordPress/WooCommerce files: core's
  *              wp_upgrade(), then WooCommerce's pending update callbacks.
  *   status     Versions and what is set up (no changes).
+ *   adopt      After a restore or a clone: the site's address becomes url (a
+ *              search-replace through every table that understands PHP's
+ *              serialised values and JSON-escaped URLs), and, when given, the
+ *              title and the admin account (admin_user, admin_email,
+ *              admin_password: its sessions and application passwords are
+ *              revoked). Request: url, title?, admin_user?, admin_email?,
+ *              admin_password?.
+ *   checkout-product  The hidden, virtual product the platform's checkout test
+ *              orders (made when missing); its id.
+ *   confirm-order     Reads order order_id through the WooCommerce REST API as
+ *              the store's admin (in this process: no password needed), then
+ *              deletes the order and the checkout product for good.
  *
  * Every action converges: re-running it after a crash finishes the job, and
  * re-running it on a store in use changes nothing the merchant has changed.
@@ -93,7 +105,8 @@ if (!is_array($sf_request) || !isset($sf_request['action'])) {
     storefleet_fail('bad request on stdin', 2);
 }
 $sf_action = $sf_request['action'];
-if (!in_array($sf_action, ['install', 'configure', 'upgrade', 'upgrade-woocommerce', 'status'], true)) {
+if (!in_array($sf_action, ['install', 'configure', 'upgrade', 'upgrade-woocommerce', 'status',
+                           'adopt', 'checkout-product', 'confirm-order'], true)) {
     storefleet_fail("unknown action $sf_action", 2);
 }
 $sf_url = rtrim((string)($sf_request['url'] ?? ''), '/');
@@ -304,6 +317,89 @@ function storefleet_status(): array {
     return $status;
 }
 
+/* Replaces $from with $to in a value from the database: inside PHP
+ * serialised data (unserialised, changed, serialised again so that string
+ * lengths stay right; objects other than stdClass are left as they are),
+ * in JSON-escaped form ("http:\/\/...") and as plain text. */
+function storefleet_replace_value($value, string $from, string $to, int &$count) {
+    if (is_string($value)) {
+        if (is_serialized($value, false)) {
+            $data = @unserialize($value, ['allowed_classes' => ['stdClass']]);
+            if ($data !== false || $value === serialize(false)) {
+                $before = $count;
+                $data = storefleet_replace_value($data, $from, $to, $count);
+                return $count === $before ? $value : serialize($data);
+            }
+        }
+        $n = 0;
+        $value = str_replace([$from, str_replace('/', '\\/', $from)],
+                             [$to, str_replace('/', '\\/', $to)], $value, $n);
+        $count += $n;
+        return $value;
+    }
+    if (is_array($value)) {
+        foreach ($value as $key => $item) {
+            $value[$key] = storefleet_replace_value($item, $from, $to, $count);
+        }
+        return $value;
+    }
+    if ($value instanceof stdClass) {
+        foreach (get_object_vars($value) as $key => $item) {
+            $value->$key = storefleet_replace_value($item, $from, $to, $count);
+        }
+    }
+    return $value;
+}
+
+/* The search-replace of the adopt action: every text column of every table
+ * of this site, row by row by primary key. Returns the values changed. */
+function storefleet_search_replace(string $from, string $to): int {
+    global $wpdb;
+    $changed = 0;
+    $like = '%' . $wpdb->esc_like($from) . '%';
+    $tables = $wpdb->get_col($wpdb->prepare('SHOW TABLES LIKE %s', $wpdb->esc_like($wpdb->prefix) . '%'));
+    foreach ($tables as $table) {
+        $keys = [];
+        $text = [];
+        foreach ($wpdb->get_results("SHOW COLUMNS FROM `$table`", ARRAY_A) as $column) {
+            if ($column['Key'] === 'PRI') {
+                $keys[] = $column['Field'];
+            }
+            if (preg_match('/char|text|json/i', $column['Type'])) {
+                $text[] = $column['Field'];
+            }
+        }
+        if (!$keys || !$text) {
+            continue;
+        }
+        $key_list = '`' . implode('`, `', $keys) . '`';
+        foreach ($text as $column) {
+            $rows = $wpdb->get_results($wpdb->prepare(
+                "SELECT $key_list, `$column` AS sf_value FROM `$table` WHERE `$column` LIKE %s", $like
+            ), ARRAY_A);
+            foreach ($rows as $row) {
+                $count = 0;
+                $new = storefleet_replace_value($row['sf_value'], $from, $to, $count);
+                if ($count === 0 || $new === $row['sf_value']) {
+                    continue;
+                }
+                $where = [];
+                foreach ($keys as $key) {
+                    $where[$key] = $row[$key];
+                }
+                if ($wpdb->update($table, [$column => $new], $where) !== false) {
+                    $changed++;
+                }
+            }
+        }
+    }
+    return $changed;
+}
+
+function storefleet_checkout_product_id(): int {
+    return (int)wc_get_product_id_by_sku('storefleet-checkout-test');
+}
+
 switch ($sf_action) {
     case 'install':
         $sf_user = (string)($sf_request['admin_user'] ?? 'admin');
@@ -332,18 +428,27 @@ switch ($sf_action) {
                 storefleet_fail('WooCommerce is not in wp-content/plugins/woocommerce');
             }
             if (!is_plugin_active(STOREFLEET_WC_PLUGIN)) {
-                $sf_activated = activate_plugin(STOREFLEET_WC_PLUGIN, '', false, true);
-                if (is_wp_error($sf_activated)) {
-                    storefleet_fail('WooCommerce could not be activated: ' . $sf_activated->get_error_message());
+                // Marked active here, installed by the next phase, which loads
+                // it the normal way: loading WooCommerce in this half-made
+                // process (activate_plugin) only to load it again costs a
+                // second of CPU per store.
+                $sf_valid = validate_plugin(STOREFLEET_WC_PLUGIN);
+                if (is_wp_error($sf_valid)) {
+                    storefleet_fail('WooCommerce cannot be activated: ' . $sf_valid->get_error_message());
                 }
+                $sf_active = (array)get_option('active_plugins', []);
+                $sf_active[] = STOREFLEET_WC_PLUGIN;
+                sort($sf_active);
+                update_option('active_plugins', array_values(array_unique($sf_active)));
             }
             $sf_configured = storefleet_reexec($sf_docroot, ['action' => 'configure', '_locked' => true] + $sf_request);
             if (empty($sf_configured['ok'])) {
                 storefleet_result($sf_configured, 1);
             }
             $sf_result = array_merge($sf_configured, $sf_result);
+        } else {
+            flush_rewrite_rules(false);  // with WooCommerce, its phase does it (it adds rules)
         }
-        flush_rewrite_rules(false);
         storefleet_result($sf_result);
 
     case 'configure':
@@ -358,9 +463,12 @@ switch ($sf_action) {
             update_option(STOREFLEET_SETUP_OPTION, $sf_setup);
         }
         if (!empty($sf_request['sample_products']) && !isset($sf_setup['samples'])) {
+            wp_defer_term_counting(true);  // count the categories once, not per product
             $sf_setup['samples'] = storefleet_create_samples();
+            wp_defer_term_counting(false);
             update_option(STOREFLEET_SETUP_OPTION, $sf_setup);
         }
+        flush_rewrite_rules(false);  // WordPress's rules and WooCommerce's (product/, shop/)
         storefleet_result(storefleet_status());
 
     case 'upgrade':
@@ -398,4 +506,75 @@ switch ($sf_action) {
 
     case 'status':
         storefleet_result(storefleet_status());
+
+    case 'adopt':
+        $sf_old = rtrim((string)$wpdb->get_var(
+            "SELECT option_value FROM {$wpdb->options} WHERE option_name = 'home'"), '/');
+        $sf_replaced = 0;
+        if ($sf_old !== '' && $sf_old !== $sf_url) {
+            $sf_replaced = storefleet_search_replace($sf_old, $sf_url);
+        }
+        update_option('siteurl', $sf_url);
+        update_option('home', $sf_url);
+        if (isset($sf_request['title'])) {
+            update_option('blogname', (string)$sf_request['title']);
+        }
+        if (isset($sf_request['admin_password'])) {
+            $sf_admin = storefleet_set_admin((string)($sf_request['admin_user'] ?? 'admin'),
+                                             (string)($sf_request['admin_email'] ?? ''),
+                                             (string)$sf_request['admin_password']);
+            WP_Session_Tokens::get_instance($sf_admin)->destroy_all();
+            if (class_exists('WP_Application_Passwords')) {
+                WP_Application_Passwords::delete_all_application_passwords($sf_admin);
+            }
+        }
+        wp_cache_flush();
+        flush_rewrite_rules(false);
+        storefleet_result(['ok' => true, 'old_url' => $sf_old, 'url' => $sf_url,
+                           'replaced' => $sf_replaced, 'title' => get_option('blogname')]);
+
+    case 'checkout-product':
+        if (!function_exists('wc_get_product_id_by_sku')) {
+            storefleet_fail('WooCommerce is not active');
+        }
+        $sf_product = storefleet_checkout_product_id();
+        if (!$sf_product) {
+            $sf_new = new WC_Product_Simple();
+            $sf_new->set_name('StoreFleet checkout test');
+            $sf_new->set_sku('storefleet-checkout-test');
+            $sf_new->set_status('publish');
+            $sf_new->set_catalog_visibility('hidden');
+            $sf_new->set_virtual(true);
+            $sf_new->set_regular_price('1.00');
+            $sf_new->set_sold_individually(true);
+            $sf_new->update_meta_data('_storefleet_checkout_test', '1');
+            $sf_product = $sf_new->save();
+        }
+        storefleet_result(['ok' => true, 'product_id' => (int)$sf_product]);
+
+    case 'confirm-order':
+        if (!function_exists('wc_get_order')) {
+            storefleet_fail('WooCommerce is not active');
+        }
+        $sf_order_id = (int)($sf_request['order_id'] ?? 0);
+        $sf_admins = get_users(['role' => 'administrator', 'number' => 1, 'orderby' => 'ID']);
+        if (!$sf_admins) {
+            storefleet_fail('the store has no administrator');
+        }
+        wp_set_current_user($sf_admins[0]->ID);
+        $sf_response = rest_do_request(new WP_REST_Request('GET', "/wc/v3/orders/$sf_order_id"));
+        if ($sf_response->is_error()) {
+            $sf_error = $sf_response->as_error();
+            storefleet_fail("order $sf_order_id could not be read as the admin: " . $sf_error->get_error_message());
+        }
+        $sf_data = $sf_response->get_data();
+        $sf_order = wc_get_order($sf_order_id);
+        $sf_deleted = $sf_order ? (bool)$sf_order->delete(true) : false;
+        $sf_product = storefleet_checkout_product_id();
+        if ($sf_product && ($sf_p = wc_get_product($sf_product))) {
+            $sf_p->delete(true);
+        }
+        storefleet_result(['ok' => true, 'order_id' => $sf_order_id, 'status' => $sf_data['status'] ?? null,
+                           'payment_method' => $sf_data['payment_method'] ?? null,
+                           'total' => $sf_data['total'] ?? null, 'deleted' => $sf_deleted]);
 }

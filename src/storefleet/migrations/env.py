@@ -8,7 +8,9 @@ from sqlalchemy import Connection
 from storefleet import heartbeats as _heartbeats  # noqa: F401  (register tables)
 from storefleet.audit import models as _audit  # noqa: F401
 from storefleet.auth import models as _auth  # noqa: F401
+from storefleet.backups import models as _backups  # noqa: F401
 from storefleet.db import Base, make_engine
+from storefleet.fleet import models as _fleet  # noqa: F401
 from storefleet.stores import models as _stores  # noqa: F401
 
 config = context.config

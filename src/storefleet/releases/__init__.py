@@ -34,9 +34,11 @@ __all__ = [
     "Release",
     "ReleaseCache",
     "ReleaseError",
+    "add_pins",
     "current",
     "known",
     "pinned",
+    "version_key",
 ]
 
 Product = Literal["wordpress", "woocommerce"]
@@ -71,10 +73,39 @@ class Release:
         return f"{self.product}-{self.version}"
 
 
+_EXTRA_PINS: list[Path] = []
+
+
+def add_pins(path: Path) -> None:
+    """Merge the releases of another pins file (same format) over the packaged
+    ones, for this process (STOREFLEET_RELEASE_PINS)."""
+    if path not in _EXTRA_PINS:
+        _EXTRA_PINS.append(path)
+        _pins.cache_clear()
+
+
 @cache
 def _pins() -> dict[str, object]:
     data: dict[str, object] = json.loads(_PINS.read_text(encoding="utf-8"))
+    for path in _EXTRA_PINS:
+        try:
+            extra = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ReleaseError(f"the pins file {path} cannot be read: {exc}") from exc
+        for product in PRODUCTS:
+            table = data.setdefault(product, {})
+            if isinstance(table, dict) and isinstance(extra.get(product), dict):
+                table.update(extra[product])
     return data
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """A release version as numbers, for ordering ("10.9.4" < "11.0.1")."""
+    parts = []
+    for part in version.split("."):
+        digits = "".join(ch for ch in part if ch.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts)
 
 
 def current() -> dict[Product, str]:

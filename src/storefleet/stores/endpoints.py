@@ -6,20 +6,27 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+from sqlalchemy.orm import Session
 
+from storefleet.backups import repository as backups_repository
+from storefleet.backups.schemas import BackupOut, BackupPage
 from storefleet.deps import ClientIP, CurrentUser, Offset, RuntimeDep, SessionDep, StoreId
 from storefleet.drivers.local.mailbox import read_mailbox
 from storefleet.exceptions import ERROR_RESPONSES
+from storefleet.runtime import Runtime
 from storefleet.stores import repository, service
-from storefleet.stores.models import Phase
+from storefleet.stores.models import Phase, Store
 from storefleet.stores.schemas import (
     EventOut,
     MailOut,
     MailPage,
+    OperationOut,
+    RestoreRequest,
     StoreCreate,
     StoreCreated,
     StoreDetail,
     StorePage,
+    StoreSettingsUpdate,
 )
 
 router = APIRouter(
@@ -67,8 +74,127 @@ def list_stores(
 
 
 @router.get("/{store_id}", response_model=StoreDetail)
-def get_store(store_id: StoreId, user: CurrentUser, session: SessionDep) -> StoreDetail:
-    return service.detail_out(session, service.get_visible(session, user, store_id))
+def get_store(
+    store_id: StoreId, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+) -> StoreDetail:
+    return _detail(session, runtime, service.get_visible(session, user, store_id))
+
+
+def _detail(session: Session, runtime: Runtime, store: Store) -> StoreDetail:
+    return service.detail_out(session, store, runtime.settings.backup_schedule_hours)
+
+
+@router.patch("/{store_id}", response_model=StoreDetail)
+def update_store(
+    store_id: StoreId,
+    body: StoreSettingsUpdate,
+    user: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    ip: ClientIP,
+) -> StoreDetail:
+    """Change a store's settings: its backup schedule."""
+    store = service.update_settings(
+        session, user, store_id, body.backup_schedule_hours, client_ip=ip
+    )
+    return _detail(session, runtime, store)
+
+
+@router.get("/{store_id}/operations", response_model=list[OperationOut])
+def store_operations(
+    store_id: StoreId,
+    user: CurrentUser,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[OperationOut]:
+    """Everything done to the store, newest first, with each operation's steps."""
+    store = service.get_visible(session, user, store_id)
+    return service.operations_out(session, store, limit=limit)
+
+
+@router.get("/{store_id}/backups", response_model=BackupPage)
+def list_backups(
+    store_id: StoreId,
+    user: CurrentUser,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Offset = 0,
+) -> BackupPage:
+    """The store's backups, newest first (expired ones stay listed as such)."""
+    service.get_visible(session, user, store_id)
+    rows, total = backups_repository.for_store(session, store_id, limit=limit, offset=offset)
+    return BackupPage(items=[BackupOut.model_validate(b) for b in rows], total=total)
+
+
+@router.post(
+    "/{store_id}/backups",
+    response_model=BackupOut,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={409: ERROR_RESPONSES[409]},
+)
+def create_backup(
+    store_id: StoreId, user: CurrentUser, session: SessionDep, runtime: RuntimeDep, ip: ClientIP
+) -> BackupOut:
+    """Take a backup now: the database from one consistent snapshot and the
+    store's own files, encrypted, in the platform's backup target."""
+    backup = service.take_backup(session, runtime, user, store_id, client_ip=ip)
+    return BackupOut.model_validate(backup)
+
+
+@router.post(
+    "/{store_id}/restore",
+    response_model=OperationOut,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={409: ERROR_RESPONSES[409]},
+)
+def restore_store(
+    store_id: StoreId,
+    body: RestoreRequest,
+    user: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    ip: ClientIP,
+) -> OperationOut:
+    """Put one of the store's backups back: its database and files, at the
+    releases it was taken on. Refused if the backup's digest does not match."""
+    op = service.restore(session, runtime, user, store_id, body.backup_id, client_ip=ip)
+    return _operation(session, op.store_id, op.id)
+
+
+@router.post(
+    "/{store_id}/suspend",
+    response_model=OperationOut,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={409: ERROR_RESPONSES[409]},
+)
+def suspend_store(
+    store_id: StoreId, user: CurrentUser, session: SessionDep, runtime: RuntimeDep, ip: ClientIP
+) -> OperationOut:
+    """Stop the store, keeping all its data; its address answers “store
+    unavailable”. It still counts toward the live-store quota."""
+    op = service.suspend(session, runtime, user, store_id, client_ip=ip)
+    return _operation(session, op.store_id, op.id)
+
+
+@router.post(
+    "/{store_id}/resume",
+    response_model=OperationOut,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={409: ERROR_RESPONSES[409]},
+)
+def resume_store(
+    store_id: StoreId, user: CurrentUser, session: SessionDep, runtime: RuntimeDep, ip: ClientIP
+) -> OperationOut:
+    """Bring a suspended store back."""
+    op = service.resume(session, runtime, user, store_id, client_ip=ip)
+    return _operation(session, op.store_id, op.id)
+
+
+def _operation(session: Session, store_id: int, op_id: int) -> OperationOut:
+    store = repository.get(session, store_id)
+    if store is None:
+        raise LookupError(store_id)
+    return next(o for o in service.operations_out(session, store, limit=200) if o.id == op_id)
 
 
 @router.get("/{store_id}/events", response_model=list[EventOut])
@@ -117,7 +243,7 @@ def retry_store(
 ) -> StoreDetail:
     """Run a failed store's operation again; steps that succeeded are kept."""
     store = service.retry(session, runtime, user, store_id, client_ip=ip)
-    return service.detail_out(session, store)
+    return _detail(session, runtime, store)
 
 
 @router.delete(
@@ -127,8 +253,19 @@ def retry_store(
     responses={409: ERROR_RESPONSES[409]},
 )
 def delete_store(
-    store_id: StoreId, user: CurrentUser, session: SessionDep, runtime: RuntimeDep, ip: ClientIP
+    store_id: StoreId,
+    user: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    ip: ClientIP,
+    final_backup: Annotated[
+        bool,
+        Query(description="Back the store up first (kept for the platform's final_backup_days)"),
+    ] = True,
 ) -> StoreDetail:
-    """Delete a store in any phase; in-flight provisioning stops and is cleaned up."""
-    store = service.delete(session, runtime, user, store_id, client_ip=ip)
-    return service.detail_out(session, store)
+    """Delete a store in any phase; an operation in flight stops and the store
+    is cleaned up. A store that was ever ready is backed up first."""
+    store = service.delete(
+        session, runtime, user, store_id, final_backup=final_backup, client_ip=ip
+    )
+    return _detail(session, runtime, store)

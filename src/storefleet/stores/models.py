@@ -1,20 +1,34 @@
-"""Stores, their recorded steps and their event timeline.
+"""Stores, their operations, recorded steps and event timeline.
 
 A store row holds what the user wants (``desired``) and what is observed
-(``phase`` and the steps). The lease columns make sure that at most one worker
-operates on a store at a time.
+(``phase``). Everything done to a store — provision, delete, backup, restore,
+upgrade, suspend, resume — is a :class:`StoreOperation`: a named list of
+recorded steps run by the one step runner under the store's lease. The lease
+columns make sure that at most one worker operates on a store at a time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storefleet.auth.models import User
 from storefleet.db import Base, UTCDateTime, utcnow
+from storefleet.fleet import models as _fleet  # noqa: F401  (store_operations refers to it)
 from storefleet.names import new_store_uid
 
 
@@ -27,6 +41,10 @@ class Phase(StrEnum):
     pending = "pending"
     provisioning = "provisioning"
     ready = "ready"
+    #: Ready, but repeated health checks failed; back to ready by itself.
+    degraded = "degraded"
+    #: Stopped on purpose (its data kept); resume brings it back.
+    suspended = "suspended"
     failed = "failed"
     deleting = "deleting"
     deleted = "deleted"
@@ -35,12 +53,37 @@ class Phase(StrEnum):
 #: Phases in which a worker still has something to do.
 UNFINISHED = (Phase.pending, Phase.provisioning, Phase.deleting)
 #: Phases that count against a user's live-store quota.
-LIVE = (Phase.pending, Phase.provisioning, Phase.ready, Phase.failed, Phase.deleting)
+LIVE = (
+    Phase.pending, Phase.provisioning, Phase.ready, Phase.degraded, Phase.suspended,
+    Phase.failed, Phase.deleting,
+)  # fmt: skip
+#: Phases of a store that runs (serves its shop, or should).
+RUNNING = (Phase.ready, Phase.degraded)
 
 
 class Operation(StrEnum):
     provision = "provision"
     delete = "delete"
+    backup = "backup"
+    restore = "restore"
+    upgrade = "upgrade"
+    suspend = "suspend"
+    resume = "resume"
+
+
+class OperationStatus(StrEnum):
+    #: Part of a fleet upgrade whose wave has not started yet.
+    waiting = "waiting"
+    pending = "pending"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+#: Operations a worker still has to run (or finish).
+ACTIVE_OPERATION = (OperationStatus.pending, OperationStatus.running)
+DONE_OPERATION = (OperationStatus.succeeded, OperationStatus.failed, OperationStatus.cancelled)
 
 
 class StepStatus(StrEnum):
@@ -87,8 +130,15 @@ class Store(Base):
     ready_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
-    # The operation in flight and its lease.
+    # Backups: every this many hours (NULL: the platform's default; 0: never).
+    backup_schedule_hours: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # Health after ready: failed checks in a row, and when it was last checked.
+    health_failures: Mapped[int] = mapped_column(Integer, default=0)
+    health_checked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    # The operation in flight (its kind and id) and the store's lease.
     operation: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    operation_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     operation_deadline_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lease_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -99,11 +149,48 @@ class Store(Base):
     __table_args__ = (Index("ix_stores_owner_created", "owner_id", "created_at"),)
 
 
+class StoreOperation(Base):
+    """One thing done to a store: what was asked (kind, params — never
+    secrets), by whom, and how it went. Its steps are :class:`StoreStep` rows."""
+
+    __tablename__ = "store_operations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(
+        String(16), default=OperationStatus.pending.value, index=True
+    )
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: Facts the steps reported (a backup's digest, the versions now running).
+    result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: A user's email, "schedule", "fleet upgrade 3", "reconciler".
+    requested_by: Mapped[str] = mapped_column(String(254))
+    fleet_upgrade_id: Mapped[int | None] = mapped_column(
+        ForeignKey("fleet_upgrades.id"), nullable=True, index=True
+    )
+    wave: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    duration_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    deadline_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    failure_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: The step that failed, for the metrics ("failures by step").
+    failed_step: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+    __table_args__ = (Index("ix_store_operations_store_status", "store_id", "status"),)
+
+
 class StoreStep(Base):
     __tablename__ = "store_steps"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    operation_id: Mapped[int] = mapped_column(
+        ForeignKey("store_operations.id", ondelete="CASCADE"), index=True
+    )
+    #: The operation's kind (denormalised: the API lists steps with it).
     operation: Mapped[str] = mapped_column(String(16))
     position: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(40))
@@ -112,8 +199,11 @@ class StoreStep(Base):
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    duration_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: Why it failed, in one word (permanent, attempts, deadline): a metrics label.
+    failure_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
-    __table_args__ = (UniqueConstraint("store_id", "operation", "name"),)
+    __table_args__ = (UniqueConstraint("operation_id", "name"),)
 
 
 class StoreEvent(Base):

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from storefleet.stores.models import LIVE, Phase, Store, StoreEvent, StoreStep
+from storefleet.stores.models import (
+    ACTIVE_OPERATION,
+    LIVE,
+    Operation,
+    OperationStatus,
+    Phase,
+    Store,
+    StoreEvent,
+    StoreOperation,
+    StoreStep,
+)
 
 
 def count_live(session: Session, owner_id: int) -> int:
@@ -57,40 +68,137 @@ def page(session: Session, q: Select[Store], *, limit: int, offset: int) -> tupl
     return list(rows), total
 
 
-def steps(session: Session, store_id: int, operation: str | None = None) -> list[StoreStep]:
-    q = select(StoreStep).where(StoreStep.store_id == store_id)
-    if operation is not None:
-        q = q.where(StoreStep.operation == operation)
-    return list(session.scalars(q.order_by(StoreStep.operation.desc(), StoreStep.position)).all())
+def operation_steps(session: Session, operation_id: int) -> list[StoreStep]:
+    q = select(StoreStep).where(StoreStep.operation_id == operation_id)
+    return list(session.scalars(q.order_by(StoreStep.position)).all())
 
 
-def step(session: Session, store_id: int, operation: str, name: str) -> StoreStep | None:
+def steps_of(session: Session, operation_ids: list[int]) -> dict[int, list[StoreStep]]:
+    if not operation_ids:
+        return {}
+    rows = session.scalars(
+        select(StoreStep)
+        .where(StoreStep.operation_id.in_(operation_ids))
+        .order_by(StoreStep.operation_id, StoreStep.position)
+    ).all()
+    out: dict[int, list[StoreStep]] = {i: [] for i in operation_ids}
+    for row in rows:
+        out[row.operation_id].append(row)
+    return out
+
+
+def active_operations(session: Session, store_id: int) -> list[StoreOperation]:
+    q = select(StoreOperation).where(
+        StoreOperation.store_id == store_id,
+        StoreOperation.status.in_([s.value for s in ACTIVE_OPERATION]),
+    )
+    return list(session.scalars(q.order_by(StoreOperation.id)).all())
+
+
+def operations(
+    session: Session, store_id: int, *, limit: int = 50, kinds: list[Operation] | None = None
+) -> list[StoreOperation]:
+    q = select(StoreOperation).where(StoreOperation.store_id == store_id)
+    if kinds:
+        q = q.where(StoreOperation.kind.in_([k.value for k in kinds]))
+    return list(session.scalars(q.order_by(StoreOperation.id.desc()).limit(limit)).all())
+
+
+def latest_operation(session: Session, store_id: int, kind: Operation) -> StoreOperation | None:
     return session.scalar(
-        select(StoreStep).where(
-            StoreStep.store_id == store_id, StoreStep.operation == operation, StoreStep.name == name
-        )
+        select(StoreOperation)
+        .where(StoreOperation.store_id == store_id, StoreOperation.kind == kind.value)
+        .order_by(StoreOperation.id.desc())
+        .limit(1)
     )
 
 
-def progress(session: Session, store_ids: list[int]) -> dict[int, tuple[int, int]]:
+def add_operation(
+    session: Session,
+    store: Store,
+    kind: Operation,
+    *,
+    requested_by: str,
+    params: dict[str, Any] | None = None,
+    status: OperationStatus = OperationStatus.pending,
+    fleet_upgrade_id: int | None = None,
+    wave: int | None = None,
+) -> StoreOperation:
+    """Record an operation on ``store``; the caller asks a worker to look."""
+    op = StoreOperation(
+        store_id=store.id, kind=kind.value, status=status.value, params=params or {},
+        result={}, requested_by=requested_by[:254], fleet_upgrade_id=fleet_upgrade_id, wave=wave,
+    )  # fmt: skip
+    session.add(op)
+    session.flush()
+    return op
+
+
+def rerun(
+    session: Session, store: Store, failed: StoreOperation, requested_by: str
+) -> StoreOperation:
+    """A new operation doing what ``failed`` did, with its steps as they
+    were: those that succeeded are not run again, the others are (with their
+    attempts counted on). The failed operation stays failed, for the record."""
+    op = add_operation(
+        session, store, Operation(failed.kind), requested_by=requested_by,
+        params=dict(failed.params or {}), fleet_upgrade_id=None,
+    )  # fmt: skip
+    op.result = dict(failed.result or {})
+    for step in operation_steps(session, failed.id):
+        done = step.status in ("succeeded", "skipped")
+        session.add(
+            StoreStep(
+                store_id=store.id, operation_id=op.id, operation=op.kind,
+                position=step.position, name=step.name,
+                status=step.status if done else "pending", attempt=step.attempt,
+                started_at=step.started_at if done else None,
+                finished_at=step.finished_at if done else None,
+                message=step.message if done else None,
+                duration_seconds=step.duration_seconds if done else None,
+            )
+        )  # fmt: skip
+    session.flush()
+    return op
+
+
+def shown_operation_ids(session: Session, stores: list[Store]) -> dict[int, int]:
+    """The operation whose steps a store's progress shows: the one in flight,
+    else the latest provision or delete."""
+    out = {s.id: s.operation_id for s in stores if s.operation_id is not None}
+    rest = [s.id for s in stores if s.id not in out]
+    if rest:
+        rows = session.execute(
+            select(StoreOperation.store_id, func.max(StoreOperation.id))
+            .where(
+                StoreOperation.store_id.in_(rest),
+                StoreOperation.kind.in_([Operation.provision.value, Operation.delete.value]),
+            )
+            .group_by(StoreOperation.store_id)
+        ).all()
+        out.update({store_id: op_id for store_id, op_id in rows})
+    return out
+
+
+def progress(session: Session, stores: list[Store]) -> dict[int, tuple[int, int]]:
     """(done, total) steps of each store's current operation."""
-    if not store_ids:
+    shown = shown_operation_ids(session, stores)
+    if not shown:
         return {}
     rows = session.execute(
-        select(StoreStep.store_id, StoreStep.operation, StoreStep.status, func.count())
-        .where(StoreStep.store_id.in_(store_ids))
-        .group_by(StoreStep.store_id, StoreStep.operation, StoreStep.status)
+        select(StoreStep.operation_id, StoreStep.status, func.count())
+        .where(StoreStep.operation_id.in_(list(shown.values())))
+        .group_by(StoreStep.operation_id, StoreStep.status)
     ).all()
-    out: dict[int, dict[str, list[int]]] = {}
-    for store_id, operation, status, n in rows:
-        per_op = out.setdefault(store_id, {}).setdefault(operation, [0, 0])
-        per_op[1] += n
+    per_op: dict[int, list[int]] = {}
+    for op_id, status, n in rows:
+        counts = per_op.setdefault(op_id, [0, 0])
+        counts[1] += n
         if status in ("succeeded", "skipped"):
-            per_op[0] += n
+            counts[0] += n
     result: dict[int, tuple[int, int]] = {}
-    for store_id, ops in out.items():
-        # The delete operation, when present, is the current one.
-        done, total = ops.get("delete") or ops.get("provision") or [0, 0]
+    for store_id, op_id in shown.items():
+        done, total = per_op.get(op_id, [0, 0])
         result[store_id] = (done, total)
     return result
 

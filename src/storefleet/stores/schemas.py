@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from storefleet.names import NAME_PATTERN, NAME_RULE, is_valid_store_name
-from storefleet.stores.models import Phase, StepStatus
+from storefleet.stores.models import Operation, OperationStatus, Phase, StepStatus
 
 PASSWORD_RULE = (
     "must be 8-128 characters, without spaces at either end and without control characters"
@@ -39,6 +39,16 @@ class StoreCreate(BaseModel):
         bool,
         Field(description="Start the shop with a few sample products to sell (default: yes)"),
     ] = True
+    source_backup_id: Annotated[
+        int | None,
+        Field(
+            ge=1,
+            le=2_147_483_647,
+            description="Clone this backup (of a store you may see) into the new store: its "
+            "orders, products and files, at the new name and address, with a new database, "
+            "salts and admin password",
+        ),
+    ] = None
 
     @field_validator("name")
     @classmethod
@@ -72,6 +82,21 @@ class StepOut(BaseModel):
     message: str | None
 
 
+class OperationOut(BaseModel):
+    id: int
+    kind: Operation
+    status: OperationStatus
+    requested_by: str
+    params: Annotated[dict[str, Any], Field(description="What was asked (never secrets)")]
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    duration_seconds: float | None
+    failure_reason: str | None
+    fleet_upgrade_id: int | None
+    steps: list[StepOut]
+
+
 class Progress(BaseModel):
     done: int
     total: int
@@ -98,6 +123,9 @@ class StoreOut(BaseModel):
     deleted_at: dt.datetime | None
     failure_reason: str | None
     current_step: str | None
+    current_operation: Annotated[
+        Operation | None, Field(description="The operation in flight, if any")
+    ] = None
     progress: Progress
     sample_products: bool
     wordpress_version: Annotated[str | None, Field(description="The WordPress release it runs")]
@@ -105,7 +133,30 @@ class StoreOut(BaseModel):
 
 
 class StoreDetail(StoreOut):
-    steps: list[StepOut]
+    steps: Annotated[
+        list[StepOut],
+        Field(description="Steps of its provisioning, its deletion and the operation in flight"),
+    ]
+    backup_schedule_hours: Annotated[
+        float, Field(description="Backed up every this many hours (0: never)")
+    ]
+    backup_schedule_is_default: bool
+
+
+class StoreSettingsUpdate(BaseModel):
+    backup_schedule_hours: Annotated[
+        float | None,
+        Field(
+            ge=0,
+            le=24 * 366,
+            description="Back the store up every this many hours (0: never; null: the "
+            "platform's default)",
+        ),
+    ] = None
+
+
+class RestoreRequest(BaseModel):
+    backup_id: Annotated[int, Field(ge=1, le=2_147_483_647)]
 
 
 class StoreCreated(StoreOut):

@@ -1,8 +1,9 @@
-"""What users may do with stores: create, look, retry, delete.
+"""What users may do with stores: create (or clone a backup), look, retry,
+delete, and the day-2 operations: back up, restore, suspend, resume.
 
 Each function runs inside the caller's transaction and only flushes; the work
-itself is handed to a worker by putting the store id on the queue once the
-transaction has committed.
+itself is recorded as a ``StoreOperation`` and handed to a worker by putting
+the store id on the queue once the transaction has committed.
 """
 
 from __future__ import annotations
@@ -13,17 +14,35 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from storefleet import releases
 from storefleet.audit import service as audit
 from storefleet.auth import passwords
 from storefleet.auth.models import User
+from storefleet.backups import repository as backups
+from storefleet.backups.models import Backup, BackupKind, BackupStatus
 from storefleet.db import after_commit, utcnow
 from storefleet.exceptions import Conflict, NotFound, TooManyRequests
+from storefleet.fleet import releases as platform_releases
 from storefleet.names import new_store_uid
 from storefleet.runtime import Runtime
 from storefleet.stores import repository
-from storefleet.stores.models import Desired, Operation, Phase, StepStatus, Store, StoreStep
-from storefleet.stores.schemas import Progress, StepOut, StoreCreate, StoreDetail, StoreOut
+from storefleet.stores.lifecycle import OPERATION_PHASES, set_phase
+from storefleet.stores.models import (
+    Desired,
+    Operation,
+    OperationStatus,
+    Phase,
+    Store,
+    StoreOperation,
+    StoreStep,
+)
+from storefleet.stores.schemas import (
+    OperationOut,
+    Progress,
+    StepOut,
+    StoreCreate,
+    StoreDetail,
+    StoreOut,
+)
 
 
 def request_work(session: Session, runtime: Runtime, store: Store) -> None:
@@ -96,7 +115,14 @@ def create(
     password = data.admin_password
     if password is None:
         password = generated = passwords.generate_password()
-    pins = releases.current()
+    pins = platform_releases.current(session)
+    source: Backup | None = None
+    if data.source_backup_id is not None:
+        source = _cloneable_backup(session, user, data.source_backup_id)
+        pins = {
+            "wordpress": source.wordpress_version or pins["wordpress"],
+            "woocommerce": source.woocommerce_version or pins["woocommerce"],
+        }
     store = Store(
         owner_id=user.id,
         owner=user,
@@ -118,17 +144,50 @@ def create(
             session.flush()
     except IntegrityError as exc:
         raise Conflict(f"The name {data.name!r} is taken by another store") from exc
-    repository.add_event(session, store.id, "phase", f"Store requested by {user.email}")
+    params: dict[str, object] = {}
+    detail: dict[str, object] = {"name": store.name}
+    if source is not None:
+        params = _restore_params(source)
+        detail["source_backup_id"] = source.id
+    repository.add_operation(
+        session, store, Operation.provision, requested_by=user.email, params=params
+    )
+    repository.add_event(
+        session, store.id, "phase",
+        f"Store requested by {user.email}"
+        + (f", cloned from backup {source.id}" if source is not None else ""),
+    )  # fmt: skip
     audit.record(
         session,
         "store.create",
         actor=user,
         target=f"store:{store.id}",
-        detail={"name": store.name},
+        detail=detail,
         client_ip=client_ip,
     )
     request_work(session, runtime, store)
     return store, generated
+
+
+def _restore_params(backup: Backup) -> dict[str, object]:
+    return backups.restore_params(
+        {
+            "id": backup.id, "target": backup.target, "location": backup.location,
+            "sha256": backup.sha256, "size": backup.size_bytes,
+            "wordpress_version": backup.wordpress_version,
+            "woocommerce_version": backup.woocommerce_version,
+        }
+    )  # fmt: skip
+
+
+def _cloneable_backup(session: Session, user: User, backup_id: int) -> Backup:
+    backup = backups.get(session, backup_id)
+    owner = repository.get(session, backup.store_id) if backup else None
+    if backup is None or owner is None or (not user.is_admin and owner.owner_id != user.id):
+        raise NotFound("Backup not found")
+    if backup.status != BackupStatus.completed:
+        raise Conflict(f"Backup {backup.id} is {backup.status}, not completed: it cannot be cloned")
+    return backup
 
 
 def get_visible(session: Session, user: User, store_id: int, *, for_update: bool = False) -> Store:
@@ -140,26 +199,46 @@ def get_visible(session: Session, user: User, store_id: int, *, for_update: bool
     return store
 
 
-def _reset_failed_steps(session: Session, store: Store, operation: Operation) -> None:
-    for step in repository.steps(session, store.id, operation.value):
-        if step.status in (StepStatus.failed, StepStatus.running):
-            step.status = StepStatus.pending.value
-            step.message = None
+def _in_flight(session: Session, store: Store) -> None:
+    """409 while another operation is queued or running on the store."""
+    active = repository.active_operations(session, store.id)
+    if active:
+        op = active[0]
+        raise Conflict(
+            f"Another operation is in flight on this store ({op.kind} {op.id}, {op.status}); "
+            "try again when it has finished"
+        )
 
 
 def retry(
     session: Session, runtime: Runtime, user: User, store_id: int, *, client_ip: str
 ) -> Store:
+    """Run a failed store's failed operation (provision, delete or restore)
+    again; its steps that succeeded are kept."""
     store = get_visible(session, user, store_id, for_update=True)
     if store.phase != Phase.failed:
         raise Conflict(f"Only a failed store can be retried; this one is {store.phase}")
     deleting = store.desired == Desired.absent
-    operation = Operation.delete if deleting else Operation.provision
-    _reset_failed_steps(session, store, operation)
-    store.phase = (Phase.deleting if deleting else Phase.provisioning).value
+    kinds = [Operation.delete] if deleting else [Operation.provision, Operation.restore]
+    failed = next(
+        (o for o in repository.operations(session, store.id, limit=20, kinds=kinds)
+         if o.status == OperationStatus.failed),
+        None,
+    )  # fmt: skip
+    if failed is not None:
+        _rebind_backup(
+            session, repository.rerun(session, store, failed, requested_by=f"retry by {user.email}")
+        )
+        phase = OPERATION_PHASES[Operation(failed.kind)].running
+    else:
+        phase = Phase.deleting if deleting else Phase.provisioning
     store.failure_reason = None
     store.operation_deadline_at = None
-    repository.add_event(session, store.id, "phase", f"Retry requested by {user.email}")
+    message = f"Retry requested by {user.email}"
+    if phase is not None:
+        set_phase(session, store, phase, message)
+    else:
+        repository.add_event(session, store.id, "operation", message)
     audit.record(
         session, "store.retry", actor=user, target=f"store:{store.id}", client_ip=client_ip
     )
@@ -168,26 +247,191 @@ def retry(
 
 
 def delete(
-    session: Session, runtime: Runtime, user: User, store_id: int, *, client_ip: str
+    session: Session,
+    runtime: Runtime,
+    user: User,
+    store_id: int,
+    *,
+    final_backup: bool = True,
+    client_ip: str,
 ) -> Store:
-    """Ask for the store to be removed. Allowed in every phase: provisioning
-    in flight stops at its next step and then cleans up."""
+    """Ask for the store to be removed. Allowed in every phase: an operation
+    in flight stops at its next step and then the store is cleaned up. A store
+    that was ever ready is backed up first (kept final_backup_days), unless
+    ``final_backup`` is false."""
     store = get_visible(session, user, store_id, for_update=True)
     if store.phase == Phase.deleted:
         raise Conflict("This store has already been deleted")
-    if store.phase == Phase.deleting and store.desired == Desired.absent:
+    active = next(
+        (o for o in repository.active_operations(session, store.id) if o.kind == Operation.delete),
+        None,
+    )
+    if store.phase == Phase.deleting and store.desired == Desired.absent and active is not None:
         return store
+    failed_delete = None
+    was_ready = store.ready_at is not None
+    if store.phase == Phase.failed and store.desired == Desired.absent:
+        failed_delete = repository.latest_operation(session, store.id, Operation.delete)
     store.desired = Desired.absent.value
-    store.phase = Phase.deleting.value
+    if store.phase != Phase.deleting:
+        set_phase(session, store, Phase.deleting, f"Deletion requested by {user.email}")
+    else:
+        repository.add_event(session, store.id, "phase", f"Deletion requested by {user.email}")
     store.failure_reason = None
     store.operation_deadline_at = None
     store.admin_password_enc = None
-    _reset_failed_steps(session, store, Operation.delete)
-    repository.add_event(session, store.id, "phase", f"Deletion requested by {user.email}")
+    if failed_delete is not None and failed_delete.status == OperationStatus.failed:
+        op = repository.rerun(session, store, failed_delete, requested_by=user.email)
+        if not final_backup and op.params.get("backup_id"):
+            _drop_final_backup(session, op)
+        _rebind_backup(session, op)
+    elif active is None:
+        params: dict[str, object] = {}
+        final = None
+        if final_backup and was_ready:
+            expires = utcnow() + dt.timedelta(days=runtime.settings.final_backup_days)
+            final = backups.create(
+                session, store, BackupKind.final, requested_by=user.email, expires_at=expires
+            )
+            params["backup_id"] = final.id
+        op = repository.add_operation(
+            session, store, Operation.delete, requested_by=user.email, params=params
+        )
+        if final is not None:
+            final.operation_id = op.id
     audit.record(
-        session, "store.delete", actor=user, target=f"store:{store.id}", client_ip=client_ip
-    )
+        session, "store.delete", actor=user, target=f"store:{store.id}",
+        detail={"final_backup": final_backup}, client_ip=client_ip,
+    )  # fmt: skip
     request_work(session, runtime, store)
+    return store
+
+
+def _rebind_backup(session: Session, op: StoreOperation) -> None:
+    """The backup a re-run operation takes is the failed one's, taken again."""
+    backup_id = op.params.get("backup_id")
+    backup = session.get(Backup, backup_id) if isinstance(backup_id, int) else None
+    if backup is not None and backup.status == BackupStatus.failed and backup.operation_id:
+        backup.operation_id = op.id
+        backup.status = BackupStatus.pending.value
+        backup.failure_reason = None
+
+
+def _drop_final_backup(session: Session, op: StoreOperation) -> None:
+    backup_id = op.params.get("backup_id")
+    op.params = {k: v for k, v in op.params.items() if k != "backup_id"}
+    for step in repository.operation_steps(session, op.id):
+        if step.name.startswith("backup-"):
+            session.delete(step)
+    backup = session.get(Backup, backup_id) if isinstance(backup_id, int) else None
+    if backup is not None and backup.status == BackupStatus.pending:
+        backup.status = BackupStatus.failed.value
+        backup.failure_reason = "skipped: deletion without a final backup was asked for"
+
+
+# -- day-2 operations ---------------------------------------------------------
+
+
+def _request(
+    session: Session,
+    runtime: Runtime,
+    user: User,
+    store: Store,
+    kind: Operation,
+    params: dict[str, object] | None = None,
+    *,
+    client_ip: str,
+) -> StoreOperation:
+    allowed = OPERATION_PHASES[kind].allowed_from
+    if store.desired != Desired.present or store.phase not in allowed:
+        raise Conflict(f"A store that is {store.phase} cannot be asked to {kind}")
+    _in_flight(session, store)
+    op = repository.add_operation(session, store, kind, requested_by=user.email, params=params)
+    repository.add_event(session, store.id, "operation", f"{kind} requested by {user.email}")
+    audit.record(
+        session, f"store.{kind}", actor=user, target=f"store:{store.id}",
+        detail={k: v for k, v in (params or {}).items() if k != "source_backup"} or None,
+        client_ip=client_ip,
+    )  # fmt: skip
+    request_work(session, runtime, store)
+    return op
+
+
+def take_backup(
+    session: Session, runtime: Runtime, user: User, store_id: int, *, client_ip: str
+) -> Backup:
+    store = get_visible(session, user, store_id, for_update=True)
+    backup = backups.create(session, store, BackupKind.manual, requested_by=user.email)
+    op = _request(
+        session, runtime, user, store, Operation.backup, {"backup_id": backup.id},
+        client_ip=client_ip,
+    )  # fmt: skip
+    backup.operation_id = op.id
+    return backup
+
+
+def schedule_backup(session: Session, runtime: Runtime, store: Store) -> Backup:
+    """A scheduled backup (the reconciler's), recorded like a request."""
+    backup = backups.create(session, store, BackupKind.scheduled, requested_by="schedule")
+    op = repository.add_operation(
+        session, store, Operation.backup, requested_by="schedule", params={"backup_id": backup.id}
+    )
+    backup.operation_id = op.id
+    request_work(session, runtime, store)
+    return backup
+
+
+def restore(
+    session: Session,
+    runtime: Runtime,
+    user: User,
+    store_id: int,
+    backup_id: int,
+    *,
+    client_ip: str,
+) -> StoreOperation:
+    store = get_visible(session, user, store_id, for_update=True)
+    backup = backups.get(session, backup_id)
+    if backup is None or backup.store_id != store.id:
+        raise NotFound("Backup not found (a store is restored from its own backups)")
+    if backup.status != BackupStatus.completed:
+        raise Conflict(f"Backup {backup.id} is {backup.status}: only a completed backup restores")
+    if store.phase == Phase.failed and store.ready_at is None:
+        raise Conflict("This store never became ready: retry or delete it instead")
+    return _request(
+        session, runtime, user, store, Operation.restore, _restore_params(backup),
+        client_ip=client_ip,
+    )  # fmt: skip
+
+
+def suspend(
+    session: Session, runtime: Runtime, user: User, store_id: int, *, client_ip: str
+) -> StoreOperation:
+    store = get_visible(session, user, store_id, for_update=True)
+    return _request(session, runtime, user, store, Operation.suspend, client_ip=client_ip)
+
+
+def resume(
+    session: Session, runtime: Runtime, user: User, store_id: int, *, client_ip: str
+) -> StoreOperation:
+    store = get_visible(session, user, store_id, for_update=True)
+    return _request(session, runtime, user, store, Operation.resume, client_ip=client_ip)
+
+
+def update_settings(
+    session: Session,
+    user: User,
+    store_id: int,
+    backup_schedule_hours: float | None,
+    *,
+    client_ip: str,
+) -> Store:
+    store = get_visible(session, user, store_id, for_update=True)
+    store.backup_schedule_hours = backup_schedule_hours
+    audit.record(
+        session, "store.settings", actor=user, target=f"store:{store.id}",
+        detail={"backup_schedule_hours": backup_schedule_hours}, client_ip=client_ip,
+    )  # fmt: skip
     return store
 
 
@@ -214,6 +458,7 @@ def to_out(store: Store, progress: tuple[int, int] | None) -> StoreOut:
         deleted_at=store.deleted_at,
         failure_reason=store.failure_reason,
         current_step=store.current_step,
+        current_operation=Operation(store.operation) if store.operation else None,
         progress=_progress(progress),
         sample_products=store.sample_products,
         wordpress_version=store.wordpress_version,
@@ -222,11 +467,46 @@ def to_out(store: Store, progress: tuple[int, int] | None) -> StoreOut:
 
 
 def list_out(session: Session, stores: list[Store]) -> list[StoreOut]:
-    progress = repository.progress(session, [s.id for s in stores])
+    progress = repository.progress(session, stores)
     return [to_out(s, progress.get(s.id)) for s in stores]
 
 
-def detail_out(session: Session, store: Store) -> StoreDetail:
-    steps: list[StoreStep] = repository.steps(session, store.id)
+def detail_out(session: Session, store: Store, settings_default: float = 24.0) -> StoreDetail:
+    lifecycle = repository.operations(
+        session, store.id, limit=20, kinds=[Operation.provision, Operation.delete]
+    )
+    shown = {max((o.id for o in lifecycle if o.kind == k), default=0) for k in Operation}
+    if store.operation_id is not None:
+        shown.add(store.operation_id)
+    by_op = repository.steps_of(session, sorted(i for i in shown if i))
+    steps: list[StoreStep] = [st for op_id in sorted(by_op) for st in by_op[op_id]]
     out = list_out(session, [store])[0]
-    return StoreDetail(**out.model_dump(), steps=[StepOut.model_validate(s) for s in steps])
+    own = store.backup_schedule_hours
+    return StoreDetail(
+        **out.model_dump(),
+        steps=[StepOut.model_validate(s) for s in steps],
+        backup_schedule_hours=own if own is not None else settings_default,
+        backup_schedule_is_default=own is None,
+    )
+
+
+def operations_out(session: Session, store: Store, limit: int = 50) -> list[OperationOut]:
+    ops = repository.operations(session, store.id, limit=limit)
+    steps = repository.steps_of(session, [o.id for o in ops])
+    return [
+        OperationOut(
+            id=o.id,
+            kind=Operation(o.kind),
+            status=OperationStatus(o.status),
+            requested_by=o.requested_by,
+            params={k: v for k, v in (o.params or {}).items() if k != "source_backup"},
+            created_at=o.created_at,
+            started_at=o.started_at,
+            finished_at=o.finished_at,
+            duration_seconds=o.duration_seconds,
+            failure_reason=o.failure_reason,
+            fleet_upgrade_id=o.fleet_upgrade_id,
+            steps=[StepOut.model_validate(st) for st in steps.get(o.id, [])],
+        )
+        for o in ops
+    ]

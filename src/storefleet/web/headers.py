@@ -18,14 +18,6 @@ CSP = (
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
-# The API documentation page loads Swagger UI from its CDN; still no inline script.
-_CDN = "https://cdn.jsdelivr.net"
-DOCS_CSP = (
-    f"default-src 'self'; script-src 'self' {_CDN}; style-src 'self' {_CDN}; "
-    "img-src 'self' data: https://fastapi.tiangolo.com; connect-src 'self'; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
-DOCS_PATH = "/api/docs"
 HSTS = "max-age=31536000"
 
 _ALWAYS = {
@@ -53,8 +45,7 @@ class SecurityHeaders:
                 headers = MutableHeaders(scope=message)
                 for name, value in _ALWAYS.items():
                     headers.setdefault(name, value)
-                docs = path == DOCS_PATH or path.startswith(DOCS_PATH + "/")
-                headers.setdefault("Content-Security-Policy", DOCS_CSP if docs else CSP)
+                headers.setdefault("Content-Security-Policy", CSP)
                 if https:
                     headers.setdefault("Strict-Transport-Security", HSTS)
                 if path.startswith("/api/"):

@@ -33,10 +33,13 @@ class RedactQuerySecrets(logging.Filter):
         return True
 
 
-def log_config() -> dict[str, Any]:
+def log_config(json_lines: bool = False) -> dict[str, Any]:
     config = copy.deepcopy(LOGGING_CONFIG)
     config["filters"] = {"redact": {"()": RedactQuerySecrets}}
     config["handlers"]["access"]["filters"] = ["redact"]
+    if json_lines:  # STOREFLEET_LOG_FORMAT=json: uvicorn's lines as JSON objects too
+        for name in ("default", "access"):
+            config["formatters"][name] = {"()": "storefleet.logs.JsonFormatter"}
     return config
 
 
@@ -46,5 +49,5 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "proxy_headers": bool(trusted),
         "forwarded_allow_ips": trusted or None,
         "server_header": False,
-        "log_config": log_config(),
+        "log_config": log_config(settings.log_format == "json"),
     }

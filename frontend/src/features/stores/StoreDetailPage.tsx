@@ -1,7 +1,8 @@
 /**
  * One store: its phase, links, the step timeline (with durations and
- * messages), the failure reason with Retry, recent events, and deletion
- * behind a confirmation that asks for the store's name.
+ * messages), the failure reason with Retry, its backups (take one, restore
+ * one), Suspend / Resume, recent events, and deletion behind a confirmation
+ * that asks for the store's name.
  */
 import { useState } from 'react';
 import { Link, useParams } from 'react-router-dom';
@@ -11,7 +12,16 @@ import { Modal } from '../../components/Modal';
 import { ErrorState, Loading } from '../../components/States';
 import { StatusBadge, stepStatusLabel } from '../../components/StatusBadge';
 import { formatDateTime, formatDuration } from '../../components/format';
-import { useDeleteStore, useRetryStore, useStore, useStoreEvents, useStoreMail } from '../../hooks/queries/stores';
+import {
+  useDeleteStore,
+  useResumeStore,
+  useRetryStore,
+  useStore,
+  useStoreEvents,
+  useStoreMail,
+  useSuspendStore,
+} from '../../hooks/queries/stores';
+import { BackupsCard } from './BackupsCard';
 import { LiveIndicator } from '../../live/LiveStatus';
 import { StepProgress } from './StoreTable';
 import { usePageTitle } from '../../components/usePageTitle';
@@ -98,8 +108,8 @@ function DeleteDialog({ store, onClose }: { store: StoreDetail; onClose: () => v
         }}
       >
         <p>
-          This removes the store, its files and its database. Orders, products and customers in it are lost. This cannot
-          be undone.
+          This removes the store, its files and its database. A final backup is taken first and kept for a while; a
+          new store can be made from it. Without it, orders, products and customers are lost.
         </p>
         <div className="field">
           <label htmlFor="confirm-name">
@@ -137,6 +147,8 @@ export function StoreDetailPage() {
   const id = Number(useParams().storeId);
   const store = useStore(id);
   const retry = useRetryStore(id);
+  const suspend = useSuspendStore(id);
+  const resume = useResumeStore(id);
   const [deleting, setDeleting] = useState(false);
   usePageTitle(store.data?.name ?? 'Store');
 
@@ -154,10 +166,16 @@ export function StoreDetailPage() {
     );
   }
   const s = store.data;
-  const ready = s.status === 'ready';
+  const ready = s.status === 'ready' || s.status === 'degraded';
   const gone = s.status === 'deleting' || s.status === 'deleted';
+  const busy = Boolean(s.current_operation);
   const provisionSteps = s.steps.filter((st) => st.operation === 'provision');
-  const deleteSteps = s.steps.filter((st) => st.operation !== 'provision');
+  const deleteSteps = s.steps.filter((st) => st.operation === 'delete');
+  const currentSteps =
+    s.current_operation && !['provision', 'delete'].includes(s.current_operation)
+      ? s.steps.filter((st) => st.operation === s.current_operation)
+      : [];
+  const actionError = suspend.error ?? resume.error;
 
   return (
     <section className="page" aria-labelledby="store-title">
@@ -185,6 +203,26 @@ export function StoreDetailPage() {
               Open admin
             </a>
           )}
+          {ready && (
+            <button
+              type="button"
+              className="button"
+              onClick={() => suspend.mutate()}
+              disabled={busy || suspend.isPending}
+            >
+              {suspend.isPending ? 'Suspending…' : 'Suspend'}
+            </button>
+          )}
+          {s.status === 'suspended' && (
+            <button
+              type="button"
+              className="button button-primary"
+              onClick={() => resume.mutate()}
+              disabled={busy || resume.isPending}
+            >
+              {resume.isPending ? 'Resuming…' : 'Resume'}
+            </button>
+          )}
           {!gone && (
             <button type="button" className="button button-danger-outline" onClick={() => setDeleting(true)}>
               Delete…
@@ -193,10 +231,40 @@ export function StoreDetailPage() {
         </div>
       </header>
 
+      {actionError && (
+        <p className="form-error" role="alert">
+          {errorMessage(actionError)}
+        </p>
+      )}
+      {s.current_operation && !['provision', 'delete'].includes(s.current_operation) && (
+        <div className="callout" role="status">
+          <div>
+            <h2>{s.current_operation[0].toUpperCase() + s.current_operation.slice(1)} in progress</h2>
+            <StepTimeline steps={currentSteps} />
+          </div>
+        </div>
+      )}
+      {s.status === 'degraded' && (
+        <div className="callout callout-warning" role="alert">
+          <div>
+            <h2>Not answering as it should</h2>
+            <p>{s.failure_reason ?? 'Its health checks fail.'}</p>
+            <p className="muted">It becomes ready again by itself once the checks pass.</p>
+          </div>
+        </div>
+      )}
+      {s.status === 'suspended' && (
+        <div className="callout" role="status">
+          <div>
+            <h2>Suspended</h2>
+            <p>The store keeps all its data; visitors see “store unavailable”. Resume it to sell again.</p>
+          </div>
+        </div>
+      )}
       {s.status === 'failed' && (
         <div className="callout callout-danger" role="alert">
           <div>
-            <h2>Provisioning failed</h2>
+            <h2>{s.ready_at ? 'The store failed' : 'Provisioning failed'}</h2>
             <p>{s.failure_reason ?? 'No reason was recorded.'}</p>
             {retry.isError && <p className="form-error">{errorMessage(retry.error)}</p>}
           </div>
@@ -243,6 +311,7 @@ export function StoreDetailPage() {
           )}
         </div>
       </div>
+      {s.ready_at && <BackupsCard store={s} />}
       <div className="card">
         <h2>Mail</h2>
         <p className="muted">Order notifications and the other email this store sent.</p>

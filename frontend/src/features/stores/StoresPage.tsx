@@ -17,7 +17,7 @@ import { CreateStoreDialog } from './CreateStoreDialog';
 import { StoreTable } from './StoreTable';
 
 export const PAGE_SIZE = 50;
-const PHASES: Phase[] = ['pending', 'provisioning', 'ready', 'failed', 'deleting', 'deleted'];
+const PHASES: Phase[] = ['pending', 'provisioning', 'ready', 'degraded', 'suspended', 'failed', 'deleting', 'deleted'];
 
 function OwnerFilter({ value, onChange }: { value: string; onChange: (v: string) => void }) {
   const users = useUsers({ limit: 500, offset: 0 });

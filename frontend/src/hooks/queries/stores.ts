@@ -5,7 +5,21 @@
  */
 import { useMutation, useQuery, useQueryClient, keepPreviousData } from '@tanstack/react-query';
 import type { QueryClient } from '@tanstack/react-query';
-import { createStore, deleteStore, getStore, listStores, retryStore, storeEvents, storeMail } from '../../client';
+import {
+  createBackup,
+  createStore,
+  deleteStore,
+  getStore,
+  listBackups,
+  listStores,
+  restoreStore,
+  resumeStore,
+  retryStore,
+  storeEvents,
+  storeMail,
+  storeOperations,
+  suspendStore,
+} from '../../client';
 import type { ListStoresData, StoreCreate, StoreDetail, StoreOut, StorePage } from '../../client';
 import { authKeys } from './auth';
 import { usePollInterval } from '../../live/LiveStatus';
@@ -20,6 +34,8 @@ export const storeKeys = {
   detail: (id: number) => [...storeKeys.details(), id] as const,
   events: (id: number) => [...storeKeys.all, 'events', id] as const,
   mail: (id: number) => [...storeKeys.all, 'mail', id] as const,
+  backups: (id: number) => [...storeKeys.all, 'backups', id] as const,
+  operations: (id: number) => [...storeKeys.all, 'operations', id] as const,
 };
 
 /** Phases in which a store is still changing on its own. */
@@ -81,6 +97,8 @@ export function applyStoreChange(qc: QueryClient, store: StoreOut): void {
   qc.setQueryData<StoreDetail>(storeKeys.detail(store.id), (old) => (old ? { ...old, ...store } : old));
   void qc.invalidateQueries({ queryKey: storeKeys.detail(store.id) });
   void qc.invalidateQueries({ queryKey: storeKeys.events(store.id) });
+  void qc.invalidateQueries({ queryKey: storeKeys.backups(store.id) });
+  void qc.invalidateQueries({ queryKey: storeKeys.operations(store.id) });
   void qc.invalidateQueries({ queryKey: authKeys.me() });
 }
 
@@ -92,7 +110,12 @@ export function useCreateStore() {
       void qc.invalidateQueries({ queryKey: storeKeys.lists() });
       void qc.invalidateQueries({ queryKey: authKeys.me() });
       const { admin_password: _secret, ...rest } = store;
-      qc.setQueryData<StoreDetail>(storeKeys.detail(store.id), { ...rest, steps: [] });
+      qc.setQueryData<StoreDetail>(storeKeys.detail(store.id), {
+        ...rest,
+        steps: [],
+        backup_schedule_hours: 24,
+        backup_schedule_is_default: true,
+      });
     },
   });
 }
@@ -111,4 +134,64 @@ export function useDeleteStore(id: number) {
     mutationFn: async () => (await deleteStore({ path: { store_id: id }, throwOnError: true })).data,
     onSuccess: (store) => applyStoreChange(qc, store),
   });
+}
+
+/** A store's backups, newest first. */
+export function useBackups(id: number, enabled = true) {
+  const poll = usePollInterval();
+  return useQuery({
+    queryKey: storeKeys.backups(id),
+    queryFn: async ({ signal }) =>
+      (await listBackups({ path: { store_id: id }, signal, throwOnError: true })).data,
+    refetchInterval: poll || 5_000,
+    enabled,
+  });
+}
+
+/** Everything done to a store, newest first, with each operation's steps. */
+export function useOperations(id: number) {
+  const poll = usePollInterval();
+  return useQuery({
+    queryKey: storeKeys.operations(id),
+    queryFn: async ({ signal }) =>
+      (await storeOperations({ path: { store_id: id }, query: { limit: 20 }, signal, throwOnError: true })).data,
+    refetchInterval: poll || 5_000,
+  });
+}
+
+function useStoreAction<T>(id: number, run: () => Promise<T>) {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: run,
+    onSuccess: () => {
+      void qc.invalidateQueries({ queryKey: storeKeys.detail(id) });
+      void qc.invalidateQueries({ queryKey: storeKeys.backups(id) });
+      void qc.invalidateQueries({ queryKey: storeKeys.operations(id) });
+      void qc.invalidateQueries({ queryKey: storeKeys.events(id) });
+    },
+  });
+}
+
+export function useTakeBackup(id: number) {
+  return useStoreAction(id, async () => (await createBackup({ path: { store_id: id }, throwOnError: true })).data);
+}
+
+export function useRestoreBackup(id: number) {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: async (backupId: number) =>
+      (await restoreStore({ path: { store_id: id }, body: { backup_id: backupId }, throwOnError: true })).data,
+    onSuccess: () => {
+      void qc.invalidateQueries({ queryKey: storeKeys.detail(id) });
+      void qc.invalidateQueries({ queryKey: storeKeys.operations(id) });
+    },
+  });
+}
+
+export function useSuspendStore(id: number) {
+  return useStoreAction(id, async () => (await suspendStore({ path: { store_id: id }, throwOnError: true })).data);
+}
+
+export function useResumeStore(id: number) {
+  return useStoreAction(id, async () => (await resumeStore({ path: { store_id: id }, throwOnError: true })).data);
 }

@@ -4,6 +4,11 @@ own on the shared stores MySQL server.
 
 Provisioning: database → namespace → release → endpoint → install → rollout
 → verify. Deletion: release → namespace → database → credentials → endpoint.
+
+Day-2 (day2.py): health probes with the pod's reason (sent, like verify,
+with the store's Host), backups (the database shared with the local driver;
+wp-content through the pod), restores, the checkout test's installer actions
+in the store's pod, suspend/resume by scaling the Deployment.
 Every step converges when re-run. Waiting is done with watches that carry a
 deadline, never with fixed sleeps.
 
@@ -43,6 +48,7 @@ from urllib3.exceptions import HTTPError as Urllib3HTTPError
 from storefleet.config import Settings
 from storefleet.drivers import storedb
 from storefleet.drivers.base import (
+    NotSupported,
     PermanentError,
     Step,
     StepContext,
@@ -51,6 +57,7 @@ from storefleet.drivers.base import (
     StoreSnapshot,
     TransientError,
 )
+from storefleet.drivers.kubernetes.day2 import Day2Steps
 from storefleet.drivers.kubernetes.helm import Helm
 from storefleet.drivers.storedb import StoreDatabases
 from storefleet.drivers.verify import check_storefront, storefront_request
@@ -127,7 +134,7 @@ def rollout_complete(dep: Any) -> bool:
     )
 
 
-class KubernetesDriver(StoreDriver):
+class KubernetesDriver(Day2Steps, StoreDriver):
     name = "kubernetes"
 
     def __init__(
@@ -193,7 +200,9 @@ class KubernetesDriver(StoreDriver):
 
     # -- the contract -----------------------------------------------------
 
-    def provision_steps(self) -> Sequence[Step]:
+    def provision_steps(self, *, clone: bool = False) -> Sequence[Step]:
+        if clone:
+            return (Step("database", _not_yet("clone a backup into a new store")),)
         return (
             Step("database", self._database),
             Step("namespace", self._namespace, consumes_admin_password=True),
@@ -775,6 +784,13 @@ class KubernetesDriver(StoreDriver):
             w.stop()
         extra = reason() if reason else ""
         raise TransientError(f"{what} was not ready in time" + (f" ({extra})" if extra else ""))
+
+
+def _not_yet(what: str) -> Callable[[StepContext], StepOutcome | None]:
+    def run(ctx: StepContext) -> StepOutcome | None:
+        raise NotSupported(f"the kubernetes driver cannot {what} yet")
+
+    return run
 
 
 def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:

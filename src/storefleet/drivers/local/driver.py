@@ -23,11 +23,20 @@ timeline says that they are not isolated.
 The PHP server runs in its own session (process group), so a worker that dies
 does not take the stores with it; the reconciler restarts a ready store whose
 server is gone, and runs wp-cron for ready stores.
+
+Day-2 operations (see day2.py): backups are the database (dumped as the
+store's own user) and the store's own files under wp-content — the release
+files linked into it are left out and linked again on restore; a restore or an
+upgrade builds a new site tree beside the old one and swaps it in; a
+suspended store's port answers a short "store unavailable" page (503) from a
+tiny PHP server of its own, so a visitor learns why, and nothing of the store
+runs meanwhile.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -39,13 +48,15 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import psutil
 
 from storefleet import releases
+from storefleet.backups import archive
 from storefleet.config import Settings
 from storefleet.drivers import storedb
 from storefleet.drivers.base import (
@@ -58,6 +69,7 @@ from storefleet.drivers.base import (
     SupervisionReport,
     TransientError,
 )
+from storefleet.drivers.local import sitefiles
 from storefleet.drivers.local.accounts import StoreAccounts
 from storefleet.drivers.storedb import StoreDatabases
 from storefleet.drivers.verify import check_storefront
@@ -92,17 +104,18 @@ def _write_file(path: Path, content: str, mode: int, owner: tuple[int, int] | No
     tmp.replace(path)
 
 
+def _link_file(src: str | Path, dst: str | Path) -> None:
+    """A hard link to a release file, or a copy where links cannot reach
+    (another filesystem). Either stays owned by root, read-only to stores."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
 def _link_tree(src: Path, dst: Path) -> None:
-    """``dst`` as a tree of hard links to ``src``'s files (copies across
-    filesystems). The files stay owned by root and read-only to stores."""
-
-    def link(s: str, d: str) -> None:
-        try:
-            os.link(s, d)
-        except OSError:
-            shutil.copy2(s, d)
-
-    shutil.copytree(src, dst, copy_function=link, symlinks=False)
+    """``dst`` as a tree of hard links to ``src``'s files (see _link_file)."""
+    shutil.copytree(src, dst, copy_function=_link_file, symlinks=False)
 
 
 def _own_tree(path: Path, owner: tuple[int, int]) -> None:
@@ -132,16 +145,56 @@ class LocalDriver(StoreDriver):
 
     # -- the contract -----------------------------------------------------
 
-    def provision_steps(self) -> Sequence[Step]:
+    def provision_steps(self, *, clone: bool = False) -> Sequence[Step]:
+        if clone:
+            # The backup (unpacked by the fetch step) instead of a fresh install.
+            content: tuple[Step, ...] = (
+                Step("content", self._clone_content, reads_scratch=True),
+                Step("data", self._clone_data, reads_scratch=True),
+                Step("install", self._adopt_clone, consumes_admin_password=True),
+            )
+        else:
+            content = (Step("install", self._install, consumes_admin_password=True),)
         return (
             Step("secrets", self._secrets),
             Step("endpoint", self._endpoint),
             Step("database", self._database),
             Step("files", self._files),
-            Step("install", self._install, consumes_admin_password=True),
+            *content,
             Step("server", self._server),
             Step("verify", self._verify),
         )
+
+    def backup_steps(self) -> Sequence[Step]:
+        return (
+            Step("database", self._backup_database),
+            Step("files", self._backup_files),
+        )
+
+    def restore_steps(self) -> Sequence[Step]:
+        return (
+            Step("stop", self._stop_everything),
+            Step("files", self._restore_files, reads_scratch=True),
+            Step("database", self._restore_database, reads_scratch=True),
+            Step("address", self._adopt_address),
+            Step("server", self._server),
+            Step("verify", self._verify),
+        )
+
+    def upgrade_steps(self) -> Sequence[Step]:
+        return (
+            Step("stop", self._stop_everything),
+            Step("files", self._upgrade_files),
+            Step("upgrade", self._upgrade_database),
+            Step("server", self._server),
+            Step("verify", self._verify),
+        )
+
+    def suspend_steps(self) -> Sequence[Step]:
+        return (Step("server", self._suspend),)
+
+    def resume_steps(self) -> Sequence[Step]:
+        return (Step("server", self._resume), Step("verify", self._verify))
 
     def delete_steps(self) -> Sequence[Step]:
         return (
@@ -178,6 +231,8 @@ class LocalDriver(StoreDriver):
         for store in ready:
             if store.port is None or not self._site(store).is_dir():
                 continue
+            # A resume cut short may have left the "unavailable" page up.
+            self._kill(running.get(str(self._unavailable_dir(store)), []))
             if not running.get(str(self._site(store))):
                 try:
                     self._start_server(store, deadline=time.monotonic() + 15)
@@ -188,10 +243,34 @@ class LocalDriver(StoreDriver):
             self._run_cron(store)
         return report
 
+    def supervise_suspended(self, suspended: Sequence[StoreSnapshot]) -> SupervisionReport:
+        report = SupervisionReport()
+        running = self._running_servers()
+        for store in suspended:
+            if store.port is None or not self.store_dir(store).is_dir():
+                continue
+            self._kill(running.get(str(self._site(store)), []))
+            if not running.get(str(self._unavailable_dir(store))):
+                try:
+                    self._start_unavailable(store, deadline=time.monotonic() + 15)
+                except (TransientError, PermanentError) as exc:
+                    report.failed[store.id] = str(exc)
+                    continue
+                report.restarted[store.id] = (
+                    f"Restarted the “store unavailable” page on port {store.port}"
+                )
+        return report
+
+    def probe(self, store: StoreSnapshot, timeout: float) -> str:
+        if store.url is None:
+            raise PermanentError("the store has no URL")
+        return check_storefront(store.url, store.name, timeout=timeout)
+
     def stop_all(self, stores: Sequence[StoreSnapshot]) -> None:
         running = self._running_servers()
         for store in stores:
             self._kill(running.get(str(self._site(store)), []))
+            self._kill(running.get(str(self._unavailable_dir(store)), []))
 
     # -- paths, owners and processes --------------------------------------
 
@@ -389,9 +468,8 @@ class LocalDriver(StoreDriver):
                 continue
             if entry.is_dir():
                 _link_tree(entry, dst / entry.name)
-            else:
-                with contextlib.suppress(FileExistsError):
-                    os.link(entry, dst / entry.name)
+            elif not (dst / entry.name).exists():
+                _link_file(entry, dst / entry.name)
         content = dst / "wp-content"
         content.mkdir()
         _link_tree(wordpress / "wp-content" / "themes", content / "themes")
@@ -512,9 +590,14 @@ class LocalDriver(StoreDriver):
         return StepOutcome(f"PHP server pid {pid} on port {ctx.store.port}")
 
     def _start_server(self, store: StoreSnapshot, *, deadline: float) -> int:
+        return self._start_php_server(store, self._site(store), deadline=deadline)
+
+    def _start_php_server(
+        self, store: StoreSnapshot, site: Path, *, deadline: float, router: Path | None = None
+    ) -> int:
+        """PHP's built-in server on the store's port, serving ``site``."""
         if store.port is None:
             raise PermanentError("the store has no port (the endpoint step did not run)")
-        site = self._site(store)
         if not _port_free(self.settings.store_bind_host, store.port):
             raise TransientError(f"port {store.port} is in use by another program")
         log_path = self.store_dir(store) / "php.log"
@@ -527,7 +610,7 @@ class LocalDriver(StoreDriver):
             proc = subprocess.Popen(  # type: ignore[call-overload]
                 self._php(
                     store, "-S", f"{self.settings.store_bind_host}:{store.port}", "-t", str(site),
-                    server=True,
+                    *([str(router)] if router else []), server=True,
                 ),
                 cwd=site,
                 stdin=subprocess.DEVNULL,
@@ -583,7 +666,11 @@ class LocalDriver(StoreDriver):
     # -- deletion steps ---------------------------------------------------
 
     def _stop_server(self, ctx: StepContext) -> StepOutcome:
-        procs = self._servers(ctx.store)
+        # The store's server, or its "unavailable" page when it is suspended.
+        running = self._running_servers()
+        procs = running.get(str(self._site(ctx.store)), []) + running.get(
+            str(self._unavailable_dir(ctx.store)), []
+        )
         self._kill(procs)
         if self._servers(ctx.store):
             raise TransientError("the PHP server did not stop")
@@ -607,6 +694,230 @@ class LocalDriver(StoreDriver):
         ctx.record(port=None, url=None, admin_url=None)
         return StepOutcome("released the port")
 
+    # -- day-2: backups, restores, clones ----------------------------------
+
+    def _releases_of(self, wordpress: str | None, woocommerce: str | None) -> sitefiles.Releases:
+        return sitefiles.Releases(
+            self._release("wordpress", wordpress), self._release("woocommerce", woocommerce)
+        )
+
+    def _db_password(self, store: StoreSnapshot) -> str:
+        return self._load_secrets(store)["db_password"]
+
+    def _backup_database(self, ctx: StepContext) -> StepOutcome:
+        info = self.databases.dump(
+            ctx.store.uid, self._db_password(ctx.store), ctx.workdir / archive.DATABASE
+        )
+        return StepOutcome(
+            f"{info['tables']} tables, {info['rows']} rows, {info['bytes'] / 1024:.0f} KiB "
+            "(one consistent snapshot)",
+            facts={"database": info, "taken_at": utcnow_iso()},
+        )
+
+    def _backup_files(self, ctx: StepContext) -> StepOutcome:
+        content = self._site(ctx.store) / "wp-content"
+        if not content.is_dir():
+            raise PermanentError(f"the store has no files at {content}")
+        releases_ = self._releases_of(ctx.store.wordpress_version, ctx.store.woocommerce_version)
+        info = sitefiles.archive(content, releases_, ctx.workdir / archive.FILES)
+        return StepOutcome(
+            f"{info['files']} files of the store's own ({info['bytes'] / 1024:.0f} KiB); "
+            "release files are linked again on restore",
+            facts={"files": info},
+        )
+
+    def _manifest(self, ctx: StepContext) -> dict[str, Any]:
+        path = ctx.workdir / archive.MANIFEST
+        try:
+            manifest: dict[str, Any] = json.loads(path.read_text())
+        except FileNotFoundError as exc:
+            raise PermanentError("the backup was not fetched (no manifest)") from exc
+        return manifest
+
+    def _assemble(
+        self,
+        store: StoreSnapshot,
+        wordpress: str,
+        woocommerce: str,
+        fill: Callable[[Path], dict[str, int]],
+    ) -> dict[str, int]:
+        """A new site tree at these releases beside the current one, filled
+        with the store's own files by ``fill``, then swapped in."""
+        releases_ = self._releases_of(wordpress, woocommerce)
+        home = self.store_dir(store)
+        owner = self._owner(store)
+        token = secrets.token_hex(4)
+        tmp = home / f"site.tmp-{token}"
+        self._build_site(releases_.wordpress, releases_.woocommerce, tmp)
+        try:
+            info = fill(tmp / "wp-content")
+            if owner is not None:
+                sitefiles.own_tree(tmp / "wp-content", owner)
+            self._write_wp_config(store, tmp, owner)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        site = self._site(store)
+        old = home / f"site.old-{token}"
+        if site.exists():
+            site.rename(old)
+        tmp.rename(site)
+        shutil.rmtree(old, ignore_errors=True)
+        for leftover in home.glob("site.*-*"):  # from an attempt cut short
+            shutil.rmtree(leftover, ignore_errors=True)
+        return info
+
+    def _restore_files(self, ctx: StepContext) -> StepOutcome:
+        manifest = self._manifest(ctx)
+        wordpress, woocommerce = manifest["wordpress_version"], manifest["woocommerce_version"]
+        files = ctx.workdir / archive.FILES
+        info = self._assemble(
+            ctx.store, wordpress, woocommerce,
+            lambda content: sitefiles.overlay(content, files, ctx.workdir),
+        )  # fmt: skip
+        ctx.record(wordpress_version=wordpress, woocommerce_version=woocommerce)
+        return StepOutcome(
+            f"WordPress {wordpress} and WooCommerce {woocommerce} linked again; "
+            f"{info['files']} of the store's own files put back"
+        )
+
+    def _restore_database(self, ctx: StepContext) -> StepOutcome:
+        info = self.databases.load(
+            ctx.store.uid, self._db_password(ctx.store), ctx.workdir / archive.DATABASE
+        )
+        return StepOutcome(
+            f"{info['tables']} tables loaded ({info['statements']} statements); "
+            "the database's own marker kept"
+        )
+
+    def _adopt_address(self, ctx: StepContext) -> StepOutcome:
+        """The store's address and platform plugin, whatever the backup had."""
+        if ctx.store.url is None:
+            raise PermanentError("the store has no URL")
+        self._write_mu_plugin(ctx.store)
+        result = self._run_installer(ctx, {"action": "adopt", "url": ctx.store.url})
+        return StepOutcome(_describe_adopt(result))
+
+    def _clone_content(self, ctx: StepContext) -> StepOutcome:
+        content = self._site(ctx.store) / "wp-content"
+        if not content.is_dir():
+            raise PermanentError("the store has no site yet (the files step did not run)")
+        info = sitefiles.overlay(content, ctx.workdir / archive.FILES, ctx.workdir)
+        owner = self._owner(ctx.store)
+        if owner is not None:
+            sitefiles.own_tree(content, owner)
+        return StepOutcome(f"{info['files']} files from the backup")
+
+    def _clone_data(self, ctx: StepContext) -> StepOutcome:
+        return self._restore_database(ctx)
+
+    def _adopt_clone(self, ctx: StepContext) -> StepOutcome:
+        store = ctx.store
+        if store.url is None:
+            raise PermanentError("the store has no URL yet (the endpoint step did not run)")
+        self._write_mu_plugin(store)
+        result = self._run_installer(
+            ctx,
+            {
+                "action": "adopt",
+                "url": store.url,
+                "title": store.name,
+                "admin_user": _ADMIN_USER,
+                "admin_email": store.admin_email,
+                "admin_password": ctx.admin_password(),
+            },
+        )
+        return StepOutcome(_describe_adopt(result) + f"; admin '{_ADMIN_USER}' has a new password")
+
+    def _write_mu_plugin(self, store: StoreSnapshot) -> None:
+        """The installer writes it on install; a restored wp-content may not
+        have it (or an older one): put the platform's in place."""
+        source = INSTALLER / "mu-plugins" / "storefleet.php"
+        target_dir = self._site(store) / "wp-content" / "mu-plugins"
+        target_dir.mkdir(parents=True, exist_ok=True)
+        owner = self._owner(store)
+        _write_file(target_dir / "storefleet.php", source.read_text(), 0o640, owner)
+        if owner is not None:
+            os.chown(target_dir, *owner)
+
+    # -- day-2: upgrades and the checkout test ------------------------------
+
+    def _stop_everything(self, ctx: StepContext) -> StepOutcome:
+        running = self._running_servers()
+        procs = running.get(str(self._site(ctx.store)), []) + running.get(
+            str(self._unavailable_dir(ctx.store)), []
+        )
+        self._kill(procs)
+        return StepOutcome(f"stopped {len(procs)} server(s)" if procs else "nothing was running")
+
+    def _upgrade_files(self, ctx: StepContext) -> StepOutcome:
+        params = ctx.operation.params
+        wordpress, woocommerce = str(params["wordpress"]), str(params["woocommerce"])
+        old = self._releases_of(ctx.store.wordpress_version, ctx.store.woocommerce_version)
+        current = self._site(ctx.store) / "wp-content"
+        info = self._assemble(
+            ctx.store, wordpress, woocommerce,
+            lambda content: sitefiles.carry_over(current, old, content),
+        )  # fmt: skip
+        ctx.record(wordpress_version=wordpress, woocommerce_version=woocommerce)
+        return StepOutcome(
+            f"WordPress {wordpress} and WooCommerce {woocommerce} linked from their verified "
+            f"releases; {info['files']} of the store's own files carried over"
+        )
+
+    def _upgrade_database(self, ctx: StepContext) -> StepOutcome:
+        if ctx.store.url is None:
+            raise PermanentError("the store has no URL")
+        result = self._run_installer(ctx, {"action": "upgrade", "url": ctx.store.url})
+        return StepOutcome(
+            f"WordPress database {result.get('wordpress_db_before')} → "
+            f"{result.get('wordpress_db')}; WooCommerce database "
+            f"{result.get('woocommerce_db_before')} → {result.get('woocommerce_db')}"
+        )
+
+    def checkout_product(self, ctx: StepContext) -> int:
+        if ctx.store.url is None:
+            raise PermanentError("the store has no URL")
+        result = self._run_installer(ctx, {"action": "checkout-product", "url": ctx.store.url})
+        return int(str(result["product_id"]))
+
+    def confirm_order(self, ctx: StepContext, order_id: int) -> dict[str, Any]:
+        if ctx.store.url is None:
+            raise PermanentError("the store has no URL")
+        result = self._run_installer(
+            ctx, {"action": "confirm-order", "url": ctx.store.url, "order_id": order_id}
+        )
+        return {k: result.get(k) for k in ("status", "payment_method", "total", "deleted")}
+
+    # -- day-2: suspend and resume ------------------------------------------
+
+    def _unavailable_dir(self, store: StoreSnapshot) -> Path:
+        return self.store_dir(store) / "unavailable"
+
+    def _start_unavailable(self, store: StoreSnapshot, *, deadline: float) -> int:
+        page = self._unavailable_dir(store)
+        page.mkdir(mode=0o755, exist_ok=True)
+        page.chmod(0o755)
+        _write_file(page / "index.php", _UNAVAILABLE_PAGE, 0o644, None)
+        return self._start_php_server(store, page, router=page / "index.php", deadline=deadline)
+
+    def _suspend(self, ctx: StepContext) -> StepOutcome:
+        running = self._running_servers()
+        self._kill(running.get(str(self._site(ctx.store)), []))
+        self._cron.pop(ctx.store.uid, None)
+        if running.get(str(self._unavailable_dir(ctx.store))):
+            return StepOutcome("the store was stopped; the “store unavailable” page is up")
+        pid = self._start_unavailable(ctx.store, deadline=ctx.deadline)
+        return StepOutcome(
+            f"the store's PHP server is stopped; port {ctx.store.port} answers 503 "
+            f"“store unavailable” (pid {pid})"
+        )
+
+    def _resume(self, ctx: StepContext) -> StepOutcome:
+        running = self._running_servers()
+        self._kill(running.get(str(self._unavailable_dir(ctx.store)), []))
+        return self._server(ctx)
+
 
 def describe_install(result: dict[str, object], admin_user: str, admin_email: str) -> str:
     """One sentence on what the installer did (both drivers' timelines)."""
@@ -623,6 +934,34 @@ def describe_install(result: dict[str, object], admin_user: str, admin_email: st
             "shop open" if result.get("coming_soon") == "no" else "shop in coming-soon mode"
         )
     return "; ".join(parts)
+
+
+def _describe_adopt(result: dict[str, object]) -> str:
+    replaced = result.get("replaced") or 0
+    old = result.get("old_url")
+    if replaced:
+        return f"address {old} → {result.get('url')} in {replaced} value(s)"
+    return f"address {result.get('url')} kept"
+
+
+def utcnow_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+_UNAVAILABLE_PAGE = """<?php
+// StoreFleet: this store is suspended. Every address answers this page.
+http_response_code(503);
+header('Retry-After: 3600');
+header('Cache-Control: no-store');
+header('Content-Type: text/html; charset=utf-8');
+?><!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Store unavailable</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body style="font-family: system-ui, sans-serif; max-width: 32rem; margin: 4rem auto">
+<h1>Store unavailable</h1>
+<p>This store is not available at the moment. Please come back later.</p>
+</body></html>
+"""
 
 
 def _port_free(host: str, port: int) -> bool:

@@ -1,0 +1,112 @@
+"""The Kubernetes driver's day-2 steps against a fake API (the real node runs
+them in the issue-10 suite): what a degraded store's reason says, how
+suspension scales, and which steps it cannot do yet."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from types import SimpleNamespace as NS
+from typing import Any
+
+import pytest
+
+from storefleet.config import Environment, Settings
+from storefleet.drivers.base import NotSupported, OperationInfo, StepContext, StoreSnapshot
+from storefleet.drivers.kubernetes import KubernetesDriver
+
+STORE = StoreSnapshot(id=1, name="kube-shop", admin_email="a@example.com", uid="abcdefabcdef",
+                      url="http://localhost:30080/")  # fmt: skip
+
+
+class _Ctx(StepContext):
+    def admin_password(self) -> str:
+        return "x"
+
+    def record(self, **fields: object) -> None:
+        pass
+
+    def event(self, message: str, level: str = "info") -> None:
+        pass
+
+    def should_stop(self) -> bool:
+        return False
+
+
+class _Core:
+    def __init__(self, pods: list[Any]) -> None:
+        self.pods = pods
+
+    def list_namespaced_pod(self, ns: str, **kw: Any) -> Any:
+        return NS(items=self.pods)
+
+    def list_node(self) -> Any:
+        return NS(items=[NS(metadata=NS(annotations={}))])  # a real node
+
+    def read_node(self, name: str) -> Any:
+        return NS(metadata=NS(name=name, annotations={}))  # a real node
+
+    def list_namespaced_event(self, ns: str, **kw: Any) -> Any:
+        return NS(
+            items=[
+                NS(
+                    reason="BackOff",
+                    message="Back-off restarting failed container",
+                    last_timestamp=1,
+                    event_time=None,
+                    metadata=NS(creation_timestamp=1),
+                )
+            ]
+        )
+
+
+class _Apps:
+    def __init__(self) -> None:
+        self.patches: list[tuple[str, str, dict[str, Any]]] = []
+
+    def patch_namespaced_deployment(self, name: str, ns: str, body: dict[str, Any]) -> None:
+        self.patches.append((name, ns, body))
+
+
+@pytest.fixture
+def driver(tmp_path: Path) -> KubernetesDriver:
+    d = KubernetesDriver.__new__(KubernetesDriver)
+    d.settings = Settings(env=Environment.test, data_dir=tmp_path, secret_key="k" * 40,
+                          k8s_nodes_simulated=False)  # fmt: skip
+    crash = NS(name="wordpress", ready=False, restart_count=4,
+               state=NS(waiting=NS(reason="CrashLoopBackOff"), terminated=None))  # fmt: skip
+    pod = NS(
+        metadata=NS(name="store-7d9", labels={"app": "store"}),
+        status=NS(container_statuses=[crash]),
+        spec=NS(containers=[NS(name="wordpress")], node_name="storefleet-node"),
+    )
+    d.core = _Core([pod])
+    d.apps = _Apps()
+    d._in_cluster = False
+    return d
+
+
+def test_a_failing_probe_says_what_the_pod_is_doing(driver: KubernetesDriver) -> None:
+    with pytest.raises(Exception) as failed:
+        driver.probe(STORE, timeout=1)  # nothing listens on that port here
+    message = str(failed.value)
+    assert "store-7d9: waiting (CrashLoopBackOff)" in message
+    assert "4 restart(s)" in message
+    assert "BackOff: Back-off restarting failed container" in message
+
+
+def test_suspend_and_resume_scale_the_deployment(driver: KubernetesDriver) -> None:
+    ctx = _Ctx(STORE, time.monotonic() + 10, OperationInfo(1, "suspend"))
+    [scale] = driver.suspend_steps()
+    scale.run(ctx)
+    assert driver.apps.patches == [("store", "store-kube-shop", {"spec": {"replicas": 0}})]
+    driver.resume_steps()[0].run(ctx)
+    assert driver.apps.patches[-1][2] == {"spec": {"replicas": 1}}
+
+
+def test_what_it_cannot_do_yet_fails_with_the_reason(driver: KubernetesDriver) -> None:
+    ctx = _Ctx(STORE, time.monotonic() + 10, OperationInfo(1, "upgrade"))
+    with pytest.raises(NotSupported, match="store image per release"):
+        driver.upgrade_steps()[0].run(ctx)
+    with pytest.raises(NotSupported, match="clone"):
+        driver.provision_steps(clone=True)[0].run(ctx)
