@@ -876,3 +876,27 @@ def test_the_wildcard_certificate_option_renders_one_certificate_as_the_ingress_
         for d in store
         if d["kind"] == "NetworkPolicy" and d["metadata"]["name"] == "acme-http01-solver"
     ]
+
+
+def test_tls_stores_probe_with_the_forwarded_scheme_and_smtp_reaches_the_pod(k8s, tmp_path):
+    values = dict(STORE_VALUES, siteUrl="https://demo.shops.example.com")
+    smtp = {"smtp": {"host": "smtp.example.com", "user": "shop", "password": "smtp-secret"}}
+    docs = _render(
+        k8s, STORE_CHART, tmp_path, values, smtp, {"ingress": {"tls": {"enabled": True}}}
+    )
+    (dep,) = [d for d in docs if d["kind"] == "Deployment"]
+    headers = dep["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"][
+        "httpHeaders"
+    ]
+    assert headers == [
+        {"name": "Host", "value": "demo.shops.example.com"},
+        {"name": "X-Forwarded-Proto", "value": "https"},
+    ]
+    config = next(
+        d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "store-config"
+    )
+    assert config["data"]["STOREFLEET_SMTP_HOST"] == "smtp.example.com"
+    assert config["data"]["STOREFLEET_SMTP_USER"] == "shop"
+    (secret,) = [d for d in docs if d["kind"] == "Secret"]
+    assert base64.b64decode(secret["data"]["STOREFLEET_SMTP_PASSWORD"]).decode() == "smtp-secret"
+    assert "smtp-secret" not in json.dumps(config)
