@@ -77,13 +77,17 @@ def wait_for_schema(
     from storefleet.migrations import is_current
 
     settings = get_settings()
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    waited = False
     while not is_current(settings.effective_database_url):
-        if time.monotonic() > deadline:
+        if not waited:
+            typer.echo("waiting for the migration (the schema is not at this release's head)")
+            waited = True
+        if time.monotonic() - started > timeout:
             typer.echo(f"error: the schema is not current after {timeout:.0f} s", err=True)
             raise typer.Exit(1)
         time.sleep(2)
-    typer.echo("database schema is current")
+    typer.echo(f"database schema is current (waited {time.monotonic() - started:.0f} s)")
 
 
 def _ensure_admin(settings: Settings) -> str | None:

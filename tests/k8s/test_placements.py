@@ -12,7 +12,6 @@ node from a newcomer's command, each ending in a shopper's order in Chromium:
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import os
 import secrets
 import signal
@@ -201,18 +200,28 @@ def test_make_deploy_runs_the_platform_on_the_node_and_it_provisions_a_store(rea
             assert pod.spec.node_name == "storefleet-node"
     assert ready == {"api": 2, "worker": 3, "mysql": 1, "stores-mysql": 1, "redis": 1}, ready
 
-    # The migration ran before the API served: every API container started
-    # after the migration Job completed (its init container waited for it).
+    # The migration ran before the API served: every API and worker pod's
+    # init container waited until the schema was at this release's head (the
+    # MariaDB starts after them, so they saw it missing first), and the
+    # container started after the migration did.
     (job,) = batch.list_namespaced_job(
         ns, label_selector="app.kubernetes.io/component=migrate"
     ).items
     assert job.status.succeeded == 1
+    job_pods = core.list_namespaced_pod(ns, label_selector=f"job-name={job.metadata.name}")
+    (migrate,) = [p for p in job_pods.items if p.status.phase == "Succeeded"]
+    migrated_from = migrate.status.container_statuses[0].state.terminated.started_at
+    waited = 0
     for pod in pods.items:
         if pod.metadata.labels["app.kubernetes.io/component"] in ("api", "worker"):
             (init,) = pod.status.init_container_statuses
             assert init.name == "wait-for-schema" and init.state.terminated.exit_code == 0
+            log = core.read_namespaced_pod_log(pod.metadata.name, ns, container="wait-for-schema")
+            assert "database schema is current" in log, log
+            waited += "waiting for the migration" in log
             running = pod.status.container_statuses[0].state.running
-            assert running.started_at >= job.status.completion_time - dt.timedelta(seconds=1)
+            assert running.started_at >= migrated_from
+    assert waited, "no API or worker pod had to wait for the migration"
 
     # The dashboard from this machine, and the admin's sign-in.
     port = core.read_namespaced_service(f"{release}-api", ns).spec.ports[0].node_port
