@@ -353,3 +353,10 @@ def _describe(objs: Any) -> str:
 def _phase(obj: Any) -> str:
     status = obj.status
     return str(getattr(status, "phase", None) or getattr(status, "conditions", None) or "")
+
+
+def pod_log(core: client.CoreV1Api, name: str, namespace: str, **kwargs: Any) -> str:
+    """A pod's log as text. Read raw: kubernetes 36's client returns the repr
+    of the bytes ("b'...\\n'") when it deserialises a log itself."""
+    resp = core.read_namespaced_pod_log(name, namespace, _preload_content=False, **kwargs)
+    return str(resp.data.decode("utf-8", "replace"))

@@ -3,6 +3,8 @@ disappears once the controller manager has finalised it."""
 
 from __future__ import annotations
 
+import json
+
 from kubernetes import client
 
 
@@ -37,10 +39,10 @@ def test_deleting_a_namespace_removes_its_content_and_finalises(k8s, namespace, 
         what="2 running pods before the deletion",
     )
 
-    # The client types the answer as a Status, so it arrives as a plain dict:
-    # the namespace as stored, now marked for finalisation.
-    deleted = core.delete_namespace(namespace)
-    assert deleted["status"]["phase"] == "Terminating"
+    # The answer is the namespace as stored, now marked for finalisation (the
+    # client types it as a Status, so it is read raw).
+    deleted = json.loads(core.delete_namespace(namespace, _preload_content=False).data)
+    assert deleted["kind"] == "Namespace" and deleted["status"]["phase"] == "Terminating"
 
     wait(
         core.list_namespace,

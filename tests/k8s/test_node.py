@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from tests.k8s.conftest import Cluster
+from tests.k8s.conftest import Cluster, pod_log
 
 VERSIONS = Path(__file__).resolve().parents[2] / "tools" / "k8s-testenv" / "versions.env"
 
@@ -276,10 +276,10 @@ def test_a_claim_is_provisioned_and_its_data_survives_the_pod(k8s, node, namespa
             timeout=120,
             what=f"pod {name} to finish",
         )
-        log = core.read_namespaced_pod_log(name, namespace)
+        log = pod_log(core, name, namespace)
         assert pod.status.phase == "Succeeded", log
         assert pod.spec.node_name == node.metadata.name
-        return str(log)
+        return log
 
     run_once("writer", f"echo {token} > /data/token")
     claim = core.read_namespaced_persistent_volume_claim("data", namespace)

@@ -28,7 +28,7 @@ import yaml
 from kubernetes import client
 
 from tests.conftest import free_port
-from tests.k8s.conftest import TESTENV_VAR, Cluster
+from tests.k8s.conftest import TESTENV_VAR, Cluster, pod_log
 from tests.k8s.realstores import (
     INGRESS_PORT,
     connects,
@@ -216,7 +216,7 @@ def test_make_deploy_runs_the_platform_on_the_node_and_it_provisions_a_store(rea
         if pod.metadata.labels["app.kubernetes.io/component"] in ("api", "worker"):
             (init,) = pod.status.init_container_statuses
             assert init.name == "wait-for-schema" and init.state.terminated.exit_code == 0
-            log = core.read_namespaced_pod_log(pod.metadata.name, ns, container="wait-for-schema")
+            log = pod_log(core, pod.metadata.name, ns, container="wait-for-schema")
             assert "database schema is current" in log, log
             waited += "waiting for the migration" in log
             running = pod.status.container_statuses[0].state.running

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -354,14 +355,14 @@ def test_a_store_is_ready_verified_through_the_ingress_and_takes_an_order(real, 
     assert order["status"] == "processing" and order["payment_method"] == "cod"
 
     # TLS ends at the ingress, which says so in X-Forwarded-Proto: the image's
-    # wp-config.php believes it (this http store then sends an https visitor
-    # to its canonical http address; without the header it simply answers).
-    base, host = f"http://{pod.status.pod_ip}:8080/", f"shop.localhost:{INGRESS_PORT}"
-    plain = httpx.get(base, headers={"Host": host}, timeout=30)
-    assert plain.status_code == 200
-    behind_tls = httpx.get(base, headers={"Host": host, "X-Forwarded-Proto": "https"}, timeout=30)
-    assert behind_tls.status_code == 301, behind_tls.status_code
-    assert behind_tls.headers["location"].startswith(f"http://{host}/")
+    # wp-config.php believes it, so WordPress sees the visitor's https (here,
+    # in the address wp-admin sends a signed-out visitor back to).
+    admin, host = f"http://{pod.status.pod_ip}:8080/wp-admin/", f"shop.localhost:{INGRESS_PORT}"
+    for proto in ("http", "https"):
+        answer = httpx.get(admin, headers={"Host": host, "X-Forwarded-Proto": proto}, timeout=30)
+        assert answer.status_code == 302, answer.status_code
+        back = parse_qs(urlsplit(answer.headers["location"]).query)["redirect_to"]
+        assert back == [f"{proto}://{host}/wp-admin/"], answer.headers["location"]
 
 
 def _pod_env(k8s: Cluster, ns: str) -> dict[str, str]:
@@ -952,8 +953,12 @@ def test_a_store_is_backed_up_and_restored_through_its_pod(real):
 
     resp = api.http.post(f"/api/stores/{store_id}/restore", json={"backup_id": backup["id"]})
     assert resp.status_code == 202, resp.text
-    time.sleep(2)
-    _wait_phase(api, store_id, "ready", timeout=600)
+    op = api.wait_operation(store_id, resp.json()["id"], timeout=600)
+    assert op["status"] == "succeeded", (op["failure_reason"], op["steps"])
+    assert [s["name"] for s in op["steps"]] == [
+        "fetch", "database", "files", "address", "restart", "rollout",
+    ]  # fmt: skip
+    _wait_phase(api, store_id, "ready")
     assert wp_option(k8s, ns, "blogdescription") == "Before the backup"
     code, out = php_in_store(
         k8s, ns, "echo file_get_contents('/var/www/html/wp-content/uploads/kept.txt');"

@@ -13,7 +13,8 @@ Run on the test environment's real node by tests/k8s/test_day2.py.
   the pod, the installer's ``adopt`` run in the pod, the Deployment restarted.
 - checkout test: the installer's ``checkout-product`` and ``confirm-order``
   run in the store's pod (the image carries /opt/storefleet/installer).
-- suspend / resume: the Deployment scaled to zero and back. The Service then
+- suspend / resume: the Deployment scaled to zero and back (then verified as
+  on provisioning). The Service then
   has no endpoint: visitors get no answer (or the ingress's 503), and the
   store's volume, database and Secrets stay.
 - upgrade: not yet — the chart's install Job runs the installer's upgrade on
@@ -27,12 +28,14 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import tarfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 from kubernetes.stream import stream
+from kubernetes.stream.ws_client import STDIN_CHANNEL, V5_CHANNEL_PROTOCOL
 
 from storefleet.backups import archive
 from storefleet.drivers.base import (
@@ -74,6 +77,9 @@ class Day2Steps:
     def _rollout(self, ctx: StepContext) -> StepOutcome:  # pragma: no cover
         raise NotImplementedError
 
+    def _verify(self, ctx: StepContext) -> StepOutcome:  # pragma: no cover
+        raise NotImplementedError
+
     def simulated_node(self, store: StoreSnapshot) -> str | None:  # pragma: no cover
         raise NotImplementedError
 
@@ -107,7 +113,13 @@ class Day2Steps:
         return (Step("scale", self._scale_to(0)),)
 
     def resume_steps(self) -> Sequence[Step]:
-        return (Step("scale", self._scale_to(1)), Step("rollout", self._rollout))
+        # Ready again only once visitors reach it: the ingress controller
+        # routes to the new endpoint a moment after the rollout.
+        return (
+            Step("scale", self._scale_to(1)),
+            Step("rollout", self._rollout),
+            Step("verify", self._verify),
+        )
 
     # -- health ----------------------------------------------------------------
 
@@ -175,7 +187,15 @@ class Day2Steps:
             chunk = 1 << 16
             for i in range(0, len(stdin), chunk):
                 resp.write_stdin(stdin[i : i + chunk].decode("ascii"))
-            resp.write_stdin("")
+            # The end of the input: only the v5 protocol can say so (an empty
+            # write is not an end), and without it the command waits forever.
+            if resp.subprotocol != V5_CHANNEL_PROTOCOL:
+                resp.close()
+                raise PermanentError(
+                    f"the API server speaks {resp.subprotocol}, not {V5_CHANNEL_PROTOCOL}: "
+                    "input cannot be ended (Kubernetes 1.30 or later is needed)"
+                )
+            resp.close_channel(STDIN_CHANNEL)
         while resp.is_open():
             resp.update(timeout=max(1, min(30, int(ctx.remaining()))))
             if resp.peek_stdout():
@@ -186,7 +206,13 @@ class Day2Steps:
                 resp.close()
                 raise TransientError(f"{command[0]} in the store's pod did not finish in time")
         resp.close()
-        if resp.returncode not in (0, None):
+        try:
+            code = resp.returncode
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            # The error channel held no exit status but a message, such as a
+            # node that could not be reached ("unable to upgrade connection").
+            raise TransientError(f"exec in the store's pod broke off: {exc}") from exc
+        if code not in (0, None):
             raise PermanentError(
                 f"{' '.join(command[:2])} in the store's pod failed: {''.join(err)[-300:]}"
             )
@@ -215,10 +241,29 @@ class Day2Steps:
         )
 
     def _backup_files(self, ctx: StepContext) -> StepOutcome:
+        target: Path = ctx.workdir / archive.FILES
+        node = self.simulated_node(ctx.store)
+        if node is not None:
+            # Nothing runs there and no disk holds its files: the backup keeps
+            # the database and an empty wp-content, and says so.
+            with tarfile.open(target, "w:gz"):
+                pass
+            return StepOutcome(
+                f"not copied: the store's pod runs on the simulated node {node}, where no "
+                "volume holds its files; the backup has the database and an empty wp-content",
+                skipped=True,
+                facts={"files": {"bytes": target.stat().st_size}},
+            )
         # The whole wp-content: in the image, core and WooCommerce live
         # outside the volume's wp-content or are the image's own (recreated).
-        encoded = self._exec(ctx, ["sh", "-c", f"tar -czf - -C {CONTENT} . | base64"])
-        target: Path = ctx.workdir / archive.FILES
+        # Entries named as the local driver names them ("uploads/a.jpg", no
+        # "./" and no entry for the volume's root, which is not the store
+        # user's to chmod on a restore).
+        encoded = self._exec(
+            ctx,
+            ["sh", "-c", f"cd {CONTENT} && find . -mindepth 1 -maxdepth 1 -printf '%P\\0'"
+             " | tar -czf - --null -T - | base64"],
+        )  # fmt: skip
         target.write_bytes(base64.b64decode(encoded))
         size = target.stat().st_size
         return StepOutcome(f"wp-content: {size / 1024:.0f} KiB", facts={"files": {"bytes": size}})

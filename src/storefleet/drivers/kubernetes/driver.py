@@ -601,7 +601,12 @@ class KubernetesDriver(Day2Steps, StoreDriver):
         try:
             pods = self.core.list_namespaced_pod(ns, label_selector=f"job-name={job}")
             for pod in pods.items[-1:]:
-                logs = self.core.read_namespaced_pod_log(pod.metadata.name, ns, tail_lines=8)
+                # Raw bytes: kubernetes 36's client hands a log back as the
+                # repr of bytes ("b'...\\n'") when it deserialises it.
+                raw = self.core.read_namespaced_pod_log(
+                    pod.metadata.name, ns, tail_lines=8, _preload_content=False
+                )
+                logs = raw.data.decode("utf-8", "replace")
                 if logs.strip():
                     reason += f"; last log lines: {logs.strip()[-600:]}"
         except ApiException:
