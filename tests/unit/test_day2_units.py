@@ -130,6 +130,50 @@ def test_only_the_stores_own_files_are_kept_and_release_files_never_written(
     assert os.readlink(carried / "uploads" / "sneaky") == "/etc/passwd"  # kept as a link
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="gives files to another uid (root only)")
+def test_release_copies_across_filesystems_stay_release_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where release files cannot be linked (the release cache on another
+    filesystem, e.g. a tmpfs /tmp), the site gets copies: they stay root's
+    and count as release files, so backups leave them out and an upgrade
+    does not carry the old release's copies over the new release."""
+    import errno
+
+    from storefleet.drivers.local.driver import LocalDriver
+
+    rel = _release(tmp_path / "release")
+    (rel.wordpress / "index.php").write_text("<?php // core")
+    (rel.wordpress / "wp-content" / "plugins").mkdir()
+
+    def cross_device(src: object, dst: object, **kwargs: object) -> None:
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", cross_device)
+    site = tmp_path / "site"
+    LocalDriver._build_site(rel.wordpress, rel.woocommerce, site)
+    content = site / "wp-content"
+    (content / "uploads" / "photo.jpg").write_bytes(b"jpeg")
+    copy = content / "plugins" / "woocommerce" / "woocommerce.php"
+    assert copy.read_text() == "release plugin" and copy.stat().st_nlink == 1
+
+    store = (54321, 54321)
+    sitefiles.own_tree(content, store, rel)
+    assert (copy.stat().st_uid, copy.stat().st_mode & 0o777) == (0, 0o644)
+    assert (content / "uploads" / "photo.jpg").stat().st_uid == store[0]
+    assert [str(r) for r, st in sitefiles.own_files(content, rel) if not os.path.isdir(
+        content / r)] == ["uploads/photo.jpg"]  # fmt: skip
+
+    # An upgrade's new tree holds the new release's file, not the old copy.
+    newer = _release(tmp_path / "newer")
+    (newer.wordpress / "wp-content" / "plugins").mkdir()
+    (newer.woocommerce / "woocommerce.php").write_text("newer plugin")
+    fresh = tmp_path / "new" / "wp-content"
+    LocalDriver._build_site(newer.wordpress, newer.woocommerce, fresh.parent)
+    assert sitefiles.carry_over(content, rel, fresh)["files"] == 1
+    assert (fresh / "plugins" / "woocommerce" / "woocommerce.php").read_text() == "newer plugin"
+
+
 @pytest.mark.parametrize(
     ("spec", "total", "sizes"),
     [

@@ -118,14 +118,6 @@ def _link_tree(src: Path, dst: Path) -> None:
     shutil.copytree(src, dst, copy_function=_link_file, symlinks=False)
 
 
-def _own_tree(path: Path, owner: tuple[int, int]) -> None:
-    """Give the store its directories (it may add and remove files there);
-    linked release files keep their root owner."""
-    for dirpath, _dirnames, _filenames in os.walk(path):
-        os.chown(dirpath, *owner)
-        os.chmod(dirpath, 0o750)  # noqa: S103 (the store's group is the store)
-
-
 class LocalDriver(StoreDriver):
     name = "local"
 
@@ -444,7 +436,9 @@ class LocalDriver(StoreDriver):
             tmp = home / f"site.tmp-{secrets.token_hex(4)}"
             self._build_site(wordpress, woocommerce, tmp)
             if owner is not None:
-                _own_tree(tmp / "wp-content", owner)
+                sitefiles.own_tree(
+                    tmp / "wp-content", owner, sitefiles.Releases(wordpress, woocommerce)
+                )
             if site.exists():
                 shutil.rmtree(site)
             tmp.rename(site)
@@ -752,7 +746,7 @@ class LocalDriver(StoreDriver):
         try:
             info = fill(tmp / "wp-content")
             if owner is not None:
-                sitefiles.own_tree(tmp / "wp-content", owner)
+                sitefiles.own_tree(tmp / "wp-content", owner, releases_)
             self._write_wp_config(store, tmp, owner)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -805,7 +799,9 @@ class LocalDriver(StoreDriver):
         info = sitefiles.overlay(content, ctx.workdir / archive.FILES, ctx.workdir)
         owner = self._owner(ctx.store)
         if owner is not None:
-            sitefiles.own_tree(content, owner)
+            store = ctx.store
+            releases_ = self._releases_of(store.wordpress_version, store.woocommerce_version)
+            sitefiles.own_tree(content, owner, releases_)
         return StepOutcome(f"{info['files']} files from the backup")
 
     def _clone_data(self, ctx: StepContext) -> StepOutcome:

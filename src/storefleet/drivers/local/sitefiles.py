@@ -183,14 +183,24 @@ def _move_tree(staging: Path, content: Path) -> dict[str, int]:
     return {"files": files}
 
 
-def own_tree(path: Path, owner: tuple[int, int]) -> None:
-    """Give the store its directories and its own files (release links keep
-    their root owner); symlinks are changed themselves, never followed."""
+def own_tree(path: Path, owner: tuple[int, int], releases: Releases) -> None:
+    """Give the store its directories and its own files under ``path`` (a
+    wp-content); release files keep their root owner, links and copies alike
+    (a copy the store owned would pass for its own file: backed up, and
+    carried over the new release on an upgrade). Symlinks are changed
+    themselves, never followed."""
     for dirpath, dirnames, filenames in os.walk(path):
         os.chown(dirpath, *owner)
         os.chmod(dirpath, 0o750)  # noqa: S103 (the store's group is the store)
+        rel_base = PurePosixPath(Path(dirpath).relative_to(path).as_posix())
         for name in [*filenames, *dirnames]:
             full = os.path.join(dirpath, name)
             st = os.lstat(full)
-            if stat.S_ISLNK(st.st_mode) or (stat.S_ISREG(st.st_mode) and st.st_nlink == 1):
+            if stat.S_ISLNK(st.st_mode):
+                os.chown(full, *owner, follow_symlinks=False)
+            elif (
+                stat.S_ISREG(st.st_mode)
+                and st.st_nlink == 1
+                and not is_release_file(Path(full), rel_base / name, releases, st)
+            ):
                 os.chown(full, *owner, follow_symlinks=False)
