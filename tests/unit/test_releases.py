@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from storefleet import releases
+from storefleet._tarfile import tarfile as storefleet_tarfile
 from storefleet.releases import ReleaseCache, ReleaseError
 from storefleet.releases.archives import ArchiveError, download, tree_digest, unpack
 from tests.conftest import artifacts, unavailable
@@ -32,13 +33,12 @@ def _info(name: str, **kw: object) -> tarfile.TarInfo:
     return info
 
 
-@pytest.fixture(params=["data filter", "python < 3.11.4"])
-def extraction(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Both ways of extracting: with tarfile's data filter, and without it
-    (Debian 12's Python 3.11.2 has none)."""
-    if request.param != "data filter":
-        monkeypatch.delattr(tarfile, "data_filter", raising=False)
-    return str(request.param)
+@pytest.fixture
+def extraction() -> str:
+    """Extraction always has tarfile's data filter (storefleet._tarfile brings
+    it to Debian 12's Python 3.11.2)."""
+    assert hasattr(storefleet_tarfile, "data_filter")
+    return "data filter"
 
 
 @pytest.mark.parametrize(

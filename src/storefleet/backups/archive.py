@@ -26,7 +26,6 @@ import io
 import json
 import secrets
 import struct
-import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +35,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from storefleet._tarfile import tarfile
 
 MAGIC = b"SFB1"
 CHUNK = 1 << 20

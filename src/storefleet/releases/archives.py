@@ -14,11 +14,12 @@ import hashlib
 import os
 import shutil
 import stat
-import tarfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
 import httpx
+
+from storefleet._tarfile import tarfile
 
 
 class ArchiveError(Exception):
@@ -96,18 +97,9 @@ def _untar(archive: Path, dest: Path, max_bytes: int) -> None:
                     raise ArchiveError(
                         f"{archive.name} unpacks to more than the limit of {max_bytes} bytes"
                     )
-            if hasattr(tarfile, "data_filter"):
-                # The "data" filter re-checks all of the above and drops
-                # owners, set-id bits and device files.
-                tf.extractall(dest, filter="data")
-            else:  # Python < 3.11.4 (Debian 12's 3.11.2): the same, by hand
-                members = tf.getmembers()
-                for member in members:
-                    member.uid = member.gid = 0
-                    member.uname = member.gname = "root"
-                    member.mode &= 0o755 if member.isdir() or member.mode & 0o100 else 0o644
-                # Every member was checked above (paths, links, types, size).
-                tf.extractall(dest, members=members, numeric_owner=True)  # noqa: S202
+            # The "data" filter re-checks all of the above and drops owners,
+            # set-id bits and device files (storefleet._tarfile: on every 3.11).
+            tf.extractall(dest, filter="data")
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise ArchiveError(f"{archive.name} is not a readable archive: {exc}") from exc
 
