@@ -173,6 +173,24 @@ def test_release_copies_across_filesystems_stay_release_files(
     assert sitefiles.carry_over(content, rel, fresh)["files"] == 1
     assert (fresh / "plugins" / "woocommerce" / "woocommerce.php").read_text() == "newer plugin"
 
+    # A restore whose scratch directory is on another filesystem: the
+    # store's files are copied into place where they cannot be moved.
+    tar = tmp_path / "files.tar.gz"
+    assert sitefiles.archive(content, rel, tar)["files"] == 1
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    replace = os.replace
+
+    def no_move_from_scratch(src: str | Path, dst: str | Path) -> None:
+        if str(src).startswith(str(scratch)):
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", no_move_from_scratch)
+    (fresh / "uploads" / "photo.jpg").unlink()
+    assert sitefiles.overlay(fresh, tar, scratch)["files"] == 1
+    assert (fresh / "uploads" / "photo.jpg").read_bytes() == b"jpeg"
+
 
 @pytest.mark.parametrize(
     ("spec", "total", "sizes"),

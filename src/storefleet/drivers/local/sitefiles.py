@@ -18,6 +18,7 @@ symlinks and never followed, and special files are skipped.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
@@ -111,8 +112,14 @@ def _replace_with(source: Path, target: Path, *, move: bool) -> None:
     if target.is_dir() and not target.is_symlink():
         shutil.rmtree(target)
     if move:
-        os.replace(source, target)
-        return
+        try:
+            os.replace(source, target)
+            return
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            # The scratch directory is on another filesystem than the site
+            # (a tmpfs /tmp): copied into place below instead.
     tmp = target.with_name(f".{target.name}.sf-new")
     tmp.unlink(missing_ok=True)
     if source.is_symlink():
