@@ -45,7 +45,9 @@ def test_encryption_round_trips(size: int) -> None:
     data = os.urandom(size)
     sealed = _encrypt(data)
     assert sealed[:4] == b"SFB1"
-    assert data[:64] not in sealed or size == 0
+    # No plaintext run shows through (checked where a chance match of random
+    # bytes is negligible: a 1-byte plaintext turns up in ~1 in 5 outputs).
+    assert size < 16 or data[:64] not in sealed
     assert _decrypt(sealed) == data
 
 
