@@ -129,8 +129,11 @@ CA_ENV=$(env | grep -E '^(SSL_CERT_FILE|SSL_CERT_DIR|PIP_CERT|REQUESTS_CA_BUNDLE
 export CA_ENV
 
 # Runs a command in the fresh machine: its own network, mounts and PIDs.
+# nsenter, not `ip netns exec`: that remounts /sys, whose fs/cgroup is then an
+# empty directory, and the kubelet of the Kubernetes suite finds no cgroup
+# mounts ("failed to find cgroup mounts").
 enter() {
-  ip netns exec "$NS" unshare --mount --pid --fork --propagation private bash -c '
+  nsenter --net="/run/netns/$NS" unshare --mount --pid --fork --propagation private bash -c '
     set -e
     R="$1"; shift
     # shellcheck disable=SC2086
@@ -141,7 +144,7 @@ enter() {
     mount -t tmpfs -o mode=1777 tmpfs "$R/tmp"
     mount -t tmpfs -o mode=755 tmpfs "$R/run"
     mkdir -p "$R/sys/fs/cgroup"
-    mount --rbind /sys/fs/cgroup "$R/sys/fs/cgroup" 2>/dev/null || true
+    mount --rbind /sys/fs/cgroup "$R/sys/fs/cgroup"
     exec chroot "$R" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
       PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
       PIP_FIND_LINKS=/opt/wheels $CA_ENV \
