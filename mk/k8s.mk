@@ -23,8 +23,9 @@ k8s-down:
 	$(K8S_TESTENV)/down.sh
 
 ## test-k8s: build the k8s test environment and the images when Go is present, then run tests/k8s
+# (Chromium and playwright-core too: the suite orders from real stores in a browser)
 # Under CI=true a failed build or a missing binary fails the run instead of skipping.
-test-k8s: venv
+test-k8s: venv services frontend frontend-browser
 	@if [ -n "$${STOREFLEET_TEST_KUBECONFIG:-}" ]; then \
 		echo "test-k8s: using the cluster of STOREFLEET_TEST_KUBECONFIG=$${STOREFLEET_TEST_KUBECONFIG}"; \
 	elif command -v go >/dev/null 2>&1; then \

@@ -11,6 +11,7 @@
 #   scripts/fresh-machine.sh up      clean clone → `make up` → create a store → an order
 #   scripts/fresh-machine.sh test    clean clone → `make test` (CI=true)
 #   scripts/fresh-machine.sh shell   a shell in the fresh machine (after up/test)
+#   scripts/fresh-machine.sh run CMD...  CMD in its checkout (after up/test)
 #   scripts/fresh-machine.sh clean   remove the rootfs and everything it left
 #
 # STOREFLEET_FRESH_DIR (default /var/tmp/storefleet-fresh) holds the base
@@ -112,6 +113,7 @@ rootfs() {
   # A Debian installation has these; mmdebstrap's minbase does not.
   printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$ROOTFS/etc/hosts"
   echo fresh-machine >"$ROOTFS/etc/hostname"
+  tr -d '-' </proc/sys/kernel/random/uuid >"$ROOTFS/etc/machine-id"
   # A clean clone of this checkout's HEAD, and the offline release mirror beside it.
   git clone -q --no-hardlinks "$REPO" "$ROOTFS/root/storefleet"
   git -C "$ROOTFS/root/storefleet" checkout -q "$(git -C "$REPO" rev-parse HEAD)"
@@ -131,11 +133,17 @@ export CA_ENV
 # Runs a command in the fresh machine: its own network, mounts and PIDs.
 # nsenter, not `ip netns exec`: that remounts /sys, whose fs/cgroup is then an
 # empty directory, and the kubelet of the Kubernetes suite finds no cgroup
-# mounts ("failed to find cgroup mounts").
+# mounts ("failed to find cgroup mounts"). pivot_root, not chroot: the rootfs
+# must be the mount namespace's root, as on a machine. Under chroot the
+# kubelet finds no mount holding its directory, and `kubectl exec` into a
+# container landed in this machine's own root: setns() into a container's
+# mount namespace resets the root to that namespace's root mount, which a
+# chroot leaves as the host's.
 enter() {
   nsenter --net="/run/netns/$NS" unshare --mount --pid --fork --propagation private bash -c '
     set -e
     R="$1"; shift
+    mount --bind "$R" "$R"
     # shellcheck disable=SC2086
     mount -t proc proc "$R/proc"
     mount -t sysfs sysfs "$R/sys"
@@ -143,9 +151,13 @@ enter() {
     mount -t tmpfs -o mode=1777 tmpfs "$R/dev/shm"
     mount -t tmpfs -o mode=1777 tmpfs "$R/tmp"
     mount -t tmpfs -o mode=755 tmpfs "$R/run"
-    mkdir -p "$R/sys/fs/cgroup"
+    mkdir -p "$R/sys/fs/cgroup" "$R/.host"
     mount --rbind /sys/fs/cgroup "$R/sys/fs/cgroup"
-    exec chroot "$R" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
+    cd "$R"
+    pivot_root . .host
+    cd /
+    umount -l /.host
+    exec /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
       PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
       PIP_FIND_LINKS=/opt/wheels $CA_ENV \
       "$@"
@@ -223,6 +235,7 @@ case "${1:-}" in
     if [ "$1" = up ]; then prove_up; else prove_test; fi
     ;;
   shell) trap cleanup EXIT; net_up; enter bash -l ;;
+  run) shift; trap cleanup EXIT; net_up; enter bash -c 'cd /root/storefleet && exec "$@"' run "$@" ;;
   clean) cleanup; remove_rootfs ;;
-  *) sed -n '2,17p' "$0"; exit 2 ;;
+  *) sed -n '2,18p' "$0"; exit 2 ;;
 esac
