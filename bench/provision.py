@@ -15,6 +15,7 @@ bench/results/provision-local.json (and --results FILE). Everything it
 creates is deleted at the end.
 
     .venv/bin/python bench/provision.py [--concurrent 10] [--requests 200] [--redis URL]
+        [--worker-concurrency N]
 """
 
 from __future__ import annotations
@@ -112,6 +113,10 @@ def main() -> None:
     parser.add_argument("--concurrent", type=int, default=10)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--redis", default=None)
+    parser.add_argument(
+        "--worker-concurrency", type=int, default=None,
+        help="steps one worker runs at once (default: the platform's default)",
+    )  # fmt: skip
     parser.add_argument("--results", type=Path, default=REPO / "bench/results/provision-local.json")
     args = parser.parse_args()
 
@@ -140,6 +145,8 @@ def main() -> None:
         prepare(settings).close()
         if args.redis:
             settings = settings.model_copy(update={"redis_url": args.redis})
+        if args.worker_concurrency:
+            settings = settings.model_copy(update={"worker_concurrency": args.worker_concurrency})
         env = process_env(settings)
         (Path(tmp) / "logs").mkdir()
         procs = PlatformProcesses(env, Path(tmp) / "logs", free_port())

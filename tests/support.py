@@ -75,7 +75,7 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
                  "step_deadline_seconds", "health_interval_seconds",
                  "health_failures_before_degraded", "backup_target", "backup_schedule_hours",
                  "backup_retention_count", "final_backup_days", "backups_path",
-                 "log_format"):  # fmt: skip
+                 "log_format", "worker_concurrency", "store_cron_interval_seconds"):  # fmt: skip
         env[f"STOREFLEET_{name.upper()}"] = str(getattr(settings, name))
     env["STOREFLEET_BACKUP_DIR"] = env.pop("STOREFLEET_BACKUPS_PATH")
     for name in ("backup_s3_endpoint", "backup_s3_bucket", "backup_s3_prefix", "release_pins"):
