@@ -3,7 +3,7 @@
 # rootfs (mmdebstrap, from this machine's Debian mirror) with only what a new
 # machine of this kind has before anyone works on it (Python 3.11, Node.js 20
 # with npm, Go, git, make, a C compiler, the CA certificates) — no MariaDB,
-# PHP, WordPress, Redis, PostgreSQL or Chromium — entered with chroot in
+# PHP, WordPress, Redis, PostgreSQL or Chromium — entered with pivot_root in
 # network, mount and PID namespaces of its own. Its loopback services cannot
 # clash with this machine's; it reaches the package registries through NAT.
 # See docs/fresh-machine.md.

@@ -24,7 +24,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -181,7 +181,7 @@ def real(k8s: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rea
     stores_db_url = (
         f"mysql+pymysql://root:{password}@127.0.0.1:{host_service.spec.ports[0].node_port}/"
     )
-    _wait_for_mysql(stores_db_url)
+    _wait_for_mysql(stores_db_url, lambda: _pods_state(core, namespace))
     worker_kubeconfig = tmp / "worker.kubeconfig"
     _worker_kubeconfig(k8s, namespace, worker_kubeconfig)
     defaults = core.read_namespaced_config_map(f"{release}-store-values", namespace)
@@ -253,7 +253,7 @@ def real(k8s: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rea
         core.delete_namespace(namespace)
 
 
-def _wait_for_mysql(url: str, timeout: float = 300) -> None:
+def _wait_for_mysql(url: str, describe: Callable[[], str], timeout: float = 420) -> None:
     from sqlalchemy import create_engine, text
     from sqlalchemy.exc import OperationalError
 
@@ -265,10 +265,25 @@ def _wait_for_mysql(url: str, timeout: float = 300) -> None:
                 conn.execute(text("SELECT 1"))
             return
         except OperationalError as exc:
-            assert time.monotonic() < deadline, f"the stores' MariaDB did not answer: {exc}"
+            if time.monotonic() >= deadline:
+                pytest.fail(f"the stores' MariaDB did not answer: {exc}\n{describe()}")
             time.sleep(2)
         finally:
             engine.dispose()
+
+
+def _pods_state(core: client.CoreV1Api, namespace: str) -> str:
+    """The namespace's pods and recent events, for a failure's message."""
+    lines = []
+    for pod in core.list_namespaced_pod(namespace).items:
+        statuses = [
+            f"{c.name} ready={c.ready} restarts={c.restart_count} state={c.state}"
+            for c in (pod.status.container_statuses or [])
+        ]
+        lines.append(f"pod {pod.metadata.name}: {pod.status.phase} {statuses}")
+    for ev in core.list_namespaced_event(namespace).items[-15:]:
+        lines.append(f"event {ev.involved_object.name}: {ev.reason}: {ev.message}")
+    return "\n".join(lines)
 
 
 def _create(p: RealNodePlatform, name: str, password: str, **body: Any) -> int:
