@@ -226,8 +226,19 @@ prove_test() {
 
 cleanup() { net_down; unmount_all; }
 
+no_other_node() {
+  # The Kubernetes suite's node shares this machine's kubepods cgroups with any
+  # other node here (a host `make k8s-up`, a CI run): both would break.
+  local pid
+  if pid=$(pgrep -x kubelet | head -1) && [ -n "$pid" ]; then
+    log "a Kubernetes node already runs on this machine (kubelet pid $pid); stop it first (make k8s-down)"
+    exit 1
+  fi
+}
+
 case "${1:-}" in
   up|test)
+    [ "$1" = up ] || no_other_node
     base
     rootfs
     trap cleanup EXIT
@@ -235,7 +246,7 @@ case "${1:-}" in
     if [ "$1" = up ]; then prove_up; else prove_test; fi
     ;;
   shell) trap cleanup EXIT; net_up; enter bash -l ;;
-  run) shift; trap cleanup EXIT; net_up; enter bash -c 'cd /root/storefleet && exec "$@"' run "$@" ;;
+  run) shift; no_other_node; trap cleanup EXIT; net_up; enter bash -c 'cd /root/storefleet && exec "$@"' run "$@" ;;
   clean) cleanup; remove_rootfs ;;
   *) sed -n '2,18p' "$0"; exit 2 ;;
 esac

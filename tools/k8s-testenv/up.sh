@@ -44,6 +44,19 @@ if any_pid_alive && apiserver_ready; then
     log "already up: ${KUBECONFIG_ADMIN}"
     exit 0
 fi
+# Another checkout's node (or a fresh-machine run's, in its own namespaces)
+# would share the kubepods cgroups with this one: pods of both stay Pending or
+# die. Refuse, naming it, rather than fail later in a test (and before
+# down.sh below touches the cgroups they share).
+for pid in $(pgrep -x kubelet 2>/dev/null); do
+    cmd="$(tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null || true)"
+    ns="$(readlink "/proc/${pid}/ns/pid" 2>/dev/null || true)"
+    if [[ -n "${cmd}" && ("${cmd}" != *"${K8S_VAR}/"* || "${ns}" != "$(readlink /proc/self/ns/pid)") ]]; then
+        log "another Kubernetes node runs on this machine (kubelet pid ${pid}: ${cmd:0:160})"
+        log "two nodes share the kubepods cgroups and break each other's pods: stop it first (make k8s-down in its checkout, or scripts/fresh-machine.sh clean)"
+        exit 1
+    fi
+done
 if [[ -d "${K8S_VAR}" ]]; then
     # A previous environment, half running or crashed: its node may have left
     # mounts, a bridge and chains; down.sh removes them before we start.
