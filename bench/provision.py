@@ -13,7 +13,7 @@ WooCommerce) in a temporary directory and measures:
   off (the same store, its server restarted by the reconciler in between).
 
 Prints the figures and writes them, with the date and the machine, to
-bench/results/provision-local.json (and --results FILE). Everything it
+bench/results/provision-local.json (or to --results FILE). Everything it
 creates is deleted at the end.
 
     .venv/bin/python bench/provision.py [--concurrent 10] [--requests 200] [--redis URL]
