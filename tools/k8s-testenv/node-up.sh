@@ -168,10 +168,13 @@ clusterDNS: [${CLUSTER_DNS_IP}]
 resolvConf: ${NODE}/resolv.conf
 # The images cannot be pulled again: never garbage-collect them, and do not
 # evict pods because the shared disk of a build machine runs fuller than a
-# node's would.
+# node's would. Below an eviction threshold the eviction manager deletes
+# every unused image (the pause image too), whatever the GC percentages say:
+# absolute thresholds, not 1% (2.5 GB of a 252 GB disk, which a build of the
+# images beside the node crossed, and every new pod then failed).
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
-evictionHard: {memory.available: "100Mi", nodefs.available: "1%", imagefs.available: "1%", nodefs.inodesFree: "1%"}
+evictionHard: {memory.available: "100Mi", nodefs.available: "256Mi", imagefs.available: "256Mi", nodefs.inodesFree: "1%"}
 serializeImagePulls: false
 maxPods: 110
 volumePluginDir: ${K8S_VAR}/kubelet/volume-plugins

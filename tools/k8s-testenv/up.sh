@@ -64,6 +64,14 @@ if [[ -d "${K8S_VAR}" ]]; then
     "${TESTENV_DIR}/down.sh"
 fi
 [[ "$(id -u)" == 0 ]] || { log "the real node needs root (containerd, bridge, iptables)"; exit 1; }
+# The node's images live on this disk and cannot be pulled again; near full,
+# the kubelet deletes them and pods fail ("failed to get sandbox image").
+mkdir -p "${K8S_VAR}"
+free_mib=$(df -Pm "${K8S_VAR}" | awk 'NR == 2 {print $4}')
+if (( free_mib < ${STOREFLEET_K8S_MIN_FREE_MIB:-3072} )); then
+    log "only ${free_mib} MiB free on the disk of ${K8S_VAR}; the node and its images need 3 GiB (STOREFLEET_K8S_MIN_FREE_MIB)"
+    exit 1
+fi
 "${REPO_ROOT}/tools/host-packages.sh" node
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
