@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from kubernetes import client
 
+from tests.conftest import not_here
 from tests.k8s.conftest import SIMULATED_TAINT
 
 VERSIONS = Path(__file__).resolve().parents[2] / "tools" / "k8s-testenv" / "versions.env"
@@ -22,9 +22,7 @@ def _pinned(name: str) -> str:
 
 def test_test_environment_runs_the_pinned_release_with_ready_tainted_simulated_nodes(k8s):
     if not k8s.simulated:
-        pytest.skip(
-            "checks the built test environment; STOREFLEET_TEST_KUBECONFIG points elsewhere"
-        )
+        not_here("checks the built test environment; STOREFLEET_TEST_KUBECONFIG points elsewhere")
     assert client.VersionApi(k8s.api).get_code().git_version == _pinned("KUBERNETES_VERSION")
     nodes = client.CoreV1Api(k8s.api).list_node(label_selector="type=kwok").items
     assert sorted(n.metadata.name for n in nodes) == ["kwok-node-1", "kwok-node-2", "kwok-node-3"]

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from tests.conftest import not_here
 from tests.k8s.conftest import Cluster, pod_log
 
 VERSIONS = Path(__file__).resolve().parents[2] / "tools" / "k8s-testenv" / "versions.env"
@@ -35,7 +36,7 @@ def _pinned(name: str) -> str:
 def node(k8s: Cluster) -> client.V1Node:
     """The one real node: Ready, not simulated by kwok."""
     if not k8s.simulated:
-        pytest.skip("runs the images of `make images` on the test environment's real node")
+        not_here("runs the images of `make images` on the test environment's real node")
     real = [
         n
         for n in client.CoreV1Api(k8s.api).list_node().items

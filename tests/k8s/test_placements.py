@@ -27,7 +27,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from tests.conftest import free_port
+from tests.conftest import free_port, not_here
 from tests.k8s.conftest import TESTENV_VAR, Cluster, pod_log
 from tests.k8s.realstores import (
     INGRESS_PORT,
@@ -51,7 +51,7 @@ READY = 600
 @pytest.fixture
 def real_node(k8s: Cluster) -> Cluster:
     if not k8s.simulated:
-        pytest.skip("needs the test environment's real node (make k8s-up) and its images")
+        not_here("needs the test environment's real node (make k8s-up) and its images")
     return k8s
 
 

@@ -36,7 +36,7 @@ import yaml
 from kubernetes import client
 
 from storefleet.config import Environment, Settings
-from tests.conftest import free_port
+from tests.conftest import free_port, not_here
 from tests.k8s import benchmark
 from tests.k8s.conftest import Cluster
 from tests.k8s.realstores import (
@@ -124,7 +124,7 @@ class RealNodePlatform:
 @pytest.fixture(scope="module")
 def real(k8s: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealNodePlatform]:
     if not k8s.simulated:
-        pytest.skip("needs the test environment's real node and the images of `make images`")
+        not_here("needs the test environment's real node and the images of `make images`")
     tmp = tmp_path_factory.mktemp("real-stores")
     suffix = uuid.uuid4().hex[:6]
     namespace, release, prefix = f"sfst-{suffix}", f"st{suffix}", f"r{suffix}-"

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
+from tests.conftest import not_here
 from tests.k8s.conftest import TESTENV_DIR, TESTENV_VAR, Cluster, started_by_this_session
 
 PREFIXES = ("KUBE-", "CNI-", "STOREFLEET-")
@@ -89,7 +90,7 @@ def _links() -> set[str]:
 @pytest.mark.k8s_last
 def test_k8s_down_leaves_no_process_mount_chain_bridge_veth_or_netns(k8s: Cluster, wait):
     if not k8s.simulated:
-        pytest.skip("stops the test environment; STOREFLEET_TEST_KUBECONFIG points elsewhere")
+        not_here("stops the test environment; STOREFLEET_TEST_KUBECONFIG points elsewhere")
     # Something on the node to clean up: a pod with a provisioned volume and
     # a Secret (tmpfs) volume, so that there are mounts, a veth and a netns.
     core = client.CoreV1Api(k8s.api)
