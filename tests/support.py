@@ -75,7 +75,8 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
                  "step_deadline_seconds", "health_interval_seconds",
                  "health_failures_before_degraded", "backup_target", "backup_schedule_hours",
                  "backup_retention_count", "final_backup_days", "backups_path",
-                 "log_format", "worker_concurrency", "store_cron_interval_seconds"):  # fmt: skip
+                 "log_format", "worker_concurrency", "store_cron_interval_seconds",
+                 "worker_startup_wait_seconds"):  # fmt: skip
         env[f"STOREFLEET_{name.upper()}"] = str(getattr(settings, name))
     env["STOREFLEET_BACKUP_DIR"] = env.pop("STOREFLEET_BACKUPS_PATH")
     for name in ("backup_s3_endpoint", "backup_s3_bucket", "backup_s3_prefix", "release_pins"):
@@ -196,11 +197,15 @@ class PlatformProcesses:
         self.log_dir = log_dir
         self.url = f"http://127.0.0.1:{port}"
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        #: Each name's latest log (numbered in start order).
+        self.log_paths: dict[str, Path] = {}
         self._n = 0
 
-    def start(self, name: str) -> subprocess.Popen[bytes]:
+    def start(self, name: str, *, wait: float | None = 60) -> subprocess.Popen[bytes]:
+        """Start ``storefleet <name>`` and wait up to ``wait`` seconds until it
+        serves (the API) or consumes (a worker); ``None``: do not wait."""
         self._n += 1
-        log_path = self.log_dir / f"{name}-{self._n}.log"
+        log_path = self.log_paths[name] = self.log_dir / f"{name}-{self._n}.log"
         log = log_path.open("wb")
         proc = subprocess.Popen(
             [sys.executable, "-m", "storefleet", name],
@@ -209,14 +214,19 @@ class PlatformProcesses:
             stderr=subprocess.STDOUT,
         )
         self.procs[name] = proc
+        if wait is None:
+            return proc
         if name == "api":
             self._wait_healthy(proc)
         else:
-            self._wait_logged(proc, log_path, "concurrent jobs")  # the worker is consuming
+            # The worker is consuming.
+            self.wait_logged(proc, log_path, "concurrent jobs", timeout=wait)
         return proc
 
-    def _wait_logged(self, proc: subprocess.Popen[bytes], path: Path, text: str) -> None:
-        deadline = time.monotonic() + 60
+    def wait_logged(
+        self, proc: subprocess.Popen[bytes], path: Path, text: str, timeout: float = 60
+    ) -> None:
+        deadline = time.monotonic() + timeout
         while text not in path.read_text(errors="replace"):
             assert proc.poll() is None, f"the process exited: {path.read_text()[-3000:]}"
             assert time.monotonic() < deadline, f"not ready: {path.read_text()[-3000:]}"

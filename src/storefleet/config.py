@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     step_deadline_seconds: Annotated[float, Field(gt=0)] = 300.0
     operation_deadline_seconds: Annotated[float, Field(gt=0)] = 1200.0
     max_step_attempts: Annotated[int, Field(ge=1)] = 5
+    #: How long a starting worker waits for what its driver needs and finds
+    #: not up yet (the stores' MySQL starting beside it) before it gives up.
+    worker_startup_wait_seconds: Annotated[float, Field(ge=0)] = 300.0
 
     _signing_key: str | None = PrivateAttr(default=None)
 

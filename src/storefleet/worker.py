@@ -6,9 +6,16 @@ from __future__ import annotations
 import logging
 
 from huey.consumer import Consumer
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
 
 from storefleet.drivers import make_driver
-from storefleet.drivers.base import StoreDriver
+from storefleet.drivers.base import StoreDriver, TransientError
 from storefleet.provisioning import Reconciler, StoreOperator
 from storefleet.runtime import Runtime
 from storefleet.stores import tasks
@@ -19,7 +26,7 @@ log = logging.getLogger(__name__)
 def run_worker(runtime: Runtime, driver: StoreDriver | None = None) -> None:
     settings = runtime.settings
     driver = driver or make_driver(settings)
-    driver.check()
+    wait_for_driver(driver, settings.worker_startup_wait_seconds)
     operator = StoreOperator(runtime, driver)
     tasks.bind(runtime.queue, operator)
     reconciler = Reconciler(runtime, driver, owner=operator.owner)
@@ -47,3 +54,29 @@ def run_worker(runtime: Runtime, driver: StoreDriver | None = None) -> None:
         consumer.run()
     finally:
         reconciler.stop()
+
+
+def wait_for_driver(driver: StoreDriver, wait_seconds: float) -> None:
+    """Check the driver, waiting up to ``wait_seconds`` while what it needs is
+    not up yet (a TransientError: the stores' MySQL or the API server still
+    starting, as when a cluster starts the worker beside them). A
+    misconfiguration (a PermanentError) ends the worker at once."""
+
+    def waiting(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        log.warning(
+            "worker: waiting for the %s driver's dependencies (%.0f s so far): %s",
+            driver.name,
+            state.seconds_since_start or 0,
+            exc,
+        )
+
+    for attempt in Retrying(
+        retry=retry_if_exception_type(TransientError),
+        stop=stop_after_delay(wait_seconds),
+        wait=wait_exponential_jitter(initial=0.5, max=10),
+        before_sleep=waiting,
+        reraise=True,
+    ):
+        with attempt:
+            driver.check()
