@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -209,8 +210,49 @@ def _tool(name: str) -> str:
     return str(found)
 
 
+# What the node said that explains most failed runs, printed after the tests
+# when some failed (the test environment's logs go with `down.sh`).
+_NODE_TROUBLE = re.compile(
+    r"oom|evict|killing|probe failed|probe errored|sandbox|back-off restarting|"
+    r"no space|disk pressure|memory pressure|exited with|nodenotready",
+    re.IGNORECASE,
+)
+# Expected in every run: the tests' deliberately missing image, and the
+# local-path helper pods that the node cannot read.
+_NODE_NOISE = re.compile(r"not-on-this-node|helper-pod-|ContainerStatus for")
+_DIAGNOSTICS: list[str] = []
+
+
+def _node_diagnostics(lines_per_log: int = 15) -> list[str]:
+    out: list[str] = []
+    for name in ("kubelet", "kube-proxy", "containerd"):
+        path = TESTENV_VAR / "logs" / f"{name}.log"
+        if not path.is_file():
+            continue
+        with path.open(errors="replace") as f:
+            hits = [
+                line.rstrip()[:300]
+                for line in f
+                if line[:1] in "EW" or "level=" in line
+                if _NODE_TROUBLE.search(line) and not _NODE_NOISE.search(line)
+            ]
+        if hits:
+            out.append(f"--- {path} (last {min(len(hits), lines_per_log)} of {len(hits)})")
+            out.extend(hits[-lines_per_log:])
+    return out
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _DIAGNOSTICS:
+        terminalreporter.section("the test node's warnings and errors")
+        for line in _DIAGNOSTICS:
+            terminalreporter.write_line(line)
+
+
 @pytest.fixture(scope="session")
-def k8s(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def k8s(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Cluster]:
     external = os.environ.get("STOREFLEET_TEST_KUBECONFIG")
     started_here = False
     if external:
@@ -250,6 +292,8 @@ def k8s(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         )
     finally:
         api.close()
+        if request.session.testsfailed and simulated:
+            _DIAGNOSTICS.extend(_node_diagnostics())
         if started_here:
             subprocess.run(
                 [str(TESTENV_DIR / "down.sh")], check=True, capture_output=True, timeout=120

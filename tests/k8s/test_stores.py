@@ -240,9 +240,14 @@ def real(k8s: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rea
         k8s, namespace, release, prefix, procs, settings, helm_log, stores_db_url, store_values,
         tmp,
     )  # fmt: skip
-    procs.start("api")
-    procs.start("worker")
     try:
+        procs.start("api")
+        try:
+            # The worker waits while the stores' MariaDB is not up (its
+            # STOREFLEET_WORKER_STARTUP_WAIT_SECONDS, 300 s).
+            procs.start("worker", wait=330)
+        except AssertionError as exc:
+            pytest.fail(f"{exc}\n{_pods_state(core, namespace)}", pytrace=False)
         yield platform
     finally:
         procs.stop()
