@@ -109,7 +109,11 @@ def test_changing_ones_own_password_needs_the_current_one(platform: Platform) ->
         url, json={"password": "a-new-password", "current_password": ADMIN_PASSWORD}
     )
     assert right.status_code == 200, right.text
-    assert Api.login(platform.url, ADMIN_EMAIL, "a-new-password")
+    Api.login(platform.url, ADMIN_EMAIL, "a-new-password")  # asserts the 200
+    old = httpx.post(
+        platform.url + "/api/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+    )
+    assert old.status_code == 401, old.text  # the old password no longer opens it
     # An admin resets another user's password without knowing it.
     member = platform.member()
     member_id = member.http.get("/api/auth/me").json()["id"]

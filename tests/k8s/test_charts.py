@@ -296,14 +296,12 @@ def test_platform_installs_and_its_pods_become_ready(k8s, platform, wait):
     )
     print(f"platform pods Ready {time.monotonic() - started:.1f} s after the install")
 
-    by_name = {p.metadata.name: p for p in pods}
     api_pod = next(p for p in pods if p.metadata.labels["app.kubernetes.io/component"] == "api")
     worker_pod = next(
         p for p in pods if p.metadata.labels["app.kubernetes.io/component"] == "worker"
     )
     assert api_pod.spec.automount_service_account_token is False
     assert worker_pod.spec.service_account_name == "storefleet-worker"
-    assert len(by_name) >= sum(wanted.values())
     env = {e.name: e for e in worker_pod.spec.containers[0].env}
     assert env["STOREFLEET_DRIVER"].value == "kubernetes"
     for secret_env in ("STOREFLEET_DATABASE_URL", "STOREFLEET_REDIS_URL", "STOREFLEET_SECRET_KEY"):

@@ -390,7 +390,6 @@ def test_fifty_stores_at_once(k8s_platform: K8sPlatform) -> None:
         per_store,
         "control_plane_seconds",
     )
-    assert len(ready_after) == total
 
 
 def _every_store(api: Api, status: str) -> list[dict]:  # type: ignore[type-arg]
