@@ -236,9 +236,8 @@ def _node_diagnostics(lines_per_log: int = 15) -> list[str]:
                 if line[:1] in "EW" or "level=" in line
                 if _NODE_TROUBLE.search(line) and not _NODE_NOISE.search(line)
             ]
-        if hits:
-            out.append(f"--- {path} (last {min(len(hits), lines_per_log)} of {len(hits)})")
-            out.extend(hits[-lines_per_log:])
+        out.append(f"--- {path} (last {min(len(hits), lines_per_log)} of {len(hits)})")
+        out.extend(hits[-lines_per_log:])
     return out
 
 

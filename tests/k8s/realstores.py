@@ -42,9 +42,31 @@ def needs_a_browser() -> None:
         not_here(message)
 
 
-def order_in_chromium(url: str, store_name: str, admin_password: str) -> dict[str, Any]:
+def namespace_state(core: client.CoreV1Api, namespace: str) -> str:
+    """A namespace's pods and recent events, for a failure's message."""
+    lines = []
+    for pod in core.list_namespaced_pod(namespace).items:
+        statuses = [
+            f"{c.name} ready={c.ready} restarts={c.restart_count} state={c.state}"
+            for c in (pod.status.container_statuses or [])
+        ]
+        lines.append(f"pod {pod.metadata.name}: {pod.status.phase} {statuses}")
+    for ev in core.list_namespaced_event(namespace).items[-15:]:
+        lines.append(f"event {ev.involved_object.name}: {ev.reason}: {ev.message}")
+    return "\n".join(lines)
+
+
+def order_in_chromium(
+    url: str,
+    store_name: str,
+    admin_password: str,
+    *,
+    k8s: Cluster | None = None,
+    namespace: str | None = None,
+) -> dict[str, Any]:
     """A guest buys a product with Cash on Delivery in Chromium; the order as
-    the store admin reads it through WooCommerce's REST API."""
+    the store admin reads it through WooCommerce's REST API. A failure shows
+    the store namespace's pods and events when given."""
     needs_a_browser()
     started = time.monotonic()
     done = subprocess.run(
@@ -55,7 +77,13 @@ def order_in_chromium(url: str, store_name: str, admin_password: str) -> dict[st
         text=True,
         timeout=420,
     )
-    assert done.returncode == 0, f"the order in {url} failed:\n{done.stdout}\n{done.stderr}"
+    if done.returncode != 0:
+        state = ""
+        if k8s is not None and namespace is not None:
+            state = namespace_state(client.CoreV1Api(k8s.api), namespace)
+        raise AssertionError(
+            f"the order in {url} failed:\n{done.stdout}\n{done.stderr}\n{namespace} now:\n{state}"
+        )
     order: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     print(f"order {order['id']} in {url}: {time.monotonic() - started:.0f} s in Chromium")
     return order

@@ -428,3 +428,60 @@ def test_a_pod_reaches_another_namespaces_service_by_its_dns_name(
 
 # The platform chart on the node with these images, and stores that run and
 # take orders on it: test_placements.py and test_stores.py (issue 10).
+
+
+def _status_through_ingress(host: str) -> int:
+    request = urllib.request.Request("http://127.0.0.1:30080/", headers={"Host": host})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_the_ingress_answers_503_for_a_store_that_is_down_and_404_for_no_store(
+    k8s, node, namespace
+):
+    """Traefik keeps the route of a Service with no ready pod (a store whose
+    one pod is restarting): shoppers get 503, not the 404 of an unknown host."""
+    host = f"down-{secrets.token_hex(3)}.localhost:30080"
+    client.CoreV1Api(k8s.api).create_namespaced_service(
+        namespace,
+        client.V1Service(
+            metadata=client.V1ObjectMeta(name="store"),
+            spec=client.V1ServiceSpec(
+                selector={"app": "no-such-pod"}, ports=[client.V1ServicePort(port=80)]
+            ),
+        ),
+    )
+    backend = client.V1IngressBackend(
+        service=client.V1IngressServiceBackend(
+            name="store", port=client.V1ServiceBackendPort(number=80)
+        )
+    )
+    client.NetworkingV1Api(k8s.api).create_namespaced_ingress(
+        namespace,
+        client.V1Ingress(
+            metadata=client.V1ObjectMeta(name="store"),
+            spec=client.V1IngressSpec(
+                ingress_class_name="traefik",
+                rules=[
+                    client.V1IngressRule(
+                        host=host.split(":")[0],
+                        http=client.V1HTTPIngressRuleValue(
+                            paths=[
+                                client.V1HTTPIngressPath(
+                                    path="/", path_type="Prefix", backend=backend
+                                )
+                            ]
+                        ),
+                    )
+                ],
+            ),
+        ),
+    )
+    deadline = time.monotonic() + 30
+    while (status := _status_through_ingress(host)) == 404 and time.monotonic() < deadline:
+        time.sleep(0.5)  # until Traefik has read the Ingress
+    assert status == 503
+    assert _status_through_ingress(f"none-{secrets.token_hex(3)}.localhost:30080") == 404

@@ -136,7 +136,7 @@ def test_make_up_with_the_kubernetes_driver_sells_and_deletes_a_store(real_node,
     ).items
     assert [p.status.phase for p in db_pods] == ["Running"]
 
-    order = order_in_chromium(store["url"], name, password)
+    order = order_in_chromium(store["url"], name, password, k8s=k8s, namespace=f"store-{name}")
     assert order["status"] == "processing" and order["payment_method"] == "cod"
 
     ns, uid = f"store-{name}", store["uid"]
@@ -246,7 +246,9 @@ def test_make_deploy_runs_the_platform_on_the_node_and_it_provisions_a_store(rea
     assert verify["status"] == "succeeded", verify
     assert f"store.{deployed['prefix']}{name}.svc.cluster.local" in verify["message"]
     assert f"Host {name}.localhost:{INGRESS_PORT}" in verify["message"]
-    order = order_in_chromium(store["url"], name, password)
+    order = order_in_chromium(
+        store["url"], name, password, k8s=k8s, namespace=f"{deployed['prefix']}{name}"
+    )
     assert order["status"] == "processing"
 
     # b: the store's pod reaches DNS and its own database, none of the

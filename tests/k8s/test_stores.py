@@ -44,6 +44,7 @@ from tests.k8s.realstores import (
     connects,
     database_state,
     exists,
+    namespace_state,
     order_in_chromium,
     php_in_store,
     published_products,
@@ -181,7 +182,7 @@ def real(k8s: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rea
     stores_db_url = (
         f"mysql+pymysql://root:{password}@127.0.0.1:{host_service.spec.ports[0].node_port}/"
     )
-    _wait_for_mysql(stores_db_url, lambda: _pods_state(core, namespace))
+    _wait_for_mysql(stores_db_url, lambda: namespace_state(core, namespace))
     worker_kubeconfig = tmp / "worker.kubeconfig"
     _worker_kubeconfig(k8s, namespace, worker_kubeconfig)
     defaults = core.read_namespaced_config_map(f"{release}-store-values", namespace)
@@ -247,7 +248,7 @@ def real(k8s: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rea
             # STOREFLEET_WORKER_STARTUP_WAIT_SECONDS, 300 s).
             procs.start("worker", wait=330)
         except AssertionError as exc:
-            pytest.fail(f"{exc}\n{_pods_state(core, namespace)}", pytrace=False)
+            pytest.fail(f"{exc}\n{namespace_state(core, namespace)}", pytrace=False)
         yield platform
     finally:
         procs.stop()
@@ -275,20 +276,6 @@ def _wait_for_mysql(url: str, describe: Callable[[], str], timeout: float = 420)
             time.sleep(2)
         finally:
             engine.dispose()
-
-
-def _pods_state(core: client.CoreV1Api, namespace: str) -> str:
-    """The namespace's pods and recent events, for a failure's message."""
-    lines = []
-    for pod in core.list_namespaced_pod(namespace).items:
-        statuses = [
-            f"{c.name} ready={c.ready} restarts={c.restart_count} state={c.state}"
-            for c in (pod.status.container_statuses or [])
-        ]
-        lines.append(f"pod {pod.metadata.name}: {pod.status.phase} {statuses}")
-    for ev in core.list_namespaced_event(namespace).items[-15:]:
-        lines.append(f"event {ev.involved_object.name}: {ev.reason}: {ev.message}")
-    return "\n".join(lines)
 
 
 def _create(p: RealNodePlatform, name: str, password: str, **body: Any) -> int:
@@ -371,7 +358,7 @@ def test_a_store_is_ready_verified_through_the_ingress_and_takes_an_order(real, 
     assert not exists(core.read_namespaced_secret, "store-admin", ns)
     assert published_products(k8s, ns) == 12
 
-    order = order_in_chromium(store["url"], "shop", shop["password"])
+    order = order_in_chromium(store["url"], "shop", shop["password"], k8s=k8s, namespace=ns)
     assert order["status"] == "processing" and order["payment_method"] == "cod"
 
     # TLS ends at the ingress, which says so in X-Forwarded-Proto: the image's
@@ -626,7 +613,7 @@ def test_a_chart_upgrade_rolls_the_pods_reruns_the_install_and_the_store_still_s
     assert wp_option(k8s, ns, "woocommerce_currency") == "EUR"
     assert wp_option(k8s, ns, "blogdescription") == "Hats and more"
     assert published_products(k8s, ns) == 12
-    order = order_in_chromium(shop["store"]["url"], "shop", shop["password"])
+    order = order_in_chromium(shop["store"]["url"], "shop", shop["password"], k8s=k8s, namespace=ns)
     assert order["status"] == "processing"
 
 

@@ -418,6 +418,8 @@ spec:
             - --ping=true
             - --providers.kubernetesIngress=true
             - --providers.kubernetesIngress.ingressEndpoint.publishedService=kube-system/traefik
+            # A store whose pod is not ready answers 503 (unavailable), not 404 (no such store).
+            - --providers.kubernetesIngress.allowEmptyServices=true
             - --log.level=INFO
           ports:
             - {name: web, containerPort: 8000}
