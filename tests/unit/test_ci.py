@@ -32,11 +32,24 @@ def test_ci_is_true_or_1_in_any_case(value: str | None, required: bool) -> None:
     assert every_suite_required(env) is required
 
 
-def test_the_conftests_use_the_one_rule() -> None:
-    for conftest in (REPO / "tests" / "conftest.py", REPO / "tests" / "k8s" / "conftest.py"):
-        text = conftest.read_text()
-        assert "every_suite_required()" in text, conftest
-        assert 'environ.get("CI"' not in text, conftest
+def test_every_skip_goes_through_the_one_rule() -> None:
+    # The only way a test may skip is tests.conftest.not_here, which asks
+    # every_suite_required() and fails instead under CI=true; no test file
+    # reads CI itself or skips on its own.
+    root = REPO / "tests" / "conftest.py"
+    assert "every_suite_required()" in root.read_text()
+    for path in sorted((REPO / "tests").rglob("*.py")):
+        if path.name == "test_ci.py":
+            continue
+        text = path.read_text()
+        assert 'environ.get("CI"' not in text, path
+        assert "skipif" not in text and "importorskip" not in text, path
+        if path != root:
+            assert "pytest.skip(" not in text, path
+    assert (
+        "from tests.conftest import not_here"
+        in (REPO / "tests" / "k8s" / "conftest.py").read_text()
+    )
 
 
 def test_ci_run_exports_ci_true_itself(tmp_path: Path) -> None:
