@@ -52,6 +52,22 @@ def _runtime() -> Any:
     return Runtime(get_settings())
 
 
+def _existing_platform() -> Any:
+    """The runtime of a platform that has run before (the host commands that
+    read its users). A relative data dir ("var") read from another directory
+    would create an empty SQLite file there and fail on its tables: say so."""
+    settings = get_settings()
+    db = settings.data_path / "storefleet.db"
+    if settings.database_url is None and not db.exists():
+        typer.echo(
+            f"error: no platform database at {db}; run this from the checkout "
+            "(where `make up` runs) or set STOREFLEET_DATA_DIR / STOREFLEET_DATABASE_URL",
+            err=True,
+        )
+        raise typer.Exit(1)
+    return _runtime()
+
+
 # -- server commands ---------------------------------------------------------
 
 
@@ -305,7 +321,7 @@ def users_create(
     except ValidationError as exc:
         typer.echo(f"error: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}", err=True)
         raise typer.Exit(2) from exc
-    runtime = _runtime()
+    runtime = _existing_platform()
     try:
         with runtime.db.transaction() as session:
             user = service.create_user(session, data, actor=None, client_ip=audit.LOCAL)
@@ -320,7 +336,7 @@ def users_list() -> None:
     """List users."""
     from storefleet.auth import repository
 
-    runtime = _runtime()
+    runtime = _existing_platform()
     with runtime.db.transaction(write=False) as session:
         rows, _total = repository.page(session, limit=10_000, offset=0)
         for u in rows:
@@ -339,7 +355,7 @@ def users_reset_password(email: str) -> None:
     from storefleet.audit import service as audit
     from storefleet.auth import passwords, repository
 
-    runtime = _runtime()
+    runtime = _existing_platform()
     with runtime.db.transaction() as session:
         user = repository.by_email(session, email)
         if user is None:
@@ -358,7 +374,7 @@ def _recover(email: str, *, activate: bool, promote: bool) -> None:
     from storefleet.auth import service
     from storefleet.exceptions import NotFound
 
-    runtime = _runtime()
+    runtime = _existing_platform()
     try:
         with runtime.db.transaction() as session:
             user = service.recover(
@@ -388,9 +404,9 @@ def users_promote(
     _recover(email, activate=activate, promote=True)
 
 
-def _read_password() -> str:
+def _read_password(prompt: str = "Password: ") -> str:
     if sys.stdin.isatty():
-        return getpass.getpass("Password: ")
+        return getpass.getpass(prompt)
     return sys.stdin.readline().rstrip("\n")
 
 
@@ -443,7 +459,13 @@ def _request(method: str, path: str, **kwargs: Any) -> Any:
 def login(email: str) -> None:
     """Sign in to the API; the token is kept in ~/.config/storefleet (0600)."""
     password = _read_password()
-    resp = httpx.post(_api_url() + "/api/auth/login", json={"email": email, "password": password})
+    try:
+        resp = httpx.post(
+            _api_url() + "/api/auth/login", json={"email": email, "password": password}
+        )
+    except httpx.HTTPError as exc:
+        typer.echo(f"error: cannot reach the API at {_api_url()}: {exc}", err=True)
+        raise typer.Exit(1) from exc
     if resp.status_code != 200:
         typer.echo(f"error ({resp.status_code}): {resp.json().get('detail')}", err=True)
         raise typer.Exit(1)
@@ -463,10 +485,13 @@ def _print_store(s: dict[str, Any]) -> None:
 def _find(name_or_id: str) -> dict[str, Any]:
     if name_or_id.isdigit():
         return dict(_request("GET", f"/api/stores/{name_or_id}"))
-    page = _request("GET", "/api/stores", params={"limit": 500})
-    for s in page["items"]:
-        if s["name"] == name_or_id:
-            return dict(_request("GET", f"/api/stores/{s['id']}"))
+    # A live store first; else the newest deleted one of that name (its
+    # final backup is still listed).
+    for include_deleted in (False, True):
+        params = {"limit": 500, "include_deleted": include_deleted}
+        for s in _request("GET", "/api/stores", params=params)["items"]:
+            if s["name"] == name_or_id:
+                return dict(_request("GET", f"/api/stores/{s['id']}"))
     typer.echo(f"error: no store named {name_or_id}", err=True)
     raise typer.Exit(1)
 
@@ -564,7 +589,9 @@ def stores_smoke_test(
     if s["status"] != "ready" or not s.get("url"):
         typer.echo(f"error: store {s['name']} is {s['status']}, not ready", err=True)
         raise typer.Exit(1)
-    password = os.environ.get("STOREFLEET_STORE_ADMIN_PASSWORD") or _read_password()
+    password = os.environ.get("STOREFLEET_STORE_ADMIN_PASSWORD") or _read_password(
+        "The store admin's password: "
+    )
     try:
         order = smoke.run(s["url"], admin_user, password)
     except smoke.WooCommerceMissing as exc:
@@ -776,6 +803,10 @@ def releases_fetch(
 def releases_digest(
     archive: Path,
     top: Annotated[str, typer.Option(help="The directory the archive unpacks to")],
+    ignore: Annotated[
+        list[str] | None,
+        typer.Option(help="A file a mirror adds, relative to --top, as in pins.json's 'ignore'"),
+    ] = None,
 ) -> None:
     """Print the tree digest of an archive, to pin a new release in pins.json."""
     import tempfile
@@ -786,7 +817,7 @@ def releases_digest(
     with tempfile.TemporaryDirectory() as tmp:
         try:
             unpack(archive, Path(tmp), max_bytes=settings.download_max_bytes)
-            digest, count = tree_digest(Path(tmp) / top)
+            digest, count = tree_digest(Path(tmp) / top, ignore=frozenset(ignore or ()))
         except ArchiveError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from exc

@@ -140,7 +140,7 @@ class Settings(BaseSettings):
     #: Where release archives come from when not from their official URLs: a
     #: directory or an https base URL holding the files named in releases/pins.json.
     artifacts: str | None = None
-    #: Verified, unpacked releases (default: <data_dir>/releases).
+    #: Verified, unpacked releases (default: <sites dir>/releases).
     releases_dir: Path | None = None
     #: A pins file whose releases are added to (or override) the packaged
     #: releases/pins.json: pin a release ahead of a platform update.

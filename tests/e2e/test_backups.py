@@ -5,6 +5,8 @@ server. Each test damages what a merchant would lose and checks it is back."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -187,6 +189,15 @@ def test_deletion_keeps_a_final_backup(local_platform: LocalPlatform, final: boo
     [final_backup] = api.backups(created["id"])
     assert final_backup["kind"] == "final" and final_backup["status"] == "completed"
     assert final_backup["expires_at"] is not None
+    # The CLI finds it by the deleted store's name (no live store has it).
+    token = api.http.headers["Authorization"].split()[1]
+    listed = subprocess.run(
+        [sys.executable, "-m", "storefleet", "stores", "backups", "leaving-shop"],
+        env={**os.environ, "STOREFLEET_API_URL": local_platform.url, "STOREFLEET_TOKEN": token},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    assert f"{final_backup['id']:>6}" in listed.stdout and "final" in listed.stdout
     # A deleted store's final backup can be cloned back to life.
     resp = api.create_store("leaving-shop", source_backup_id=final_backup["id"])
     assert resp.status_code == 202, resp.text

@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import subprocess
+import sys
 import tarfile
 import zipfile
 from pathlib import Path
@@ -17,6 +19,10 @@ from storefleet._tarfile import tarfile as storefleet_tarfile
 from storefleet.releases import ReleaseCache, ReleaseError
 from storefleet.releases.archives import ArchiveError, download, tree_digest, unpack
 from tests.conftest import artifacts, unavailable
+
+
+def _run(argv: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False, **kw)  # type: ignore[call-overload]
 
 
 def _tar(path: Path, *members: tuple[tarfile.TarInfo, bytes]) -> Path:
@@ -148,6 +154,15 @@ def test_the_pinned_releases_verify_from_the_mirror_and_are_cached(
     assert (wordpress / "wp-settings.php").is_file()
     assert not (wordpress / "composer.json").exists()  # the mirror's extra file is dropped
     assert tree_digest(wordpress) == (releases.pinned("wordpress", "6.9.7").tree_sha256, 3349)
+    # `storefleet releases digest` prints the pin for the mirror's archive
+    # when told of the file the mirror adds (without it, another digest).
+    pin = releases.pinned("wordpress", "6.9.7")
+    archive = mirror / pin.file
+    digest = [sys.executable, "-m", "storefleet", "releases", "digest", str(archive)]
+    shown = _run([*digest, "--top", "wordpress", "--ignore", "composer.json"])
+    assert shown.returncode == 0, shown.stderr
+    assert pin.tree_sha256 in shown.stdout and "3349" in shown.stdout
+    assert pin.tree_sha256 not in _run([*digest, "--top", "wordpress"]).stdout
     assert cache.is_cached(releases.pinned("wordpress", "6.9.7"))
     # A second fetch uses the cache: even with the mirror gone.
     gone = ReleaseCache(tmp_path / "releases", str(tmp_path / "nowhere"), max_bytes=512 << 20)
