@@ -523,7 +523,7 @@ def stores_create(
     if s.get("admin_password"):
         typer.echo(f"admin password (shown only now): {s['admin_password']}")
     if wait:
-        stores_wait(str(s["id"]))
+        _wait(s, "ready", 600, shown=s)
 
 
 @stores_app.command("show")
@@ -544,9 +544,10 @@ def stores_show(store: str) -> None:
 def stores_delete(store: str, wait: Annotated[bool, typer.Option()] = False) -> None:
     """Delete a store (in any phase)."""
     s = _find(store)
-    _print_store(_request("DELETE", f"/api/stores/{s['id']}"))
+    deleting = _request("DELETE", f"/api/stores/{s['id']}")
+    _print_store(deleting)
     if wait:
-        stores_wait(str(s["id"]), until="deleted")
+        _wait(s, "deleted", 600, shown=deleting)
 
 
 @stores_app.command("wait")
@@ -556,12 +557,22 @@ def stores_wait(
     timeout: Annotated[float, typer.Option(help="Seconds")] = 600,
 ) -> None:
     """Wait until a store is ready (or deleted); exit 1 if it fails."""
-    s = _find(store)
+    _wait(_find(store), until, timeout)
+
+
+def _state(s: dict[str, Any]) -> tuple[str, str | None]:
+    return (s["status"], s.get("current_step"))
+
+
+def _wait(
+    s: dict[str, Any], until: str, timeout: float, shown: dict[str, Any] | None = None
+) -> None:
+    """Print each new state of store ``s`` (``shown`` is printed already)."""
     deadline = time.monotonic() + timeout
-    last = None
+    last = _state(shown) if shown else None
     while time.monotonic() < deadline:
         s = dict(_request("GET", f"/api/stores/{s['id']}"))
-        state = (s["status"], s.get("current_step"))
+        state = _state(s)
         if state != last:
             _print_store(s)
             last = state
@@ -679,11 +690,12 @@ def stores_resume(store: str, wait: Annotated[bool, typer.Option()] = False) -> 
 
 
 def _print_fleet(u: dict[str, Any]) -> None:
-    counts = ", ".join(f"{n} {status}" for status, n in sorted(u["counts"].items())) or "no stores"
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(u["counts"].items()))
+    progress = f"waves {u['waves']}, wave {u['current_wave'] + 1}; {counts}"
     typer.echo(
         f"fleet upgrade {u['id']}: {u['status']} — WordPress {u['previous_wordpress']} → "
         f"{u['wordpress']}, WooCommerce {u['previous_woocommerce']} → {u['woocommerce']}; "
-        f"waves {u['waves']}, wave {u['current_wave'] + 1}; {counts}"
+        + (progress if counts else "no store to upgrade")
     )
     if u.get("halted_reason"):
         typer.echo(f"halted: {u['halted_reason']}")
@@ -705,9 +717,10 @@ def fleet_upgrade(
     if waves:
         body["waves"] = [w.strip() for w in waves.split(",") if w.strip()]
     u = _request("POST", "/api/fleet/upgrades", json=body)
-    _print_fleet(u)
-    if wait:
+    if wait:  # each store's progress, then the summary
         fleet_status(str(u["id"]), follow=True)
+    else:
+        _print_fleet(u)
 
 
 @fleet_app.command("status")

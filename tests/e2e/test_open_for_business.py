@@ -80,11 +80,22 @@ def test_a_store_created_with_no_options_is_open_for_business(
 
 
 def test_sample_products_can_be_left_out(local_platform: LocalPlatform) -> None:
+    # Through the CLI, as the README shows it: each state it passes is printed once.
     api = local_platform.admin()
-    resp = api.create_store("empty-shop", sample_products=False)
-    assert resp.status_code == 202, resp.text
-    store = api.wait_for(resp.json()["id"], "ready", timeout=120)
-    assert store["sample_products"] is False
+    token = api.http.headers["Authorization"].split()[1]
+    created = subprocess.run(
+        [sys.executable, "-m", "storefleet", "stores", "create", "empty-shop",
+         "--admin-email", "me@example.com", "--no-sample-products", "--wait"],
+        env={**os.environ, "STOREFLEET_API_URL": local_platform.url, "STOREFLEET_TOKEN": token},
+        capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stdout + created.stderr
+    lines = [line for line in created.stdout.splitlines() if "empty-shop" in line]
+    assert len(lines) == len(set(lines)) >= 2, created.stdout
+    assert "pending" in lines[0] and "ready" in lines[-1], created.stdout
+    assert "admin password (shown only now): " in created.stdout
+    store = api.store(int(lines[0].split()[0]))
+    assert store["status"] == "ready" and store["sample_products"] is False
     assert wordpress.store_products(store["url"]) == []
     assert "0 product(s)" in next(s for s in store["steps"] if s["name"] == "install")["message"]
 
