@@ -972,3 +972,29 @@ def test_a_store_is_backed_up_and_restored_through_its_pod(real):
     )
     assert code == 0 and out.strip().endswith("kept"), out
     assert published_products(k8s, ns) == 12
+
+    # Issue 12, b: the backup cloned into a new store of its own — the
+    # backup's settings, file and products under the clone's address, title
+    # and new admin password, and it takes an order.
+    password = "Copy-" + secrets.token_urlsafe(10)
+    copy = api.wait_for(
+        _create(real, "saved-copy", password, source_backup_id=backup["id"]), "ready", READY
+    )
+    assert [s["name"] for s in copy["steps"] if s["operation"] == "provision"][-7:] == [
+        "rollout", "content", "data", "adopt", "restart", "restarted", "verify",
+    ]  # fmt: skip
+    copy_ns = real.store_ns("saved-copy")
+    assert copy_ns != ns
+    assert wp_option(k8s, copy_ns, "blogdescription") == "Before the backup"
+    assert wp_option(k8s, copy_ns, "blogname") == "saved-copy"
+    assert wp_option(k8s, copy_ns, "home") == copy["url"].rstrip("/")
+    code, out = php_in_store(
+        k8s, copy_ns, "echo file_get_contents('/var/www/html/wp-content/uploads/kept.txt');"
+    )
+    assert code == 0 and out.strip().endswith("kept"), out
+    assert published_products(k8s, copy_ns) == 12
+    order = order_in_chromium(copy["url"], "saved-copy", password, k8s=k8s, namespace=copy_ns)
+    assert order["status"] == "processing" and order["payment_method"] == "cod"
+    # The source is untouched: still its own address and title.
+    assert wp_option(k8s, ns, "home") == api.store(store_id)["url"].rstrip("/")
+    assert wp_option(k8s, ns, "blogname") == "saved"

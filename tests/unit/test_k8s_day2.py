@@ -108,5 +108,17 @@ def test_what_it_cannot_do_yet_fails_with_the_reason(driver: KubernetesDriver) -
     ctx = _Ctx(STORE, time.monotonic() + 10, OperationInfo(1, "upgrade"))
     with pytest.raises(NotSupported, match="store image per release"):
         driver.upgrade_steps()[0].run(ctx)
-    with pytest.raises(NotSupported, match="clone"):
-        driver.provision_steps(clone=True)[0].run(ctx)
+
+
+def test_a_clone_is_a_new_store_with_the_backup_put_in_and_adopted(
+    driver: KubernetesDriver,
+) -> None:
+    steps = driver.provision_steps(clone=True)
+    assert [s.name for s in steps] == [
+        "database", "namespace", "release", "endpoint", "install", "rollout",
+        "content", "data", "adopt", "restart", "restarted", "verify",
+    ]  # fmt: skip
+    # The password is kept until the clone's admin has it, and read from the
+    # backup's scratch only by the steps that put it in.
+    assert [s.name for s in steps if s.consumes_admin_password] == ["adopt"]
+    assert [s.name for s in steps if s.reads_scratch] == ["content", "data"]

@@ -3,7 +3,10 @@ Helm release of ``charts/woocommerce-store``, with a database and user of its
 own on the shared stores MySQL server.
 
 Provisioning: database → namespace → release → endpoint → install → rollout
-→ verify. Deletion: release → namespace → database → credentials → endpoint.
+→ verify; a clone of a backup puts the backup in after the rollout (content
+→ data → adopt under its own address, title and admin password → restart →
+restarted) and then verifies. Deletion: release → namespace → database →
+credentials → endpoint.
 
 Day-2 (day2.py): health probes with the pod's reason (sent, like verify,
 with the store's Host), backups (the database shared with the local driver;
@@ -48,7 +51,6 @@ from urllib3.exceptions import HTTPError as Urllib3HTTPError
 from storefleet.config import Settings
 from storefleet.drivers import storedb
 from storefleet.drivers.base import (
-    NotSupported,
     PermanentError,
     Step,
     StepContext,
@@ -202,7 +204,23 @@ class KubernetesDriver(Day2Steps, StoreDriver):
 
     def provision_steps(self, *, clone: bool = False) -> Sequence[Step]:
         if clone:
-            return (Step("database", _not_yet("clone a backup into a new store")),)
+            # A new store as usual, then the backup (unpacked by the fetch
+            # step) in place of its fresh install, adopted under this store's
+            # address, title and admin, and the pod restarted on it.
+            return (
+                Step("database", self._database),
+                Step("namespace", self._namespace),
+                Step("release", self._release),
+                Step("endpoint", self._endpoint),
+                Step("install", self._install),
+                Step("rollout", self._rollout),
+                Step("content", self._restore_files, reads_scratch=True),
+                Step("data", self._restore_database, reads_scratch=True),
+                Step("adopt", self._adopt_clone, consumes_admin_password=True),
+                Step("restart", self._restart),
+                Step("restarted", self._rollout),
+                Step("verify", self._verify),
+            )
         return (
             Step("database", self._database),
             Step("namespace", self._namespace, consumes_admin_password=True),
@@ -678,6 +696,28 @@ class KubernetesDriver(Day2Steps, StoreDriver):
             check_storefront(base, ctx.store.name, timeout=ctx.remaining(), headers=headers)
         )
 
+    def _adopt_clone(self, ctx: StepContext) -> StepOutcome:
+        """The cloned database answers to this store's address and title, and
+        its admin signs in with this store's password (the source's is gone)."""
+        store = ctx.store
+        if not store.url:
+            raise PermanentError("the store has no URL yet (the endpoint step did not run)")
+        result = self._installer(
+            ctx,
+            {
+                "action": "adopt",
+                "url": store.url,
+                "title": store.name,
+                "admin_user": ADMIN_USER,
+                "admin_email": store.admin_email,
+                "admin_password": ctx.admin_password(),
+            },
+        )
+        return StepOutcome(
+            f"address {result.get('url')} ({result.get('replaced')} value(s) changed); "
+            f"admin '{ADMIN_USER}' has a new password"
+        )
+
     # -- deletion ---------------------------------------------------------
 
     def _uninstall(self, ctx: StepContext) -> StepOutcome:
@@ -789,13 +829,6 @@ class KubernetesDriver(Day2Steps, StoreDriver):
             w.stop()
         extra = reason() if reason else ""
         raise TransientError(f"{what} was not ready in time" + (f" ({extra})" if extra else ""))
-
-
-def _not_yet(what: str) -> Callable[[StepContext], StepOutcome | None]:
-    def run(ctx: StepContext) -> StepOutcome | None:
-        raise NotSupported(f"the kubernetes driver cannot {what} yet")
-
-    return run
 
 
 def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
