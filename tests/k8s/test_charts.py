@@ -852,6 +852,30 @@ def test_a_plan_sizes_apache_php_and_the_volume(k8s, tmp_path, plan, workers, ph
     assert {"requests.ephemeral-storage", "limits.ephemeral-storage"} <= set(quota)
 
 
+def test_single_replica_servers_and_stores_stay_in_their_service_through_a_slow_minute(
+    k8s, tmp_path
+):
+    """One pod behind each of these Services: "not ready" refuses every client
+    at once. A slow probe on a busy node must not do that; only a minute of
+    failures in a row, and no probe answer is cut at kubelet's 1 s default."""
+    platform = _render(k8s, PLATFORM_CHART, tmp_path)
+    store = _render(k8s, STORE_CHART, tmp_path, STORE_VALUES)
+    checked = []
+    for doc in platform + store:
+        if doc["kind"] not in ("StatefulSet", "Deployment"):
+            continue
+        if doc["metadata"]["name"].endswith(("-api", "-worker")):
+            continue  # several replicas
+        for container in doc["spec"]["template"]["spec"]["containers"]:
+            for kind in ("readinessProbe", "livenessProbe"):
+                probe = container[kind]
+                period = probe.get("periodSeconds", 10)
+                assert period * probe.get("failureThreshold", 3) >= 60, (doc["metadata"], kind)
+                assert probe.get("timeoutSeconds", 1) >= 5, (doc["metadata"], kind)
+            checked.append(doc["metadata"]["name"])
+    assert len(checked) >= 4, checked  # mysql, stores-mysql, redis, the store
+
+
 def test_the_wildcard_certificate_option_renders_one_certificate_as_the_ingress_default(
     k8s, tmp_path
 ):
