@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from storefleet.config import Environment, Settings
+from tests.conftest import REPO
 
 
 def test_production_refuses_a_missing_or_weak_secret_key() -> None:
@@ -58,3 +59,29 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("STOREFLEET_WORKER_CONCURRENCY", "0")
     with pytest.raises(ValidationError, match="worker_concurrency"):
         Settings()
+
+
+def _documented(env: str, rows: list[str]) -> bool:
+    """In a row of the README's table, by its full name or as the table
+    shortens a group (`STOREFLEET_X_MIN` / `_MAX`, `…_PER_ADDRESS`)."""
+    parts = env.split("_")
+    for row in rows:
+        if f"`{env}`" in row:
+            return True
+        for i in range(2, len(parts)):
+            prefix, suffix = "_".join(parts[:i]), "_".join(parts[i:])
+            if f"`{prefix}_" in row and (f"`_{suffix}`" in row or f"`…_{suffix}`" in row):
+                return True
+    return False
+
+
+def test_every_setting_is_in_the_readmes_configuration_table() -> None:
+    readme = (REPO / "README.md").read_text()
+    table = readme[readme.index("## Configuration") : readme.index("## Architecture")]
+    rows = [row for row in table.splitlines() if row.startswith("| `STOREFLEET_")]
+    missing = [
+        f"STOREFLEET_{name.upper()}"
+        for name in Settings.model_fields
+        if not _documented(f"STOREFLEET_{name.upper()}", rows)
+    ]
+    assert not missing, f"settings missing from README.md's Configuration table: {missing}"
