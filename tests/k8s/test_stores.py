@@ -963,8 +963,10 @@ def test_a_store_is_backed_up_and_restored_through_its_pod(real):
     op = api.wait_operation(store_id, resp.json()["id"], timeout=600)
     assert op["status"] == "succeeded", (op["failure_reason"], op["steps"])
     assert [s["name"] for s in op["steps"]] == [
-        "fetch", "database", "files", "address", "restart", "rollout",
+        "fetch", "database", "files", "address", "upgrade", "restart", "rollout",
     ]  # fmt: skip
+    upgrade = next(s for s in op["steps"] if s["name"] == "upgrade")["message"]
+    assert "WordPress 7.0.4 (database" in upgrade and "WooCommerce 11.0.1" in upgrade, upgrade
     _wait_phase(api, store_id, "ready")
     assert wp_option(k8s, ns, "blogdescription") == "Before the backup"
     code, out = php_in_store(
@@ -980,9 +982,10 @@ def test_a_store_is_backed_up_and_restored_through_its_pod(real):
     copy = api.wait_for(
         _create(real, "saved-copy", password, source_backup_id=backup["id"]), "ready", READY
     )
-    assert [s["name"] for s in copy["steps"] if s["operation"] == "provision"][-7:] == [
-        "rollout", "content", "data", "adopt", "restart", "restarted", "verify",
+    assert [s["name"] for s in copy["steps"] if s["operation"] == "provision"][-8:] == [
+        "rollout", "content", "data", "adopt", "upgrade", "restart", "restarted", "verify",
     ]  # fmt: skip
+    assert (copy["wordpress_version"], copy["woocommerce_version"]) == ("7.0.4", "11.0.1")
     copy_ns = real.store_ns("saved-copy")
     assert copy_ns != ns
     assert wp_option(k8s, copy_ns, "blogdescription") == "Before the backup"

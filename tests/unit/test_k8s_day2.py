@@ -116,7 +116,7 @@ def test_a_clone_is_a_new_store_with_the_backup_put_in_and_adopted(
     steps = driver.provision_steps(clone=True)
     assert [s.name for s in steps] == [
         "database", "namespace", "release", "endpoint", "install", "rollout",
-        "content", "data", "adopt", "restart", "restarted", "verify",
+        "content", "data", "adopt", "upgrade", "restart", "restarted", "verify",
     ]  # fmt: skip
     # The password is kept until the clone's admin has it, and read from the
     # backup's scratch only by the steps that put it in.

@@ -96,6 +96,7 @@ class Day2Steps:
             Step("database", self._restore_database, reads_scratch=True),
             Step("files", self._restore_files, reads_scratch=True),
             Step("address", self._adopt_address),
+            Step("upgrade", self._upgrade_to_image),
             Step("restart", self._restart),
             Step("rollout", self._rollout),
         )
@@ -290,6 +291,23 @@ class Day2Steps:
         result = self._installer(ctx, {"action": "adopt", "url": ctx.store.url})
         return StepOutcome(
             f"address {result.get('url')} ({result.get('replaced')} value(s) changed)"
+        )
+
+    def _upgrade_to_image(self, ctx: StepContext) -> StepOutcome:
+        """A store's releases are its image's: a database from a backup taken
+        on older ones gets their database upgrades (nothing to do on the same
+        releases), and the store records the releases it now runs."""
+        result = self._installer(ctx, {"action": "upgrade", "url": ctx.store.url or ""})
+        versions = {
+            f"{product}_version": str(result[product])
+            for product in ("wordpress", "woocommerce")
+            if result.get(product)
+        }
+        ctx.record(**versions)
+        return StepOutcome(
+            f"WordPress {result.get('wordpress')} (database {result.get('wordpress_db_before')}"
+            f" → {result.get('wordpress_db')}), WooCommerce {result.get('woocommerce')} "
+            f"(database {result.get('woocommerce_db_before')} → {result.get('woocommerce_db')})"
         )
 
     def _restart(self, ctx: StepContext) -> StepOutcome:

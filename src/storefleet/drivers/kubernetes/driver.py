@@ -4,9 +4,9 @@ own on the shared stores MySQL server.
 
 Provisioning: database → namespace → release → endpoint → install → rollout
 → verify; a clone of a backup puts the backup in after the rollout (content
-→ data → adopt under its own address, title and admin password → restart →
-restarted) and then verifies. Deletion: release → namespace → database →
-credentials → endpoint.
+→ data → adopt under its own address, title and admin password → upgrade
+to the image's releases → restart → restarted) and then verifies.
+Deletion: release → namespace → database → credentials → endpoint.
 
 Day-2 (day2.py): health probes with the pod's reason (sent, like verify,
 with the store's Host), backups (the database shared with the local driver;
@@ -217,6 +217,7 @@ class KubernetesDriver(Day2Steps, StoreDriver):
                 Step("content", self._restore_files, reads_scratch=True),
                 Step("data", self._restore_database, reads_scratch=True),
                 Step("adopt", self._adopt_clone, consumes_admin_password=True),
+                Step("upgrade", self._upgrade_to_image),
                 Step("restart", self._restart),
                 Step("restarted", self._rollout),
                 Step("verify", self._verify),
