@@ -4,6 +4,7 @@ suspension scales, and which steps it cannot do yet."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from pathlib import Path
 from types import SimpleNamespace as NS
@@ -47,15 +48,23 @@ class _Core:
         return NS(metadata=NS(name=name, annotations={}))  # a real node
 
     def list_namespaced_event(self, ns: str, **kw: Any) -> Any:
+        now = dt.datetime.now(dt.UTC)
         return NS(
             items=[
                 NS(
                     reason="BackOff",
                     message="Back-off restarting failed container",
-                    last_timestamp=1,
+                    last_timestamp=now - dt.timedelta(seconds=20),
                     event_time=None,
-                    metadata=NS(creation_timestamp=1),
-                )
+                    metadata=NS(creation_timestamp=now),
+                ),
+                NS(  # the install's, an hour ago: not why the store is down now
+                    reason="FailedScheduling",
+                    message="0/4 nodes are available",
+                    last_timestamp=now - dt.timedelta(hours=1),
+                    event_time=None,
+                    metadata=NS(creation_timestamp=now),
+                ),
             ]
         )
 
@@ -63,6 +72,10 @@ class _Core:
 class _Apps:
     def __init__(self) -> None:
         self.patches: list[tuple[str, str, dict[str, Any]]] = []
+        self.replicas = 1
+
+    def read_namespaced_deployment(self, name: str, ns: str) -> Any:
+        return NS(spec=NS(replicas=self.replicas))
 
     def patch_namespaced_deployment(self, name: str, ns: str, body: dict[str, Any]) -> None:
         self.patches.append((name, ns, body))
@@ -93,6 +106,15 @@ def test_a_failing_probe_says_what_the_pod_is_doing(driver: KubernetesDriver) ->
     assert "store-7d9: waiting (CrashLoopBackOff)" in message
     assert "4 restart(s)" in message
     assert "BackOff: Back-off restarting failed container" in message
+    assert "FailedScheduling" not in message
+
+
+def test_a_store_scaled_to_zero_says_so(driver: KubernetesDriver) -> None:
+    driver.core.pods = []  # type: ignore[attr-defined]
+    driver.apps.replicas = 0  # type: ignore[attr-defined]
+    with pytest.raises(Exception) as failed:
+        driver.probe(STORE, timeout=1)
+    assert "no pod is running: its Deployment is scaled to 0" in str(failed.value)
 
 
 def test_suspend_and_resume_scale_the_deployment(driver: KubernetesDriver) -> None:

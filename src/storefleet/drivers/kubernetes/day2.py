@@ -53,6 +53,8 @@ DOCROOT = "/var/www/html"
 CONTENT = f"{DOCROOT}/wp-content"
 INSTALLER = "/opt/storefleet/installer/storefleet-install.php"
 CONTAINER = "wordpress"
+#: Warnings older than this do not explain why a store is down now.
+_RECENT = dt.timedelta(minutes=10)
 
 
 class Day2Steps:
@@ -71,7 +73,7 @@ class Day2Steps:
     def _credentials(self, store: StoreSnapshot) -> dict[str, str]:  # pragma: no cover
         raise NotImplementedError
 
-    def _warnings(self, ns: str) -> str:  # pragma: no cover
+    def _warnings(self, ns: str, since: dt.datetime | None = None) -> str:  # pragma: no cover
         raise NotImplementedError
 
     def _rollout(self, ctx: StepContext) -> StepOutcome:  # pragma: no cover
@@ -156,11 +158,21 @@ class Day2Steps:
                 if cs.restart_count:
                     parts.append(f"{cs.restart_count} restart(s)")
         if not pods.items:
-            parts.append("no pod is running")
-        warnings = self._warnings(ns)
+            parts.append(self._no_pod(ns))
+        # Recent ones only: the install's, say, are not why it is down now.
+        warnings = self._warnings(ns, since=dt.datetime.now(dt.UTC) - _RECENT)
         if warnings:
             parts.append(f"events: {warnings}")
         return "; ".join(parts) or "its pod looks healthy"
+
+    def _no_pod(self, ns: str) -> str:
+        try:
+            replicas = self.apps.read_namespaced_deployment("store", ns).spec.replicas
+        except ApiException as exc:
+            return f"no pod is running, and its Deployment could not be read ({exc.status})"
+        if replicas == 0:
+            return "no pod is running: its Deployment is scaled to 0"
+        return "no pod is running"
 
     # -- exec in the store's pod -------------------------------------------------
 

@@ -33,6 +33,7 @@ deadline, never with fixed sleeps.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import logging
 import os
@@ -638,12 +639,18 @@ class KubernetesDriver(Day2Steps, StoreDriver):
                    "the store Deployment", reason=lambda: self._warnings(ns))  # fmt: skip
         return StepOutcome(f"Deployment {DEPLOYMENT} rolled out: every replica updated, available")
 
-    def _warnings(self, ns: str) -> str:
+    def _warnings(self, ns: str, since: dt.datetime | None = None) -> str:
+        """The namespace's last three warnings (those since ``since``)."""
         try:
             events = self.core.list_namespaced_event(ns, field_selector="type=Warning").items
         except ApiException:
             return ""
-        events.sort(key=lambda e: e.last_timestamp or e.event_time or e.metadata.creation_timestamp)
+
+        def when(e: Any) -> dt.datetime:
+            return e.last_timestamp or e.event_time or e.metadata.creation_timestamp
+
+        events = [e for e in events if since is None or when(e) >= since]
+        events.sort(key=when)
         return "; ".join(f"{e.reason}: {e.message}" for e in events[-3:])
 
     def simulated_node(self, store: StoreSnapshot) -> str | None:
