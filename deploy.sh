@@ -65,7 +65,10 @@ if [[ -z "${KUBECONFIG:-}" && ! -f "${HOME}/.kube/config" && -f "${TESTENV}/kube
     export KUBECONFIG="${TESTENV}/kubeconfig"
     log "using the test cluster of make k8s-up (${KUBECONFIG})"
 fi
-if [[ -d "${TESTENV}/bin" ]]; then
+if [[ "${KUBECONFIG:-}" == "${TESTENV}/kubeconfig" && -d "${TESTENV}/bin" ]]; then
+    # Its own kubectl and helm, of its Kubernetes version, before any other.
+    PATH="${TESTENV}/bin:${PATH}"
+elif [[ -d "${TESTENV}/bin" ]]; then
     command -v kubectl >/dev/null 2>&1 || PATH="${TESTENV}/bin:${PATH}"
     command -v helm >/dev/null 2>&1 || PATH="${TESTENV}/bin:${PATH}"
 fi
@@ -107,18 +110,26 @@ release_instance() {
 if $uninstall; then
     instance="$(release_instance)"
     stores_selector="storefleet.io/store,storefleet.io/instance=${instance}"
+    owner="$(kubectl get namespace "${NAMESPACE}" --ignore-not-found \
+        -o jsonpath='{.metadata.labels.storefleet\.io/deployed-by}' 2>/dev/null || true)"
     if helm status "${RELEASE}" --namespace "${NAMESPACE}" >/dev/null 2>&1; then
         log "uninstalling release ${RELEASE}"
         helm uninstall "${RELEASE}" --namespace "${NAMESPACE}" --wait --timeout "${TIMEOUT}"
+        owner=deploy.sh
     fi
-    log "deleting namespace ${NAMESPACE} (the platform's databases go with it)"
-    kubectl delete namespace "${NAMESPACE}" --ignore-not-found --wait=true --timeout="${TIMEOUT}"
+    if [[ "${owner}" == deploy.sh ]]; then
+        log "deleting namespace ${NAMESPACE} (the platform's databases go with it)"
+        kubectl delete namespace "${NAMESPACE}" --ignore-not-found --wait=true --timeout="${TIMEOUT}"
+    elif kubectl get namespace "${NAMESPACE}" >/dev/null 2>&1; then
+        die "no release ${RELEASE} in namespace ${NAMESPACE}, which this script did not make; not deleting it"
+    fi
     if $purge_stores; then
         log "deleting the store namespaces of this release (label storefleet.io/instance=${instance})"
         kubectl delete namespace -l "${stores_selector}" --wait=true --timeout="${TIMEOUT}"
     else
         stores="$(kubectl get namespace -l "${stores_selector}" -o name 2>/dev/null | wc -l)"
-        [[ "${stores}" -eq 0 ]] || log "${stores} store namespace(s) kept; --purge-stores removes them"
+        [[ "${stores}" -eq 0 ]] || log "${stores} store namespace(s) kept, without their databases" \
+            "(they were in namespace ${NAMESPACE}): make undeploy PURGE=1 (--purge-stores) removes them"
     fi
     exit 0
 fi
@@ -172,7 +183,7 @@ fi
 # -- namespace and release -----------------------------------------------------------
 log "namespace ${NAMESPACE} (Pod Security: restricted)"
 kubectl create namespace "${NAMESPACE}" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-kubectl label namespace "${NAMESPACE}" --overwrite \
+kubectl label namespace "${NAMESPACE}" --overwrite storefleet.io/deployed-by=deploy.sh \
     pod-security.kubernetes.io/enforce=restricted \
     pod-security.kubernetes.io/warn=restricted >/dev/null
 

@@ -3,14 +3,15 @@
 # machine (`STOREFLEET_DRIVER=kubernetes make up`), and writes its settings to
 # var/k8s/storefleet.env (mode 0600), which `make up` reads:
 #
-# - namespace "storefleet" (restricted Pod Security), where the stores'
-#   credentials Secrets live;
+# - namespace "storefleet-dev" (restricted Pod Security), where the stores'
+#   credentials Secrets live — not "storefleet", which `make deploy`'s release
+#   owns: the two platforms share the cluster without touching each other;
 # - the stores' MariaDB as a pod there (StatefulSet storefleet-stores-mysql,
 #   the storefleet/mariadb image, a local-path volume), because store pods
 #   cannot reach a MariaDB on this machine's loopback. Store pods reach it by
 #   its Service name, as with the platform chart; the platform on this
 #   machine through a node port on 127.0.0.1. Its root password is generated
-#   once into Secret storefleet/storefleet-stores-mysql, never typed or passed
+#   once into Secret storefleet-dev/storefleet-stores-mysql, never typed or passed
 #   in argv;
 # - the platform's own data (SQLite, queue) in var/k8s/platform: it describes
 #   stores that live in this cluster, and goes with it on `make k8s-down`.
@@ -19,7 +20,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TESTENV="${STOREFLEET_K8S_VAR:-${ROOT}/var/k8s}"
-NAMESPACE="${STOREFLEET_K8S_PLATFORM_NAMESPACE:-storefleet}"
+NAMESPACE="${STOREFLEET_K8S_PLATFORM_NAMESPACE:-storefleet-dev}"
 NAME=storefleet-stores-mysql
 ENV_FILE="${TESTENV}/storefleet.env"
 log() { printf '==> %s\n' "$*" >&2; }
@@ -124,13 +125,29 @@ kubectl -n "${NAMESPACE}" rollout status "statefulset/${NAME}" --timeout=300s >/
 
 port="$(kubectl -n "${NAMESPACE}" get service "${NAME}-host" -o jsonpath='{.spec.ports[0].nodePort}')"
 umask 077
+# The store chart's values-local.yaml, with this namespace as the one store
+# pods may reach the stores' MariaDB in (their NetworkPolicy names it).
+store_values="${TESTENV}/store-values.yaml"
+"${ROOT}/.venv/bin/python" - "${ROOT}/charts/woocommerce-store/values-local.yaml" \
+    "${NAMESPACE}" "${NAME}.${NAMESPACE}.svc.cluster.local" >"${store_values}" <<'PY' ||
+import sys
+import yaml
+source, namespace, host = sys.argv[1:]
+values = yaml.safe_load(open(source))
+mysql = values["networkPolicy"]["mysql"]
+mysql["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] = namespace
+values["database"]["host"] = host
+sys.stdout.write("# Written by scripts/k8s-platform.sh from values-local.yaml.\n")
+yaml.safe_dump(values, sys.stdout, sort_keys=False)
+PY
+    die "could not write ${store_values} (run it through \`make up\`, which makes .venv)"
 {
     echo "STOREFLEET_DRIVER=kubernetes"
     echo "KUBECONFIG=${TESTENV}/kubeconfig"
     echo "STOREFLEET_HELM_BINARY=${TESTENV}/bin/helm"
     echo "STOREFLEET_DATA_DIR=${TESTENV}/platform"
     echo "STOREFLEET_K8S_PLATFORM_NAMESPACE=${NAMESPACE}"
-    echo "STOREFLEET_K8S_STORE_VALUES=${ROOT}/charts/woocommerce-store/values-local.yaml"
+    echo "STOREFLEET_K8S_STORE_VALUES=${store_values}"
     echo "STOREFLEET_K8S_STORES_DB_HOST=${NAME}.${NAMESPACE}.svc.cluster.local"
     echo "STOREFLEET_K8S_STORE_DOMAIN=localhost"
     echo "STOREFLEET_K8S_STORE_URL_PORT=${STOREFLEET_K8S_INGRESS_HTTP_PORT:-30080}"

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from storefleet.drivers.verify import storefront_request
+
 
 class SmokeTestError(Exception):
     """The store did not take or confirm the order."""
@@ -48,14 +50,23 @@ def _rest(route: str, **params: str | int) -> dict[str, str | int]:
     return {"rest_route": route, **params}
 
 
+def _client(store_url: str, timeout: float, *, follow_redirects: bool) -> tuple[httpx.Client, str]:
+    """A client for the store, and the root URL to send its requests to: a
+    store at ``*.localhost`` (the test cluster's) is reached on 127.0.0.1
+    with its Host, as browsers and curl reach it and the C library may not."""
+    root, headers = storefront_request(store_url.rstrip("/") + "/")
+    client = httpx.Client(timeout=timeout, follow_redirects=follow_redirects, headers=headers)
+    return client, root.rstrip("/") + "/"
+
+
 def place_order(store_url: str, *, product_id: int | None = None, timeout: float = 30) -> int:
     """Order a product (``product_id``, or the first one listed) as a guest
     shopper, paying Cash on Delivery, through the WooCommerce Store API;
     return the order's id."""
-    root = store_url.rstrip("/") + "/"
-    base = root.rstrip("/")
+    base = store_url.rstrip("/")
     rest = _rest
-    with httpx.Client(timeout=timeout, follow_redirects=True) as shopper:
+    shopper, root = _client(store_url, timeout, follow_redirects=True)
+    with shopper:
         index = shopper.get(root, params=rest("/"))
         try:
             namespaces = index.json().get("namespaces", [])
@@ -102,19 +113,18 @@ def run(
     store_url: str, admin_user: str, admin_password: str, *, timeout: float = 30
 ) -> OrderConfirmed:
     """Place an order and confirm it through the REST API as the admin."""
-    base = store_url.rstrip("/")
-    root = base + "/"
     rest = _rest
     order_id = place_order(store_url, timeout=timeout)
-    with httpx.Client(timeout=timeout, follow_redirects=False) as admin:
+    admin, root = _client(store_url, timeout, follow_redirects=False)
+    with admin:
         admin.cookies.set("wordpress_test_cookie", "WP Cookie check")
         login = admin.post(
-            f"{base}/wp-login.php",
+            f"{root}wp-login.php",
             data={"log": admin_user, "pwd": admin_password, "testcookie": "1"},
         )
         if not any(c.startswith("wordpress_logged_in_") for c in admin.cookies):
             raise SmokeTestError(f"the store admin could not sign in (HTTP {login.status_code})")
-        rest_nonce = admin.get(f"{base}/wp-admin/admin-ajax.php", params={"action": "rest-nonce"})
+        rest_nonce = admin.get(f"{root}wp-admin/admin-ajax.php", params={"action": "rest-nonce"})
         if not re.fullmatch(r"[0-9a-f]{6,}", rest_nonce.text.strip()):
             raise SmokeTestError("could not get a REST nonce for the admin session")
         order = admin.get(

@@ -304,6 +304,11 @@ def test_platform_installs_and_its_pods_become_ready(k8s, platform, wait):
     assert worker_pod.spec.service_account_name == "storefleet-worker"
     env = {e.name: e for e in worker_pod.spec.containers[0].env}
     assert env["STOREFLEET_DRIVER"].value == "kubernetes"
+    # The API records each new store's driver, and the reconciler checks the
+    # health of its own driver's stores only: a platform whose API said
+    # "local" never noticed a store of its that was down.
+    api_env = {e.name: e.value for e in api_pod.spec.containers[0].env}
+    assert api_env["STOREFLEET_DRIVER"] == "kubernetes"
     for secret_env in ("STOREFLEET_DATABASE_URL", "STOREFLEET_REDIS_URL", "STOREFLEET_SECRET_KEY"):
         assert env[secret_env].value_from.secret_key_ref is not None, secret_env
     store_values = core.read_namespaced_config_map(
@@ -808,6 +813,13 @@ def test_deploy_script_installs_prints_the_login_and_uninstalls(k8s, tmp_path):
         gone = deploy("--allow-context", "--uninstall")
         assert gone.returncode == 0, gone.stdout + gone.stderr
         assert _status_of(lambda: core.read_namespace(namespace)) == 404
+
+        # A namespace of that name that no release of deploy.sh made (as
+        # `STOREFLEET_DRIVER=kubernetes make up` makes one): left alone.
+        core.create_namespace(_namespace(namespace, {"storefleet.dev/test": "true"}))
+        kept = deploy("--allow-context", "--uninstall")
+        assert kept.returncode != 0 and "did not make; not deleting it" in kept.stderr, kept
+        assert core.read_namespace(namespace).status.phase == "Active"
     finally:
         _delete_namespace(core, namespace)
         for name in volumes:

@@ -77,6 +77,10 @@ secretKeyRef:
 {{- define "sf.env" -}}
 - name: STOREFLEET_ENV
   value: {{ .Values.platform.env | quote }}
+{{- /* The API records it on each new store; the workers' reconciler checks
+       and supervises only the stores of its own driver. */}}
+- name: STOREFLEET_DRIVER
+  value: kubernetes
 - name: STOREFLEET_ADMIN_EMAIL
   value: {{ .Values.platform.adminEmail | quote }}
 {{- with .Values.platform.publicHost }}
