@@ -240,9 +240,17 @@ def up() -> None:
         elif settings.admin_password:
             banner.append("  Password: the one in STOREFLEET_ADMIN_PASSWORD")
         else:
+            # The host command must read this platform's database: name its
+            # data dir when it is not the default (make up's Kubernetes one).
+            where = (
+                f"STOREFLEET_DATA_DIR={settings.data_path} "
+                if settings.database_url is None
+                and settings.data_path.resolve() != Path("var").resolve()
+                else ""
+            )
             banner.append(
                 "  Password: the one printed when the admin was created "
-                f"(forgot it? storefleet users reset-password {settings.admin_email})"
+                f"(forgot it? {where}storefleet users reset-password {settings.admin_email})"
             )
         banner += [f"  API docs: {url}/api/docs", "  Stop with Ctrl-C.", ""]
         print("\n".join(banner), flush=True)
@@ -440,7 +448,11 @@ def _request(method: str, path: str, **kwargs: Any) -> Any:
             **kwargs,
         )
     except httpx.HTTPError as exc:
-        typer.echo(f"error: cannot reach the API at {_api_url()}: {exc}", err=True)
+        typer.echo(
+            f"error: cannot reach the API at {_api_url()}: {exc} "
+            "(STOREFLEET_API_URL names the platform's address)",
+            err=True,
+        )
         raise typer.Exit(1) from exc
     if resp.status_code >= 400:
         detail = (
@@ -464,7 +476,11 @@ def login(email: str) -> None:
             _api_url() + "/api/auth/login", json={"email": email, "password": password}
         )
     except httpx.HTTPError as exc:
-        typer.echo(f"error: cannot reach the API at {_api_url()}: {exc}", err=True)
+        typer.echo(
+            f"error: cannot reach the API at {_api_url()}: {exc} "
+            "(STOREFLEET_API_URL names the platform's address)",
+            err=True,
+        )
         raise typer.Exit(1) from exc
     if resp.status_code != 200:
         typer.echo(f"error ({resp.status_code}): {resp.json().get('detail')}", err=True)
@@ -609,7 +625,7 @@ def stores_smoke_test(
         typer.echo(f"skipped: {exc}", err=True)
         raise typer.Exit(3) from exc
     except (smoke.SmokeTestError, httpx.HTTPError) as exc:
-        typer.echo(f"failed: {exc}", err=True)
+        typer.echo(f"failed: {s['url']}: {exc}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(
         f"order {order.order_id} placed and confirmed: {order.status}, "
