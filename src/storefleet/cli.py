@@ -439,21 +439,7 @@ def _token() -> str:
 def _request(method: str, path: str, **kwargs: Any) -> Any:
     if kwargs.get("json") is None:
         kwargs.pop("json", None)
-    try:
-        resp = httpx.request(
-            method,
-            _api_url() + path,
-            headers={"Authorization": f"Bearer {_token()}"},
-            timeout=30,
-            **kwargs,
-        )
-    except httpx.HTTPError as exc:
-        typer.echo(
-            f"error: cannot reach the API at {_api_url()}: {exc} "
-            "(STOREFLEET_API_URL names the platform's address)",
-            err=True,
-        )
-        raise typer.Exit(1) from exc
+    resp = _http(method, path, headers={"Authorization": f"Bearer {_token()}"}, **kwargs)
     if resp.status_code >= 400:
         detail = (
             resp.json().get("detail")
@@ -467,14 +453,10 @@ def _request(method: str, path: str, **kwargs: Any) -> Any:
     return resp.json()
 
 
-@app.command()
-def login(email: str) -> None:
-    """Sign in to the API; the token is kept in ~/.config/storefleet (0600)."""
-    password = _read_password()
+def _http(method: str, path: str, **kwargs: Any) -> httpx.Response:
+    """A request to the API; one line and exit 1 when it cannot be reached."""
     try:
-        resp = httpx.post(
-            _api_url() + "/api/auth/login", json={"email": email, "password": password}
-        )
+        return httpx.request(method, _api_url() + path, timeout=30, **kwargs)
     except httpx.HTTPError as exc:
         typer.echo(
             f"error: cannot reach the API at {_api_url()}: {exc} "
@@ -482,6 +464,13 @@ def login(email: str) -> None:
             err=True,
         )
         raise typer.Exit(1) from exc
+
+
+@app.command()
+def login(email: str) -> None:
+    """Sign in to the API; the token is kept in ~/.config/storefleet (0600)."""
+    password = _read_password()
+    resp = _http("POST", "/api/auth/login", json={"email": email, "password": password})
     if resp.status_code != 200:
         typer.echo(f"error ({resp.status_code}): {resp.json().get('detail')}", err=True)
         raise typer.Exit(1)
