@@ -757,14 +757,16 @@ class LocalDriver(StoreDriver):
         token = secrets.token_hex(4)
         tmp = home / f"site.tmp-{token}"
         self._build_site(releases_.wordpress, releases_.woocommerce, tmp)
+        built = False
         try:
             info = fill(tmp / "wp-content")
             if owner is not None:
                 sitefiles.own_tree(tmp / "wp-content", owner, releases_)
             self._write_wp_config(store, tmp, owner)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+            built = True
+        finally:
+            if not built:  # whatever stopped it: no half-built site stays behind
+                shutil.rmtree(tmp, ignore_errors=True)
         site = self._site(store)
         old = home / f"site.old-{token}"
         if site.exists():
