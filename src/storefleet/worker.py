@@ -16,7 +16,7 @@ from tenacity import (
 
 from storefleet.drivers import make_driver
 from storefleet.drivers.base import StoreDriver, TransientError
-from storefleet.provisioning import Reconciler, StoreOperator
+from storefleet.operations import Reconciler, StoreOperator
 from storefleet.runtime import Runtime
 from storefleet.stores import tasks
 

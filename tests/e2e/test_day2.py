@@ -197,4 +197,4 @@ def test_metrics_move_as_stores_are_created_fail_and_are_deleted(
     records = [json.loads(ln) for ln in lines]
     assert {"time", "level", "logger", "message"} <= set(records[0])
     assert any(r["logger"] == "uvicorn.access" for r in records)
-    assert any(r["logger"].startswith("storefleet.provisioning") for r in records)
+    assert any(r["logger"].startswith("storefleet.operations") for r in records)

@@ -17,7 +17,7 @@ from storefleet.auth.models import User
 from storefleet.config import Settings
 from storefleet.drivers import storedb
 from storefleet.drivers.base import Step, StepContext, StepOutcome, StoreDriver
-from storefleet.provisioning import StoreOperator
+from storefleet.operations import StoreOperator
 from storefleet.runtime import Runtime
 from storefleet.stores.models import Store, StoreStep
 from tests.support import leave_nothing_behind, prepare

@@ -17,8 +17,8 @@ from storefleet import heartbeats
 from storefleet.auth.models import User
 from storefleet.config import Environment, Settings
 from storefleet.migrations import upgrade
-from storefleet.provisioning import Reconciler
-from storefleet.provisioning.lease import Lease
+from storefleet.operations import Reconciler
+from storefleet.operations.lease import Lease
 from storefleet.runtime import Runtime
 from storefleet.stores.models import Store
 from tests.unit.test_runner import ScriptedDriver
@@ -64,7 +64,7 @@ def test_a_sweep_that_raises_anything_is_followed_by_the_next(
         real_sweep()
 
     reconciler.sweep = sweep  # type: ignore[method-assign]
-    caplog.set_level(logging.ERROR, logger="storefleet.provisioning.reconciler")
+    caplog.set_level(logging.ERROR, logger="storefleet.operations.reconciler")
     reconciler.start()
     try:
         _wait(lambda: sweeps.count("ran") >= 2)

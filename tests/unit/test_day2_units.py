@@ -19,10 +19,10 @@ from storefleet.drivers.base import PermanentError, Step, StepContext, StepOutco
 from storefleet.drivers.local import sitefiles
 from storefleet.fleet.service import plan_waves
 from storefleet.migrations import upgrade
-from storefleet.provisioning import StoreOperator
+from storefleet.operations import StoreOperator
 from storefleet.runtime import Runtime
 from storefleet.stores import repository
-from storefleet.stores.lifecycle import IllegalTransition, set_phase
+from storefleet.operations.lifecycle import IllegalTransition, set_phase
 from storefleet.stores.models import Operation, OperationStatus, Phase, Store, StoreOperation
 from tests.conftest import not_here
 
@@ -330,7 +330,7 @@ def test_a_failed_backup_leaves_the_store_ready_and_says_why(runtime: Runtime) -
 def test_a_failed_upgrade_is_followed_by_a_restore_from_its_backup(
     runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from storefleet.provisioning import operations
+    from storefleet.operations import step_lists as operations
 
     def stored(runtime_: Runtime) -> object:
         def run(ctx: StepContext) -> StepOutcome:
@@ -399,7 +399,7 @@ def test_the_schedule_asks_for_due_backups_once_and_retention_expires_old_ones(
     import datetime as dt
 
     from storefleet.db import utcnow
-    from storefleet.provisioning import Reconciler
+    from storefleet.operations import Reconciler
 
     store_id = _ready_store(runtime)
     with runtime.db.transaction() as s:

@@ -21,8 +21,8 @@ from storefleet.drivers.base import (
     TransientError,
 )
 from storefleet.migrations import upgrade
-from storefleet.provisioning import Reconciler, StoreOperator
-from storefleet.provisioning.lease import Lease
+from storefleet.operations import Reconciler, StoreOperator
+from storefleet.operations.lease import Lease
 from storefleet.runtime import Runtime
 from storefleet.stores.models import Desired, Phase, Store
 

@@ -12,7 +12,7 @@ Kubernetes Secret).
 
 A driver's half of a day-2 operation is a set of step functions; the platform's
 half (storing a backup in its target, fetching one back, the checkout test's
-order) is composed around them by ``storefleet.provisioning.operations``.
+order) is composed around them by ``storefleet.operations.operations``.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from storefleet.fleet import releases as platform_releases
 from storefleet.names import new_store_uid
 from storefleet.runtime import Runtime
 from storefleet.stores import repository
-from storefleet.stores.lifecycle import OPERATION_PHASES, set_phase
+from storefleet.operations.lifecycle import OPERATION_PHASES, set_phase
 from storefleet.stores.models import (
     Desired,
     Operation,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from storefleet.provisioning import StoreOperator
+from storefleet.operations import StoreOperator
 from storefleet.queue import TaskQueue
 
 

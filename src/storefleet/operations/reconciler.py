@@ -35,11 +35,11 @@ from storefleet.backups.models import BackupStatus
 from storefleet.backups.storage import StorageError, open_storage
 from storefleet.db import after_commit, utcnow
 from storefleet.drivers.base import StepError, StoreDriver, StoreSnapshot
-from storefleet.provisioning.runner import snapshot_of
+from storefleet.operations.runner import snapshot_of
 from storefleet.runtime import Runtime
 from storefleet.stores import repository
 from storefleet.stores import service as stores
-from storefleet.stores.lifecycle import set_phase
+from storefleet.operations.lifecycle import set_phase
 from storefleet.stores.models import (
     ACTIVE_OPERATION,
     RUNNING,

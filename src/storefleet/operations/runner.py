@@ -55,11 +55,11 @@ from storefleet.drivers.base import (
     StoreSnapshot,
     TransientError,
 )
-from storefleet.provisioning import operations
-from storefleet.provisioning.lease import Lease
+from storefleet.operations import step_lists
+from storefleet.operations.lease import Lease
 from storefleet.runtime import Runtime
 from storefleet.stores import repository
-from storefleet.stores.lifecycle import OPERATION_PHASES, set_phase
+from storefleet.operations.lifecycle import OPERATION_PHASES, set_phase
 from storefleet.stores.models import (
     DONE_STEP,
     Desired,
@@ -297,7 +297,7 @@ class StoreOperator:
             store.operation = kind.value
             store.operation_id = op.id
             store.operation_deadline_at = op.deadline_at
-            steps = operations.steps_for(self.driver, self.runtime, kind, op.params or {})
+            steps = step_lists.steps_for(self.driver, self.runtime, kind, op.params or {})
             self._ensure_steps(session, store, op, steps)
             self._check_scratch(session, store, op, steps)
             return _Running(op.id, kind, dict(op.params or {}), steps, snapshot_of(store))
@@ -547,7 +547,7 @@ class StoreOperator:
     def _roll_back(self, session: Session, store: Store, op: StoreOperation, reason: str) -> None:
         """A failed upgrade puts the store back as its backup found it."""
         backup = (op.result or {}).get("backup")
-        if not isinstance(backup, dict) or op.failed_step in operations.UPGRADE_BACKUP_STEPS:
+        if not isinstance(backup, dict) or op.failed_step in step_lists.UPGRADE_BACKUP_STEPS:
             repository.add_event(
                 session, store.id, "operation",
                 "The upgrade failed before it changed the store; nothing to restore",

@@ -1,0 +1,21 @@
+"""The ``storefleet`` command line, one module per command group:
+``server`` (up, api, worker, migrate, bootstrap), ``users`` (host-side
+accounts), ``client`` (login and the API client), ``stores``, ``fleet`` and
+``releases``; ``apps`` holds the command groups, ``host`` what the host
+commands share."""
+
+from __future__ import annotations
+
+import os
+
+from storefleet.cli import client, fleet, releases, server, stores, users
+from storefleet.cli.apps import app
+
+__all__ = ["app", "client", "fleet", "main", "releases", "server", "stores", "users"]
+
+
+def main() -> None:
+    # What the platform writes (its SQLite files, logs, caches) is its own;
+    # what stores must read is given its mode explicitly.
+    os.umask(0o077)
+    app()
