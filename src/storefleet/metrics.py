@@ -13,6 +13,7 @@ No store names or other personal data appear in labels.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -115,6 +116,24 @@ class PlatformCollector(Collector):
 
     def _from_database(self, session: Session) -> Iterator[Metric]:
         now = utcnow()
+        yield from self._operations(session)
+        yield from self._waiting(session, now)
+        yield from self._backups(session, now)
+        upgrading = GaugeMetricFamily(
+            "storefleet_fleet_upgrades_running", "Fleet upgrades in progress"
+        )
+        upgrading.add_metric(
+            [],
+            session.scalar(
+                select(func.count()).where(FleetUpgrade.status == FleetStatus.running.value)
+            )
+            or 0,
+        )
+        yield upgrading
+
+    @staticmethod
+    def _operations(session: Session) -> Iterator[Metric]:
+        """Stores by phase; operations' and steps' durations and failures."""
         phases = dict(
             session.execute(select(Store.phase, func.count()).group_by(Store.phase)).all()
         )
@@ -160,6 +179,9 @@ class PlatformCollector(Collector):
             failures.add_metric([kind, step or "", reason or "unknown"], int(n))
         yield failures
 
+    @staticmethod
+    def _waiting(session: Session, now: dt.datetime) -> Iterator[Metric]:
+        """Work that waits: the oldest operation not started, the last sweep."""
         oldest = session.scalar(
             select(func.min(StoreOperation.created_at)).where(
                 StoreOperation.status == OperationStatus.pending.value
@@ -180,6 +202,9 @@ class PlatformCollector(Collector):
         sweep.add_metric([], (now - swept).total_seconds() if swept else -1.0)
         yield sweep
 
+    @staticmethod
+    def _backups(session: Session, now: dt.datetime) -> Iterator[Metric]:
+        """Backups taken and failed; how old the stalest store's newest one is."""
         taken = CounterMetricFamily(
             "storefleet_backups_taken", "Backups completed, by kind and target",
             labels=["kind", "target"],
@@ -222,18 +247,6 @@ class PlatformCollector(Collector):
         )
         without.add_metric([], sum(1 for _id, at in running if at is None))
         yield without
-
-        upgrading = GaugeMetricFamily(
-            "storefleet_fleet_upgrades_running", "Fleet upgrades in progress"
-        )
-        upgrading.add_metric(
-            [],
-            session.scalar(
-                select(func.count()).where(FleetUpgrade.status == FleetStatus.running.value)
-            )
-            or 0,
-        )
-        yield upgrading
 
 
 router = APIRouter(tags=["metrics"])

@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from storefleet.releases.archives import file_sha256, tree_digest, unpack
+from storefleet.checksums import file_sha256
+from storefleet.releases.archives import tree_digest, unpack
 from tests.conftest import artifacts
 from tests.e2e import wordpress
 from tests.e2e.conftest import LocalPlatform, store_password

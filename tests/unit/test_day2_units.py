@@ -14,15 +14,16 @@ import pytest
 from storefleet.auth.models import User
 from storefleet.backups import archive
 from storefleet.backups.models import Backup, BackupKind, BackupStatus
+from storefleet.checksums import file_sha256
 from storefleet.config import Environment, Settings
 from storefleet.drivers.base import PermanentError, Step, StepContext, StepOutcome, StoreDriver
 from storefleet.drivers.local import sitefiles
 from storefleet.fleet.service import plan_waves
 from storefleet.migrations import upgrade
 from storefleet.operations import StoreOperator
+from storefleet.operations.lifecycle import IllegalTransition, set_phase
 from storefleet.runtime import Runtime
 from storefleet.stores import repository
-from storefleet.operations.lifecycle import IllegalTransition, set_phase
 from storefleet.stores.models import Operation, OperationStatus, Phase, Store, StoreOperation
 from tests.conftest import not_here
 
@@ -78,7 +79,7 @@ def test_pack_and_unpack_check_each_part(tmp_path: Path) -> None:
     assert packed.manifest["parts"][archive.DATABASE]["size"] == 2000
     target = tmp_path / "backup.sfb"
     target.write_bytes(out.getvalue())
-    assert archive.file_sha256(target) == packed.sha256
+    assert file_sha256(target) == packed.sha256
     back = tmp_path / "back"
     back.mkdir()
     manifest = archive.unpack(target, back, KEY)
@@ -144,7 +145,7 @@ def test_release_copies_across_filesystems_stay_release_files(
     does not carry the old release's copies over the new release."""
     import errno
 
-    from storefleet.drivers.local.driver import LocalDriver
+    from storefleet.drivers.local.site import build_site
 
     rel = _release(tmp_path / "release")
     (rel.wordpress / "index.php").write_text("<?php // core")
@@ -155,7 +156,7 @@ def test_release_copies_across_filesystems_stay_release_files(
 
     monkeypatch.setattr(os, "link", cross_device)
     site = tmp_path / "site"
-    LocalDriver._build_site(rel.wordpress, rel.woocommerce, site)
+    build_site(rel.wordpress, rel.woocommerce, site)
     content = site / "wp-content"
     (content / "uploads" / "photo.jpg").write_bytes(b"jpeg")
     copy = content / "plugins" / "woocommerce" / "woocommerce.php"
@@ -173,7 +174,7 @@ def test_release_copies_across_filesystems_stay_release_files(
     (newer.wordpress / "wp-content" / "plugins").mkdir()
     (newer.woocommerce / "woocommerce.php").write_text("newer plugin")
     fresh = tmp_path / "new" / "wp-content"
-    LocalDriver._build_site(newer.wordpress, newer.woocommerce, fresh.parent)
+    build_site(newer.wordpress, newer.woocommerce, fresh.parent)
     assert sitefiles.carry_over(content, rel, fresh)["files"] == 1
     assert (fresh / "plugins" / "woocommerce" / "woocommerce.php").read_text() == "newer plugin"
 
@@ -330,7 +331,7 @@ def test_a_failed_backup_leaves_the_store_ready_and_says_why(runtime: Runtime) -
 def test_a_failed_upgrade_is_followed_by_a_restore_from_its_backup(
     runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from storefleet.operations import step_lists as operations
+    from storefleet.backups import service as backups
 
     def stored(runtime_: Runtime) -> object:
         def run(ctx: StepContext) -> StepOutcome:
@@ -341,9 +342,9 @@ def test_a_failed_upgrade_is_followed_by_a_restore_from_its_backup(
 
         return run
 
-    monkeypatch.setattr(operations, "_store_backup", stored)
+    monkeypatch.setattr(backups, "store_step", stored)
     monkeypatch.setattr(
-        operations, "_fetch_step", lambda rt: Step("fetch", lambda ctx: StepOutcome("fetched"))
+        backups, "fetch_step", lambda rt: Step("fetch", lambda ctx: StepOutcome("fetched"))
     )
     driver = Day2Driver()
     store_id = _ready_store(runtime)

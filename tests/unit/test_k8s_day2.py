@@ -11,6 +11,7 @@ from types import SimpleNamespace as NS
 from typing import Any
 
 import pytest
+from kubernetes import client
 
 from storefleet.config import Environment, Settings
 from storefleet.drivers.base import NotSupported, OperationInfo, StepContext, StoreSnapshot
@@ -83,9 +84,9 @@ class _Apps:
 
 @pytest.fixture
 def driver(tmp_path: Path) -> KubernetesDriver:
-    d = KubernetesDriver.__new__(KubernetesDriver)
-    d.settings = Settings(env=Environment.test, data_dir=tmp_path, secret_key="k" * 40,
-                          k8s_nodes_simulated=False)  # fmt: skip
+    settings = Settings(env=Environment.test, data_dir=tmp_path, secret_key="k" * 40,
+                        k8s_nodes_simulated=False)  # fmt: skip
+    d = KubernetesDriver(settings, databases=object(), api_client=client.ApiClient())  # type: ignore[arg-type]
     crash = NS(name="wordpress", ready=False, restart_count=4,
                state=NS(waiting=NS(reason="CrashLoopBackOff"), terminated=None))  # fmt: skip
     pod = NS(
@@ -93,9 +94,9 @@ def driver(tmp_path: Path) -> KubernetesDriver:
         status=NS(container_statuses=[crash]),
         spec=NS(containers=[NS(name="wordpress")], node_name="storefleet-node"),
     )
-    d.core = _Core([pod])
-    d.apps = _Apps()
-    d._in_cluster = False
+    d.cluster.core = _Core([pod])  # type: ignore[assignment]
+    d.cluster.apps = _Apps()  # type: ignore[assignment]
+    d.cluster.in_cluster = False
     return d
 
 
@@ -110,8 +111,8 @@ def test_a_failing_probe_says_what_the_pod_is_doing(driver: KubernetesDriver) ->
 
 
 def test_a_store_scaled_to_zero_says_so(driver: KubernetesDriver) -> None:
-    driver.core.pods = []  # type: ignore[attr-defined]
-    driver.apps.replicas = 0  # type: ignore[attr-defined]
+    driver.cluster.core.pods = []  # type: ignore[attr-defined]
+    driver.cluster.apps.replicas = 0  # type: ignore[attr-defined]
     with pytest.raises(Exception) as failed:
         driver.probe(STORE, timeout=1)
     assert "no pod is running: its Deployment is scaled to 0" in str(failed.value)
@@ -121,9 +122,9 @@ def test_suspend_and_resume_scale_the_deployment(driver: KubernetesDriver) -> No
     ctx = _Ctx(STORE, time.monotonic() + 10, OperationInfo(1, "suspend"))
     [scale] = driver.suspend_steps()
     scale.run(ctx)
-    assert driver.apps.patches == [("store", "store-kube-shop", {"spec": {"replicas": 0}})]
+    assert driver.cluster.apps.patches == [("store", "store-kube-shop", {"spec": {"replicas": 0}})]
     driver.resume_steps()[0].run(ctx)
-    assert driver.apps.patches[-1][2] == {"spec": {"replicas": 1}}
+    assert driver.cluster.apps.patches[-1][2] == {"spec": {"replicas": 1}}
 
 
 def test_what_it_cannot_do_yet_fails_with_the_reason(driver: KubernetesDriver) -> None:

@@ -15,8 +15,8 @@ from types import SimpleNamespace as NS
 import pytest
 
 from storefleet.drivers.base import PermanentError, TransientError
-from storefleet.drivers.kubernetes.driver import rollout_complete
 from storefleet.drivers.kubernetes.helm import Helm
+from storefleet.drivers.kubernetes.release import rollout_complete
 from storefleet.drivers.verify import storefront_request
 
 _HELM = """#!/bin/sh

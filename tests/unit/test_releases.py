@@ -206,7 +206,7 @@ def test_a_site_is_linked_from_the_release_or_copied_across_filesystems(
     import errno
     import os
 
-    from storefleet.drivers.local.driver import LocalDriver
+    from storefleet.drivers.local.site import build_site
 
     wordpress, woocommerce = tmp_path / "wordpress", tmp_path / "woocommerce"
     for path in (
@@ -218,7 +218,7 @@ def test_a_site_is_linked_from_the_release_or_copied_across_filesystems(
     ):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("<?php")
-    LocalDriver._build_site(wordpress, woocommerce, tmp_path / "linked")
+    build_site(wordpress, woocommerce, tmp_path / "linked")
     linked = tmp_path / "linked" / "wp-settings.php"
     assert linked.stat().st_ino == (wordpress / "wp-settings.php").stat().st_ino
 
@@ -226,7 +226,7 @@ def test_a_site_is_linked_from_the_release_or_copied_across_filesystems(
         raise OSError(errno.EXDEV, "Invalid cross-device link")
 
     monkeypatch.setattr(os, "link", cross_device)  # the release on another filesystem
-    LocalDriver._build_site(wordpress, woocommerce, tmp_path / "copied")
+    build_site(wordpress, woocommerce, tmp_path / "copied")
     copied = tmp_path / "copied"
     for name in (
         "wp-settings.php",

@@ -17,7 +17,8 @@ from kubernetes.client.rest import ApiException
 
 from storefleet.config import Environment, Settings
 from storefleet.drivers.base import StepContext, StoreSnapshot
-from storefleet.drivers.kubernetes.driver import INSTANCE_LABEL, KubernetesDriver
+from storefleet.drivers.kubernetes import KubernetesDriver
+from storefleet.drivers.kubernetes.names import INSTANCE_LABEL
 from storefleet.names import new_store_uid
 from tests.conftest import REPO
 
@@ -129,9 +130,9 @@ def test_store_namespaces_are_labelled_with_the_instance(tmp_path: Path, instanc
     settings = Settings(env=Environment.test, data_dir=tmp_path, k8s_instance=instance)
     driver = KubernetesDriver(settings, databases=object(), api_client=client.ApiClient())  # type: ignore[arg-type]
     core = _Core()
-    driver.core = core
+    driver.cluster.core = core  # type: ignore[assignment]
     store = StoreSnapshot(id=7, name="shop", admin_email="a@example.com", uid=new_store_uid())
-    driver._namespace(_Context(store, deadline=float("inf")))
+    driver.namespaces.namespace_step(_Context(store, deadline=float("inf")))
     (namespace,) = core.created
     assert namespace.metadata.labels[INSTANCE_LABEL] == instance
     assert namespace.metadata.labels["storefleet.io/store"] == "7"

@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from storefleet._tarfile import tarfile
+from storefleet.checksums import file_sha256
 
 MAGIC = b"SFB1"
 CHUNK = 1 << 20
@@ -64,14 +65,6 @@ def derive_key(secret: str) -> bytes:
 
 def key_id(key: bytes) -> bytes:
     return hashlib.sha256(b"storefleet-backup-key-id" + key).digest()[:8]
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # -- encryption ---------------------------------------------------------------

@@ -69,7 +69,8 @@ def releases_digest(
     """Print the tree digest of an archive, to pin a new release in pins.json."""
     import tempfile
 
-    from storefleet.releases.archives import ArchiveError, file_sha256, tree_digest, unpack
+    from storefleet.checksums import file_sha256
+    from storefleet.releases.archives import ArchiveError, tree_digest, unpack
 
     settings = get_settings()
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,9 +1,16 @@
-"""Store drivers: they turn a store into running software."""
+"""Store drivers: they turn a store into running software.
+
+``base`` is the step contract; ``installer`` the one client of the store
+installer and ``shared_steps`` the steps both drivers run alike;
+``local`` and ``kubernetes`` decide where a store runs."""
 
 from __future__ import annotations
 
 from storefleet.config import DriverName, Settings
 from storefleet.drivers.base import StoreDriver
+from storefleet.drivers.local.mailbox import MailMessage, read_mailbox
+
+__all__ = ["MailMessage", "StoreDriver", "make_driver", "store_mail"]
 
 
 def make_driver(settings: Settings) -> StoreDriver:
@@ -14,3 +21,14 @@ def make_driver(settings: Settings) -> StoreDriver:
     from storefleet.drivers.kubernetes import KubernetesDriver
 
     return KubernetesDriver(settings)
+
+
+def store_mail(
+    settings: Settings, driver: str, store_uid: str, *, limit: int
+) -> tuple[str, list[MailMessage]]:
+    """How a store's mail is delivered, and what of it the platform keeps
+    (newest first): local stores' mail waits in a mailbox of their own;
+    Kubernetes stores send through the SMTP server the chart configures."""
+    if driver == DriverName.local.value:
+        return "mailbox", read_mailbox(settings, store_uid, limit=limit)
+    return "smtp", []

@@ -1,9 +1,7 @@
-"""The releases new stores get, and fleet upgrades.
-
-The target releases live in the platform database (``platform_releases``),
-starting from the pins' ``current``; a fleet upgrade moves them and then every
-store, in waves. Each store's part is a ``StoreOperation`` of kind
-``upgrade`` that points at its fleet upgrade and wave.
+"""Fleet upgrades: a fleet upgrade moves the releases new stores get
+(``storefleet.releases.targets``) and then every store, in waves. Each
+store's part is a ``StoreOperation`` of kind ``upgrade`` that points at its
+fleet upgrade and wave.
 """
 
 from __future__ import annotations
@@ -21,17 +19,6 @@ class FleetStatus(StrEnum):
     running = "running"
     succeeded = "succeeded"
     halted = "halted"
-
-
-class PlatformRelease(Base):
-    """The version of a product (wordpress, woocommerce) that new stores get."""
-
-    __tablename__ = "platform_releases"
-
-    product: Mapped[str] = mapped_column(String(16), primary_key=True)
-    version: Mapped[str] = mapped_column(String(16))
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_by: Mapped[str | None] = mapped_column(String(254), nullable=True)
 
 
 class FleetUpgrade(Base):

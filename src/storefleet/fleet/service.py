@@ -19,10 +19,10 @@ from storefleet import releases
 from storefleet.audit import service as audit
 from storefleet.auth.models import User
 from storefleet.backups import repository as backups
+from storefleet.backups import service as backups_service
 from storefleet.backups.models import BackupKind
 from storefleet.db import after_commit, utcnow
 from storefleet.exceptions import Conflict, InvalidInput, NotFound
-from storefleet.fleet import releases as platform_releases
 from storefleet.fleet.models import FleetStatus, FleetUpgrade
 from storefleet.fleet.schemas import (
     FleetStoreOut,
@@ -32,6 +32,7 @@ from storefleet.fleet.schemas import (
     PhaseCount,
     ReleasesOut,
 )
+from storefleet.releases import targets as platform_releases
 from storefleet.runtime import Runtime
 from storefleet.stores import repository
 from storefleet.stores.models import (
@@ -231,7 +232,7 @@ def _halt(session: Session, upgrade: FleetUpgrade, reason: str) -> None:
         op.status = OperationStatus.cancelled.value
         op.finished_at = utcnow()
         op.failure_reason = f"cancelled: fleet upgrade {upgrade.id} halted"
-        backups.fail_for_operation(session, op.id, op.failure_reason)
+        backups_service.fail_for_operation(session, op.id, op.failure_reason)
     # New stores get what they got before the upgrade.
     platform_releases.set_targets(
         session,

@@ -17,15 +17,19 @@
  *              admin_password (optional on re-runs: the password is then left as
  *              it is), woocommerce (bool), sample_products (bool), store
  *              {country, currency, address, city, postcode}.
+ *   configure  install's WooCommerce half, run by install in a fresh PHP
+ *              process (WooCommerce loaded from the start); not for callers.
  *   upgrade    Database upgrades after new WordPress/WooCommerce files: core's
- *              wp_upgrade(), then WooCommerce's pending update callbacks.
+ *              wp_upgrade(), then WooCommerce's pending update callbacks (run
+ *              as upgrade-woocommerce in a fresh process, like configure).
  *   status     Versions and what is set up (no changes).
  *   adopt      After a restore or a clone: the site's address becomes url (a
  *              search-replace through every table that understands PHP's
  *              serialised values and JSON-escaped URLs), and, when given, the
  *              title and the admin account (admin_user, admin_email,
  *              admin_password: its sessions and application passwords are
- *              revoked). Request: url, title?, admin_user?, admin_email?,
+ *              revoked); the platform's must-use plugin is put in place, as on
+ *              install. Request: url, title?, admin_user?, admin_email?,
  *              admin_password?.
  *   checkout-product  The hidden, virtual product the platform's checkout test
  *              orders (made when missing); its id.
@@ -123,8 +127,12 @@ if (($sf_parts['scheme'] ?? 'http') === 'https') {
     $_SERVER['HTTPS'] = 'on';
 }
 
-if ($sf_action === 'install') {
+/* A fresh install, and content put in from a backup (adopt: its
+ * mu-plugins may be missing or another platform's), get the platform's own. */
+if ($sf_action === 'install' || $sf_action === 'adopt') {
     storefleet_install_mu_plugin($sf_docroot);
+}
+if ($sf_action === 'install') {
     define('WP_INSTALLING', true);
 }
 chdir($sf_docroot);

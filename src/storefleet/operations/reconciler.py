@@ -35,11 +35,11 @@ from storefleet.backups.models import BackupStatus
 from storefleet.backups.storage import StorageError, open_storage
 from storefleet.db import after_commit, utcnow
 from storefleet.drivers.base import StepError, StoreDriver, StoreSnapshot
+from storefleet.operations.lifecycle import set_phase
 from storefleet.operations.runner import snapshot_of
 from storefleet.runtime import Runtime
+from storefleet.stores import day2 as store_requests
 from storefleet.stores import repository
-from storefleet.stores import service as stores
-from storefleet.operations.lifecycle import set_phase
 from storefleet.stores.models import (
     ACTIVE_OPERATION,
     RUNNING,
@@ -226,7 +226,7 @@ class Reconciler:
                     continue
                 if repository.active_operations(session, store.id):
                     continue  # after what is in flight
-                stores.schedule_backup(session, self.runtime, store)
+                store_requests.schedule_backup(session, self.runtime, store)
                 asked.append(store.id)
         if asked:
             log.info("scheduled backups of stores %s", asked)

@@ -20,10 +20,10 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
+from storefleet.checksums import file_sha256
 from storefleet.releases.archives import (
     ArchiveError,
     download,
-    file_sha256,
     remove_tree,
     tree_digest,
     unpack,

@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 import httpx
 
 from storefleet._tarfile import tarfile
+from storefleet.checksums import file_sha256
 
 
 class ArchiveError(Exception):
@@ -145,14 +146,6 @@ def _unzip(archive: Path, dest: Path, max_bytes: int) -> None:
                         out.write(chunk)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
         raise ArchiveError(f"{archive.name} is not a readable zip file: {exc}") from exc
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def tree_digest(root: Path, *, ignore: frozenset[str] = frozenset()) -> tuple[str, int]:

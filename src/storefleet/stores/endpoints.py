@@ -1,5 +1,5 @@
-"""HTTP endpoints of the stores API (see DESIGN.md, "Interfaces that others
-rely on")."""
+"""HTTP endpoints of the stores API (the interfaces others rely on are listed
+in docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ from sqlalchemy.orm import Session
 from storefleet.backups import repository as backups_repository
 from storefleet.backups.schemas import BackupOut, BackupPage
 from storefleet.deps import ClientIP, CurrentUser, Offset, RuntimeDep, SessionDep, StoreId
-from storefleet.drivers.local.mailbox import read_mailbox
 from storefleet.exceptions import ERROR_RESPONSES
 from storefleet.runtime import Runtime
-from storefleet.stores import repository, service
-from storefleet.stores.models import Phase, Store
+from storefleet.stores import day2, repository, service
+from storefleet.stores.models import Store
 from storefleet.stores.schemas import (
     EventOut,
     MailOut,
@@ -27,6 +26,8 @@ from storefleet.stores.schemas import (
     StoreDetail,
     StorePage,
     StoreSettingsUpdate,
+    StoreStatus,
+    phase_for,
 )
 
 router = APIRouter(
@@ -60,7 +61,7 @@ def list_stores(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Offset = 0,
-    status: Annotated[Phase | None, Query(description="Only stores in this phase")] = None,
+    status: Annotated[StoreStatus | None, Query(description="Only stores in this phase")] = None,
     include_deleted: bool = False,
     owner_id: Annotated[
         int | None, Query(ge=1, le=2_147_483_647, description="Admins only: one owner's stores")
@@ -68,7 +69,7 @@ def list_stores(
 ) -> StorePage:
     """Stores the user may see, newest first (admins see every store)."""
     owner = owner_id if user.is_admin else user.id
-    q = repository.visible(owner, include_deleted, status)
+    q = repository.visible(owner, include_deleted, phase_for(status) if status else None)
     rows, total = repository.page(session, q, limit=limit, offset=offset)
     return StorePage(items=service.list_out(session, rows), total=total, limit=limit, offset=offset)
 
@@ -137,7 +138,7 @@ def create_backup(
 ) -> BackupOut:
     """Take a backup now: the database from one consistent snapshot and the
     store's own files, encrypted, in the platform's backup target."""
-    backup = service.take_backup(session, runtime, user, store_id, client_ip=ip)
+    backup = day2.take_backup(session, runtime, user, store_id, client_ip=ip)
     return BackupOut.model_validate(backup)
 
 
@@ -157,7 +158,7 @@ def restore_store(
 ) -> OperationOut:
     """Put one of the store's backups back: its database and files, at the
     releases it was taken on. Refused if the backup's digest does not match."""
-    op = service.restore(session, runtime, user, store_id, body.backup_id, client_ip=ip)
+    op = day2.restore(session, runtime, user, store_id, body.backup_id, client_ip=ip)
     return _operation(session, op.store_id, op.id)
 
 
@@ -172,7 +173,7 @@ def suspend_store(
 ) -> OperationOut:
     """Stop the store, keeping all its data; its address answers “store
     unavailable”. It still counts toward the live-store quota."""
-    op = service.suspend(session, runtime, user, store_id, client_ip=ip)
+    op = day2.suspend(session, runtime, user, store_id, client_ip=ip)
     return _operation(session, op.store_id, op.id)
 
 
@@ -186,7 +187,7 @@ def resume_store(
     store_id: StoreId, user: CurrentUser, session: SessionDep, runtime: RuntimeDep, ip: ClientIP
 ) -> OperationOut:
     """Bring a suspended store back."""
-    op = service.resume(session, runtime, user, store_id, client_ip=ip)
+    op = day2.resume(session, runtime, user, store_id, client_ip=ip)
     return _operation(session, op.store_id, op.id)
 
 
@@ -226,10 +227,8 @@ def store_mail(
     Kubernetes stores send through the SMTP server the platform's chart
     configures, and this list stays empty."""
     store = service.get_visible(session, user, store_id)
-    if store.driver != "local":
-        return MailPage(delivery="smtp", items=[])
-    messages = read_mailbox(runtime.settings, store.uid, limit=limit)
-    return MailPage(delivery="mailbox", items=[MailOut(**vars(m)) for m in messages])
+    delivery, messages = service.mail(runtime, store, limit=limit)
+    return MailPage(delivery=delivery, items=[MailOut(**vars(m)) for m in messages])
 
 
 @router.post(

@@ -102,6 +102,22 @@ class Progress(BaseModel):
     total: int
 
 
+#: The API calls a store's lifecycle phase (``Store.phase``) its ``status``;
+#: the values are the phases'. These two functions are the one place that
+#: maps one to the other.
+StoreStatus = Phase
+
+
+def status_of(phase: str) -> StoreStatus:
+    """The API's status of a store whose row holds ``phase``."""
+    return StoreStatus(phase)
+
+
+def phase_for(status: StoreStatus) -> Phase:
+    """The phase a status filter asks for."""
+    return Phase(status.value)
+
+
 class StoreOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -110,7 +126,7 @@ class StoreOut(BaseModel):
     uid: Annotated[
         str, Field(description="Names the store's database, user, directory or namespace label")
     ]
-    status: Phase
+    status: StoreStatus
     url: str | None
     admin_url: str | None
     admin_email: str

@@ -14,18 +14,22 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from storefleet import drivers
 from storefleet.audit import service as audit
 from storefleet.auth import passwords
 from storefleet.auth.models import User
 from storefleet.backups import repository as backups
+from storefleet.backups import service as backups_service
 from storefleet.backups.models import Backup, BackupKind, BackupStatus
+from storefleet.config import Settings
 from storefleet.db import after_commit, utcnow
+from storefleet.drivers import MailMessage
 from storefleet.exceptions import Conflict, NotFound, TooManyRequests
-from storefleet.fleet import releases as platform_releases
 from storefleet.names import new_store_uid
+from storefleet.operations.lifecycle import OPERATION_PHASES, set_phase
+from storefleet.releases import targets as platform_releases
 from storefleet.runtime import Runtime
 from storefleet.stores import repository
-from storefleet.operations.lifecycle import OPERATION_PHASES, set_phase
 from storefleet.stores.models import (
     Desired,
     Operation,
@@ -42,6 +46,7 @@ from storefleet.stores.schemas import (
     StoreCreate,
     StoreDetail,
     StoreOut,
+    status_of,
 )
 
 
@@ -73,6 +78,35 @@ def _quota_refusal(
     )  # fmt: skip
 
 
+def _check_quotas(
+    session: Session, settings: Settings, user: User, name: str, client_ip: str
+) -> None:
+    """Refuse (429) a member over their live-store quota or creation rate."""
+    # Serialise creations by one user (SQLite: the request already holds the
+    # write lock), so that concurrent requests cannot all pass the quota check.
+    session.execute(select(User.id).where(User.id == user.id).with_for_update())
+    if user.is_admin:
+        return  # admins run the platform and are not limited
+    max_live = _limit(user, user.max_live_stores, settings.max_live_stores)
+    if repository.count_live(session, user.id) >= max_live:
+        # Waiting alone frees nothing; a minute is when a deletion may have.
+        raise _quota_refusal(
+            f"Quota reached: at most {max_live} live stores per user. "
+            "Delete a store or ask an admin to raise your quota.",
+            user, client_ip, name, 60, "live stores",
+        )  # fmt: skip
+    max_hour = _limit(user, user.max_creations_per_hour, settings.max_creations_per_hour)
+    now = utcnow()
+    since = now - _HOUR
+    if repository.count_created_since(session, user.id, since) >= max_hour:
+        oldest = repository.oldest_created_since(session, user.id, since)
+        free_at = (oldest or now) + _HOUR
+        raise _quota_refusal(
+            f"Rate limit reached: at most {max_hour} store creations per user per hour.",
+            user, client_ip, name, (free_at - now).total_seconds(), "creations per hour",
+        )  # fmt: skip
+
+
 def create(
     session: Session,
     runtime: Runtime,
@@ -85,29 +119,7 @@ def create(
 
     Returns the store and the admin password when one was generated."""
     settings = runtime.settings
-    # Serialise creations by one user (SQLite: the request already holds the
-    # write lock), so that concurrent requests cannot all pass the quota check.
-    session.execute(select(User.id).where(User.id == user.id).with_for_update())
-
-    # Quotas bind members; admins run the platform and are not limited.
-    max_live = _limit(user, user.max_live_stores, settings.max_live_stores)
-    if not user.is_admin and repository.count_live(session, user.id) >= max_live:
-        # Waiting alone frees nothing; a minute is when a deletion may have.
-        raise _quota_refusal(
-            f"Quota reached: at most {max_live} live stores per user. "
-            "Delete a store or ask an admin to raise your quota.",
-            user, client_ip, data.name, 60, "live stores",
-        )  # fmt: skip
-    max_hour = _limit(user, user.max_creations_per_hour, settings.max_creations_per_hour)
-    now = utcnow()
-    since = now - _HOUR
-    if not user.is_admin and repository.count_created_since(session, user.id, since) >= max_hour:
-        oldest = repository.oldest_created_since(session, user.id, since)
-        free_at = (oldest or now) + _HOUR
-        raise _quota_refusal(
-            f"Rate limit reached: at most {max_hour} store creations per user per hour.",
-            user, client_ip, data.name, (free_at - now).total_seconds(), "creations per hour",
-        )  # fmt: skip
+    _check_quotas(session, settings, user, data.name, client_ip)
     if repository.by_live_name(session, data.name) is not None:
         raise Conflict(f"The name {data.name!r} is taken by another store")
 
@@ -147,7 +159,7 @@ def create(
     params: dict[str, object] = {}
     detail: dict[str, object] = {"name": store.name}
     if source is not None:
-        params = _restore_params(source)
+        params = backups_service.restore_params(source)
         detail["source_backup_id"] = source.id
     repository.add_operation(
         session, store, Operation.provision, requested_by=user.email, params=params
@@ -169,17 +181,6 @@ def create(
     return store, generated
 
 
-def _restore_params(backup: Backup) -> dict[str, object]:
-    return backups.restore_params(
-        {
-            "id": backup.id, "target": backup.target, "location": backup.location,
-            "sha256": backup.sha256, "size": backup.size_bytes,
-            "wordpress_version": backup.wordpress_version,
-            "woocommerce_version": backup.woocommerce_version,
-        }
-    )  # fmt: skip
-
-
 def _cloneable_backup(session: Session, user: User, backup_id: int) -> Backup:
     backup = backups.get(session, backup_id)
     owner = repository.get(session, backup.store_id) if backup else None
@@ -188,6 +189,11 @@ def _cloneable_backup(session: Session, user: User, backup_id: int) -> Backup:
     if backup.status != BackupStatus.completed:
         raise Conflict(f"Backup {backup.id} is {backup.status}, not completed: it cannot be cloned")
     return backup
+
+
+def mail(runtime: Runtime, store: Store, *, limit: int) -> tuple[str, list[MailMessage]]:
+    """How the store's mail is delivered, and what of it the platform keeps."""
+    return drivers.store_mail(runtime.settings, store.driver, store.uid, limit=limit)
 
 
 def get_visible(session: Session, user: User, store_id: int, *, for_update: bool = False) -> Store:
@@ -199,7 +205,7 @@ def get_visible(session: Session, user: User, store_id: int, *, for_update: bool
     return store
 
 
-def _in_flight(session: Session, store: Store) -> None:
+def in_flight(session: Session, store: Store) -> None:
     """409 while another operation is queued or running on the store."""
     active = repository.active_operations(session, store.id)
     if active:
@@ -329,95 +335,6 @@ def _drop_final_backup(session: Session, op: StoreOperation) -> None:
         backup.failure_reason = "skipped: deletion without a final backup was asked for"
 
 
-# -- day-2 operations ---------------------------------------------------------
-
-
-def _request(
-    session: Session,
-    runtime: Runtime,
-    user: User,
-    store: Store,
-    kind: Operation,
-    params: dict[str, object] | None = None,
-    *,
-    client_ip: str,
-) -> StoreOperation:
-    allowed = OPERATION_PHASES[kind].allowed_from
-    if store.desired != Desired.present or store.phase not in allowed:
-        raise Conflict(f"A store that is {store.phase} cannot be asked to {kind}")
-    _in_flight(session, store)
-    op = repository.add_operation(session, store, kind, requested_by=user.email, params=params)
-    repository.add_event(session, store.id, "operation", f"{kind} requested by {user.email}")
-    audit.record(
-        session, f"store.{kind}", actor=user, target=f"store:{store.id}",
-        detail={k: v for k, v in (params or {}).items() if k != "source_backup"} or None,
-        client_ip=client_ip,
-    )  # fmt: skip
-    request_work(session, runtime, store)
-    return op
-
-
-def take_backup(
-    session: Session, runtime: Runtime, user: User, store_id: int, *, client_ip: str
-) -> Backup:
-    store = get_visible(session, user, store_id, for_update=True)
-    backup = backups.create(session, store, BackupKind.manual, requested_by=user.email)
-    op = _request(
-        session, runtime, user, store, Operation.backup, {"backup_id": backup.id},
-        client_ip=client_ip,
-    )  # fmt: skip
-    backup.operation_id = op.id
-    return backup
-
-
-def schedule_backup(session: Session, runtime: Runtime, store: Store) -> Backup:
-    """A scheduled backup (the reconciler's), recorded like a request."""
-    backup = backups.create(session, store, BackupKind.scheduled, requested_by="schedule")
-    op = repository.add_operation(
-        session, store, Operation.backup, requested_by="schedule", params={"backup_id": backup.id}
-    )
-    backup.operation_id = op.id
-    request_work(session, runtime, store)
-    return backup
-
-
-def restore(
-    session: Session,
-    runtime: Runtime,
-    user: User,
-    store_id: int,
-    backup_id: int,
-    *,
-    client_ip: str,
-) -> StoreOperation:
-    store = get_visible(session, user, store_id, for_update=True)
-    backup = backups.get(session, backup_id)
-    if backup is None or backup.store_id != store.id:
-        raise NotFound("Backup not found (a store is restored from its own backups)")
-    if backup.status != BackupStatus.completed:
-        raise Conflict(f"Backup {backup.id} is {backup.status}: only a completed backup restores")
-    if store.phase == Phase.failed and store.ready_at is None:
-        raise Conflict("This store never became ready: retry or delete it instead")
-    return _request(
-        session, runtime, user, store, Operation.restore, _restore_params(backup),
-        client_ip=client_ip,
-    )  # fmt: skip
-
-
-def suspend(
-    session: Session, runtime: Runtime, user: User, store_id: int, *, client_ip: str
-) -> StoreOperation:
-    store = get_visible(session, user, store_id, for_update=True)
-    return _request(session, runtime, user, store, Operation.suspend, client_ip=client_ip)
-
-
-def resume(
-    session: Session, runtime: Runtime, user: User, store_id: int, *, client_ip: str
-) -> StoreOperation:
-    store = get_visible(session, user, store_id, for_update=True)
-    return _request(session, runtime, user, store, Operation.resume, client_ip=client_ip)
-
-
 def update_settings(
     session: Session,
     user: User,
@@ -445,7 +362,7 @@ def to_out(store: Store, progress: tuple[int, int] | None) -> StoreOut:
         id=store.id,
         name=store.name,
         uid=store.uid,
-        status=Phase(store.phase),
+        status=status_of(store.phase),
         url=store.url,
         admin_url=store.admin_url,
         admin_email=store.admin_email,

@@ -19,7 +19,6 @@ symlinks and never followed, and special files are skipped.
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import shutil
 import stat
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from storefleet._tarfile import tarfile
+from storefleet.checksums import file_sha256
 from storefleet.drivers.base import PermanentError
 
 
@@ -44,14 +44,6 @@ class Releases:
         return self.wordpress.joinpath("wp-content", *rel.parts)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def is_release_file(path: Path, rel: PurePosixPath, releases: Releases, st: os.stat_result) -> bool:
     try:
         source = os.stat(releases.counterpart(rel))
@@ -64,7 +56,7 @@ def is_release_file(path: Path, rel: PurePosixPath, releases: Releases, st: os.s
     return (
         st.st_uid == os.geteuid()
         and st.st_size == source.st_size
-        and _sha256(path) == _sha256(releases.counterpart(rel))
+        and file_sha256(path) == file_sha256(releases.counterpart(rel))
     )
 
 

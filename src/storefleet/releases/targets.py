@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from storefleet import releases
 from storefleet.db import utcnow
-from storefleet.fleet.models import PlatformRelease
+from storefleet.releases.models import PlatformRelease
 
 
 def current(session: Session) -> dict[str, str]:
