@@ -291,3 +291,20 @@ def leave_nothing_behind(roots: list[Path], stores_db_url: str | None, db_prefix
         for user, host in users:
             conn.execute(text(f"DROP USER '{user}'@'{host}'"))
     engine.dispose()
+
+
+def database_state(admin_url: str, name: str) -> tuple[int, int]:
+    """(databases, users) named ``name`` on a stores' MySQL/MariaDB server."""
+    engine = create_engine(admin_url)
+    try:
+        with engine.connect() as conn:
+            dbs = conn.execute(
+                text("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = :n"),
+                {"n": name},
+            ).scalar_one()
+            users = conn.execute(
+                text("SELECT COUNT(*) FROM mysql.user WHERE User = :n"), {"n": name}
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    return int(dbs), int(users)

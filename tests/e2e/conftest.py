@@ -14,7 +14,7 @@ from typing import Any
 
 import psutil
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine
 
 from storefleet import releases
 from storefleet.config import Settings
@@ -26,6 +26,7 @@ from tests.support import (
     Api,
     PlatformProcesses,
     add_member,
+    database_state,
     leave_nothing_behind,
     prepare,
     process_env,
@@ -98,16 +99,7 @@ class LocalPlatform:
 
     def db_state(self, uid: str) -> tuple[int, int]:
         """(databases, users) named for the store on the stores server."""
-        name = self.db_names(uid)
-        with self.stores_db.connect() as conn:
-            dbs = conn.execute(
-                text("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = :n"),
-                {"n": name},
-            ).scalar_one()
-            users = conn.execute(
-                text("SELECT COUNT(*) FROM mysql.user WHERE User = :n"), {"n": name}
-            ).scalar_one()
-        return int(dbs), int(users)
+        return database_state(str(self.settings.stores_db_url), self.db_names(uid))
 
 
 @pytest.fixture

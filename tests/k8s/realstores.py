@@ -15,7 +15,6 @@ from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from sqlalchemy import create_engine, text
 
 from tests.conftest import not_here
 from tests.k8s.conftest import Cluster
@@ -151,23 +150,6 @@ def exists(call: Any, *args: Any) -> bool:
             return False
         raise
     return True
-
-
-def database_state(admin_url: str, name: str) -> tuple[int, int]:
-    """(databases, users) named ``name`` on the stores' MySQL."""
-    engine = create_engine(admin_url)
-    try:
-        with engine.connect() as conn:
-            dbs = conn.execute(
-                text("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = :n"),
-                {"n": name},
-            ).scalar_one()
-            users = conn.execute(
-                text("SELECT COUNT(*) FROM mysql.user WHERE User = :n"), {"n": name}
-            ).scalar_one()
-    finally:
-        engine.dispose()
-    return int(dbs), int(users)
 
 
 def volumes_of(k8s: Cluster, namespace: str) -> list[str]:

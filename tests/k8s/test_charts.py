@@ -19,12 +19,15 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
+
+from tests.k8s.conftest import Cluster
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STORE_CHART = REPO_ROOT / "charts" / "woocommerce-store"
@@ -451,35 +454,71 @@ def _ingress(name: str, *hosts: str | None, default_backend: bool = False) -> cl
     )
 
 
+@dataclass
+class _AsWorker:
+    """The API as the worker ServiceAccount sees it (and as an admin, to compare)."""
+
+    core: client.CoreV1Api
+    apps: client.AppsV1Api
+    rbac: client.RbacAuthorizationV1Api
+    net: client.NetworkingV1Api
+    admin_core: client.CoreV1Api
+    k8s: Cluster
+    platform: Platform
+    store_ns: str
+    suffix: str
+
+
 def test_worker_service_account_is_allowed_store_namespaces_only(k8s, platform):
-    admin_core = client.CoreV1Api(k8s.api)
     as_worker = k8s.api_client_as(platform.worker)
-    core = client.CoreV1Api(as_worker)
-    apps = client.AppsV1Api(as_worker)
-    rbac = client.RbacAuthorizationV1Api(as_worker)
-    net = client.NetworkingV1Api(as_worker)
     suffix = uuid.uuid4().hex[:6]
     store_ns = f"{STORE_PREFIX}{suffix}"
     platform.store_namespaces.append(store_ns)
+    w = _AsWorker(
+        client.CoreV1Api(as_worker), client.AppsV1Api(as_worker),
+        client.RbacAuthorizationV1Api(as_worker), client.NetworkingV1Api(as_worker),
+        client.CoreV1Api(k8s.api), k8s, platform, store_ns, suffix,
+    )  # fmt: skip
+    try:
+        _a_store_namespace_and_its_objects_are_allowed(w)
+        _a_store_namespace_is_never_changed_afterwards(w)
+        _other_store_namespaces_are_refused(w)
+        _only_a_stores_own_credentials_secret_is_allowed(w)
+        _only_the_stores_own_services_and_host_are_allowed(w)
+        _rbac_denies_other_namespaces_and_nodes(w)
+        _an_unlabelled_namespace_is_not_the_workers(w)
+        _no_binding_to_anything_broader(w)
+        # Deletion, as the worker: its own store namespace only.
+        w.core.delete_namespace(store_ns)
+    finally:
+        as_worker.close()
 
+
+def _a_store_namespace_and_its_objects_are_allowed(w: _AsWorker) -> None:
     # Allowed: a store namespace (labelled, restricted Pod Security), the
     # RoleBinding that opens it to the worker, then a Secret and a Deployment.
-    core.create_namespace(_namespace(store_ns, _store_labels()))
-    _bind_worker(rbac, platform, store_ns)
+    w.core.create_namespace(_namespace(w.store_ns, _store_labels()))
+    _bind_worker(w.rbac, w.platform, w.store_ns)
     _until_allowed(
-        lambda: core.create_namespaced_secret(store_ns, _secret("store-admin")),
+        lambda: w.core.create_namespaced_secret(w.store_ns, _secret("store-admin")),
         "create a Secret in the store namespace",
     )
-    apps.create_namespaced_deployment(store_ns, _deployment(k8s.image("pause")))
-    assert core.read_namespaced_secret("store-admin", store_ns).data == {"k": "dg=="}  # "v"
+    w.apps.create_namespaced_deployment(w.store_ns, _deployment(w.k8s.image("pause")))
+    assert w.core.read_namespaced_secret("store-admin", w.store_ns).data == {"k": "dg=="}  # "v"
 
+
+def _a_store_namespace_is_never_changed_afterwards(w: _AsWorker) -> None:
     # Never changed afterwards: no patch (RBAC), so Pod Security cannot be relaxed.
     for labels in (
         {"storefleet.io/plan": "small"},
         {"pod-security.kubernetes.io/enforce": "privileged"},
     ):
-        assert _status_of(core.patch_namespace, store_ns, {"metadata": {"labels": labels}}) == 403
+        assert (
+            _status_of(w.core.patch_namespace, w.store_ns, {"metadata": {"labels": labels}}) == 403
+        )
 
+
+def _other_store_namespaces_are_refused(w: _AsWorker) -> None:
     # Refused by the admission policy: store namespaces without restricted
     # Pod Security, without a uid, or outside the prefix.
     for labels in (
@@ -489,12 +528,14 @@ def test_worker_service_account_is_allowed_store_namespaces_only(k8s, platform):
         {STORE_LABEL: "41", **RESTRICTED},
         _store_labels(uid="Not-A-Uid"),
     ):
-        _refused_namespace(core, platform, f"{STORE_PREFIX}{uuid.uuid4().hex[:6]}", labels)
+        _refused_namespace(w.core, w.platform, f"{STORE_PREFIX}{uuid.uuid4().hex[:6]}", labels)
     # A labelled namespace outside the store prefix.
-    _refused_namespace(core, platform, f"charts-test-other-{suffix}", _store_labels())
+    _refused_namespace(w.core, w.platform, f"charts-test-other-{w.suffix}", _store_labels())
 
+
+def _only_a_stores_own_credentials_secret_is_allowed(w: _AsWorker) -> None:
     # In its own namespace: a store's credentials Secret, named by the uid it is labelled with.
-    uid = "a1b2c3d4e5f6"
+    uid, ns = "a1b2c3d4e5f6", w.platform.namespace
 
     def credentials(name: str, label: str) -> client.V1Secret:
         return client.V1Secret(
@@ -503,13 +544,13 @@ def test_worker_service_account_is_allowed_store_namespaces_only(k8s, platform):
         )
 
     _until_allowed(
-        lambda: core.create_namespaced_secret(
-            platform.namespace, credentials(f"store-{uid}-credentials", uid)
+        lambda: w.core.create_namespaced_secret(
+            w.platform.namespace, credentials(f"store-{uid}-credentials", uid)
         ),
         "create a store's credentials Secret in the platform namespace",
     )
-    assert core.read_namespaced_secret(f"store-{uid}-credentials", platform.namespace).data
-    core.delete_namespaced_secret(f"store-{uid}-credentials", platform.namespace)
+    assert w.core.read_namespaced_secret(f"store-{uid}-credentials", w.platform.namespace).data
+    w.core.delete_namespaced_secret(f"store-{uid}-credentials", w.platform.namespace)
     # ... but no other name, no uid that is not its name's, not the platform's own.
     for name, label in (
         ("store-41-credentials", uid),
@@ -517,39 +558,36 @@ def test_worker_service_account_is_allowed_store_namespaces_only(k8s, platform):
         (f"x-{uid}-credentials", uid),
     ):
         secret = credentials(name, label)
-        assert _status_of(core.create_namespaced_secret, platform.namespace, secret) == 403, name
-    assert (
-        _status_of(lambda: core.create_namespaced_secret(platform.namespace, _secret("x"))) == 403
-    )
-    assert (
-        _status_of(lambda: core.delete_namespaced_secret(platform.release, platform.namespace))
-        == 403
-    )
+        assert _status_of(w.core.create_namespaced_secret, ns, secret) == 403, name
+    assert _status_of(lambda: w.core.create_namespaced_secret(ns, _secret("x"))) == 403
+    assert _status_of(lambda: w.core.delete_namespaced_secret(w.platform.release, ns)) == 403
     assert (
         _status_of(
-            lambda: core.patch_namespaced_secret(
-                platform.release, platform.namespace, {"metadata": {"labels": {UID_LABEL: uid}}}
+            lambda: w.core.patch_namespaced_secret(
+                w.platform.release, w.platform.namespace, {"metadata": {"labels": {UID_LABEL: uid}}}
             )
         )
         == 403
     ), "labelling the platform's Secret as a store's must be refused"
 
+
+def _only_the_stores_own_services_and_host_are_allowed(w: _AsWorker) -> None:
     # Services: ClusterIP (and node ports, locally), never LoadBalancer,
     # ExternalName or externalIPs.
-    core.create_namespaced_service(store_ns, _service("inside"))
-    core.create_namespaced_service(store_ns, _service("node-port", type="NodePort"))
+    w.core.create_namespaced_service(w.store_ns, _service("inside"))
+    w.core.create_namespaced_service(w.store_ns, _service("node-port", type="NodePort"))
     for name, spec in (
         ("balancer", {"type": "LoadBalancer"}),
         ("external-ips", {"external_ips": ["203.0.113.7"]}),
         ("alias", {"type": "ExternalName", "external_name": "example.com"}),
     ):
         service = _service(name, **spec)
-        assert _status_of(core.create_namespaced_service, store_ns, service) == 403, name
+        assert _status_of(w.core.create_namespaced_service, w.store_ns, service) == 403, name
 
     # Ingresses: only the store's own host, <store name>.<store.domain>
     # (values-local.yaml: localhost).
-    own = f"{suffix}.localhost"
-    net.create_namespaced_ingress(store_ns, _ingress("own", own))
+    own = f"{w.suffix}.localhost"
+    w.net.create_namespaced_ingress(w.store_ns, _ingress("own", own))
     for name, hosts, default in (
         ("another", ("victim.localhost",), False),
         ("two", (own, "victim.localhost"), False),
@@ -557,178 +595,103 @@ def test_worker_service_account_is_allowed_store_namespaces_only(k8s, platform):
         ("default", (own,), True),
     ):
         ingress = _ingress(name, *hosts, default_backend=default)
-        assert _status_of(net.create_namespaced_ingress, store_ns, ingress) == 403, name
+        assert _status_of(w.net.create_namespaced_ingress, w.store_ns, ingress) == 403, name
 
+
+def _rbac_denies_other_namespaces_and_nodes(w: _AsWorker) -> None:
     # Denied by RBAC: other namespaces' Secrets, listing nodes (one, by name, it may read).
-    assert _status_of(lambda: core.list_namespaced_secret("kube-system")) == 403
-    assert _status_of(lambda: core.read_namespaced_secret("anything", "kube-system")) == 403
-    assert _status_of(lambda: core.create_namespaced_secret("kube-system", _secret("x"))) == 403
-    assert _status_of(lambda: core.list_node()) == 403
-    node = admin_core.list_node().items[0].metadata.name
-    assert _status_of(lambda: core.read_node(node)) == 200
-    assert _status_of(lambda: core.list_namespaced_secret(platform.namespace)) == 403
-    assert _status_of(lambda: core.list_secret_for_all_namespaces()) == 403
+    assert _status_of(lambda: w.core.list_namespaced_secret("kube-system")) == 403
+    assert _status_of(lambda: w.core.read_namespaced_secret("anything", "kube-system")) == 403
+    assert _status_of(lambda: w.core.create_namespaced_secret("kube-system", _secret("x"))) == 403
+    assert _status_of(lambda: w.core.list_node()) == 403
+    node = w.admin_core.list_node().items[0].metadata.name
+    assert _status_of(lambda: w.core.read_node(node)) == 200
+    assert _status_of(lambda: w.core.list_namespaced_secret(w.platform.namespace)) == 403
+    assert _status_of(lambda: w.core.list_secret_for_all_namespaces()) == 403
 
+
+def _an_unlabelled_namespace_is_not_the_workers(w: _AsWorker) -> None:
     # An unlabelled namespace (made by an admin): no Secret, no RoleBinding, no delete.
-    unlabelled = f"{STORE_PREFIX}{suffix}-x"
-    platform.store_namespaces.append(unlabelled)
-    admin_core.create_namespace(_namespace(unlabelled, {"storefleet.dev/test": "true"}))
-    assert _status_of(lambda: core.create_namespaced_secret(unlabelled, _secret("x"))) == 403
-    assert _status_of(lambda: core.create_namespaced_secret("default", _secret("x"))) == 403
-    assert _status_of(lambda: _bind_worker(rbac, platform, unlabelled)) == 403
-    assert _status_of(lambda: core.delete_namespace(unlabelled)) == 403
+    unlabelled = f"{STORE_PREFIX}{w.suffix}-x"
+    w.platform.store_namespaces.append(unlabelled)
+    w.admin_core.create_namespace(_namespace(unlabelled, {"storefleet.dev/test": "true"}))
+    assert _status_of(lambda: w.core.create_namespaced_secret(unlabelled, _secret("x"))) == 403
+    assert _status_of(lambda: w.core.create_namespaced_secret("default", _secret("x"))) == 403
+    assert _status_of(lambda: _bind_worker(w.rbac, w.platform, unlabelled)) == 403
+    assert _status_of(lambda: w.core.delete_namespace(unlabelled)) == 403
 
+
+def _no_binding_to_anything_broader(w: _AsWorker) -> None:
     # No RoleBinding to anything broader, even in a store namespace.
     wider = client.V1RoleBinding(
         metadata=client.V1ObjectMeta(name="wider"),
         role_ref=client.V1RoleRef(
-            api_group="rbac.authorization.k8s.io", kind="ClusterRole", name="cluster-admin"
+            api_group="w.rbac.authorization.k8s.io", kind="ClusterRole", name="cluster-admin"
         ),
         subjects=[
             client.RbacV1Subject(
-                kind="ServiceAccount", name="storefleet-worker", namespace=platform.namespace
+                kind="ServiceAccount", name="storefleet-worker", namespace=w.platform.namespace
             )
         ],
     )
-    assert _status_of(lambda: rbac.create_namespaced_role_binding(store_ns, wider)) == 403
-
-    # Deletion, as the worker: its own store namespace only.
-    core.delete_namespace(store_ns)
-    as_worker.close()
+    assert _status_of(lambda: w.rbac.create_namespaced_role_binding(w.store_ns, wider)) == 403
 
 
 # -- the store chart, installed by the worker ----------------------------------
 
 
+@dataclass
+class _StoreAsWorker:
+    """A store release the worker installs, as the driver would."""
+
+    k8s: Cluster
+    platform: Platform
+    tmp_path: Path
+    namespace: str
+    host: str
+    identity: dict
+    defaults: dict  # the platform chart's store values, on the simulated nodes
+
+    def helm(self, *args: str, values: dict) -> None:
+        self.k8s.run(
+            "helm", "upgrade", "--install", "store", str(STORE_CHART),
+            "--namespace", self.namespace, "--kube-as-user", self.platform.worker,
+            "-f", str(_values_file(self.tmp_path, "platform-defaults.yaml", self.defaults)),
+            "-f", str(_values_file(self.tmp_path, f"store-{uuid.uuid4().hex[:4]}.yaml", values)),
+            *args,
+        )  # fmt: skip
+
+
 def test_worker_installs_a_store_and_upgrades_keep_its_secret(k8s, platform, tmp_path, wait):
     admin_core = client.CoreV1Api(k8s.api)
-    apps, batch = client.AppsV1Api(k8s.api), client.BatchV1Api(k8s.api)
     as_worker = k8s.api_client_as(platform.worker)
-    core = client.CoreV1Api(as_worker)
     name = uuid.uuid4().hex[:6]
     store_ns = f"{STORE_PREFIX}{name}"
     platform.store_namespaces.append(store_ns)
     # The store's own host (the admission policy allows no other).
     host = f"{name}.localhost"
-    identity = dict(STORE_VALUES, ingress={"host": host}, siteUrl=f"http://{host}:30080")
-
-    # What the driver does before the release: namespace, RoleBinding, admin Secret.
-    # The namespace enforces the restricted Pod Security Standard: the store's
-    # pods must pass it.
-    core.create_namespace(_namespace(store_ns, _store_labels()))
-    _bind_worker(client.RbacAuthorizationV1Api(as_worker), platform, store_ns)
-    _until_allowed(
-        lambda: core.create_namespaced_secret(
-            store_ns,
-            client.V1Secret(
-                metadata=client.V1ObjectMeta(name="store-admin"),
-                string_data={"password": "admin-password-from-the-user"},
-            ),
-        ),
-        "create the admin Secret",
-    )
-    volume = None
-    if k8s.simulated:
-        volume = f"charts-test-{store_ns}"
-        k8s.bind_volume(volume, store_ns, "store-data")
-
-    store_values = yaml.safe_load(
+    defaults = yaml.safe_load(
         admin_core.read_namespaced_config_map(
             f"{platform.release}-store-values", platform.namespace
         ).data["store-values.yaml"]
     )
     # The chart as the worker installs it, on the simulated nodes (no database
     # here: tests/k8s/test_stores.py runs stores for real on the node).
-    store_values.update(k8s.on_simulated_nodes())
-
-    def helm_as_worker(*args: str, values: dict) -> None:
-        k8s.run(
-            "helm",
-            "upgrade",
-            "--install",
-            "store",
-            str(STORE_CHART),
-            "--namespace",
-            store_ns,
-            "--kube-as-user",
-            platform.worker,
-            "-f",
-            str(_values_file(tmp_path, "platform-defaults.yaml", store_values)),
-            "-f",
-            str(_values_file(tmp_path, f"store-{uuid.uuid4().hex[:4]}.yaml", values)),
-            *args,
-        )
-
+    defaults.update(k8s.on_simulated_nodes())
+    store = _StoreAsWorker(
+        k8s, platform, tmp_path, store_ns, host,
+        dict(STORE_VALUES, ingress={"host": host}, siteUrl=f"http://{host}:30080"), defaults,
+    )  # fmt: skip
+    volume = None
     try:
-        started = time.monotonic()
-        helm_as_worker(values=identity)
-        wait(
-            apps.list_namespaced_deployment,
-            lambda ds: any(d.metadata.name == "store" and d.status.available_replicas for d in ds),
-            namespace=store_ns,
-            timeout=90,
-            what="Deployment store to be available",
-        )
-        if k8s.simulated:
-            wait(
-                batch.list_namespaced_job,
-                lambda js: any(j.metadata.name == "install-1" and j.status.succeeded for j in js),
-                namespace=store_ns,
-                timeout=60,
-                what="Job install-1 to complete",
-            )
-        print(f"store release available in {time.monotonic() - started:.1f} s")
-
-        service = admin_core.read_namespaced_service("store", store_ns)
-        assert service.spec.type == "ClusterIP"  # behind the ingress (values-local.yaml)
-        ingress = client.NetworkingV1Api(k8s.api).read_namespaced_ingress("store", store_ns)
-        assert [r.host for r in ingress.spec.rules] == [host]
-        quota = admin_core.read_namespaced_resource_quota("store-quota", store_ns)
-        assert quota.spec.hard["requests.cpu"] == "1"  # plan small
-        secret = admin_core.read_namespaced_secret("store-credentials", store_ns).data
-        assert (
-            base64.b64decode(secret["WORDPRESS_DB_PASSWORD"]).decode()
-            == (STORE_VALUES["database"]["password"])
-        )
-        assert len(secret) == 9 and all(secret.values())
-        pod_spec = apps.read_namespaced_deployment("store", store_ns).spec.template.spec
-        assert pod_spec.automount_service_account_token is False
-        context = pod_spec.containers[0].security_context
-        assert context.allow_privilege_escalation is False
-        assert context.capabilities.drop == ["ALL"] and context.run_as_non_root
-        assert apps.read_namespaced_deployment("store", store_ns).spec.strategy.type == "Recreate"
-
-        # An upgrade (a bigger plan) with no secrets in its values: the Secret
-        # stays; the install runs again as a new Job of the new revision.
-        helm_as_worker(
-            values={
-                **{k: v for k, v in identity.items() if k != "database"},
-                "database": {k: v for k, v in STORE_VALUES["database"].items() if k != "password"},
-                "plan": "medium",
-            }
-        )
-        assert admin_core.read_namespaced_secret("store-credentials", store_ns).data == secret
-        config = admin_core.read_namespaced_config_map("store-config", store_ns).data
-        assert config["STOREFLEET_SITE_URL"] == identity["siteUrl"]
-        assert config["APACHE_MAX_REQUEST_WORKERS"] == "13"  # medium: 1 GiB
-        quota = admin_core.read_namespaced_resource_quota("store-quota", store_ns)
-        assert quota.spec.hard["requests.cpu"] == "2"  # plan medium
-        jobs = [j.metadata.name for j in batch.list_namespaced_job(store_ns).items]
-        assert jobs == ["install-2"], jobs
-
+        volume = _prepare_the_namespace_as_the_driver_does(store, client.CoreV1Api(as_worker))
+        secret = _the_release_is_available_restricted_and_behind_the_ingress(store, wait)
+        _an_upgrade_keeps_the_secret_and_reruns_the_install(store, secret)
         k8s.run(
-            "helm",
-            "uninstall",
-            "store",
-            "--namespace",
-            store_ns,
-            "--kube-as-user",
-            platform.worker,
-            "--wait",
-            "--timeout",
-            "60s",
-        )
-        core.delete_namespace(store_ns)
+            "helm", "uninstall", "store", "--namespace", store_ns,
+            "--kube-as-user", platform.worker, "--wait", "--timeout", "60s",
+        )  # fmt: skip
+        client.CoreV1Api(as_worker).delete_namespace(store_ns)
         wait(
             admin_core.list_namespace,
             lambda nss: all(n.metadata.name != store_ns for n in nss),
@@ -743,6 +706,102 @@ def test_worker_installs_a_store_and_upgrades_keep_its_secret(k8s, platform, tmp
             except ApiException as exc:
                 if exc.status != 404:
                     raise
+
+
+def _prepare_the_namespace_as_the_driver_does(
+    store: _StoreAsWorker, core: client.CoreV1Api
+) -> str | None:
+    """What the driver does before the release: namespace, RoleBinding, admin
+    Secret. The namespace enforces the restricted Pod Security Standard: the
+    store's pods must pass it. A volume when the node is simulated."""
+    store_ns = store.namespace
+    core.create_namespace(_namespace(store_ns, _store_labels()))
+    _bind_worker(client.RbacAuthorizationV1Api(core.api_client), store.platform, store_ns)
+    _until_allowed(
+        lambda: core.create_namespaced_secret(
+            store_ns,
+            client.V1Secret(
+                metadata=client.V1ObjectMeta(name="store-admin"),
+                string_data={"password": "admin-password-from-the-user"},
+            ),
+        ),
+        "create the admin Secret",
+    )
+    if not store.k8s.simulated:
+        return None
+    volume = f"charts-test-{store_ns}"
+    store.k8s.bind_volume(volume, store_ns, "store-data")
+    return volume
+
+
+def _the_release_is_available_restricted_and_behind_the_ingress(
+    store: _StoreAsWorker, wait
+) -> dict:
+    k8s, store_ns = store.k8s, store.namespace
+    admin_core = client.CoreV1Api(k8s.api)
+    apps, batch = client.AppsV1Api(k8s.api), client.BatchV1Api(k8s.api)
+    started = time.monotonic()
+    store.helm(values=store.identity)
+    wait(
+        apps.list_namespaced_deployment,
+        lambda ds: any(d.metadata.name == "store" and d.status.available_replicas for d in ds),
+        namespace=store_ns,
+        timeout=90,
+        what="Deployment store to be available",
+    )
+    if k8s.simulated:
+        wait(
+            batch.list_namespaced_job,
+            lambda js: any(j.metadata.name == "install-1" and j.status.succeeded for j in js),
+            namespace=store_ns,
+            timeout=60,
+            what="Job install-1 to complete",
+        )
+    print(f"store release available in {time.monotonic() - started:.1f} s")
+
+    service = admin_core.read_namespaced_service("store", store_ns)
+    assert service.spec.type == "ClusterIP"  # behind the ingress (values-local.yaml)
+    ingress = client.NetworkingV1Api(k8s.api).read_namespaced_ingress("store", store_ns)
+    assert [r.host for r in ingress.spec.rules] == [store.host]
+    quota = admin_core.read_namespaced_resource_quota("store-quota", store_ns)
+    assert quota.spec.hard["requests.cpu"] == "1"  # plan small
+    secret = admin_core.read_namespaced_secret("store-credentials", store_ns).data
+    assert (
+        base64.b64decode(secret["WORDPRESS_DB_PASSWORD"]).decode()
+        == (STORE_VALUES["database"]["password"])
+    )
+    assert len(secret) == 9 and all(secret.values())
+    pod_spec = apps.read_namespaced_deployment("store", store_ns).spec.template.spec
+    assert pod_spec.automount_service_account_token is False
+    context = pod_spec.containers[0].security_context
+    assert context.allow_privilege_escalation is False
+    assert context.capabilities.drop == ["ALL"] and context.run_as_non_root
+    assert apps.read_namespaced_deployment("store", store_ns).spec.strategy.type == "Recreate"
+    return dict(secret)
+
+
+def _an_upgrade_keeps_the_secret_and_reruns_the_install(
+    store: _StoreAsWorker, secret: dict
+) -> None:
+    """An upgrade (a bigger plan) with no secrets in its values: the Secret
+    stays; the install runs again as a new Job of the new revision."""
+    k8s, store_ns = store.k8s, store.namespace
+    admin_core, batch = client.CoreV1Api(k8s.api), client.BatchV1Api(k8s.api)
+    store.helm(
+        values={
+            **{k: v for k, v in store.identity.items() if k != "database"},
+            "database": {k: v for k, v in STORE_VALUES["database"].items() if k != "password"},
+            "plan": "medium",
+        }
+    )
+    assert admin_core.read_namespaced_secret("store-credentials", store_ns).data == secret
+    config = admin_core.read_namespaced_config_map("store-config", store_ns).data
+    assert config["STOREFLEET_SITE_URL"] == store.identity["siteUrl"]
+    assert config["APACHE_MAX_REQUEST_WORKERS"] == "13"  # medium: 1 GiB
+    quota = admin_core.read_namespaced_resource_quota("store-quota", store_ns)
+    assert quota.spec.hard["requests.cpu"] == "2"  # plan medium
+    jobs = [j.metadata.name for j in batch.list_namespaced_job(store_ns).items]
+    assert jobs == ["install-2"], jobs
 
 
 # -- deploy.sh ---------------------------------------------------------------------

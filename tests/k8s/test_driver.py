@@ -11,10 +11,9 @@ from __future__ import annotations
 import secrets
 import signal
 import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -22,197 +21,41 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from sqlalchemy import create_engine, text
 
-from storefleet.config import Environment, Settings
-from tests.conftest import free_port
 from tests.k8s import benchmark
-from tests.k8s.conftest import Cluster
-from tests.support import (
-    ADMIN_EMAIL,
-    ADMIN_PASSWORD,
-    Api,
-    PlatformProcesses,
-    leave_nothing_behind,
-    prepare,
-    process_env,
-)
-
-REPO = Path(__file__).resolve().parents[2]
-PLATFORM_CHART = REPO / "charts" / "storefleet"
-STORE_CHART = REPO / "charts" / "woocommerce-store"
+from tests.k8s.platforms import ClusterPlatform, Recipe, platform_on_cluster
+from tests.support import Api, database_state
 
 
-@dataclass
-class K8sPlatform:
-    cluster: Cluster
-    namespace: str
-    release: str
-    prefix: str
-    procs: PlatformProcesses
-    settings: Settings
-    helm_log: Path
-    worker_kubeconfig: Path
-    admin_core: client.CoreV1Api
-    stores_db_url: str
-    volumes: list[str] = field(default_factory=list)
-
-    def admin(self) -> Api:
-        return Api.login(self.procs.url, ADMIN_EMAIL, ADMIN_PASSWORD)
-
-    def store_ns(self, name: str) -> str:
-        return f"{self.prefix}{name}"
-
-    def volume_for(self, name: str) -> None:
-        """No storage provisioner on simulated nodes: a volume per store claim."""
-        volume = self.cluster.bind_volume(
-            f"{self.release}-{name}", self.store_ns(name), "store-data"
-        )
-        self.volumes.append(volume)
-
-    def db_state(self, uid: str) -> tuple[int, int, list[str]]:
-        """The store's database and user, named from its uid (storedb)."""
-        name = f"{self.settings.stores_db_prefix}{uid}"
-        engine = create_engine(self.stores_db_url)
-        with engine.connect() as conn:
-            dbs = conn.execute(
-                text("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = :n"),
-                {"n": name},
-            ).scalar_one()
-            users = conn.execute(
-                text("SELECT COUNT(*) FROM mysql.user WHERE User = :n"), {"n": name}
-            ).scalar_one()
-            grants = (
-                [r[0] for r in conn.execute(text(f"SHOW GRANTS FOR '{name}'@'%'"))] if users else []
-            )
-        engine.dispose()
-        return int(dbs), int(users), grants
-
-
-def _worker_kubeconfig(k8s, namespace: str, path: Path) -> None:  # type: ignore[no-untyped-def]
-    core = client.CoreV1Api(k8s.api)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            token = core.create_namespaced_service_account_token(
-                "storefleet-worker",
-                namespace,
-                client.AuthenticationV1TokenRequest(
-                    spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=7200)
-                ),
-            ).status.token
-            break
-        except ApiException as exc:  # the ServiceAccount may not exist yet
-            assert exc.status == 404 and time.monotonic() < deadline, exc
-            time.sleep(0.5)
-    cfg = k8s.api.configuration
-    kubeconfig = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {
-                "name": "test",
-                "cluster": {"server": cfg.host, "certificate-authority": cfg.ssl_ca_cert},
-            }
-        ],
-        "users": [{"name": "worker", "user": {"token": token}}],
-        "contexts": [{"name": "worker", "context": {"cluster": "test", "user": "worker"}}],
-        "current-context": "worker",
-    }
-    path.write_text(yaml.safe_dump(kubeconfig))
-    path.chmod(0o600)
+def _simulated(mariadb_admin_url: str, placement: dict[str, Any]) -> Recipe:
+    # The platform's own pods and the stores go to the simulated nodes (scale
+    # and control-plane behaviour); test_stores.py runs stores on the real node.
+    return Recipe(
+        name="drv",
+        namespace_labels={},
+        chart_overrides=placement,
+        stores_db=lambda core, namespace, release: mariadb_admin_url,
+        timings={"lease_seconds": 5, "requeue_after_seconds": 3,
+                 "reconcile_interval_seconds": 1, "step_deadline_seconds": 120},
+        env={"STOREFLEET_K8S_STORE_URL_PORT": "30080"},
+        store_values_extra=placement,
+        cleanup_stores_db=True,
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
-def k8s_platform(k8s, mariadb_admin_url: str, tmp_path_factory) -> Iterator[K8sPlatform]:  # type: ignore[no-untyped-def]
-    tmp = tmp_path_factory.mktemp("k8s-driver")
-    suffix = uuid.uuid4().hex[:6]
-    namespace, release, prefix = f"sfdrv-{suffix}", f"dr{suffix}", f"d{suffix}-"
-    core = client.CoreV1Api(k8s.api)
-    core.create_namespace(
-        client.V1Namespace(
-            metadata=client.V1ObjectMeta(name=namespace, labels={"storefleet.dev/test": "true"})
-        )
-    )
-    # The platform's own pods and the stores go to the simulated nodes (scale
-    # and control-plane behaviour); test_stores.py runs stores on the real node.
-    placement = k8s.on_simulated_nodes()
-    (tmp / "overrides.yaml").write_text(
-        yaml.safe_dump({"rbac": {"storeNamespacePrefix": prefix}, **placement})
-    )
-    k8s.run(
-        "helm", "upgrade", "--install", release, str(PLATFORM_CHART), "--namespace", namespace,
-        "-f", str(PLATFORM_CHART / "values-local.yaml"), "-f", str(tmp / "overrides.yaml"),
-    )  # fmt: skip
-    worker_kubeconfig = tmp / "worker.kubeconfig"
-    _worker_kubeconfig(k8s, namespace, worker_kubeconfig)
-
-    # The store defaults the chart gives its workers, as the worker reads them.
-    defaults = yaml.safe_load(
-        core.read_namespaced_config_map(f"{release}-store-values", namespace).data[
-            "store-values.yaml"
-        ]
-    )
-    (tmp / "store-values.yaml").write_text(yaml.safe_dump({**defaults, **placement}))
-
-    helm_log = tmp / "helm-argv.log"
-    spy = tmp / "helm"
-    spy.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> "{helm_log}"\nexec "{k8s.helm}" "$@"\n')
-    spy.chmod(0o755)
-
-    data = tmp / "var"
-    settings = Settings(
-        env=Environment.test,
-        data_dir=data,
-        secret_key=secrets.token_urlsafe(48),
-        stores_db_url=mariadb_admin_url,
-        stores_db_prefix=f"k{suffix}_",
-    )
-    prepare(settings).close()
-    settings = settings.model_copy(
-        update={"lease_seconds": 5, "requeue_after_seconds": 3, "reconcile_interval_seconds": 1,
-                "step_deadline_seconds": 120}
-    )  # fmt: skip
-    env = process_env(
-        settings,
-        STOREFLEET_DRIVER="kubernetes",
-        KUBECONFIG=str(worker_kubeconfig),
-        STOREFLEET_HELM_BINARY=str(spy),
-        HELM_CONFIG_HOME=str(tmp / "helm-config"),
-        HELM_CACHE_HOME=str(tmp / "helm-cache"),
-        HELM_DATA_HOME=str(tmp / "helm-data"),
-        STOREFLEET_K8S_PLATFORM_NAMESPACE=namespace,
-        STOREFLEET_K8S_STORE_NAMESPACE_PREFIX=prefix,
-        STOREFLEET_K8S_STORE_ACCESS="perNamespace",
-        STOREFLEET_K8S_STORE_ROLE=f"{release}-store-manager",
-        STOREFLEET_K8S_WORKER_SERVICE_ACCOUNT="storefleet-worker",
-        STOREFLEET_K8S_STORE_VALUES=str(tmp / "store-values.yaml"),
-        STOREFLEET_K8S_CHART=str(STORE_CHART),
-        STOREFLEET_K8S_STORE_DOMAIN="localhost",
-        STOREFLEET_K8S_STORE_URL_PORT="30080",
-    )
-    (tmp / "logs").mkdir()
-    procs = PlatformProcesses(env, tmp / "logs", free_port())
-    platform = K8sPlatform(
-        k8s, namespace, release, prefix, procs, settings, helm_log, worker_kubeconfig, core,
-        mariadb_admin_url,
-    )  # fmt: skip
-    procs.start("api")
-    procs.start("worker")
-    try:
+def k8s_platform(k8s, mariadb_admin_url: str, tmp_path_factory) -> Iterator[ClusterPlatform]:  # type: ignore[no-untyped-def]
+    recipe = _simulated(mariadb_admin_url, k8s.on_simulated_nodes())
+    with platform_on_cluster(k8s, tmp_path_factory.mktemp("k8s-driver"), recipe) as platform:
         yield platform
+
+
+def _grants(admin_url: str, user: str) -> list[str]:
+    engine = create_engine(admin_url)
+    try:
+        with engine.connect() as conn:
+            return [r[0] for r in conn.execute(text(f"SHOW GRANTS FOR '{user}'@'%'"))]
     finally:
-        procs.stop()
-        for ns in core.list_namespace(label_selector="storefleet.io/store").items:
-            if ns.metadata.name.startswith(prefix):
-                core.delete_namespace(ns.metadata.name)
-        k8s.run("helm", "uninstall", release, "--namespace", namespace, check=False)
-        core.delete_namespace(namespace)
-        for volume in platform.volumes:
-            try:
-                core.delete_persistent_volume(volume)
-            except ApiException as exc:
-                if exc.status != 404:
-                    raise
-        leave_nothing_behind([data], mariadb_admin_url, settings.stores_db_prefix)
+        engine.dispose()
 
 
 def _exists(call, *args) -> bool:  # type: ignore[no-untyped-def]
@@ -225,7 +68,9 @@ def _exists(call, *args) -> bool:  # type: ignore[no-untyped-def]
     return True
 
 
-def test_a_store_is_provisioned_into_its_namespace_and_deleted(k8s_platform: K8sPlatform) -> None:
+def test_a_store_is_provisioned_into_its_namespace_and_deleted(
+    k8s_platform: ClusterPlatform,
+) -> None:
     p = k8s_platform
     api = p.admin()
     p.volume_for("kube-shop")
@@ -245,7 +90,7 @@ def test_a_store_is_provisioned_into_its_namespace_and_deleted(k8s_platform: K8s
         assert any("not verifiable" in e["message"] for e in events)
 
     ns = p.store_ns("kube-shop")
-    core, apps = p.admin_core, client.AppsV1Api(p.cluster.api)  # type: ignore[attr-defined]
+    core, apps = p.core, client.AppsV1Api(p.cluster.api)  # type: ignore[attr-defined]
     namespace = core.read_namespace(ns)
     assert namespace.metadata.labels["storefleet.io/store"] == str(store_id)
     assert namespace.metadata.labels["pod-security.kubernetes.io/enforce"] == "restricted"
@@ -263,8 +108,8 @@ def test_a_store_is_provisioned_into_its_namespace_and_deleted(k8s_platform: K8s
     assert not _exists(core.read_namespaced_secret, "store-admin", ns)  # wiped after install
 
     uid = store["uid"]
-    dbs, users, grants = p.db_state(uid)
-    assert (dbs, users) == (1, 1)
+    assert database_state(p.stores_db_url, p.db_name(uid)) == (1, 1)
+    grants = _grants(p.stores_db_url, p.db_name(uid))
     own = f"`{p.settings.stores_db_prefix}{uid}`.*"
     assert [g for g in grants if " ON " in g and "USAGE" not in g] == [
         g for g in grants if own in g
@@ -292,12 +137,12 @@ def test_a_store_is_provisioned_into_its_namespace_and_deleted(k8s_platform: K8s
         )
         assert files["status"] == "skipped" and "simulated node" in files["message"], files
     assert not _exists(core.read_namespace, ns)  # finalised by the controller manager
-    assert p.db_state(uid)[:2] == (0, 0)
+    assert database_state(p.stores_db_url, p.db_name(uid)) == (0, 0)
     assert not _exists(core.read_namespaced_secret, f"store-{uid}-credentials", p.namespace)
     assert "uninstall store" in p.helm_log.read_text()
 
 
-def test_a_killed_worker_leaves_one_of_everything(k8s_platform: K8sPlatform) -> None:
+def test_a_killed_worker_leaves_one_of_everything(k8s_platform: ClusterPlatform) -> None:
     p = k8s_platform
     api = p.admin()
     p.volume_for("kube-survivor")
@@ -314,15 +159,17 @@ def test_a_killed_worker_leaves_one_of_everything(k8s_platform: K8sPlatform) -> 
     ns = p.store_ns("kube-survivor")
     mine = [
         n.metadata.name
-        for n in p.admin_core.list_namespace(label_selector=f"storefleet.io/store={store_id}").items
+        for n in p.core.list_namespace(label_selector=f"storefleet.io/store={store_id}").items
     ]
     assert mine == [ns]
     releases = p.cluster.run("helm", "list", "--namespace", ns, "--short").stdout.split()  # type: ignore[attr-defined]
     assert releases == ["store"]
-    assert p.db_state(api.store(store_id)["uid"])[:2] == (1, 1)
+    assert database_state(p.stores_db_url, p.db_name(api.store(store_id)["uid"])) == (1, 1)
 
 
-def test_the_worker_identity_is_denied_what_it_must_not_touch(k8s_platform: K8sPlatform) -> None:
+def test_the_worker_identity_is_denied_what_it_must_not_touch(
+    k8s_platform: ClusterPlatform,
+) -> None:
     from kubernetes import config as kube_config
 
     worker = kube_config.new_client_from_config(config_file=str(k8s_platform.worker_kubeconfig))
@@ -340,7 +187,7 @@ def test_the_worker_identity_is_denied_what_it_must_not_touch(k8s_platform: K8sP
     worker.close()
 
 
-def test_fifty_stores_at_once(k8s_platform: K8sPlatform) -> None:
+def test_fifty_stores_at_once(k8s_platform: ClusterPlatform) -> None:
     """Fifty stores at once on the simulated nodes (bench/k8s_provision.py: a
     thousand): the per-store control-plane time, first step start to last
     step end, and stores per minute."""
@@ -410,7 +257,7 @@ def _ts(value: str) -> float:
 
 
 def test_a_store_that_cannot_start_fails_with_the_clusters_reason(
-    k8s_platform: K8sPlatform, tmp_path: Path
+    k8s_platform: ClusterPlatform, tmp_path: Path
 ) -> None:
     """A quota too small for the store's pods: the API server refuses them, and
     the store fails at its deadline with the refusal as the reason."""

@@ -33,7 +33,6 @@ from tests.k8s.conftest import TESTENV_VAR, Cluster, pod_log
 from tests.k8s.realstores import (
     INGRESS_PORT,
     connects,
-    database_state,
     exists,
     order_in_chromium,
     php_in_store,
@@ -41,7 +40,7 @@ from tests.k8s.realstores import (
     wait_gone,
     web_pod,
 )
-from tests.support import Api
+from tests.support import Api, database_state
 
 REPO = Path(__file__).resolve().parents[2]
 # Stores install for real here, several minutes each on a loaded 2-core machine.

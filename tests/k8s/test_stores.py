@@ -25,7 +25,6 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -35,14 +34,13 @@ import pytest
 import yaml
 from kubernetes import client
 
-from storefleet.config import Environment, Settings
-from tests.conftest import free_port, not_here
+from tests.conftest import not_here
 from tests.k8s import benchmark
 from tests.k8s.conftest import Cluster
+from tests.k8s.platforms import ClusterPlatform, Recipe, platform_on_cluster
 from tests.k8s.realstores import (
     INGRESS_PORT,
     connects,
-    database_state,
     exists,
     namespace_state,
     order_in_chromium,
@@ -53,118 +51,23 @@ from tests.k8s.realstores import (
     web_pod,
     wp_option,
 )
-from tests.k8s.test_driver import _worker_kubeconfig
-from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, Api, PlatformProcesses, prepare, process_env
+from tests.support import Api, database_state
 
 REPO = Path(__file__).resolve().parents[2]
 # Stores install for real here, several minutes each on a loaded 2-core machine.
 pytestmark = pytest.mark.timeout(2400)
-PLATFORM_CHART = REPO / "charts" / "storefleet"
 STORE_CHART = REPO / "charts" / "woocommerce-store"
 READY = 600  # seconds: a store's first install on a loaded 2-core machine
 
-# A helm that is SIGKILLed once it has marked the release pending: the worker
-# runs it for the namespace in $KILL_HELM_NAMESPACE (once: $KILL_HELM_MARK).
-_HELM_SPY = """#!/bin/bash
-printf '%s\\n' "$*" >> "$HELM_LOG"
-target=" --namespace ${KILL_HELM_NAMESPACE:-none} "
-if [[ -n "${KILL_HELM_NAMESPACE:-}" && "$1" == upgrade && " $* " == *"${target}"* \\
-      && ! -e "$KILL_HELM_MARK" ]]; then
-    touch "$KILL_HELM_MARK"
-    # --wait keeps helm in the middle of the release long enough to be killed there.
-    "$REAL_HELM" "$@" --wait --timeout 10m &
-    pid=$!
-    for _ in $(seq 1 600); do
-        if "$REAL_KUBECTL" --kubeconfig "$ADMIN_KUBECONFIG" -n "$KILL_HELM_NAMESPACE" get secret \\
-            -l owner=helm,status=pending-install -o name 2>/dev/null | grep -q .; then
-            kill -9 "$pid"
-            echo "killed helm (pid $pid) in the middle of the release" >> "$HELM_LOG"
-            kill -9 $$  # the driver sees what it would see of a killed helm
-        fi
-        sleep 0.1
-    done
-    wait "$pid"
-    exit $?
-fi
-exec "$REAL_HELM" "$@"
-"""
 
-
-@dataclass
-class RealNodePlatform:
-    cluster: Cluster
-    namespace: str
-    release: str
-    prefix: str
-    procs: PlatformProcesses
-    settings: Settings
-    helm_log: Path
-    stores_db_url: str
-    store_values: Path
-    tmp: Path
-
-    def admin(self) -> Api:
-        return Api.login(self.procs.url, ADMIN_EMAIL, ADMIN_PASSWORD)
-
-    def store_ns(self, name: str) -> str:
-        return f"{self.prefix}{name}"
-
-    def db_name(self, uid: str) -> str:
-        return f"{self.settings.stores_db_prefix}{uid}"
-
-    def restart_worker(self, **env: str | None) -> None:
-        self.procs.kill("worker", signal.SIGTERM)
-        for key, value in env.items():
-            if value is None:
-                self.procs.env.pop(key, None)
-            else:
-                self.procs.env[key] = value
-        self.procs.start("worker")
-
-
-@pytest.fixture(scope="module")
-def real(k8s: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealNodePlatform]:
-    if not k8s.simulated:
-        not_here("needs the test environment's real node and the images of `make images`")
-    tmp = tmp_path_factory.mktemp("real-stores")
-    suffix = uuid.uuid4().hex[:6]
-    namespace, release, prefix = f"sfst-{suffix}", f"st{suffix}", f"r{suffix}-"
-    core = client.CoreV1Api(k8s.api)
-    core.create_namespace(
-        client.V1Namespace(
-            metadata=client.V1ObjectMeta(
-                name=namespace,
-                labels={
-                    "storefleet.dev/test": "true",
-                    "pod-security.kubernetes.io/enforce": "restricted",
-                },
-            )
-        )
-    )
-    # The platform chart for its RBAC, admission policy and the stores'
-    # MariaDB; its API and workers are the processes below.
-    overrides = {
-        "rbac": {"storeNamespacePrefix": prefix},
-        "api": {"replicas": 0, "pdb": {"enabled": False}},
-        "worker": {"replicas": 0, "pdb": {"enabled": False}},
-        "migrate": {"enabled": False},
-        "mysql": {"enabled": False},
-        "externalDatabase": {"existingSecret": "unused"},
-        "redis": {"enabled": False},
-        "externalRedis": {"existingSecret": "unused"},
-    }
-    (tmp / "overrides.yaml").write_text(yaml.safe_dump(overrides))
-    k8s.run(
-        "helm", "upgrade", "--install", release, str(PLATFORM_CHART), "--namespace", namespace,
-        "-f", str(PLATFORM_CHART / "values-local.yaml"), "-f", str(tmp / "overrides.yaml"),
-    )  # fmt: skip
+def _stores_mysql(core: client.CoreV1Api, namespace: str, release: str) -> str:
+    """The stores' MariaDB of the platform chart, reached from this machine's
+    platform through a node port on 127.0.0.1 (store pods use its Service)."""
     selector = {
         "app.kubernetes.io/name": "storefleet",
         "app.kubernetes.io/instance": release,
         "app.kubernetes.io/component": "stores-mysql",
     }
-    # This machine's platform reaches the stores' MariaDB through a node port
-    # on 127.0.0.1; store pods by its Service name.
     host_service = core.create_namespaced_service(
         namespace,
         client.V1Service(
@@ -179,84 +82,60 @@ def real(k8s: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rea
     password = base64.b64decode(
         core.read_namespaced_secret(release, namespace).data["stores-mysql-root-password"]
     ).decode()
-    stores_db_url = (
-        f"mysql+pymysql://root:{password}@127.0.0.1:{host_service.spec.ports[0].node_port}/"
-    )
-    _wait_for_mysql(stores_db_url, lambda: namespace_state(core, namespace))
-    worker_kubeconfig = tmp / "worker.kubeconfig"
-    _worker_kubeconfig(k8s, namespace, worker_kubeconfig)
-    defaults = core.read_namespaced_config_map(f"{release}-store-values", namespace)
-    store_values = tmp / "store-values.yaml"
-    store_values.write_text(defaults.data["store-values.yaml"])
+    url = f"mysql+pymysql://root:{password}@127.0.0.1:{host_service.spec.ports[0].node_port}/"
+    _wait_for_mysql(url, lambda: namespace_state(core, namespace))
+    return url
 
-    helm_log = tmp / "helm-argv.log"
-    spy = tmp / "helm"
-    spy.write_text(_HELM_SPY)
-    spy.chmod(0o755)
-    data = tmp / "var"
-    settings = Settings(
-        env=Environment.test,
-        data_dir=data,
-        secret_key=secrets.token_urlsafe(48),
-        stores_db_url=stores_db_url,
-        stores_db_prefix=f"r{suffix}_",
-    )
-    prepare(settings).close()
-    settings = settings.model_copy(
-        update={"lease_seconds": 10, "requeue_after_seconds": 5, "reconcile_interval_seconds": 2,
-                "step_deadline_seconds": 600}
+
+def _on_the_real_node() -> Recipe:
+    return Recipe(
+        name="st",
+        namespace_labels={"pod-security.kubernetes.io/enforce": "restricted"},
+        # The platform chart for its RBAC, admission policy and the stores'
+        # MariaDB; its API and workers are this machine's processes.
+        chart_overrides={
+            "api": {"replicas": 0, "pdb": {"enabled": False}},
+            "worker": {"replicas": 0, "pdb": {"enabled": False}},
+            "migrate": {"enabled": False},
+            "mysql": {"enabled": False},
+            "externalDatabase": {"existingSecret": "unused"},
+            "redis": {"enabled": False},
+            "externalRedis": {"existingSecret": "unused"},
+        },
+        stores_db=_stores_mysql,
+        timings={"lease_seconds": 10, "requeue_after_seconds": 5,
+                 "reconcile_interval_seconds": 2, "step_deadline_seconds": 600},
+        env={
+            "STOREFLEET_K8S_STORE_URL_PORT": str(INGRESS_PORT),
+            "STOREFLEET_OPERATION_DEADLINE_SECONDS": "1800",
+            # Day 2: health checks often and soon degraded; no scheduled backups.
+            "STOREFLEET_HEALTH_INTERVAL_SECONDS": "5",
+            "STOREFLEET_HEALTH_FAILURES_BEFORE_DEGRADED": "2",
+            "STOREFLEET_BACKUP_TARGET": "dir",
+            "STOREFLEET_BACKUP_SCHEDULE_HOURS": "0",
+        },
+        # The worker waits while the stores' MariaDB is not up (its
+        # STOREFLEET_WORKER_STARTUP_WAIT_SECONDS, 300 s).
+        worker_wait=330,
     )  # fmt: skip
-    env = process_env(
-        settings,
-        STOREFLEET_DRIVER="kubernetes",
-        KUBECONFIG=str(worker_kubeconfig),
-        STOREFLEET_HELM_BINARY=str(spy),
-        HELM_LOG=str(helm_log),
-        REAL_HELM=k8s.helm,
-        REAL_KUBECTL=k8s.kubectl,
-        ADMIN_KUBECONFIG=str(k8s.kubeconfig),
-        HELM_CONFIG_HOME=str(tmp / "helm-config"),
-        HELM_CACHE_HOME=str(tmp / "helm-cache"),
-        HELM_DATA_HOME=str(tmp / "helm-data"),
-        STOREFLEET_K8S_PLATFORM_NAMESPACE=namespace,
-        STOREFLEET_K8S_STORE_NAMESPACE_PREFIX=prefix,
-        STOREFLEET_K8S_STORE_ACCESS="perNamespace",
-        STOREFLEET_K8S_STORE_ROLE=f"{release}-store-manager",
-        STOREFLEET_K8S_WORKER_SERVICE_ACCOUNT="storefleet-worker",
-        STOREFLEET_K8S_STORE_VALUES=str(store_values),
-        STOREFLEET_K8S_CHART=str(STORE_CHART),
-        STOREFLEET_K8S_STORES_DB_HOST=f"{release}-stores-mysql.{namespace}.svc.cluster.local",
-        STOREFLEET_K8S_STORE_DOMAIN="localhost",
-        STOREFLEET_K8S_STORE_URL_PORT=str(INGRESS_PORT),
-        STOREFLEET_OPERATION_DEADLINE_SECONDS="1800",
-        # Day 2: health checks often and soon degraded; no scheduled backups.
-        STOREFLEET_HEALTH_INTERVAL_SECONDS="5",
-        STOREFLEET_HEALTH_FAILURES_BEFORE_DEGRADED="2",
-        STOREFLEET_BACKUP_TARGET="dir",
-        STOREFLEET_BACKUP_SCHEDULE_HOURS="0",
-    )
-    (tmp / "logs").mkdir()
-    procs = PlatformProcesses(env, tmp / "logs", free_port())
-    platform = RealNodePlatform(
-        k8s, namespace, release, prefix, procs, settings, helm_log, stores_db_url, store_values,
-        tmp,
-    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def real(k8s: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterPlatform]:
+    if not k8s.simulated:
+        not_here("needs the test environment's real node and the images of `make images`")
+    tmp = tmp_path_factory.mktemp("real-stores")
     try:
-        procs.start("api")
-        try:
-            # The worker waits while the stores' MariaDB is not up (its
-            # STOREFLEET_WORKER_STARTUP_WAIT_SECONDS, 300 s).
-            procs.start("worker", wait=330)
-        except AssertionError as exc:
-            pytest.fail(f"{exc}\n{namespace_state(core, namespace)}", pytrace=False)
-        yield platform
-    finally:
-        procs.stop()
-        for ns in core.list_namespace(label_selector="storefleet.io/store").items:
-            if ns.metadata.name.startswith(prefix):
-                core.delete_namespace(ns.metadata.name)
-        k8s.run("helm", "uninstall", release, "--namespace", namespace, check=False)
-        core.delete_namespace(namespace)
+        with platform_on_cluster(k8s, tmp, _on_the_real_node()) as platform:
+            yield platform
+    except AssertionError as exc:  # a platform that did not start: say what the node saw
+        pytest.fail(f"{exc}\n{_platform_state(k8s)}", pytrace=False)
+
+
+def _platform_state(k8s: Cluster) -> str:
+    core = client.CoreV1Api(k8s.api)
+    spaces = core.list_namespace(label_selector="storefleet.dev/test=true").items
+    return "\n".join(namespace_state(core, ns.metadata.name) for ns in spaces)
 
 
 def _wait_for_mysql(url: str, describe: Callable[[], str], timeout: float = 420) -> None:
@@ -278,7 +157,7 @@ def _wait_for_mysql(url: str, describe: Callable[[], str], timeout: float = 420)
             engine.dispose()
 
 
-def _create(p: RealNodePlatform, name: str, password: str, **body: Any) -> int:
+def _create(p: ClusterPlatform, name: str, password: str, **body: Any) -> int:
     resp = p.admin().create_store(name, admin_password=password, **body)
     assert resp.status_code == 202, resp.text
     return int(resp.json()["id"])
@@ -305,7 +184,7 @@ def _helm_history(k8s: Cluster, ns: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def shop(real: RealNodePlatform) -> dict[str, Any]:
+def shop(real: ClusterPlatform) -> dict[str, Any]:
     """One store made through the API, ready (the tests below share it)."""
     password = "Shop-" + secrets.token_urlsafe(10)
     store_id = _create(real, "shop", password)
