@@ -26,6 +26,8 @@ from storefleet import heartbeats
 from storefleet.audit import service as audit
 from storefleet.audit.endpoints import router as audit_router
 from storefleet.auth.endpoints import router as auth_router
+from storefleet.auth.token_endpoints import router as tokens_router
+from storefleet.auth.twofactor_endpoints import router as two_factor_router
 from storefleet.db import utcnow
 from storefleet.exceptions import StoreFleetError
 from storefleet.fleet.endpoints import router as fleet_router
@@ -127,6 +129,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_exception_handler(StoreFleetError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(auth_router)
+    app.include_router(two_factor_router)
+    app.include_router(tokens_router)
     app.include_router(stream_router)  # before /api/stores/{store_id}
     app.include_router(stores_router)
     app.include_router(audit_router)

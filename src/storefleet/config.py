@@ -75,6 +75,22 @@ class Settings(BaseSettings):
     #: low enough to stop a runaway client (see web/ratelimit.py).
     api_requests_per_minute_per_token: Annotated[int, Field(ge=1)] = 3000
     api_requests_per_minute_per_address: Annotated[int, Field(ge=1)] = 6000
+    #: Admins must use two-factor sign-in: one without it may sign in only to
+    #: enrol (every other endpoint answers 403 until it has).
+    require_2fa_for_admins: bool = False
+    #: Addresses or networks (CIDR, comma-separated) that may read /metrics
+    #: without a token; anyone else needs an API token with the metrics scope.
+    metrics_trusted_networks: Annotated[list[str], NoDecode] = []
+
+    # Webhooks
+    #: Deliver to loopback, link-local and private addresses too (off: such
+    #: URLs are refused when registered and when connected to).
+    webhooks_allow_private_networks: bool = False
+    #: Attempts per delivery (exponential backoff from the first wait, capped
+    #: at an hour), and how long one attempt may take.
+    webhook_max_attempts: Annotated[int, Field(ge=1, le=50)] = 12
+    webhook_retry_initial_seconds: Annotated[float, Field(gt=0, le=3600)] = 10.0
+    webhook_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 10.0
 
     # Platform database and queue
     database_url: str | None = None
@@ -211,7 +227,7 @@ class Settings(BaseSettings):
         str, Field(max_length=63, pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
     ] = "storefleet"
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "metrics_trusted_networks", mode="before")
     @classmethod
     def _proxy_networks(cls, value: object) -> object:
         if isinstance(value, str):
@@ -223,9 +239,7 @@ class Settings(BaseSettings):
             try:
                 networks.append(str(ipaddress.ip_network(str(item).strip(), strict=False)))
             except ValueError as exc:
-                raise ValueError(
-                    f"STOREFLEET_TRUSTED_PROXIES: {item!r} is not an address or a network"
-                ) from exc
+                raise ValueError(f"{item!r} is not an address or a network") from exc
         return networks
 
     @model_validator(mode="after")

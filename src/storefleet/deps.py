@@ -1,23 +1,31 @@
 """FastAPI dependencies, as ``Annotated`` aliases: the runtime, the request's
 database session (one transaction per request), the client's address and the
-signed-in user (a bearer token, or the dashboard's session cookie with its
-CSRF header)."""
+principal and its user (a bearer sign-in or API token, or the dashboard's
+session cookie with its CSRF header), refused unless it may call the
+endpoint (``auth/access.py`` decides which scope each endpoint needs)."""
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from storefleet.audit import service as audit
-from storefleet.auth import cookies, tokens
-from storefleet.auth import service as auth_service
+from storefleet.auth import access, cookies
+from storefleet.auth.access import Principal
 from storefleet.auth.models import User
+from storefleet.db import after_commit
 from storefleet.exceptions import Forbidden, NotAuthenticated
 from storefleet.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -53,41 +61,88 @@ ClientIP = Annotated[str, Depends(client_ip)]
 _bearer = HTTPBearer(auto_error=False)
 
 
-def get_current_user(
+def _credentials(request: Request, bearer: HTTPAuthorizationCredentials | None) -> str:
+    if bearer is not None and bearer.scheme.lower() == "bearer":
+        return bearer.credentials
+    token = cookies.session_token(request)
+    if token is None:
+        raise NotAuthenticated("Not signed in")
+    return token
+
+
+def _route(request: Request) -> tuple[str | None, str | None]:
+    """The endpoint's first tag and operation id (what its scope is decided by)."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return None, None
+    return (str(route.tags[0]) if route.tags else None), route.name
+
+
+def get_principal(
     request: Request,
     session: SessionDep,
     runtime: RuntimeDep,
     ip: ClientIP,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> User:
-    key = runtime.settings.signing_key()
-    if credentials is not None and credentials.scheme.lower() == "bearer":
-        # A browser never sends a bearer token by itself: no CSRF to fear.
-        return auth_service.user_for_token(session, credentials.credentials, key=key)
-    token = cookies.session_token(request)
-    if token is None:
-        raise NotAuthenticated("Not signed in")
-    claims = tokens.claims(token, key=key)
-    if request.method not in cookies.SAFE_METHODS and not cookies.csrf_matches(request, claims):
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """Who the request acts as, refused (401/403) unless it may call this
+    endpoint: the token's scopes, a pending two-factor enrolment, the CSRF
+    header of a cookie sign-in that changes something."""
+    s = runtime.settings
+    token = _credentials(request, bearer)
+    principal = access.authenticate(
+        session, token, key=s.signing_key(), require_2fa=s.require_2fa_for_admins
+    )
+    user = principal.user
+    target = f"{request.method} {request.url.path}"
+    # A browser never sends a bearer token (or an API token) by itself: no CSRF to fear.
+    if bearer is None and request.method not in cookies.SAFE_METHODS:
+        if not cookies.csrf_matches(request, {"csrf": principal.csrf}):
+            raise Forbidden(
+                "The CSRF token is missing or wrong; reload the page",
+                audit=audit.refused("auth.csrf_refused", actor=user, target=target, client_ip=ip),
+            )
+    tag, operation = _route(request)
+    why = access.refusal(principal, tag=tag, method=request.method, operation=operation)
+    if why is not None:
         raise Forbidden(
-            "The CSRF token is missing or wrong; reload the page",
+            why,
             audit=audit.refused(
-                "auth.csrf_refused",
-                actor_id=int(claims["sub"]),
-                target=f"{request.method} {request.url.path}",
-                client_ip=ip,
+                "access.denied", actor=user, target=target, client_ip=ip,
+                detail={"token": principal.token_id} if principal.is_token else None,
             ),
-        )
-    return auth_service.active_user(session, int(claims["sub"]))
+        )  # fmt: skip
+    if principal.touch and principal.token_id is not None:
+        token_id = principal.token_id
+        after_commit(session, lambda: _touch(runtime, token_id, ip))
+    request.state.principal = principal
+    return principal
+
+
+def _touch(runtime: Runtime, token_id: int, ip: str) -> None:
+    try:
+        access.touch(runtime.db, token_id, ip)
+    except SQLAlchemyError:
+        log.warning("could not record the use of API token %s", token_id, exc_info=True)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def get_current_user(principal: PrincipalDep) -> User:
+    return principal.user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def get_admin(user: CurrentUser, request: Request, ip: ClientIP) -> User:
-    if not user.is_admin:
+def get_admin(principal: PrincipalDep, request: Request, ip: ClientIP) -> User:
+    user = principal.user
+    if not user.is_admin or not principal.allows(access.Scope.admin):
         raise Forbidden(
-            "Only an admin may do this",
+            "Only an admin may do this"
+            if not user.is_admin
+            else "This API token lacks the admin scope",
             audit=audit.refused(
                 "access.denied",
                 actor=user,
@@ -99,6 +154,44 @@ def get_admin(user: CurrentUser, request: Request, ip: ClientIP) -> User:
 
 
 AdminUser = Annotated[User, Depends(get_admin)]
+
+
+def _trusted(address: str, networks: list[str]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(net) for net in networks)
+
+
+def require_metrics_reader(
+    session: SessionDep,
+    runtime: RuntimeDep,
+    ip: ClientIP,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """``/metrics``: a trusted address (STOREFLEET_METRICS_TRUSTED_NETWORKS),
+    or an API token with the metrics scope; 401 without credentials, 403
+    with others."""
+    s = runtime.settings
+    if _trusted(ip, s.metrics_trusted_networks):
+        return
+    if bearer is None or bearer.scheme.lower() != "bearer":
+        raise NotAuthenticated(
+            "Reading /metrics needs an API token with the metrics scope "
+            "(Authorization: Bearer), or a trusted address"
+        )
+    principal = access.authenticate(
+        session, bearer.credentials, key=s.signing_key(), require_2fa=s.require_2fa_for_admins
+    )
+    if principal.token_id is None or not principal.allows(access.Scope.metrics):
+        raise Forbidden("Reading /metrics needs an API token with the metrics scope")
+    if principal.touch:
+        token_id = principal.token_id
+        after_commit(session, lambda: _touch(runtime, token_id, ip))
+
+
+MetricsReader = Depends(require_metrics_reader)
 
 
 # Ids and offsets are bounded: an out-of-range integer is a 422, not a database error.

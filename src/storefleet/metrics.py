@@ -8,7 +8,9 @@ restarts. Counters are monotonic because the rows they count never change
 once finished (a retry is a new operation). Sign-in failures are counted by
 the API process that saw them.
 
-No store names or other personal data appear in labels.
+No store names or other personal data appear in labels. Only an API token
+with the ``metrics`` scope, or a trusted address, may read them: they show
+the fleet's size and sign-in failures.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from storefleet import heartbeats
 from storefleet.auth.counters import LOGIN_FAILURES
 from storefleet.backups.models import Backup, BackupStatus
 from storefleet.db import utcnow
+from storefleet.deps import MetricsReader
+from storefleet.exceptions import ERROR_RESPONSES
 from storefleet.fleet.models import FleetStatus, FleetUpgrade
 from storefleet.runtime import Runtime
 from storefleet.stores.models import (
@@ -262,9 +266,16 @@ def registry_for(runtime: Runtime) -> CollectorRegistry:
 @router.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+    dependencies=[MetricsReader],
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "Prometheus text format"},
+        401: ERROR_RESPONSES[401],
+        403: ERROR_RESPONSES[403],
+    },
 )
 def metrics(request: Request) -> Response:
-    """The platform's metrics in the Prometheus text format (for a scraper)."""
+    """The platform's metrics in the Prometheus text format (for a scraper):
+    for an API token with the ``metrics`` scope (Prometheus' ``authorization``
+    setting) or an address in ``STOREFLEET_METRICS_TRUSTED_NETWORKS``."""
     registry: CollectorRegistry = request.app.state.metrics
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

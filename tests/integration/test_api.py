@@ -83,9 +83,9 @@ def test_wrong_password_is_401_then_429(platform: Platform) -> None:
 
 def test_expired_tampered_and_missing_tokens_are_401(platform: Platform) -> None:
     key = platform.runtime.settings.signing_key()
-    expired = tokens.issue(1, "admin", key=key, minutes=-1)
+    expired = tokens.issue(1, "admin", key=key, minutes=-1, sid="x")
     forged = jwt.encode(
-        {"sub": "1", "aud": "storefleet", "exp": 4102444800},
+        {"sub": "1", "sid": "x", "aud": "storefleet", "exp": 4102444800},
         "not-the-platform-key-but-long-enough-for-hs256",
     )
     valid = platform.admin().http.headers["Authorization"].split()[1]

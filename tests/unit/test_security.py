@@ -22,12 +22,19 @@ def test_generated_passwords_differ() -> None:
 
 
 def test_tokens_round_trip_and_reject_other_keys() -> None:
-    token = tokens.issue(42, "member", key="k" * 40, minutes=5)
-    assert tokens.subject(token, key="k" * 40) == 42
+    token = tokens.issue(42, "member", key="k" * 40, minutes=5, sid="s1")
+    claims = tokens.claims(token, key="k" * 40)
+    assert (claims["sub"], claims["sid"]) == ("42", "s1")
     with pytest.raises(NotAuthenticated, match="Invalid"):
-        tokens.subject(token, key="q" * 40)
+        tokens.claims(token, key="q" * 40)
     with pytest.raises(NotAuthenticated, match="expired"):
-        tokens.subject(tokens.issue(1, "member", key="k" * 40, minutes=-1), key="k" * 40)
+        tokens.claims(tokens.issue(1, "member", key="k" * 40, minutes=-1, sid="s"), key="k" * 40)
+    # A token without a session (as issued before sessions were recorded) is refused.
+    import jwt
+
+    old = jwt.encode({"sub": "1", "aud": "storefleet", "exp": 4102444800}, "k" * 40)
+    with pytest.raises(NotAuthenticated, match="Invalid"):
+        tokens.claims(old, key="k" * 40)
 
 
 def test_secret_box_is_authenticated_encryption() -> None:

@@ -8,19 +8,29 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from storefleet.auth import cookies, repository, service
+from storefleet.audit import service as audit
+from storefleet.auth import cookies, repository, service, sessions, tokens
 from storefleet.auth.schemas import (
     LoginRequest,
     Me,
     SessionOut,
+    SessionsRevoked,
     Token,
     UserCreate,
     UserOut,
     UserPage,
     UserUpdate,
 )
-from storefleet.deps import AdminUser, ClientIP, CurrentUser, Offset, RuntimeDep, SessionDep, UserId
-from storefleet.exceptions import ERROR_RESPONSES
+from storefleet.deps import (
+    AdminUser,
+    ClientIP,
+    Offset,
+    PrincipalDep,
+    RuntimeDep,
+    SessionDep,
+    UserId,
+)
+from storefleet.exceptions import ERROR_RESPONSES, Forbidden, NotAuthenticated, NotFound
 from storefleet.stores import repository as stores_repository
 
 router = APIRouter(prefix="/api", responses={401: ERROR_RESPONSES[401]})
@@ -36,7 +46,9 @@ _SIGN_IN_ERRORS: dict[int | str, dict[str, Any]] = {
 @router.post("/auth/login", response_model=Token, tags=["auth"], responses=_SIGN_IN_ERRORS)
 def login(body: LoginRequest, runtime: RuntimeDep, ip: ClientIP) -> Token:
     """Sign in as an API client: a bearer token for the Authorization header."""
-    token = service.login(runtime, email=body.email, password=body.password, client_ip=ip)
+    token = service.login(
+        runtime, email=body.email, password=body.password, otp=body.otp, client_ip=ip
+    )
     return Token(access_token=token, expires_in=runtime.settings.access_token_minutes * 60)
 
 
@@ -49,7 +61,7 @@ def create_session(
     send ``csrf_token`` as ``X-CSRF-Token``."""
     csrf = secrets.token_urlsafe(32)
     token = service.login(
-        runtime, email=body.email, password=body.password, client_ip=ip, csrf=csrf
+        runtime, email=body.email, password=body.password, otp=body.otp, client_ip=ip, csrf=csrf
     )
     seconds = runtime.settings.access_token_minutes * 60
     cookies.set_session(response, request, token, csrf, seconds)
@@ -57,16 +69,40 @@ def create_session(
 
 
 @router.delete("/auth/session", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"])
-def delete_session(request: Request, response: Response) -> None:
-    """Sign out of the dashboard: the session cookies are removed."""
+def delete_session(
+    request: Request, response: Response, session: SessionDep, runtime: RuntimeDep
+) -> None:
+    """Sign out of the dashboard: the session ends on the server (its token
+    is refused from now on) and the session cookies are removed."""
+    token = cookies.session_token(request)
+    if token:
+        try:
+            claims = tokens.claims(token, key=runtime.settings.signing_key())
+        except NotAuthenticated:
+            claims = None  # expired or tampered: nothing to end
+        if claims is not None:
+            sessions.end(session, str(claims["sid"]))
     cookies.clear_session(response, request)
 
 
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"])
+def logout(principal: PrincipalDep, session: SessionDep) -> None:
+    """Sign out: this sign-in's token is refused from now on (an API token is
+    revoked with ``DELETE /api/tokens/{id}`` instead)."""
+    if principal.session_id is None:
+        raise Forbidden("An API token cannot sign out; revoke it with DELETE /api/tokens/{id}")
+    sessions.end(session, principal.session_id)
+
+
 @router.get("/auth/me", response_model=Me, tags=["auth"])
-def me(user: CurrentUser, session: SessionDep, runtime: RuntimeDep) -> Me:
+def me(principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep) -> Me:
     s = runtime.settings
+    user = principal.user
     return Me(
         **UserOut.model_validate(user).model_dump(),
+        two_factor_enabled=user.two_factor_enabled,
+        two_factor_required=principal.enrol_only,
+        scopes=sorted(principal.scopes) if principal.scopes is not None else None,
         live_stores=stores_repository.count_live(session, user.id),
         effective_max_live_stores=(
             user.max_live_stores if user.max_live_stores is not None else s.max_live_stores
@@ -131,3 +167,24 @@ def update_user(
     needs ``current_password`` (403 without it or when it is wrong)."""
     user = service.update_user(session, runtime, user_id, body, actor=admin, client_ip=ip)
     return UserOut.model_validate(user)
+
+
+@router.post(
+    "/users/{user_id}/revoke-sessions",
+    response_model=SessionsRevoked,
+    tags=["users"],
+    responses={403: ERROR_RESPONSES[403], 404: ERROR_RESPONSES[404]},
+)
+def revoke_sessions(
+    user_id: UserId, admin: AdminUser, session: SessionDep, ip: ClientIP
+) -> SessionsRevoked:
+    """Sign a user out everywhere: every sign-in token of theirs is refused
+    from now on (their API tokens are not touched)."""
+    if repository.by_id(session, user_id) is None:
+        raise NotFound("User not found")
+    revoked = sessions.revoke_all(session, user_id)
+    audit.record(
+        session, "user.revoke_sessions", actor=admin, target=f"user:{user_id}",
+        detail={"sessions": revoked}, client_ip=ip,
+    )  # fmt: skip
+    return SessionsRevoked(revoked=revoked)

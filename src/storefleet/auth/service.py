@@ -13,25 +13,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storefleet.audit import service as audit
-from storefleet.auth import passwords, repository, tokens
+from storefleet.auth import passwords, repository, sessions, tokens, twofactor
 from storefleet.auth.counters import LOGIN_FAILURES
 from storefleet.auth.models import Role, User
 from storefleet.auth.schemas import UserCreate, UserUpdate
 from storefleet.db import Database
 from storefleet.exceptions import Conflict, Forbidden, NotAuthenticated, NotFound
 from storefleet.runtime import Runtime
-
-
-def active_user(session: Session, user_id: int) -> User:
-    """The user behind a valid token, if the account still exists and is active."""
-    user = repository.by_id(session, user_id)
-    if user is None or not user.is_active:
-        raise NotAuthenticated("This account no longer exists or is disabled")
-    return user
-
-
-def user_for_token(session: Session, token: str, *, key: str) -> User:
-    return active_user(session, tokens.subject(token, key=key))
 
 
 def _lookup(db: Database, email: str) -> tuple[int, str, str, bool] | None:
@@ -41,14 +29,22 @@ def _lookup(db: Database, email: str) -> tuple[int, str, str, bool] | None:
 
 
 def login(
-    runtime: Runtime, *, email: str, password: str, client_ip: str, csrf: str | None = None
+    runtime: Runtime,
+    *,
+    email: str,
+    password: str,
+    client_ip: str,
+    otp: str | None = None,
+    csrf: str | None = None,
 ) -> str:
-    """Check the credentials and issue a token (with a ``csrf`` claim for a
-    dashboard session).
+    """Check the credentials (and the second factor, when the user has one),
+    record the sign-in's session and issue its token (with a ``csrf`` claim
+    for a dashboard session).
 
     The attempt is counted before the password is checked; the check runs
     outside any database transaction (it takes a while and 64 MiB) and under
-    the process's bound on concurrent checks."""
+    the process's bound on concurrent checks. A wrong second factor counts
+    as a failed attempt too."""
     runtime.throttle.attempt(email, client_ip)
     found = _lookup(runtime.db, email)
     ok = runtime.passwords.verify(found[2] if found else None, password)
@@ -63,16 +59,43 @@ def login(
                 detail={"reason": "disabled" if ok and found else "wrong email or password"},
             ),
         )
-    runtime.throttle.succeeded(email)
+    s = runtime.settings
     user_id = found[0]
     with runtime.db.transaction() as session:
-        user = active_user(session, user_id)
-        audit.record(session, "auth.login", actor=user, client_ip=client_ip)
+        user = repository.by_id(session, user_id, for_update=True)
+        if user is None or not user.is_active:
+            raise NotAuthenticated("This account no longer exists or is disabled")
+        factor = _second_factor(session, runtime, user, otp, client_ip)
+        sid = sessions.start(
+            session, user, kind="dashboard" if csrf else "api",
+            minutes=s.access_token_minutes, client_ip=client_ip,
+        )  # fmt: skip
+        audit.record(
+            session, "auth.login", actor=user, client_ip=client_ip,
+            detail={"second_factor": factor} if factor else None,
+        )  # fmt: skip
         role = user.role
-    s = runtime.settings
+    runtime.throttle.succeeded(email)
     return tokens.issue(
-        user_id, role, key=s.signing_key(), minutes=s.access_token_minutes, csrf=csrf
+        user_id, role, key=s.signing_key(), minutes=s.access_token_minutes, sid=sid, csrf=csrf
     )
+
+
+def _second_factor(
+    session: Session, runtime: Runtime, user: User, otp: str | None, client_ip: str
+) -> str | None:
+    if not user.two_factor_enabled:
+        return None
+    try:
+        return twofactor.verify(session, user, runtime.box, runtime.settings.signing_key(), otp)
+    except twofactor.SecondFactorRequired as exc:
+        if otp:
+            LOGIN_FAILURES.inc()
+            exc.audit = audit.refused(
+                "auth.login_failed", actor=user, client_ip=client_ip,
+                detail={"reason": "wrong two-factor code"},
+            )  # fmt: skip
+        raise
 
 
 def create_user(

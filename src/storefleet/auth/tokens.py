@@ -4,6 +4,10 @@ The same token serves API clients (``Authorization: Bearer``) and the
 dashboard, where it lives in an HttpOnly session cookie and carries a ``csrf``
 claim: a cookie-authenticated request that changes something must send that
 value in ``X-CSRF-Token``, which a page on another site cannot read.
+
+``sid`` names the sign-in's ``auth_sessions`` row, which signing out revokes;
+``enrol`` marks a sign-in that may only set up two-factor sign-in (an admin
+without it while ``STOREFLEET_REQUIRE_2FA_FOR_ADMINS`` is on).
 """
 
 from __future__ import annotations
@@ -20,10 +24,20 @@ _ALGORITHM = "HS256"
 _AUDIENCE = "storefleet"
 
 
-def issue(user_id: int, role: str, *, key: str, minutes: int, csrf: str | None = None) -> str:
+def issue(
+    user_id: int,
+    role: str,
+    *,
+    key: str,
+    minutes: int,
+    sid: str,
+    csrf: str | None = None,
+    enrol: bool = False,
+) -> str:
     now = utcnow()
     claims: dict[str, Any] = {
         "sub": str(user_id),
+        "sid": sid,
         "role": role,
         "aud": _AUDIENCE,
         "iat": now,
@@ -31,6 +45,8 @@ def issue(user_id: int, role: str, *, key: str, minutes: int, csrf: str | None =
     }
     if csrf is not None:
         claims["csrf"] = csrf
+    if enrol:
+        claims["enrol"] = True
     return jwt.encode(claims, key, algorithm=_ALGORITHM)
 
 
@@ -42,16 +58,13 @@ def claims(token: str, *, key: str) -> dict[str, Any]:
             key,
             algorithms=[_ALGORITHM],
             audience=_AUDIENCE,
-            options={"require": ["exp", "sub", "aud"]},
+            options={"require": ["exp", "sub", "aud", "sid"]},
         )
         int(decoded["sub"])
+        if not isinstance(decoded["sid"], str):
+            raise TypeError("sid")
         return decoded
     except jwt.ExpiredSignatureError as exc:
         raise NotAuthenticated("Token expired; sign in again") from exc
     except (jwt.InvalidTokenError, ValueError, TypeError) as exc:
         raise NotAuthenticated("Invalid token") from exc
-
-
-def subject(token: str, *, key: str) -> int:
-    """The user id in a valid token; 401 for anything expired, tampered or malformed."""
-    return int(claims(token, key=key)["sub"])

@@ -13,6 +13,7 @@ from storefleet.db import Base, make_engine
 from storefleet.fleet import models as _fleet  # noqa: F401
 from storefleet.releases import models as _releases  # noqa: F401
 from storefleet.stores import models as _stores  # noqa: F401
+from storefleet.webhooks import models as _webhooks  # noqa: F401
 
 config = context.config
 target_metadata = Base.metadata

@@ -18,11 +18,11 @@ from sqlalchemy import select
 from sse_starlette.event import ServerSentEvent
 from sse_starlette.sse import EventSourceResponse
 
-from storefleet.auth import cookies
-from storefleet.auth import service as auth_service
+from storefleet.auth import access, cookies
+from storefleet.auth.access import Principal
 from storefleet.db import utcnow
 from storefleet.deps import RuntimeDep
-from storefleet.exceptions import ERROR_RESPONSES, NotAuthenticated
+from storefleet.exceptions import ERROR_RESPONSES, Forbidden, NotAuthenticated
 from storefleet.runtime import Runtime
 from storefleet.stores import service
 from storefleet.stores.models import Store
@@ -35,22 +35,24 @@ _POLL_SECONDS = 1.0
 _LOOKBACK = dt.timedelta(seconds=5)
 
 
-def _user(runtime: Runtime, request: Request) -> int:
-    # The Authorization header or the dashboard's session cookie, never a URL:
-    # URLs end up in access logs, proxies' logs and browser history.
-    header = request.headers.get("authorization", "")
-    token = header[7:] if header.lower().startswith("bearer ") else cookies.session_token(request)
-    if not token:
-        raise NotAuthenticated("Not signed in")
+def _principal(runtime: Runtime, token: str) -> Principal:
+    s = runtime.settings
     with runtime.db.transaction(write=False) as session:
-        return auth_service.user_for_token(session, token, key=runtime.settings.signing_key()).id
+        principal = access.authenticate(
+            session, token, key=s.signing_key(), require_2fa=s.require_2fa_for_admins
+        )
+    why = access.refusal(principal, tag="stores", method="GET", operation="stream_stores")
+    if why is not None:
+        raise Forbidden(why)
+    return principal
 
 
 def _changes(
-    runtime: Runtime, user_id: int, since: dt.datetime, seen: dict[int, dt.datetime]
+    runtime: Runtime, token: str, since: dt.datetime, seen: dict[int, dt.datetime]
 ) -> list[str]:
+    # The credentials are checked at each poll: signing out ends the stream.
+    user = _principal(runtime, token).user
     with runtime.db.transaction(write=False) as session:
-        user = auth_service.active_user(session, user_id)
         q = select(Store).where(Store.updated_at > since - _LOOKBACK)
         if not user.is_admin:
             q = q.where(Store.owner_id == user.id)
@@ -68,6 +70,7 @@ def _changes(
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "`store` events"},
         401: ERROR_RESPONSES[401],
+        403: ERROR_RESPONSES[403],
     },
 )
 async def stream_stores(request: Request, runtime: RuntimeDep) -> EventSourceResponse:
@@ -75,7 +78,13 @@ async def stream_stores(request: Request, runtime: RuntimeDep) -> EventSourceRes
     store you may see changes. Sign in with the bearer header or the
     dashboard's session cookie (read it with fetch, not EventSource); a token
     is never taken from the URL."""
-    user_id = await anyio.to_thread.run_sync(_user, runtime, request)
+    # The Authorization header or the dashboard's session cookie, never a URL:
+    # URLs end up in access logs, proxies' logs and browser history.
+    header = request.headers.get("authorization", "")
+    token = header[7:] if header.lower().startswith("bearer ") else cookies.session_token(request)
+    if not token:
+        raise NotAuthenticated("Not signed in")
+    await anyio.to_thread.run_sync(_principal, runtime, token)
 
     async def events() -> AsyncIterator[ServerSentEvent]:
         since = utcnow()
@@ -84,7 +93,7 @@ async def stream_stores(request: Request, runtime: RuntimeDep) -> EventSourceRes
         while not await request.is_disconnected():
             now = utcnow()
             try:
-                changed = await anyio.to_thread.run_sync(_changes, runtime, user_id, since, seen)
+                changed = await anyio.to_thread.run_sync(_changes, runtime, token, since, seen)
             except NotAuthenticated:
                 yield ServerSentEvent(event="signed-out", data="{}")
                 return

@@ -25,7 +25,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from storefleet.auth import cookies, tokens
+from storefleet.auth import access, cookies, tokens
 from storefleet.exceptions import NotAuthenticated
 from storefleet.runtime import Runtime
 
@@ -51,6 +51,8 @@ class ApiRateLimit:
         token = header[7:] if header.lower().startswith("bearer ") else cookies.session_token(conn)
         if not token:
             return None
+        if token.startswith(access.TOKEN_PREFIX):
+            return "token:" + access.hash_token(token)[:24]
         try:
             return str(tokens.claims(token, key=self._settings.signing_key())["sub"])
         except NotAuthenticated:

@@ -1,0 +1,1 @@
+"""Webhooks: registrations, the outbox of their deliveries, and the sender."""
