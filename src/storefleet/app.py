@@ -37,6 +37,7 @@ from storefleet.runtime import Runtime
 from storefleet.stores.endpoints import router as stores_router
 from storefleet.stores.stream import router as stream_router
 from storefleet.web import ApiRateLimit, SecurityHeaders
+from storefleet.webhooks.endpoints import router as webhooks_router
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(stores_router)
     app.include_router(audit_router)
     app.include_router(fleet_router)
+    app.include_router(webhooks_router)
     app.state.metrics = registry_for(runtime)
     app.include_router(metrics_router)
     # The last added is the outermost: every answer, a 429 too, gets the headers.

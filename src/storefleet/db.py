@@ -122,6 +122,9 @@ def after_commit(session: Session, callback: Callable[[], None]) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(session: Session) -> None:
+    # A SAVEPOINT's release fires this event too: only the real commit counts.
+    if session.in_nested_transaction():
+        return
     callbacks = session.info.pop(_HOOKS_KEY, [])
     for callback in callbacks:
         callback()
@@ -129,16 +132,20 @@ def _run_after_commit(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _drop_after_rollback(session: Session) -> None:
+    if session.in_nested_transaction():
+        return
     session.info.pop(_HOOKS_KEY, None)
 
 
 class Database:
-    """An engine and its session factory."""
+    """An engine and its session factory. ``info`` is copied into every
+    session's ``info`` (hooks of the process, such as waking the webhook
+    sender after a commit that recorded deliveries)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, info: dict[str, Any] | None = None) -> None:
         self.url = url
         self.engine = make_engine(url)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False, info=info or {})
 
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Session]:

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_NAME = "storefleet"
 OPERATE_STORE = "storefleet.operate_store"
+DELIVER_WEBHOOKS = "storefleet.deliver_webhooks"
 
 
 def make_huey(settings: Settings) -> Huey:
@@ -31,18 +32,38 @@ def make_huey(settings: Settings) -> Huey:
 
 
 class TaskQueue:
-    """The platform's one queue and its one task, ``operate_store(store_id)``.
+    """The platform's one queue and its tasks: ``operate_store(store_id)``,
+    and ``deliver_webhooks()`` (send the webhook deliveries that are due;
+    the message carries nothing, the outbox is in the database).
 
-    The task's body is bound by the worker (:meth:`bind`); the API only enqueues.
+    The tasks' bodies are bound by the worker (:meth:`bind`); the API only enqueues.
     """
 
     def __init__(self, settings: Settings) -> None:
         self.huey = make_huey(settings)
         self._handler: Callable[[int], None] | None = None
+        self._deliverer: Callable[[], object] | None = None
         self._task: TaskWrapper = self.huey.task(name=OPERATE_STORE)(self._run)
+        self._webhooks: TaskWrapper = self.huey.task(name=DELIVER_WEBHOOKS)(self._deliver)
 
     def bind(self, handler: Callable[[int], None]) -> None:
         self._handler = handler
+
+    def bind_webhooks(self, deliverer: Callable[[], object]) -> None:
+        self._deliverer = deliverer
+
+    def _deliver(self) -> None:
+        if self._deliverer is None:
+            raise RuntimeError("no handler bound: only a worker runs tasks")
+        self._deliverer()
+
+    def wake_webhooks(self, delay: float | None = None) -> None:
+        """Ask a worker to send the webhook deliveries that are due (now, or
+        after ``delay`` seconds)."""
+        if delay:
+            self._webhooks.schedule(delay=delay)
+        else:
+            self._webhooks()
 
     def _run(self, store_id: int) -> None:
         if self._handler is None:

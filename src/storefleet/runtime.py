@@ -4,10 +4,13 @@ password checks. Built once per process (API or worker) and handed down."""
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from dataclasses import dataclass
 from functools import cached_property
 
 from limits.storage import Storage, storage_from_string
+from redis.exceptions import RedisError
 
 from storefleet import releases
 from storefleet.auth.passwords import PasswordChecks, concurrency_for
@@ -16,6 +19,8 @@ from storefleet.config import Settings
 from storefleet.crypto import SecretBox
 from storefleet.db import Database
 from storefleet.queue import TaskQueue
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -28,7 +33,19 @@ class Runtime:
 
     @cached_property
     def db(self) -> Database:
-        return Database(self.settings.effective_database_url)
+        # A transaction that records webhook deliveries wakes the sender once
+        # it has committed (webhooks/events.py).
+        return Database(
+            self.settings.effective_database_url,
+            info={"storefleet.wake_webhooks": self._wake_webhooks},
+        )
+
+    def _wake_webhooks(self) -> None:
+        try:
+            self.queue.wake_webhooks()
+        except (RedisError, OSError, sqlite3.Error):
+            # The reconciler's sweep sends them anyway, a few seconds later.
+            log.warning("could not wake the webhook sender", exc_info=True)
 
     @cached_property
     def queue(self) -> TaskQueue:

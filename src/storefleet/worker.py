@@ -19,6 +19,7 @@ from storefleet.drivers.base import StoreDriver, TransientError
 from storefleet.operations import Reconciler, StoreOperator
 from storefleet.runtime import Runtime
 from storefleet.stores import tasks
+from storefleet.webhooks import delivery as webhook_delivery
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ def run_worker(runtime: Runtime, driver: StoreDriver | None = None) -> None:
     wait_for_driver(driver, settings.worker_startup_wait_seconds)
     operator = StoreOperator(runtime, driver)
     tasks.bind(runtime.queue, operator)
+    runtime.queue.bind_webhooks(lambda: webhook_delivery.deliver_due(runtime))
     reconciler = Reconciler(runtime, driver, owner=operator.owner)
     reconciler.start()
     consumer = Consumer(

@@ -43,6 +43,7 @@ from storefleet.stores.models import (
     Store,
     StoreOperation,
 )
+from storefleet.webhooks import events as webhook_events
 
 DEFAULT_WAVES = ["1", "25%", "rest"]
 
@@ -206,6 +207,7 @@ def note_store_done(session: Session, runtime: Runtime, op: StoreOperation) -> N
             f"{name} (store {op.store_id}, wave {(op.wave or 0) + 1}): {op.failure_reason}; "
             + after,
         )  # fmt: skip
+        webhook_events.upgrade_halted(session, upgrade, store)
         return
     ops = _wave_ops(session, upgrade, upgrade.current_wave)
     if any(o.status not in ("succeeded", "failed", "cancelled") for o in ops):

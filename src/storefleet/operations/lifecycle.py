@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from storefleet.stores import repository
 from storefleet.stores.models import Operation, Phase, Store
+from storefleet.webhooks import events as webhook_events
 
 _P = Phase
 #: The lifecycle's edges. A failed restore leaves a store failed; a restore
@@ -49,6 +50,7 @@ def set_phase(
         raise IllegalTransition(f"store {store.id}: {current} → {phase} is not a lifecycle step")
     store.phase = phase.value
     repository.add_event(session, store.id, "phase", message, level)
+    webhook_events.phase_changed(session, store, current.value)
 
 
 @dataclass(frozen=True)

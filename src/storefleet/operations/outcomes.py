@@ -2,7 +2,7 @@
 message on its timeline), failed (with the reason, the phase the lifecycle
 gives a failure, and a failed upgrade followed at once by a restore from
 the backup it took), or cancelled; and what follows every end (a fleet
-upgrade's progress)."""
+upgrade's progress, webhook events)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from storefleet.operations.lifecycle import OPERATION_PHASES, set_phase
 from storefleet.runtime import Runtime
 from storefleet.stores import repository
 from storefleet.stores.models import Operation, OperationStatus, Store, StoreOperation
+from storefleet.webhooks import events as webhook_events
 
 
 class OperationOutcomes:
@@ -140,7 +141,8 @@ class OperationOutcomes:
         return f"Resumed{took}"
 
     def after_operation(self, session: Session, store: Store, op: StoreOperation) -> None:
-        """What else follows an operation's end (a fleet upgrade's progress)."""
+        """What else follows an operation's end (a fleet upgrade's progress, webhooks)."""
+        webhook_events.operation_ended(session, store, op)
         if op.fleet_upgrade_id is not None:
             from storefleet.fleet import service as fleet
 

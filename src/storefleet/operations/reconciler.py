@@ -49,6 +49,7 @@ from storefleet.stores.models import (
     Store,
     StoreOperation,
 )
+from storefleet.webhooks import delivery as webhook_delivery
 
 log = logging.getLogger(__name__)
 
@@ -263,6 +264,7 @@ class Reconciler:
         self.check_health()
         self.schedule_backups()
         self.expire_backups()
+        webhook_delivery.wake_if_due(self.runtime)
 
     def _loop(self) -> None:
         interval = self.runtime.settings.reconcile_interval_seconds
