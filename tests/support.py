@@ -76,7 +76,9 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
                  "health_failures_before_degraded", "backup_target", "backup_schedule_hours",
                  "backup_retention_count", "final_backup_days", "backups_path",
                  "log_format", "worker_concurrency", "store_cron_interval_seconds",
-                 "worker_startup_wait_seconds"):  # fmt: skip
+                 "worker_startup_wait_seconds", "webhooks_allow_private_networks",
+                 "webhook_retry_initial_seconds", "webhook_max_attempts",
+                 "require_2fa_for_admins"):  # fmt: skip
         env[f"STOREFLEET_{name.upper()}"] = str(getattr(settings, name))
     env["STOREFLEET_BACKUP_DIR"] = env.pop("STOREFLEET_BACKUPS_PATH")
     for name in ("backup_s3_endpoint", "backup_s3_bucket", "backup_s3_prefix", "release_pins"):

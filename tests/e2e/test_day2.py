@@ -121,8 +121,8 @@ def test_a_dead_store_is_restarted_and_a_broken_one_degrades_until_repaired(
     assert any("Healthy again" in e["message"] for e in _events(api, store["id"]))
 
 
-def _metrics(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    resp = httpx.get(url + "/metrics", timeout=30)
+def _metrics(url: str, token: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    resp = httpx.get(url + "/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=30)
     assert resp.status_code == 200
     assert resp.headers["content-type"].startswith("text/plain")
     values = {}
@@ -142,7 +142,10 @@ def test_metrics_move_as_stores_are_created_fail_and_are_deleted(
 ) -> None:
     platform = local_platform_factory(start_worker=False, log_format="json")
     api = platform.admin()
-    start = _metrics(platform.url)
+    scrape = api.http.post("/api/tokens", json={"name": "prometheus", "scopes": ["metrics"]})
+    token = scrape.json()["token"]
+    assert httpx.get(platform.url + "/metrics", timeout=30).status_code == 401
+    start = _metrics(platform.url, token)
     assert _value(start, "storefleet_stores", phase="ready") == 0
     assert _value(start, "storefleet_database_up") == 1
 
@@ -153,7 +156,7 @@ def test_metrics_move_as_stores_are_created_fail_and_are_deleted(
         conn.execute(text(f"CREATE DATABASE `{name}`"))
         conn.execute(text(f"CREATE TABLE `{name}`.wp_users (ID INT PRIMARY KEY)"))
     created = api.create_store("counted-shop", sample_products=False).json()
-    queued = _metrics(platform.url)
+    queued = _metrics(platform.url, token)
     assert _value(queued, "storefleet_stores", phase="pending") == 2
     assert _value(queued, "storefleet_queue_depth") >= 2
     assert _value(queued, "storefleet_queue_oldest_pending_seconds") > 0
@@ -162,9 +165,9 @@ def test_metrics_move_as_stores_are_created_fail_and_are_deleted(
     platform.procs.start("worker")
     api.wait_for(doomed["id"], "failed", timeout=120)
     api.wait_for(created["id"], "ready", timeout=180)
-    _wait("a reconciler sweep", lambda: _value(
-        _metrics(platform.url), "storefleet_reconciler_last_sweep_age_seconds") >= 0)  # fmt: skip
-    ready = _metrics(platform.url)
+    _wait("a reconciler sweep", lambda: _value(_metrics(platform.url, token),
+          "storefleet_reconciler_last_sweep_age_seconds") >= 0)  # fmt: skip
+    ready = _metrics(platform.url, token)
     assert _value(ready, "storefleet_stores", phase="ready") == 1
     assert _value(ready, "storefleet_stores", phase="failed") == 1
     assert _value(ready, "storefleet_operation_failures_total",
@@ -182,7 +185,7 @@ def test_metrics_move_as_stores_are_created_fail_and_are_deleted(
                json={"email": "admin@example.com", "password": "not-the-password"})  # fmt: skip
     assert api.http.delete(f"/api/stores/{created['id']}").status_code == 202
     api.wait_for(created["id"], "deleted", timeout=120)
-    end = _metrics(platform.url)
+    end = _metrics(platform.url, token)
     assert _value(end, "storefleet_stores", phase="ready") == 0
     assert _value(end, "storefleet_stores", phase="deleted") == 1
     assert _value(end, "storefleet_backups_taken_total", kind="manual", target="dir") == 1
