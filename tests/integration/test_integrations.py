@@ -4,8 +4,12 @@ registration: the real API on a real socket and a real platform database."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pyotp
@@ -14,7 +18,7 @@ from sqlalchemy import select, text
 
 from storefleet.auth.models import ApiToken, RecoveryCode, User
 from tests.integration.conftest import Platform
-from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, Api
+from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, Api, process_env
 
 
 def _bearer(url: str, token: str) -> httpx.Client:
@@ -303,3 +307,63 @@ def test_webhook_registration_secret_once_and_fleet_wide_for_admins(
     assert member.http.get(f"/api/webhooks/{hook_id}/deliveries").json()["items"] == []
     assert member.http.delete(f"/api/webhooks/{hook_id}").status_code == 204
     assert member.http.get("/api/webhooks").json()["items"] == []
+
+
+def _cli(
+    *args: str, env: dict[str, str], cwd: Path, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "storefleet", *args],
+        cwd=cwd, env=env, input=stdin, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def test_cli_tokens_login_with_a_code_and_reset_2fa(
+    platform_factory: Callable[..., Platform], tmp_path: Path
+) -> None:
+    """`storefleet login` asks for the code; `tokens create|list|revoke`;
+    STOREFLEET_TOKEN; `users reset-2fa` recovers a locked-out admin (audited)."""
+    platform = platform_factory()
+    base = {k: v for k, v in os.environ.items() if not k.startswith("STOREFLEET_")}
+    env = {**base, "STOREFLEET_API_URL": platform.url, "XDG_CONFIG_HOME": str(tmp_path / "cfg")}
+    admin = platform.admin()
+    secret = admin.http.post("/api/auth/2fa/setup").json()["secret"]
+    totp = pyotp.TOTP(secret)
+    admin.http.post("/api/auth/2fa/confirm", json={"code": totp.now()})
+
+    nxt = totp.at(time.time() + totp.interval)
+    done = _cli("login", ADMIN_EMAIL, env=env, cwd=tmp_path, stdin=f"{ADMIN_PASSWORD}\n{nxt}\n")
+    assert done.returncode == 0, done.stderr
+    assert "signed in" in done.stdout
+
+    made = _cli(
+        "tokens", "create", "ci", "-s", "read", "--expires-days", "7", env=env, cwd=tmp_path
+    )
+    assert made.returncode == 0, made.stderr
+    secret_token = made.stdout.strip().splitlines()[-1]
+    assert secret_token.startswith("sfp_")
+    listed = _cli("tokens", "list", env=env, cwd=tmp_path)
+    assert "ci" in listed.stdout and secret_token not in listed.stdout
+    with_token = {**env, "STOREFLEET_TOKEN": secret_token}
+    stores = _cli("stores", "list", env=with_token, cwd=tmp_path)
+    assert stores.returncode == 0 and "0 store(s)" in stores.stdout, stores.stderr
+    refused = _cli("stores", "create", "no-shop", "--admin-email", "a@b.co", env=with_token,
+                   cwd=tmp_path)  # fmt: skip
+    assert refused.returncode == 1 and "lacks the stores scope" in refused.stderr
+    token_id = made.stdout.split()[1]
+    assert _cli("tokens", "revoke", token_id, env=env, cwd=tmp_path).returncode == 0
+    gone = _cli("stores", "list", env=with_token, cwd=tmp_path)
+    assert gone.returncode == 1 and "(401)" in gone.stderr
+    assert _cli("logout", env=env, cwd=tmp_path).returncode == 0
+
+    # The authenticator is lost: the operator resets it on the host.
+    host = {**base, **process_env(platform.runtime.settings)}
+    reset = _cli("users", "reset-2fa", ADMIN_EMAIL, env=host, cwd=tmp_path)
+    assert reset.returncode == 0, reset.stderr
+    assert "reset" in reset.stdout
+    assert _login(platform.url).status_code == 200  # the password alone again
+    entry = Api.login(platform.url, ADMIN_EMAIL, ADMIN_PASSWORD)
+    events = entry.http.get("/api/audit", params={"action": "user.update"}).json()["items"]
+    assert any(e["detail"].get("two_factor") == "reset" and e["actor_email"].startswith("host:")
+               for e in events)  # fmt: skip
+    assert entry.http.get("/api/auth/2fa").json()["enabled"] is False

@@ -20,7 +20,11 @@ releases_app = typer.Typer(
     no_args_is_help=True, help="The pinned WordPress and WooCommerce releases (on this machine)."
 )
 fleet_app = typer.Typer(no_args_is_help=True, help="Fleet upgrades through the API (admins).")
+tokens_app = typer.Typer(
+    no_args_is_help=True, help="Your personal API tokens, through the API (needs `login`)."
+)
 app.add_typer(users_app, name="users")
 app.add_typer(stores_app, name="stores")
 app.add_typer(releases_app, name="releases")
 app.add_typer(fleet_app, name="fleet")
+app.add_typer(tokens_app, name="tokens")

@@ -23,6 +23,8 @@ def api_url() -> str:
 
 
 def token() -> str:
+    """STOREFLEET_TOKEN (an API token, ``sfp_…``, or a sign-in's token), else
+    the token ``storefleet login`` saved."""
     token = os.environ.get("STOREFLEET_TOKEN")
     if token:
         return token
@@ -65,9 +67,14 @@ def http(method: str, path: str, **kwargs: Any) -> httpx.Response:
 
 @app.command()
 def login(email: str) -> None:
-    """Sign in to the API; the token is kept in ~/.config/storefleet (0600)."""
+    """Sign in to the API; the token is kept in ~/.config/storefleet (0600).
+    Asks for a two-factor code (or a recovery code) when the account has one."""
     password = read_password()
-    resp = http("POST", "/api/auth/login", json={"email": email, "password": password})
+    body = {"email": email, "password": password}
+    resp = http("POST", "/api/auth/login", json=body)
+    if resp.status_code == 401 and resp.headers.get("x-storefleet-otp") == "required":
+        body["otp"] = read_password("Two-factor code (or a recovery code): ")
+        resp = http("POST", "/api/auth/login", json=body)
     if resp.status_code != 200:
         typer.echo(f"error ({resp.status_code}): {resp.json().get('detail')}", err=True)
         raise typer.Exit(1)
@@ -77,3 +84,18 @@ def login(email: str) -> None:
     with os.fdopen(fd, "w") as f:
         json.dump(resp.json(), f)
     typer.echo(f"signed in as {email}")
+
+
+@app.command()
+def logout() -> None:
+    """Sign out: the saved token is ended on the server and removed here."""
+    path = _CREDENTIALS / "token.json"
+    if not path.exists():
+        typer.echo("not signed in")
+        return
+    saved = str(json.loads(path.read_text())["access_token"])
+    resp = http("POST", "/api/auth/logout", headers={"Authorization": f"Bearer {saved}"})
+    path.unlink()
+    if resp.status_code not in (204, 401):
+        typer.echo(f"warning ({resp.status_code}): {resp.text[:200]}", err=True)
+    typer.echo("signed out")

@@ -119,3 +119,32 @@ def users_promote(
 ) -> None:
     """Make a user an admin, and active (host-side recovery when no admin can sign in)."""
     _recover(email, activate=activate, promote=True)
+
+
+@users_app.command("reset-2fa")
+def users_reset_2fa(email: str) -> None:
+    """Turn a user's two-factor sign-in off and end their sign-ins (host-side
+    recovery of a lost authenticator); they sign in with the password, and
+    enrol again."""
+    from storefleet.audit import service as audit
+    from storefleet.auth import repository, sessions, twofactor
+
+    runtime = existing_platform()
+    try:
+        with runtime.db.transaction() as session:
+            user = repository.by_email(session, email)
+            if user is None:
+                typer.echo(f"error: no user {email}", err=True)
+                raise typer.Exit(1)
+            had = user.two_factor_enabled
+            twofactor.turn_off(session, user)
+            ended = sessions.revoke_all(session, user.id)
+            audit.record(
+                session, "user.update", actor_email=_host_actor(), target=f"user:{user.id}",
+                detail={"two_factor": "reset", "sessions_ended": ended, "via": "host"},
+                client_ip=audit.LOCAL,
+            )  # fmt: skip
+    finally:
+        runtime.close()
+    state = "reset" if had else "was not on; nothing to reset"
+    typer.echo(f"two-factor sign-in for {email}: {state}")
