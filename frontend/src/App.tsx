@@ -13,6 +13,9 @@ import { ErrorState, Loading } from './components/States';
 import { AuditPage } from './features/admin/AuditPage';
 import { UsersPage } from './features/admin/UsersPage';
 import { FleetPage } from './features/fleet/FleetPage';
+import { TokensPage } from './features/account/TokensPage';
+import { TwoFactorPage } from './features/account/TwoFactorPage';
+import { WebhooksPage } from './features/account/WebhooksPage';
 import { SignInPage } from './features/auth/SignInPage';
 import { StoreDetailPage } from './features/stores/StoreDetailPage';
 import { StoresPage } from './features/stores/StoresPage';
@@ -49,6 +52,9 @@ function Shell({ me, children }: { me: Me; children: React.ReactNode }) {
           {isAdmin && <NavLink to="/admin/fleet">Fleet</NavLink>}
           {isAdmin && <NavLink to="/admin/users">Users</NavLink>}
           {isAdmin && <NavLink to="/admin/audit">Audit log</NavLink>}
+          <NavLink to="/account/tokens">API tokens</NavLink>
+          <NavLink to="/account/webhooks">Webhooks</NavLink>
+          <NavLink to="/account/two-factor">Two-factor</NavLink>
         </nav>
         <div className="account">
           <span className="account-email" title={`Signed in as ${me.email} (${me.role})`}>
@@ -75,6 +81,14 @@ function SignedIn() {
   if (me.isPending) return <Loading label="Signing in…" />;
   if (me.isError) return <ErrorState error={me.error} onRetry={() => void me.refetch()} />;
   const isAdmin = me.data.role === 'admin';
+  if (me.data.two_factor_required) {
+    // An admin without two-factor sign-in while the platform requires it: enrolment only.
+    return (
+      <Shell me={me.data}>
+        <TwoFactorPage required />
+      </Shell>
+    );
+  }
   return (
     <LiveStatusProvider>
       <Shell me={me.data}>
@@ -84,6 +98,9 @@ function SignedIn() {
           <Route path="/admin/users" element={isAdmin ? <UsersPage selfId={me.data.id} /> : <Navigate to="/" replace />} />
           <Route path="/admin/audit" element={isAdmin ? <AuditPage /> : <Navigate to="/" replace />} />
           <Route path="/admin/fleet" element={isAdmin ? <FleetPage /> : <Navigate to="/" replace />} />
+          <Route path="/account/tokens" element={<TokensPage me={me.data} />} />
+          <Route path="/account/webhooks" element={<WebhooksPage me={me.data} />} />
+          <Route path="/account/two-factor" element={<TwoFactorPage />} />
           <Route path="/signin" element={<Navigate to="/" replace />} />
           <Route path="*" element={<NotFound />} />
         </Routes>

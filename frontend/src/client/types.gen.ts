@@ -5,6 +5,36 @@ export type ClientOptions = {
 };
 
 /**
+ * AttemptOut
+ */
+export type AttemptOut = {
+    /**
+     * At
+     */
+    at: string;
+    /**
+     * Duration Ms
+     */
+    duration_ms: number | null;
+    /**
+     * Error
+     */
+    error: string | null;
+    /**
+     * Number
+     */
+    number: number;
+    /**
+     * Response
+     */
+    response: string | null;
+    /**
+     * Status Code
+     */
+    status_code: number | null;
+};
+
+/**
  * AuditEventOut
  */
 export type AuditEventOut = {
@@ -163,6 +193,69 @@ export type BackupPage = {
 export type BackupStatus = 'pending' | 'completed' | 'failed' | 'expired';
 
 /**
+ * DeliveryOut
+ */
+export type DeliveryOut = {
+    /**
+     * Attempts
+     */
+    attempts: number;
+    /**
+     * Body
+     */
+    body: string;
+    /**
+     * Created At
+     */
+    created_at: string;
+    event: EventType;
+    /**
+     * Event Id
+     */
+    event_id: string;
+    /**
+     * Finished At
+     */
+    finished_at: string | null;
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Last Status Code
+     */
+    last_status_code: number | null;
+    /**
+     * Next Attempt At
+     */
+    next_attempt_at: string | null;
+    status: DeliveryStatus;
+    /**
+     * Store Id
+     */
+    store_id: number | null;
+    /**
+     * Tries
+     */
+    tries: Array<AttemptOut>;
+};
+
+/**
+ * DeliveryPage
+ */
+export type DeliveryPage = {
+    /**
+     * Items
+     */
+    items: Array<DeliveryOut>;
+};
+
+/**
+ * DeliveryStatus
+ */
+export type DeliveryStatus = 'pending' | 'succeeded' | 'failed';
+
+/**
  * EventOut
  */
 export type EventOut = {
@@ -187,6 +280,11 @@ export type EventOut = {
      */
     message: string;
 };
+
+/**
+ * EventType
+ */
+export type EventType = 'store.ready' | 'store.failed' | 'store.degraded' | 'store.deleted' | 'backup.completed' | 'backup.failed' | 'upgrade.completed' | 'upgrade.halted' | 'domain.issued' | 'domain.failed';
 
 /**
  * FleetStatus
@@ -404,6 +502,10 @@ export type LoginRequest = {
      */
     email: string;
     /**
+     * Otp
+     */
+    otp?: string | null;
+    /**
      * Password
      */
     password: string;
@@ -494,6 +596,18 @@ export type Me = {
      */
     max_live_stores: number | null;
     role: Role;
+    /**
+     * Scopes
+     */
+    scopes: Array<string> | null;
+    /**
+     * Two Factor Enabled
+     */
+    two_factor_enabled: boolean;
+    /**
+     * Two Factor Required
+     */
+    two_factor_required: boolean;
 };
 
 /**
@@ -589,6 +703,18 @@ export type Progress = {
 };
 
 /**
+ * RecoveryCodes
+ *
+ * Shown only in this answer: each signs in once instead of a code.
+ */
+export type RecoveryCodes = {
+    /**
+     * Recovery Codes
+     */
+    recovery_codes: Array<string>;
+};
+
+/**
  * ReleasesOut
  */
 export type ReleasesOut = {
@@ -626,6 +752,11 @@ export type RestoreRequest = {
 export type Role = 'admin' | 'member';
 
 /**
+ * Scope
+ */
+export type Scope = 'read' | 'stores' | 'webhooks' | 'admin' | 'metrics';
+
+/**
  * SessionOut
  *
  * A dashboard session: the token is in an HttpOnly cookie, never here.
@@ -641,6 +772,16 @@ export type SessionOut = {
      * Expires In
      */
     expires_in: number;
+};
+
+/**
+ * SessionsRevoked
+ */
+export type SessionsRevoked = {
+    /**
+     * Revoked
+     */
+    revoked: number;
 };
 
 /**
@@ -1060,6 +1201,167 @@ export type Token = {
 };
 
 /**
+ * TokenCreate
+ */
+export type TokenCreate = {
+    /**
+     * Expires At
+     */
+    expires_at?: string | null;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Scopes
+     */
+    scopes: Array<Scope>;
+};
+
+/**
+ * TokenCreated
+ */
+export type TokenCreated = {
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Expires At
+     */
+    expires_at: string | null;
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Last Used At
+     */
+    last_used_at: string | null;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Prefix
+     */
+    prefix: string;
+    /**
+     * Revoked At
+     */
+    revoked_at: string | null;
+    /**
+     * Scopes
+     */
+    scopes: Array<Scope>;
+    /**
+     * Token
+     */
+    token: string;
+};
+
+/**
+ * TokenOut
+ */
+export type TokenOut = {
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Expires At
+     */
+    expires_at: string | null;
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Last Used At
+     */
+    last_used_at: string | null;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Prefix
+     */
+    prefix: string;
+    /**
+     * Revoked At
+     */
+    revoked_at: string | null;
+    /**
+     * Scopes
+     */
+    scopes: Array<Scope>;
+};
+
+/**
+ * TokenPage
+ */
+export type TokenPage = {
+    /**
+     * Items
+     */
+    items: Array<TokenOut>;
+};
+
+/**
+ * TwoFactorCode
+ */
+export type TwoFactorCode = {
+    /**
+     * Code
+     */
+    code: string;
+};
+
+/**
+ * TwoFactorSetup
+ *
+ * A new secret to add to an authenticator app (type it, or scan
+ * ``qr_svg``); then confirm with a code.
+ */
+export type TwoFactorSetup = {
+    /**
+     * Otpauth Uri
+     */
+    otpauth_uri: string;
+    /**
+     * Qr Svg
+     */
+    qr_svg: string;
+    /**
+     * Secret
+     */
+    secret: string;
+};
+
+/**
+ * TwoFactorStatus
+ */
+export type TwoFactorStatus = {
+    /**
+     * Enabled
+     */
+    enabled: boolean;
+    /**
+     * Enabled At
+     */
+    enabled_at: string | null;
+    /**
+     * Recovery Codes Left
+     */
+    recovery_codes_left: number;
+    /**
+     * Required
+     */
+    required: boolean;
+};
+
+/**
  * UserCreate
  */
 export type UserCreate = {
@@ -1182,6 +1484,98 @@ export type ValidationError = {
     type: string;
 };
 
+/**
+ * WebhookCreate
+ */
+export type WebhookCreate = {
+    /**
+     * Events
+     */
+    events: Array<EventType>;
+    /**
+     * Fleet Wide
+     */
+    fleet_wide?: boolean;
+    /**
+     * Url
+     */
+    url: string;
+};
+
+/**
+ * WebhookCreated
+ */
+export type WebhookCreated = {
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Events
+     */
+    events: Array<EventType>;
+    /**
+     * Fleet Wide
+     */
+    fleet_wide: boolean;
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Owner Id
+     */
+    owner_id: number;
+    /**
+     * Secret
+     */
+    secret: string;
+    /**
+     * Url
+     */
+    url: string;
+};
+
+/**
+ * WebhookOut
+ */
+export type WebhookOut = {
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Events
+     */
+    events: Array<EventType>;
+    /**
+     * Fleet Wide
+     */
+    fleet_wide: boolean;
+    /**
+     * Id
+     */
+    id: number;
+    /**
+     * Owner Id
+     */
+    owner_id: number;
+    /**
+     * Url
+     */
+    url: string;
+};
+
+/**
+ * WebhookPage
+ */
+export type WebhookPage = {
+    /**
+     * Items
+     */
+    items: Array<WebhookOut>;
+};
+
 export type ListAuditEventsData = {
     body?: never;
     path?: never;
@@ -1242,6 +1636,175 @@ export type ListAuditEventsResponses = {
 
 export type ListAuditEventsResponse = ListAuditEventsResponses[keyof ListAuditEventsResponses];
 
+export type TwoFactorStatusData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/auth/2fa';
+};
+
+export type TwoFactorStatusErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * Signed in, but not allowed (or the CSRF token is missing)
+     */
+    403: unknown;
+};
+
+export type TwoFactorStatusResponses = {
+    /**
+     * Successful Response
+     */
+    200: TwoFactorStatus;
+};
+
+export type TwoFactorStatusResponse = TwoFactorStatusResponses[keyof TwoFactorStatusResponses];
+
+export type ConfirmTwoFactorData = {
+    body: TwoFactorCode;
+    path?: never;
+    query?: never;
+    url: '/api/auth/2fa/confirm';
+};
+
+export type ConfirmTwoFactorErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * Signed in, but not allowed (or the CSRF token is missing)
+     */
+    403: unknown;
+    /**
+     * Conflicts with the current state
+     */
+    409: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type ConfirmTwoFactorError = ConfirmTwoFactorErrors[keyof ConfirmTwoFactorErrors];
+
+export type ConfirmTwoFactorResponses = {
+    /**
+     * Successful Response
+     */
+    200: RecoveryCodes;
+};
+
+export type ConfirmTwoFactorResponse = ConfirmTwoFactorResponses[keyof ConfirmTwoFactorResponses];
+
+export type DisableTwoFactorData = {
+    body: TwoFactorCode;
+    path?: never;
+    query?: never;
+    url: '/api/auth/2fa/disable';
+};
+
+export type DisableTwoFactorErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * Signed in, but not allowed (or the CSRF token is missing)
+     */
+    403: unknown;
+    /**
+     * Conflicts with the current state
+     */
+    409: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type DisableTwoFactorError = DisableTwoFactorErrors[keyof DisableTwoFactorErrors];
+
+export type DisableTwoFactorResponses = {
+    /**
+     * Successful Response
+     */
+    200: TwoFactorStatus;
+};
+
+export type DisableTwoFactorResponse = DisableTwoFactorResponses[keyof DisableTwoFactorResponses];
+
+export type NewRecoveryCodesData = {
+    body: TwoFactorCode;
+    path?: never;
+    query?: never;
+    url: '/api/auth/2fa/recovery-codes';
+};
+
+export type NewRecoveryCodesErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * Signed in, but not allowed (or the CSRF token is missing)
+     */
+    403: unknown;
+    /**
+     * Conflicts with the current state
+     */
+    409: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type NewRecoveryCodesError = NewRecoveryCodesErrors[keyof NewRecoveryCodesErrors];
+
+export type NewRecoveryCodesResponses = {
+    /**
+     * Successful Response
+     */
+    200: RecoveryCodes;
+};
+
+export type NewRecoveryCodesResponse = NewRecoveryCodesResponses[keyof NewRecoveryCodesResponses];
+
+export type SetupTwoFactorData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/auth/2fa/setup';
+};
+
+export type SetupTwoFactorErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * Signed in, but not allowed (or the CSRF token is missing)
+     */
+    403: unknown;
+    /**
+     * Conflicts with the current state
+     */
+    409: unknown;
+};
+
+export type SetupTwoFactorResponses = {
+    /**
+     * Successful Response
+     */
+    200: TwoFactorSetup;
+};
+
+export type SetupTwoFactorResponse = SetupTwoFactorResponses[keyof SetupTwoFactorResponses];
+
 export type LoginData = {
     body: LoginRequest;
     path?: never;
@@ -1278,6 +1841,29 @@ export type LoginResponses = {
 };
 
 export type LoginResponse = LoginResponses[keyof LoginResponses];
+
+export type LogoutData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/auth/logout';
+};
+
+export type LogoutErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+};
+
+export type LogoutResponses = {
+    /**
+     * Successful Response
+     */
+    204: void;
+};
+
+export type LogoutResponse = LogoutResponses[keyof LogoutResponses];
 
 export type MeData = {
     body?: never;
@@ -1646,6 +2232,10 @@ export type StreamStoresErrors = {
      * Not signed in, or the token expired or was tampered with
      */
     401: unknown;
+    /**
+     * Signed in, but not allowed (or the CSRF token is missing)
+     */
+    403: unknown;
 };
 
 export type StreamStoresResponses = {
@@ -2176,6 +2766,108 @@ export type SuspendStoreResponses = {
 
 export type SuspendStoreResponse = SuspendStoreResponses[keyof SuspendStoreResponses];
 
+export type ListTokensData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/tokens';
+};
+
+export type ListTokensErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * Signed in, but not allowed (or the CSRF token is missing)
+     */
+    403: unknown;
+};
+
+export type ListTokensResponses = {
+    /**
+     * Successful Response
+     */
+    200: TokenPage;
+};
+
+export type ListTokensResponse = ListTokensResponses[keyof ListTokensResponses];
+
+export type CreateTokenData = {
+    body: TokenCreate;
+    path?: never;
+    query?: never;
+    url: '/api/tokens';
+};
+
+export type CreateTokenErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * Signed in, but not allowed (or the CSRF token is missing)
+     */
+    403: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type CreateTokenError = CreateTokenErrors[keyof CreateTokenErrors];
+
+export type CreateTokenResponses = {
+    /**
+     * Successful Response
+     */
+    201: TokenCreated;
+};
+
+export type CreateTokenResponse = CreateTokenResponses[keyof CreateTokenResponses];
+
+export type RevokeTokenData = {
+    body?: never;
+    path: {
+        /**
+         * Token Id
+         */
+        token_id: number;
+    };
+    query?: never;
+    url: '/api/tokens/{token_id}';
+};
+
+export type RevokeTokenErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * Signed in, but not allowed (or the CSRF token is missing)
+     */
+    403: unknown;
+    /**
+     * No such object, or not yours
+     */
+    404: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type RevokeTokenError = RevokeTokenErrors[keyof RevokeTokenErrors];
+
+export type RevokeTokenResponses = {
+    /**
+     * Successful Response
+     */
+    200: TokenOut;
+};
+
+export type RevokeTokenResponse = RevokeTokenResponses[keyof RevokeTokenResponses];
+
 export type ListUsersData = {
     body?: never;
     path?: never;
@@ -2313,6 +3005,195 @@ export type UpdateUserResponses = {
 
 export type UpdateUserResponse = UpdateUserResponses[keyof UpdateUserResponses];
 
+export type RevokeSessionsData = {
+    body?: never;
+    path: {
+        /**
+         * User Id
+         */
+        user_id: number;
+    };
+    query?: never;
+    url: '/api/users/{user_id}/revoke-sessions';
+};
+
+export type RevokeSessionsErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * Signed in, but not allowed (or the CSRF token is missing)
+     */
+    403: unknown;
+    /**
+     * No such object, or not yours
+     */
+    404: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type RevokeSessionsError = RevokeSessionsErrors[keyof RevokeSessionsErrors];
+
+export type RevokeSessionsResponses = {
+    /**
+     * Successful Response
+     */
+    200: SessionsRevoked;
+};
+
+export type RevokeSessionsResponse = RevokeSessionsResponses[keyof RevokeSessionsResponses];
+
+export type ListWebhooksData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/webhooks';
+};
+
+export type ListWebhooksErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * Signed in, but not allowed (or the CSRF token is missing)
+     */
+    403: unknown;
+};
+
+export type ListWebhooksResponses = {
+    /**
+     * Successful Response
+     */
+    200: WebhookPage;
+};
+
+export type ListWebhooksResponse = ListWebhooksResponses[keyof ListWebhooksResponses];
+
+export type CreateWebhookData = {
+    body: WebhookCreate;
+    path?: never;
+    query?: never;
+    url: '/api/webhooks';
+};
+
+export type CreateWebhookErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * Signed in, but not allowed (or the CSRF token is missing)
+     */
+    403: unknown;
+    /**
+     * A bad URL (or one that resolves to a private address)
+     */
+    422: unknown;
+};
+
+export type CreateWebhookResponses = {
+    /**
+     * Successful Response
+     */
+    201: WebhookCreated;
+};
+
+export type CreateWebhookResponse = CreateWebhookResponses[keyof CreateWebhookResponses];
+
+export type DeleteWebhookData = {
+    body?: never;
+    path: {
+        /**
+         * Webhook Id
+         */
+        webhook_id: number;
+    };
+    query?: never;
+    url: '/api/webhooks/{webhook_id}';
+};
+
+export type DeleteWebhookErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * Signed in, but not allowed (or the CSRF token is missing)
+     */
+    403: unknown;
+    /**
+     * No such object, or not yours
+     */
+    404: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type DeleteWebhookError = DeleteWebhookErrors[keyof DeleteWebhookErrors];
+
+export type DeleteWebhookResponses = {
+    /**
+     * Successful Response
+     */
+    204: void;
+};
+
+export type DeleteWebhookResponse = DeleteWebhookResponses[keyof DeleteWebhookResponses];
+
+export type ListWebhookDeliveriesData = {
+    body?: never;
+    path: {
+        /**
+         * Webhook Id
+         */
+        webhook_id: number;
+    };
+    query?: {
+        /**
+         * Limit
+         */
+        limit?: number;
+    };
+    url: '/api/webhooks/{webhook_id}/deliveries';
+};
+
+export type ListWebhookDeliveriesErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * Signed in, but not allowed (or the CSRF token is missing)
+     */
+    403: unknown;
+    /**
+     * No such object, or not yours
+     */
+    404: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type ListWebhookDeliveriesError = ListWebhookDeliveriesErrors[keyof ListWebhookDeliveriesErrors];
+
+export type ListWebhookDeliveriesResponses = {
+    /**
+     * Successful Response
+     */
+    200: DeliveryPage;
+};
+
+export type ListWebhookDeliveriesResponse = ListWebhookDeliveriesResponses[keyof ListWebhookDeliveriesResponses];
+
 export type HealthzData = {
     body?: never;
     path?: never;
@@ -2338,6 +3219,17 @@ export type MetricsData = {
     path?: never;
     query?: never;
     url: '/metrics';
+};
+
+export type MetricsErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * Signed in, but not allowed (or the CSRF token is missing)
+     */
+    403: unknown;
 };
 
 export type MetricsResponses = {

@@ -57,4 +57,23 @@ describe('SignInPage', () => {
     expect(sessionStorage.length).toBe(0);
     setSignedIn(false);
   });
+
+  it('asks for the two-factor code when the API needs one, and sends it', async () => {
+    setSignedIn(false);
+    let n = 0;
+    renderWith(() =>
+      n++ === 0
+        ? json({ detail: 'A two-factor code is needed (field otp)' }, 401, { 'x-storefleet-otp': 'required' })
+        : json({ csrf_token: 'csrf-value', expires_in: 3600 }, 200),
+    );
+    await signIn('right-password');
+    const field = await screen.findByLabelText('Two-factor code');
+    expect(screen.getByRole('alert')).toHaveTextContent('Enter the code from your authenticator app');
+    await userEvent.type(field, '123456');
+    await userEvent.click(screen.getByRole('button', { name: 'Sign in' }));
+    await vi.waitFor(() => expect(isSignedIn()).toBe(true));
+    const sent = await requests[1].json();
+    expect(sent).toEqual({ email: 'me@example.com', password: 'right-password', otp: '123456' });
+    setSignedIn(false);
+  });
 });

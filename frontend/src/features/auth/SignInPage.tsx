@@ -1,4 +1,8 @@
-/** Sign in. Wrong credentials and throttling are said plainly, as the API words them. */
+/**
+ * Sign in. Wrong credentials and throttling are said plainly, as the API words them.
+ * When the account has two-factor sign-in the API answers 401 with
+ * `X-StoreFleet-OTP: required` (its message names the code): the code field appears.
+ */
 import { useState } from 'react';
 import { ApiError, errorMessage } from '../../api/errors';
 import { useLogin } from '../../hooks/queries/auth';
@@ -8,12 +12,17 @@ export function SignInPage({ notice }: { notice?: string | null }) {
   const login = useLogin();
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
+  const [otp, setOtp] = useState('');
+  const [needsOtp, setNeedsOtp] = useState(false);
   usePageTitle('Sign in');
+  const otpAsked = login.isError && login.error instanceof ApiError && login.error.status === 401 && /two-factor/i.test(login.error.message);
+  if (otpAsked && !needsOtp) setNeedsOtp(true);
 
   let error: string | null = null;
   if (login.isError) {
     const e = login.error;
     if (e instanceof ApiError && e.status === 422) error = 'Enter your email and password.';
+    else if (otpAsked && !otp) error = 'Enter the code from your authenticator app (or a recovery code).';
     else if (e instanceof ApiError && e.status === 429 && e.retryAfter)
       error = `${e.message} (try again in ${Math.ceil(e.retryAfter / 60)} min)`;
     else error = errorMessage(e);
@@ -26,7 +35,7 @@ export function SignInPage({ notice }: { notice?: string | null }) {
         aria-labelledby="signin-title"
         onSubmit={(e) => {
           e.preventDefault();
-          login.mutate({ email: email.trim(), password });
+          login.mutate({ email: email.trim(), password, otp: needsOtp && otp.trim() ? otp.trim() : undefined });
         }}
       >
         <div className="brand brand-large" aria-hidden="true">
@@ -53,6 +62,20 @@ export function SignInPage({ notice }: { notice?: string | null }) {
             required
           />
         </div>
+        {needsOtp && (
+          <div className="field">
+            <label htmlFor="signin-otp">Two-factor code</label>
+            <input
+              id="signin-otp"
+              inputMode="numeric"
+              autoComplete="one-time-code"
+              value={otp}
+              onChange={(e) => setOtp(e.target.value)}
+              required
+              autoFocus
+            />
+          </div>
+        )}
         {error && (
           <p className="form-error" role="alert">
             {error}
