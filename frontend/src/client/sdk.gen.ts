@@ -2,7 +2,7 @@
 
 import type { Client, Options as Options2, TDataShape } from './client';
 import { client } from './client.gen';
-import type { ConfirmTwoFactorData, ConfirmTwoFactorErrors, ConfirmTwoFactorResponses, CreateBackupData, CreateBackupErrors, CreateBackupResponses, CreateFleetUpgradeData, CreateFleetUpgradeErrors, CreateFleetUpgradeResponses, CreateSessionData, CreateSessionErrors, CreateSessionResponses, CreateStoreData, CreateStoreErrors, CreateStoreResponses, CreateTokenData, CreateTokenErrors, CreateTokenResponses, CreateUserData, CreateUserErrors, CreateUserResponses, CreateWebhookData, CreateWebhookErrors, CreateWebhookResponses, DeleteSessionData, DeleteSessionErrors, DeleteSessionResponses, DeleteStoreData, DeleteStoreErrors, DeleteStoreResponses, DeleteWebhookData, DeleteWebhookErrors, DeleteWebhookResponses, DisableTwoFactorData, DisableTwoFactorErrors, DisableTwoFactorResponses, FleetReleasesData, FleetReleasesErrors, FleetReleasesResponses, FleetSummaryData, FleetSummaryErrors, FleetSummaryResponses, GetFleetUpgradeData, GetFleetUpgradeErrors, GetFleetUpgradeResponses, GetStoreData, GetStoreErrors, GetStoreResponses, HealthzData, HealthzResponses, ListAuditEventsData, ListAuditEventsErrors, ListAuditEventsResponses, ListBackupsData, ListBackupsErrors, ListBackupsResponses, ListFleetUpgradesData, ListFleetUpgradesErrors, ListFleetUpgradesResponses, ListStoresData, ListStoresErrors, ListStoresResponses, ListTokensData, ListTokensErrors, ListTokensResponses, ListUsersData, ListUsersErrors, ListUsersResponses, ListWebhookDeliveriesData, ListWebhookDeliveriesErrors, ListWebhookDeliveriesResponses, ListWebhooksData, ListWebhooksErrors, ListWebhooksResponses, LoginData, LoginErrors, LoginResponses, LogoutData, LogoutErrors, LogoutResponses, MeData, MeErrors, MeResponses, MetricsData, MetricsErrors, MetricsResponses, NewRecoveryCodesData, NewRecoveryCodesErrors, NewRecoveryCodesResponses, ReadyzData, ReadyzErrors, ReadyzResponses, RestoreStoreData, RestoreStoreErrors, RestoreStoreResponses, ResumeStoreData, ResumeStoreErrors, ResumeStoreResponses, RetryStoreData, RetryStoreErrors, RetryStoreResponses, RevokeSessionsData, RevokeSessionsErrors, RevokeSessionsResponses, RevokeTokenData, RevokeTokenErrors, RevokeTokenResponses, SetupTwoFactorData, SetupTwoFactorErrors, SetupTwoFactorResponses, StoreEventsData, StoreEventsErrors, StoreEventsResponses, StoreMailData, StoreMailErrors, StoreMailResponses, StoreOperationsData, StoreOperationsErrors, StoreOperationsResponses, StreamStoresData, StreamStoresErrors, StreamStoresResponses, SuspendStoreData, SuspendStoreErrors, SuspendStoreResponses, TwoFactorStatusData, TwoFactorStatusErrors, TwoFactorStatusResponses, UpdateStoreData, UpdateStoreErrors, UpdateStoreResponses, UpdateUserData, UpdateUserErrors, UpdateUserResponses } from './types.gen';
+import type { ConfirmTwoFactorData, ConfirmTwoFactorErrors, ConfirmTwoFactorResponses, CreateBackupData, CreateBackupErrors, CreateBackupResponses, CreateFleetUpgradeData, CreateFleetUpgradeErrors, CreateFleetUpgradeResponses, CreateSessionData, CreateSessionErrors, CreateSessionResponses, CreateStoreData, CreateStoreErrors, CreateStoreResponses, CreateTokenData, CreateTokenErrors, CreateTokenResponses, CreateUserData, CreateUserErrors, CreateUserResponses, CreateWebhookData, CreateWebhookErrors, CreateWebhookResponses, DeleteSessionData, DeleteSessionErrors, DeleteSessionResponses, DeleteStoreData, DeleteStoreErrors, DeleteStoreResponses, DeleteWebhookData, DeleteWebhookErrors, DeleteWebhookResponses, DisableTwoFactorData, DisableTwoFactorErrors, DisableTwoFactorResponses, FleetPlansData, FleetPlansErrors, FleetPlansResponses, FleetReleasesData, FleetReleasesErrors, FleetReleasesResponses, FleetSummaryData, FleetSummaryErrors, FleetSummaryResponses, GetFleetUpgradeData, GetFleetUpgradeErrors, GetFleetUpgradeResponses, GetStoreData, GetStoreErrors, GetStoreResponses, HealthzData, HealthzResponses, ListAuditEventsData, ListAuditEventsErrors, ListAuditEventsResponses, ListBackupsData, ListBackupsErrors, ListBackupsResponses, ListFleetUpgradesData, ListFleetUpgradesErrors, ListFleetUpgradesResponses, ListStoresData, ListStoresErrors, ListStoresResponses, ListTokensData, ListTokensErrors, ListTokensResponses, ListUsersData, ListUsersErrors, ListUsersResponses, ListWebhookDeliveriesData, ListWebhookDeliveriesErrors, ListWebhookDeliveriesResponses, ListWebhooksData, ListWebhooksErrors, ListWebhooksResponses, LoginData, LoginErrors, LoginResponses, LogoutData, LogoutErrors, LogoutResponses, MeData, MeErrors, MeResponses, MetricsData, MetricsErrors, MetricsResponses, NewRecoveryCodesData, NewRecoveryCodesErrors, NewRecoveryCodesResponses, ReadyzData, ReadyzErrors, ReadyzResponses, RestoreStoreData, RestoreStoreErrors, RestoreStoreResponses, ResumeStoreData, ResumeStoreErrors, ResumeStoreResponses, RetryStoreData, RetryStoreErrors, RetryStoreResponses, RevokeSessionsData, RevokeSessionsErrors, RevokeSessionsResponses, RevokeTokenData, RevokeTokenErrors, RevokeTokenResponses, SetupTwoFactorData, SetupTwoFactorErrors, SetupTwoFactorResponses, StoreEventsData, StoreEventsErrors, StoreEventsResponses, StoreMailData, StoreMailErrors, StoreMailResponses, StoreOperationsData, StoreOperationsErrors, StoreOperationsResponses, StreamStoresData, StreamStoresErrors, StreamStoresResponses, SuspendStoreData, SuspendStoreErrors, SuspendStoreResponses, TwoFactorStatusData, TwoFactorStatusErrors, TwoFactorStatusResponses, UpdateStoreData, UpdateStoreErrors, UpdateStoreResponses, UpdateUserData, UpdateUserErrors, UpdateUserResponses } from './types.gen';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -158,6 +158,17 @@ export const createSession = <ThrowOnError extends boolean = false>(options: Opt
 });
 
 /**
+ * Fleet Plans
+ *
+ * The plans a store may have, and which ones you may pick.
+ */
+export const fleetPlans = <ThrowOnError extends boolean = false>(options?: Options<FleetPlansData, ThrowOnError>) => (options?.client ?? client).get<FleetPlansResponses, FleetPlansErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/fleet/plans',
+    ...options
+});
+
+/**
  * Fleet Releases
  *
  * The releases new stores get, and every pinned release.
@@ -280,7 +291,8 @@ export const getStore = <ThrowOnError extends boolean = false>(options: Options<
 /**
  * Update Store
  *
- * Change a store's settings: its backup schedule.
+ * Change a store's settings: its backup schedule, and its plan (202: a
+ * ``resize`` operation applies it, as any operation: watch the store).
  */
 export const updateStore = <ThrowOnError extends boolean = false>(options: Options<UpdateStoreData, ThrowOnError>) => (options.client ?? client).patch<UpdateStoreResponses, UpdateStoreErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],

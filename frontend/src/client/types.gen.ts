@@ -613,7 +613,7 @@ export type Me = {
 /**
  * Operation
  */
-export type Operation = 'provision' | 'delete' | 'backup' | 'restore' | 'upgrade' | 'suspend' | 'resume';
+export type Operation = 'provision' | 'delete' | 'backup' | 'restore' | 'upgrade' | 'suspend' | 'resume' | 'resize';
 
 /**
  * OperationOut
@@ -686,6 +686,54 @@ export type PhaseCount = {
      * Stores
      */
     stores: number;
+};
+
+/**
+ * PlanOut
+ */
+export type PlanOut = {
+    /**
+     * Cpus
+     */
+    cpus: number;
+    /**
+     * Default
+     */
+    default: boolean;
+    /**
+     * Memory Mib
+     */
+    memory_mib: number;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Php Memory Mib
+     *
+     * The most one request may take
+     */
+    php_memory_mib: number;
+    /**
+     * Php Workers
+     *
+     * Requests a store serves at once
+     */
+    php_workers: number;
+    /**
+     * Pids
+     */
+    pids: number;
+    /**
+     * Storage Gib
+     */
+    storage_gib: number;
+    /**
+     * Yours To Pick
+     *
+     * Whether you may give a store this plan
+     */
+    yours_to_pick: boolean;
 };
 
 /**
@@ -843,6 +891,12 @@ export type StoreCreate = {
      */
     name: string;
     /**
+     * Plan
+     *
+     * What the store may use (GET /api/fleet/plans); default: the platform's default plan
+     */
+    plan?: string | null;
+    /**
      * Sample Products
      *
      * Start the shop with a few sample products to sell (default: yes)
@@ -914,6 +968,10 @@ export type StoreCreated = {
      * Owner Id
      */
     owner_id: number;
+    /**
+     * Plan
+     */
+    plan: string;
     progress: Progress;
     /**
      * Ready At
@@ -1014,6 +1072,10 @@ export type StoreDetail = {
      * Owner Id
      */
     owner_id: number;
+    /**
+     * Plan
+     */
+    plan: string;
     progress: Progress;
     /**
      * Ready At
@@ -1110,6 +1172,10 @@ export type StoreOut = {
      * Owner Id
      */
     owner_id: number;
+    /**
+     * Plan
+     */
+    plan: string;
     progress: Progress;
     /**
      * Ready At
@@ -1172,6 +1238,9 @@ export type StorePage = {
 
 /**
  * StoreSettingsUpdate
+ *
+ * The fields given are changed; a new ``plan`` is applied by a resize
+ * operation (202).
  */
 export type StoreSettingsUpdate = {
     /**
@@ -1180,6 +1249,12 @@ export type StoreSettingsUpdate = {
      * Back the store up every this many hours (0: never; null: the platform's default)
      */
     backup_schedule_hours?: number | null;
+    /**
+     * Plan
+     *
+     * Another plan (GET /api/fleet/plans): a resize
+     */
+    plan?: string | null;
 };
 
 /**
@@ -1948,6 +2023,35 @@ export type CreateSessionResponses = {
 
 export type CreateSessionResponse = CreateSessionResponses[keyof CreateSessionResponses];
 
+export type FleetPlansData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/fleet/plans';
+};
+
+export type FleetPlansErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * Signed in, but not allowed (or the CSRF token is missing)
+     */
+    403: unknown;
+};
+
+export type FleetPlansResponses = {
+    /**
+     * Response Fleet Plans
+     *
+     * Successful Response
+     */
+    200: Array<PlanOut>;
+};
+
+export type FleetPlansResponse = FleetPlansResponses[keyof FleetPlansResponses];
+
 export type FleetReleasesData = {
     body?: never;
     path?: never;
@@ -2350,9 +2454,17 @@ export type UpdateStoreErrors = {
      */
     401: unknown;
     /**
+     * Signed in, but not allowed (or the CSRF token is missing)
+     */
+    403: unknown;
+    /**
      * No such object, or not yours
      */
     404: unknown;
+    /**
+     * Conflicts with the current state
+     */
+    409: unknown;
     /**
      * Validation Error
      */
@@ -2366,6 +2478,10 @@ export type UpdateStoreResponses = {
      * Successful Response
      */
     200: StoreDetail;
+    /**
+     * A new plan: a resize operation runs
+     */
+    202: StoreDetail;
 };
 
 export type UpdateStoreResponse = UpdateStoreResponses[keyof UpdateStoreResponses];

@@ -86,3 +86,16 @@ def fleet_releases() -> None:
     typer.echo(f"new stores get WordPress {r['wordpress']} and WooCommerce {r['woocommerce']}")
     for product, versions in r["known"].items():
         typer.echo(f"  pinned {product}: {', '.join(versions)}")
+
+
+@fleet_app.command("plans")
+def fleet_plans() -> None:
+    """The plans a store may have, and which ones you may pick."""
+    for plan in request("GET", "/api/fleet/plans"):
+        mark = "default" if plan["default"] else "       "
+        yours = "" if plan["yours_to_pick"] else "  (admins give it)"
+        typer.echo(
+            f"{mark}  {plan['name']:<10} {plan['memory_mib']:>6} MiB  {plan['cpus']:g} CPU  "
+            f"{plan['pids']} processes  {plan['php_workers']} PHP workers, "
+            f"{plan['php_memory_mib']} MiB a request{yours}"
+        )

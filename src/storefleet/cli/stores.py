@@ -16,7 +16,8 @@ from storefleet.cli.host import read_password
 
 def _print_store(s: dict[str, Any]) -> None:
     step = f" ({s['current_step']})" if s.get("current_step") else ""
-    typer.echo(f"{s['id']:>5}  {s['name']:<40} {s['status']}{step}  {s.get('url') or ''}")
+    plan = f"  [{s['plan']}]" if s.get("plan") else ""
+    typer.echo(f"{s['id']:>5}  {s['name']:<40} {s['status']}{step}  {s.get('url') or ''}{plan}")
 
 
 def _find(name_or_id: str) -> dict[str, Any]:
@@ -51,10 +52,18 @@ def stores_create(
     sample_products: Annotated[
         bool, typer.Option(help="Start the shop with WooCommerce's sample products")
     ] = True,
+    plan: Annotated[
+        str | None,
+        typer.Option(help="What it may use (storefleet fleet plans); default: the default"),
+    ] = None,
     wait: Annotated[bool, typer.Option(help="Wait until ready")] = False,
 ) -> None:
     """Create a store. The admin password is generated and printed once."""
-    body = {"name": name, "admin_email": admin_email, "sample_products": sample_products}
+    body: dict[str, Any] = {
+        "name": name, "admin_email": admin_email, "sample_products": sample_products,
+    }  # fmt: skip
+    if plan:
+        body["plan"] = plan
     s = request("POST", "/api/stores", json=body)
     _print_store(s)
     if s.get("admin_password"):
@@ -191,16 +200,21 @@ def stores_backups(store: str) -> None:
 def _operation(store_id: int, path: str, body: dict[str, Any] | None, wait: bool) -> None:
     op = request("POST", f"/api/stores/{store_id}/{path}", json=body)
     typer.echo(f"{op['kind']} {op['id']}: {op['status']}")
+    if wait:
+        _follow(store_id, op)
+
+
+def _follow(store_id: int, op: dict[str, Any]) -> None:
+    """Wait until operation ``op`` ends; exit 1 unless it succeeded."""
     deadline = time.monotonic() + 3600
-    while wait and op["status"] in ("pending", "running") and time.monotonic() < deadline:
+    while op["status"] in ("pending", "running") and time.monotonic() < deadline:
         time.sleep(1)
         ops = request("GET", f"/api/stores/{store_id}/operations", params={"limit": 20})
         op = next(o for o in ops if o["id"] == op["id"])
-    if wait:
-        typer.echo(f"{op['kind']} {op['id']}: {op['status']}")
-        if op["status"] != "succeeded":
-            typer.echo(f"failed: {op.get('failure_reason')}", err=True)
-            raise typer.Exit(1)
+    typer.echo(f"{op['kind']} {op['id']}: {op['status']}")
+    if op["status"] != "succeeded":
+        typer.echo(f"failed: {op.get('failure_reason')}", err=True)
+        raise typer.Exit(1)
 
 
 @stores_app.command("restore")
@@ -209,6 +223,25 @@ def stores_restore(
 ) -> None:
     """Restore a store from one of its backups."""
     _operation(_find(store)["id"], "restore", {"backup_id": backup_id}, wait)
+
+
+@stores_app.command("resize")
+def stores_resize(
+    store: str,
+    plan: Annotated[str, typer.Argument(help="The new plan (storefleet fleet plans)")],
+    wait: Annotated[bool, typer.Option()] = False,
+) -> None:
+    """Give a store another plan: its limits and PHP workers change, gracefully."""
+    s = _find(store)
+    detail = request("PATCH", f"/api/stores/{s['id']}", json={"plan": plan})
+    if detail.get("current_operation") != "resize":
+        typer.echo(f"{s['name']} has plan {detail.get('plan')} already")
+        return
+    ops = request("GET", f"/api/stores/{s['id']}/operations", params={"limit": 5})
+    op = next(o for o in ops if o["kind"] == "resize")
+    typer.echo(f"resize {op['id']} of {s['name']} to {plan}: {op['status']}")
+    if wait:
+        _follow(s["id"], op)
 
 
 @stores_app.command("suspend")

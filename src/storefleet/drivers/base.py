@@ -60,6 +60,8 @@ class StoreSnapshot:
     sample_products: bool = True
     wordpress_version: str | None = None
     woocommerce_version: str | None = None
+    #: What the store may use (storefleet.plans).
+    plan: str = "small"
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,9 @@ class Step:
 class SupervisionReport:
     restarted: dict[int, str] = field(default_factory=dict)
     failed: dict[int, str] = field(default_factory=dict)
+    #: Stores whose serving must be set up again (a ``resize`` to their own
+    #: plan), with why: e.g. stores a previous release served otherwise.
+    reconfigure: dict[int, str] = field(default_factory=dict)
 
 
 def _unsupported(driver: str, what: str) -> Callable[[StepContext], StepOutcome | None]:
@@ -198,6 +203,11 @@ class StoreDriver(ABC):
         platform needs no admin password), then delete it. Returns the order's
         status, payment method and total."""
         raise NotSupported(f"the {self.name} driver cannot confirm orders yet")
+
+    def resize_steps(self) -> Sequence[Step]:
+        """The store's serving set up again for its plan (``ctx.store.plan``,
+        recorded before the operation starts), gracefully."""
+        return (Step("server", _unsupported(self.name, "resize stores")),)
 
     def suspend_steps(self) -> Sequence[Step]:
         return (Step("server", _unsupported(self.name, "suspend stores")),)

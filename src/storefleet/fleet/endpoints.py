@@ -14,6 +14,7 @@ from storefleet.fleet.schemas import (
     FleetUpgradeCreate,
     FleetUpgradeOut,
     FleetUpgradePage,
+    PlanOut,
     ReleasesOut,
 )
 
@@ -71,6 +72,20 @@ def get_fleet_upgrade(
 def fleet_releases(_user: CurrentUser, session: SessionDep) -> ReleasesOut:
     """The releases new stores get, and every pinned release."""
     return service.releases_out(session)
+
+
+@router.get("/plans", response_model=list[PlanOut])
+def fleet_plans(user: CurrentUser, runtime: RuntimeDep) -> list[PlanOut]:
+    """The plans a store may have, and which ones you may pick."""
+    s = runtime.settings
+    return [
+        PlanOut(
+            **plan.describe(),
+            default=plan.name == s.default_plan,
+            yours_to_pick=user.is_admin or plan.name in s.member_plans,
+        )
+        for plan in s.plan_list
+    ]
 
 
 @router.get("/summary", response_model=FleetSummary)

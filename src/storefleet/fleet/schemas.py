@@ -90,6 +90,18 @@ class ReleasesOut(BaseModel):
     known: Annotated[dict[str, list[str]], Field(description="Every pinned version, by product")]
 
 
+class PlanOut(BaseModel):
+    name: str
+    memory_mib: int
+    cpus: float
+    pids: int
+    storage_gib: int
+    php_workers: Annotated[int, Field(description="Requests a store serves at once")]
+    php_memory_mib: Annotated[int, Field(description="The most one request may take")]
+    default: bool
+    yours_to_pick: Annotated[bool, Field(description="Whether you may give a store this plan")]
+
+
 class PhaseCount(BaseModel):
     phase: Phase
     stores: int

@@ -38,11 +38,12 @@ def snapshot_of(store: Store) -> StoreSnapshot:
         sample_products=store.sample_products,
         wordpress_version=store.wordpress_version,
         woocommerce_version=store.woocommerce_version,
+        plan=store.plan,
     )
 
 
 #: What a step may record on the store row.
-_RECORDABLE = {"url", "admin_url", "port", "wordpress_version", "woocommerce_version"}
+_RECORDABLE = {"url", "admin_url", "port", "wordpress_version", "woocommerce_version", "plan"}
 
 
 class OperationContext(StepContext):

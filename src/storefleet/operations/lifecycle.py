@@ -81,4 +81,5 @@ OPERATION_PHASES: dict[Operation, Phases] = {
     Operation.upgrade: Phases(None, _P.ready, None, (_P.ready, _P.degraded)),
     Operation.suspend: Phases(None, _P.suspended, None, (_P.ready, _P.degraded)),
     Operation.resume: Phases(None, _P.ready, None, (_P.suspended,)),
+    Operation.resize: Phases(None, None, None, (_P.ready, _P.degraded)),
 }

@@ -138,6 +138,8 @@ class OperationOutcomes:
             )
         if kind is Operation.suspend:
             return f"Suspended{took}: the store answers “store unavailable”"
+        if kind is Operation.resize:
+            return f"Plan {store.plan} in effect{took}"
         return f"Resumed{took}"
 
     def after_operation(self, session: Session, store: Store, op: StoreOperation) -> None:
@@ -158,6 +160,7 @@ def started(kind: Operation, by: str) -> str:
         Operation.upgrade: "Upgrade started",
         Operation.suspend: "Suspending the store",
         Operation.resume: "Resuming the store",
+        Operation.resize: "Applying the store's plan",
     }
     return f"{verbs[kind]} ({by})"
 

@@ -45,10 +45,12 @@ from storefleet.stores.models import (
     RUNNING,
     UNFINISHED,
     Desired,
+    Operation,
     Phase,
     Store,
     StoreOperation,
 )
+from storefleet.stores.service import request_work
 from storefleet.webhooks import delivery as webhook_delivery
 
 log = logging.getLogger(__name__)
@@ -126,6 +128,8 @@ class Reconciler:
         suspended = self.driver.supervise_suspended(self._unleased((Phase.suspended,)))
         restarted = {**report.restarted, **suspended.restarted}
         failed = {**report.failed, **suspended.failed}
+        if report.reconfigure:
+            self._reconfigure(report.reconfigure)
         if restarted or failed:
             with self.runtime.db.transaction() as session:
                 for store_id, message in restarted.items():
@@ -134,6 +138,21 @@ class Reconciler:
                     repository.add_event(
                         session, store_id, "supervise", f"Could not restart: {message}", "error"
                     )
+
+    def _reconfigure(self, stores: dict[int, str]) -> None:
+        """A resize to their own plan for stores whose serving must be set up
+        again (unless something else is in flight: the next sweep asks again)."""
+        with self.runtime.db.transaction() as session:
+            for store_id, why in stores.items():
+                store = repository.get(session, store_id, for_update=True)
+                if store is None or repository.active_operations(session, store_id):
+                    continue
+                repository.add_operation(
+                    session, store, Operation.resize, requested_by="reconciler",
+                    params={"plan": store.plan},
+                )  # fmt: skip
+                repository.add_event(session, store_id, "supervise", why)
+                request_work(session, self.runtime, store)
 
     def check_health(self) -> dict[int, str | None]:
         """Probe running stores whose check is due; returns {store id: the

@@ -10,6 +10,7 @@ the platform's own steps composed around them.
                 → driver.upgrade_steps() → checkout
     suspend     driver.suspend_steps()
     resume      driver.resume_steps()
+    resize      driver.resize_steps()
 
 The platform's steps: ``store`` and ``fetch`` put a backup into its target
 and bring one back (``storefleet.backups.service``); ``checkout``
@@ -66,6 +67,8 @@ def steps_for(
         return driver.suspend_steps()
     if kind is Operation.resume:
         return driver.resume_steps()
+    if kind is Operation.resize:
+        return driver.resize_steps()
     raise ValueError(f"no steps for {kind}")
 
 

@@ -20,7 +20,7 @@ from storefleet.stores import repository, service
 from storefleet.stores.models import Desired, Operation, Phase, Store, StoreOperation
 
 
-def _request(
+def request_operation(
     session: Session,
     runtime: Runtime,
     user: User,
@@ -50,7 +50,7 @@ def take_backup(
 ) -> Backup:
     store = service.get_visible(session, user, store_id, for_update=True)
     backup = backups.create(session, store, BackupKind.manual, requested_by=user.email)
-    op = _request(
+    op = request_operation(
         session, runtime, user, store, Operation.backup, {"backup_id": backup.id},
         client_ip=client_ip,
     )  # fmt: skip
@@ -86,7 +86,7 @@ def restore(
         raise Conflict(f"Backup {backup.id} is {backup.status}: only a completed backup restores")
     if store.phase == Phase.failed and store.ready_at is None:
         raise Conflict("This store never became ready: retry or delete it instead")
-    return _request(
+    return request_operation(
         session, runtime, user, store, Operation.restore, backups_service.restore_params(backup),
         client_ip=client_ip,
     )  # fmt: skip
@@ -96,11 +96,11 @@ def suspend(
     session: Session, runtime: Runtime, user: User, store_id: int, *, client_ip: str
 ) -> StoreOperation:
     store = service.get_visible(session, user, store_id, for_update=True)
-    return _request(session, runtime, user, store, Operation.suspend, client_ip=client_ip)
+    return request_operation(session, runtime, user, store, Operation.suspend, client_ip=client_ip)
 
 
 def resume(
     session: Session, runtime: Runtime, user: User, store_id: int, *, client_ip: str
 ) -> StoreOperation:
     store = service.get_visible(session, user, store_id, for_update=True)
-    return _request(session, runtime, user, store, Operation.resume, client_ip=client_ip)
+    return request_operation(session, runtime, user, store, Operation.resume, client_ip=client_ip)

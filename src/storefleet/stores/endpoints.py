@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 from sqlalchemy.orm import Session
 
 from storefleet.backups import repository as backups_repository
@@ -85,7 +85,15 @@ def _detail(session: Session, runtime: Runtime, store: Store) -> StoreDetail:
     return service.detail_out(session, store, runtime.settings.backup_schedule_hours)
 
 
-@router.patch("/{store_id}", response_model=StoreDetail)
+@router.patch(
+    "/{store_id}",
+    response_model=StoreDetail,
+    responses={
+        202: {"model": StoreDetail, "description": "A new plan: a resize operation runs"},
+        403: ERROR_RESPONSES[403],
+        409: ERROR_RESPONSES[409],
+    },
+)
 def update_store(
     store_id: StoreId,
     body: StoreSettingsUpdate,
@@ -93,11 +101,16 @@ def update_store(
     session: SessionDep,
     runtime: RuntimeDep,
     ip: ClientIP,
+    response: Response,
 ) -> StoreDetail:
-    """Change a store's settings: its backup schedule."""
-    store = service.update_settings(
-        session, user, store_id, body.backup_schedule_hours, client_ip=ip
+    """Change a store's settings: its backup schedule, and its plan (202: a
+    ``resize`` operation applies it, as any operation: watch the store)."""
+    changes = body.model_dump(include=body.model_fields_set)
+    store, resizing = service.update_settings(
+        session, runtime, user, store_id, changes, client_ip=ip
     )
+    if resizing:
+        response.status_code = status.HTTP_202_ACCEPTED
     return _detail(session, runtime, store)
 
 

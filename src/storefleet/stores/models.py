@@ -69,6 +69,9 @@ class Operation(StrEnum):
     upgrade = "upgrade"
     suspend = "suspend"
     resume = "resume"
+    #: The store's serving set up again for its plan (a plan change, or a
+    #: store moved to the current way of serving).
+    resize = "resize"
 
 
 class OperationStatus(StrEnum):
@@ -115,6 +118,8 @@ class Store(Base):
     phase: Mapped[str] = mapped_column(String(16), default=Phase.pending.value, index=True)
     admin_email: Mapped[str] = mapped_column(String(254))
     sample_products: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: What the store may use (storefleet.plans); a resize applies a new one.
+    plan: Mapped[str] = mapped_column(String(32), default="small", server_default="small")
     # The releases the store runs (set at creation from the platform's pins).
     wordpress_version: Mapped[str | None] = mapped_column(String(16), nullable=True)
     woocommerce_version: Mapped[str | None] = mapped_column(String(16), nullable=True)

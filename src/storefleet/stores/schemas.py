@@ -39,6 +39,14 @@ class StoreCreate(BaseModel):
         bool,
         Field(description="Start the shop with a few sample products to sell (default: yes)"),
     ] = True
+    plan: Annotated[
+        str | None,
+        Field(
+            max_length=32,
+            description="What the store may use (GET /api/fleet/plans); default: the "
+            "platform's default plan",
+        ),
+    ] = None
     source_backup_id: Annotated[
         int | None,
         Field(
@@ -144,6 +152,7 @@ class StoreOut(BaseModel):
     ] = None
     progress: Progress
     sample_products: bool
+    plan: str
     wordpress_version: Annotated[str | None, Field(description="The WordPress release it runs")]
     woocommerce_version: Annotated[str | None, Field(description="The WooCommerce release it runs")]
 
@@ -160,6 +169,13 @@ class StoreDetail(StoreOut):
 
 
 class StoreSettingsUpdate(BaseModel):
+    """The fields given are changed; a new ``plan`` is applied by a resize
+    operation (202)."""
+
+    plan: Annotated[
+        str | None,
+        Field(max_length=32, description="Another plan (GET /api/fleet/plans): a resize"),
+    ] = None
     backup_schedule_hours: Annotated[
         float | None,
         Field(

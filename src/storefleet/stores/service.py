@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from storefleet import drivers
+from storefleet import drivers, plans
 from storefleet.audit import service as audit
 from storefleet.auth import passwords
 from storefleet.auth.models import User
@@ -24,7 +24,7 @@ from storefleet.backups.models import Backup, BackupKind, BackupStatus
 from storefleet.config import Settings
 from storefleet.db import after_commit, utcnow
 from storefleet.drivers import MailMessage
-from storefleet.exceptions import Conflict, NotFound, TooManyRequests
+from storefleet.exceptions import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
 from storefleet.names import new_store_uid
 from storefleet.operations.lifecycle import OPERATION_PHASES, set_phase
 from storefleet.releases import targets as platform_releases
@@ -142,6 +142,7 @@ def create(
         uid=new_store_uid(),
         live_name=data.name,
         sample_products=data.sample_products,
+        plan=pick_plan(settings, user, data.plan),
         wordpress_version=pins["wordpress"],
         woocommerce_version=pins["woocommerce"],
         driver=settings.driver.value,
@@ -335,21 +336,55 @@ def _drop_final_backup(session: Session, op: StoreOperation) -> None:
         backup.failure_reason = "skipped: deletion without a final backup was asked for"
 
 
+def pick_plan(settings: Settings, user: User, wanted: str | None) -> str:
+    """The plan a store gets: the one asked for, if it exists and the user
+    may pick it (members: STOREFLEET_MEMBER_PLANS), else the default."""
+    name = wanted or settings.default_plan
+    try:
+        plans.find(settings.plan_list, name)
+    except plans.UnknownPlan as exc:
+        raise InvalidInput(f"plan: {exc}") from exc
+    if not user.is_admin and name not in settings.member_plans:
+        raise Forbidden(
+            f"Plan {name!r} is for admins to give; members may pick "
+            + ", ".join(settings.member_plans)
+        )
+    return name
+
+
 def update_settings(
     session: Session,
+    runtime: Runtime,
     user: User,
     store_id: int,
-    backup_schedule_hours: float | None,
+    changes: dict[str, object],
     *,
     client_ip: str,
-) -> Store:
+) -> tuple[Store, bool]:
+    """Change what ``changes`` names; a new plan is applied by a resize
+    operation. Returns the store and whether a resize was asked for."""
     store = get_visible(session, user, store_id, for_update=True)
-    store.backup_schedule_hours = backup_schedule_hours
-    audit.record(
-        session, "store.settings", actor=user, target=f"store:{store.id}",
-        detail={"backup_schedule_hours": backup_schedule_hours}, client_ip=client_ip,
-    )  # fmt: skip
-    return store
+    detail: dict[str, object] = {}
+    if "backup_schedule_hours" in changes:
+        store.backup_schedule_hours = changes["backup_schedule_hours"]  # type: ignore[assignment]
+        detail["backup_schedule_hours"] = store.backup_schedule_hours
+    resize = False
+    wanted = changes.get("plan")
+    if isinstance(wanted, str) and wanted != store.plan:
+        plan = pick_plan(runtime.settings, user, wanted)
+        from storefleet.stores import day2
+
+        day2.request_operation(
+            session, runtime, user, store, Operation.resize, {"plan": plan}, client_ip=client_ip
+        )
+        detail["plan"] = {"from": store.plan, "to": plan}
+        resize = True
+    if detail:
+        audit.record(
+            session, "store.settings", actor=user, target=f"store:{store.id}",
+            detail=detail, client_ip=client_ip,
+        )  # fmt: skip
+    return store, resize
 
 
 def _progress(done_total: tuple[int, int] | None) -> Progress:
@@ -378,6 +413,7 @@ def to_out(store: Store, progress: tuple[int, int] | None) -> StoreOut:
         current_operation=Operation(store.operation) if store.operation else None,
         progress=_progress(progress),
         sample_products=store.sample_products,
+        plan=store.plan,
         wordpress_version=store.wordpress_version,
         woocommerce_version=store.woocommerce_version,
     )

@@ -142,6 +142,15 @@ class KubernetesDriver(StoreDriver):
 
         return (Step("files", run),)
 
+    def resize_steps(self) -> Sequence[Step]:
+        # The chart's plan values: the pod's resources, the namespace's quota
+        # and limits, PHP's workers and memory; a rollout replaces the pod.
+        return (
+            Step("release", self.releases.release_step),
+            Step("rollout", self.releases.rollout_step),
+            Step("verify", self._verify),
+        )
+
     def suspend_steps(self) -> Sequence[Step]:
         return (Step("scale", self.day2.scale_step(0)),)
 

@@ -108,7 +108,9 @@ class StoreReleases:
 
     # -- values and helm ----------------------------------------------------------
 
-    def values(self, store: StoreSnapshot) -> tuple[dict[str, Any], dict[str, Any]]:
+    def values(
+        self, store: StoreSnapshot, plan: str | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         """(plain values, secret values) for the store chart."""
         s = self.settings
         n = self.databases.names(store.uid)
@@ -117,6 +119,7 @@ class StoreReleases:
             "storeId": store.id,
             "storeUid": store.uid,
             "storeName": store.name,
+            "plan": plan or store.plan,
             "siteUrl": (store.url or "").rstrip("/"),
             "database": {
                 "host": self._db_host, "port": self._db_port, "name": n.database,
@@ -142,7 +145,8 @@ class StoreReleases:
         return plain, secret
 
     def _install_release(self, ctx: StepContext) -> None:
-        plain, secret = self.values(ctx.store)
+        # A resize names the plan it applies (recorded once it is in effect).
+        plain, secret = self.values(ctx.store, _wanted_plan(ctx))
         files = [self.settings.k8s_store_values] if self.settings.k8s_store_values else []
         self.helm.upgrade_install(
             RELEASE,
@@ -171,6 +175,10 @@ class StoreReleases:
             ctx.record(url=url, admin_url=url + "wp-admin/")
         self._install_release(ctx)
         note = f" ({recovered})" if recovered else ""
+        plan = _wanted_plan(ctx) or ctx.store.plan
+        if plan != ctx.store.plan:
+            ctx.record(plan=plan)
+            note += f"; plan {plan}"
         return StepOutcome(f"helm release {RELEASE} in {self.names.namespace(ctx.store)}{note}")
 
     def endpoint_step(self, ctx: StepContext) -> StepOutcome:
@@ -279,3 +287,8 @@ class StoreReleases:
     def release_endpoint_step(ctx: StepContext) -> StepOutcome:
         ctx.record(url=None, admin_url=None)
         return StepOutcome("released the address")
+
+
+def _wanted_plan(ctx: StepContext) -> str | None:
+    wanted = ctx.operation.params.get("plan")
+    return str(wanted) if wanted else None
