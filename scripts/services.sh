@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs (when missing) and starts, on loopback only, the services StoreFleet
 # uses on one machine: MariaDB (the stores' database server, and the platform DB
-# in the MariaDB test runs), Redis (the Redis queue backend, for tests), PHP
-# (the local store driver; WordPress and WooCommerce themselves come from the
+# in the MariaDB test runs), Redis (the Redis queue backend, for tests; a
+# password, no anonymous user), PHP
+# (the local store driver, with php-fpm and nginx; WordPress and WooCommerce themselves come from the
 # pinned releases, see src/storefleet/releases), PostgreSQL (a platform
 # database the integration suite also runs on), and an S3-compatible object
 # store for the backup tests (the Versity S3 Gateway, Apache-2.0, built once from the Go
@@ -74,14 +75,37 @@ start_mariadb() {
   mv var/services.env.new var/services.env
 }
 
+# Redis on loopback with no anonymous access: the default user is off and
+# the platform (its queue and its counters) signs in as "storefleet" with a
+# generated password (state dir, 0600) — so a store's PHP on this machine
+# cannot reach it. The password travels in a config file or on stdin, never
+# in argv. A Redis started before it had a password gets the users now.
 start_redis() {
   apt_install redis-server redis-tools
-  if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
-    log "starting Redis on 127.0.0.1:6379"
-    redis-server --bind 127.0.0.1 --port 6379 --daemonize yes --save '' --appendonly no \
-      --logfile "$PWD/var/redis.log" >/dev/null
-    wait_for 20 Redis redis-cli -h 127.0.0.1 -p 6379 ping
+  local pwfile="$STATE/redis.password" conf="$STATE/redis.conf"
+  if [ ! -s "$pwfile" ]; then
+    (umask 077; python3 -c 'import secrets; print(secrets.token_urlsafe(24))' > "$pwfile")
   fi
+  local users
+  users="user default off
+user storefleet on >$(cat "$pwfile") ~* &* +@all"
+  if redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; then
+    log "Redis on 127.0.0.1:6379 answered without a password: giving it its users"
+    printf 'ACL SETUSER storefleet reset on >%s ~* &* +@all\nACL SETUSER default off\n' \
+      "$(cat "$pwfile")" | redis-cli -h 127.0.0.1 -p 6379 >/dev/null
+  elif ! REDISCLI_AUTH="$(cat "$pwfile")" redis-cli --no-auth-warning --user storefleet \
+      -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; then
+    log "starting Redis on 127.0.0.1:6379"
+    (umask 077; printf '%s\n' "bind 127.0.0.1" "port 6379" "protected-mode yes" 'save ""' \
+      "appendonly no" "daemonize yes" "logfile $PWD/var/redis.log" "$users" > "$conf")
+    redis-server "$conf" >/dev/null
+    wait_for 20 Redis env REDISCLI_AUTH="$(cat "$pwfile")" redis-cli --no-auth-warning \
+      --user storefleet -h 127.0.0.1 -p 6379 ping
+  fi
+  touch var/services.env
+  grep -v '^STOREFLEET_TEST_REDIS_URL=' var/services.env > var/services.env.new || true
+  echo "STOREFLEET_TEST_REDIS_URL=redis://storefleet:$(cat "$pwfile")@127.0.0.1:6379" >> var/services.env.new
+  mv var/services.env.new var/services.env
 }
 
 start_postgres() {
@@ -109,8 +133,12 @@ start_postgres() {
   mv var/services.env.new var/services.env
 }
 
+# PHP for local stores: the CLI (the installer, wp-cron), php-fpm (each store
+# runs a master of its own, started by the platform) and nginx (the platform
+# starts its own instance; Debian's default site is never started here).
 start_php() {
-  apt_install php-cli php-mysql php-xml php-mbstring php-curl php-zip php-gd php-intl
+  apt_install php-cli php-mysql php-xml php-mbstring php-curl php-zip php-gd php-intl \
+    php8.2-fpm nginx-light
 }
 
 # The Versity S3 Gateway (Apache-2.0; a production S3 server with a POSIX

@@ -20,6 +20,8 @@ from typing import Annotated, Literal, Self
 from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from storefleet.plans import Plan, parse_plans
+
 
 class Environment(StrEnum):
     development = "development"
@@ -121,6 +123,10 @@ class Settings(BaseSettings):
     health_interval_seconds: Annotated[float, Field(gt=0)] = 30.0
     health_failures_before_degraded: Annotated[int, Field(ge=1)] = 3
     health_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
+    #: Local stores: each check asks nginx and looks at php-fpm, without
+    #: waking PHP; the storefront itself (PHP, its database) is checked at
+    #: most this often, each store at a point of its own.
+    health_deep_seconds: Annotated[float, Field(ge=0)] = 600.0
 
     # Backups
     #: "dir": under backup_dir; "s3": an S3-compatible bucket (boto3).
@@ -163,10 +169,27 @@ class Settings(BaseSettings):
     release_pins: Path | None = None
     #: The most a release download, or what it unpacks to, may weigh.
     download_max_bytes: Annotated[int, Field(ge=1 << 20)] = 512 << 20
+    #: PHP's command line (the installer, wp-cron), php-fpm and nginx of local stores.
     php_binary: str = "php"
-    php_server_workers: Annotated[int, Field(ge=1, le=32)] = 4
-    #: PHP's opcode cache in store servers (off only to measure what it gives).
-    php_opcache: bool = True
+    php_fpm_binary: str = "php-fpm8.2"
+    nginx_binary: str = "nginx"
+    #: The one nginx of local stores: stores answer at
+    #: http://<name>.<STOREFLEET_PUBLIC_HOST>:<this port>/ (80: no port in URLs).
+    stores_http_port: Annotated[int, Field(ge=1, le=65535)] = 8080
+    #: nginx's worker user (it reads stores' static files through their group).
+    web_user: str = "www-data"
+    #: How long anonymous shoppers' pages stay in the page cache: a merchant's
+    #: change reaches them within this long.
+    page_cache_seconds: Annotated[int, Field(ge=0, le=3600)] = 5
+    #: An idle store's PHP workers end after this long (php-fpm ondemand).
+    php_idle_seconds: Annotated[int, Field(ge=1, le=3600)] = 10
+    #: Store cgroups live under <cgroup hierarchy>/<this>/<store uid>.
+    cgroup_parent: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = "storefleet"
+    #: The plans stores may have (a JSON list, see storefleet/plans.py), the
+    #: plan new stores get, and the plans members may pick (admins: any).
+    plans: str | None = None
+    default_plan: str = "small"
+    member_plans: Annotated[list[str], NoDecode] = ["small", "medium"]
     #: Where local stores live (their sites, and the verified releases they link
     #: from); it must be reachable by the stores' own uids. Default: the data
     #: dir, or /var/lib/storefleet when the platform runs as root (the data dir
@@ -175,14 +198,15 @@ class Settings(BaseSettings):
     #: Each local store's PHP runs as a uid (and gid) of its own from this range.
     store_uid_min: Annotated[int, Field(ge=1000)] = 2_000_000
     store_uid_max: Annotated[int, Field(ge=1000)] = 2_999_999
-    #: How often wp-cron runs for each ready local store.
+    #: How often the platform looks whether a ready local store has wp-cron
+    #: events due (it runs wp-cron only then, at a point of the interval of
+    #: its own).
     store_cron_interval_seconds: Annotated[float, Field(gt=0)] = 60.0
     #: Defaults of every new shop: WooCommerce's "country:state" and currency.
     store_country: Annotated[str, Field(pattern=r"^[A-Z]{2}(:[A-Z0-9-]{1,10})?$")] = "US:CA"
     store_currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
+    #: Where the stores' nginx listens.
     store_bind_host: str = "127.0.0.1"
-    store_port_min: Annotated[int, Field(ge=1024, le=65535)] = 30000
-    store_port_max: Annotated[int, Field(ge=1024, le=65535)] = 32767
 
     # Kubernetes driver
     k8s_platform_namespace: str = "storefleet"
@@ -242,6 +266,28 @@ class Settings(BaseSettings):
                 raise ValueError(f"{item!r} is not an address or a network") from exc
         return networks
 
+    @field_validator("member_plans", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _known_plans(self) -> Self:
+        names = {plan.name for plan in self.plan_list}
+        for name in (self.default_plan, *self.member_plans):
+            if name not in names:
+                raise ValueError(
+                    f"plan {name!r} (STOREFLEET_DEFAULT_PLAN / STOREFLEET_MEMBER_PLANS) is not "
+                    f"one of the plans: {', '.join(sorted(names))}"
+                )
+        return self
+
+    @property
+    def plan_list(self) -> tuple[Plan, ...]:
+        return parse_plans(self.plans)
+
     @model_validator(mode="after")
     def _secure_outside_development(self) -> Self:
         if self.env is not Environment.production:
@@ -273,8 +319,6 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _ranges(self) -> Self:
-        if self.store_port_min > self.store_port_max:
-            raise ValueError("STOREFLEET_STORE_PORT_MIN must not exceed STOREFLEET_STORE_PORT_MAX")
         if self.store_uid_min > self.store_uid_max:
             raise ValueError("STOREFLEET_STORE_UID_MIN must not exceed STOREFLEET_STORE_UID_MAX")
         return self

@@ -43,3 +43,7 @@ def require_valid_store_uid(value: str) -> str:
     if not isinstance(value, str) or _UID.fullmatch(value) is None:
         raise ValueError(f"invalid store uid {value!r}")
     return value
+
+
+def is_valid_store_uid(value: str) -> bool:
+    return isinstance(value, str) and _UID.fullmatch(value) is not None

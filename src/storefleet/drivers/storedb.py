@@ -27,6 +27,7 @@ import datetime as dt
 import gzip
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ OWNER_TABLE = "storefleet_owner"
 _DB_EXISTS = 1007
 _NO_SUCH_TABLE = 1146
 _USER_EXISTS = 1396  # "Operation CREATE USER failed"
+_CRON_TIMES = re.compile(r"i:(\d{9,11});a:")
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,25 @@ class StoreDatabases:
         except DBAPIError as exc:
             raise _classify(exc) from exc
         return f"dropped database {n.database} and user {n.user}"
+
+    def next_cron(self, uid: str) -> int | None:
+        """When the store's next wp-cron event is due (a Unix time), read as
+        the platform from its ``cron`` option; None when nothing is scheduled
+        or the store has no tables yet."""
+        n = self.names(uid)
+        # Identifiers from a validated uid and prefix, quoted (see names()).
+        table = f"{_ident(n.database)}.{_ident(n.table_prefix + 'options')}"
+        query = text(f"SELECT option_value FROM {table} WHERE option_name = 'cron'")  # noqa: S608
+        try:
+            with self._engine.connect() as conn:
+                value = conn.execute(query).scalar()
+        except DBAPIError as exc:
+            if _code(exc) == _NO_SUCH_TABLE:
+                return None
+            raise _classify(exc) from exc
+        # A PHP-serialised array keyed by the events' times: "i:<time>;a:".
+        times = [int(t) for t in _CRON_TIMES.findall(str(value or ""))]
+        return min(times) if times else None
 
     # -- dumps and loads ---------------------------------------------------
 

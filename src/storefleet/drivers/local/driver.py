@@ -1,18 +1,21 @@
-"""The local driver: each store is a PHP server process on this machine,
-serving its own WordPress and WooCommerce, with its own database and user on
-a local MySQL/MariaDB server, running as a uid of its own.
+"""The local driver: each store is its own WordPress and WooCommerce on this
+machine, served by the platform's one nginx and a php-fpm of its own, with
+its own database and user on a local MySQL/MariaDB server, running as a uid
+of its own inside a cgroup that holds it to its plan.
 
 The driver is its step lists, composed from the rooms that do the work:
 
 - ``site.py`` — the store's directory, owners, secrets, ``wp-config.php``
   and its site tree built from the verified releases (also for restores,
   clones and upgrades), and the store's own files for backups;
-- ``processes.py`` — the store's port, its PHP server, the "store
-  unavailable" page of a suspended store, wp-cron, and their supervision;
-- ``php.py`` — the store's PHP command line and the installer's transport
-  (PHP as the store's uid);
+- ``hosting.py`` — how the store is served and kept up: its address, its
+  cgroup (``cgroups.py``), its php-fpm (``fpm.py``), its server block in the
+  one nginx (``web.py``), wp-cron when due (``cron.py``), health;
+- ``php.py`` — how the store's programs start (in its cgroups, as its uid:
+  ``launch.py``) and the installer's transport;
 - what both drivers do alike (the store's database, dumps and loads, the
-  installer's adopt/upgrade/checkout actions) is ``drivers/shared_steps.py``.
+  installer's adopt/upgrade/checkout actions) is ``drivers/shared_steps.py``;
+  the serving templates both drivers render are ``drivers/serving/``.
 """
 
 from __future__ import annotations
@@ -37,12 +40,16 @@ from storefleet.drivers.base import (
 )
 from storefleet.drivers.installer import Installer, StoreProfile, describe_install
 from storefleet.drivers.local.accounts import StoreAccounts
+from storefleet.drivers.local.cgroups import StoreCgroups
+from storefleet.drivers.local.cron import StoreCron
+from storefleet.drivers.local.fpm import StoreFpm
+from storefleet.drivers.local.hosting import StoreHosting
 from storefleet.drivers.local.php import StorePhp
-from storefleet.drivers.local.processes import StoreServers
 from storefleet.drivers.local.site import StoreSites
+from storefleet.drivers.local.web import StoresWebServer
 from storefleet.drivers.shared_steps import SharedSteps
 from storefleet.drivers.storedb import StoreDatabases
-from storefleet.drivers.verify import check_storefront
+from storefleet.drivers.verify import check_storefront, storefront_request
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +67,17 @@ class LocalDriver(StoreDriver):
             settings.sites_path / "uids", settings.store_uid_min, settings.store_uid_max
         )
         self.isolated = os.geteuid() == 0
+        self.web = StoresWebServer(settings, isolated=self.isolated)
+        # Cgroups need root; without it the store is neither isolated nor limited.
+        self.cgroups = StoreCgroups(settings.cgroup_parent) if self.isolated else None
         self.sites = StoreSites(
-            settings, databases, self.releases, accounts, isolated=self.isolated
-        )
-        self.php = StorePhp(settings, self.sites)
-        self.servers = StoreServers(settings, self.sites, self.php)
+            settings, databases, self.releases, accounts,
+            isolated=self.isolated, web_gid=self.web.web_gid(),
+        )  # fmt: skip
+        self.php = StorePhp(settings, self.sites, self.cgroups)
+        fpm = StoreFpm(settings, self.sites, self.php, self.web.web_gid())
+        cron = StoreCron(settings, self.sites, self.php, databases)
+        self.hosting = StoreHosting(settings, self.sites, self.web, fpm, cron, self.cgroups)
         self.installer = Installer(self.php)
         self.shared = SharedSteps(databases, self.installer, self.sites.db_password)
 
@@ -82,11 +95,11 @@ class LocalDriver(StoreDriver):
             content = (Step("install", self._install, consumes_admin_password=True),)
         return (
             Step("secrets", self.sites.secrets_step),
-            Step("endpoint", self.servers.endpoint_step),
+            Step("endpoint", self.hosting.endpoint_step),
             Step("database", self.shared.database),
             Step("files", self.sites.files_step),
             *content,
-            Step("server", self.servers.server_step),
+            Step("server", self.hosting.server_step),
             Step("verify", self._verify),
         )
 
@@ -98,35 +111,44 @@ class LocalDriver(StoreDriver):
 
     def restore_steps(self) -> Sequence[Step]:
         return (
-            Step("stop", self.servers.stop_step),
+            Step("stop", self.hosting.stop_step),
             Step("files", self.sites.restore_files_step, reads_scratch=True),
             Step("database", self.shared.restore_database, reads_scratch=True),
             Step("address", self.shared.adopt_address),
-            Step("server", self.servers.server_step),
+            Step("server", self.hosting.server_step),
             Step("verify", self._verify),
         )
 
     def upgrade_steps(self) -> Sequence[Step]:
         return (
-            Step("stop", self.servers.stop_step),
+            Step("stop", self.hosting.stop_step),
             Step("files", self.sites.upgrade_files_step),
             Step("upgrade", self.shared.upgrade_database),
-            Step("server", self.servers.server_step),
+            Step("server", self.hosting.server_step),
             Step("verify", self._verify),
         )
 
     def suspend_steps(self) -> Sequence[Step]:
-        return (Step("server", self.servers.suspend_step),)
+        return (Step("server", self.hosting.suspend_step),)
 
     def resume_steps(self) -> Sequence[Step]:
-        return (Step("server", self.servers.resume_step), Step("verify", self._verify))
+        return (Step("server", self.hosting.server_step), Step("verify", self._verify))
+
+    def resize_steps(self) -> Sequence[Step]:
+        return (
+            Step("server", self.hosting.server_step),
+            # A store a previous release served on a port of its own moves
+            # to its name's address here (the old port redirects).
+            Step("address", self._address),
+            Step("verify", self._verify),
+        )
 
     def delete_steps(self) -> Sequence[Step]:
         return (
-            Step("server", self.servers.stop_for_deletion_step),
+            Step("server", self.hosting.stop_for_deletion_step),
             Step("files", self.sites.remove_step),
             Step("database", self.shared.drop_database),
-            Step("endpoint", self.servers.release_endpoint_step),
+            Step("endpoint", self.hosting.release_endpoint_step),
         )
 
     # -- steps of its own ----------------------------------------------------------
@@ -136,10 +158,23 @@ class LocalDriver(StoreDriver):
         result = self.installer.install(ctx, profile)
         return StepOutcome(describe_install(result, ctx.store.admin_email))
 
+    def _address(self, ctx: StepContext) -> StepOutcome:
+        """The store answers at its name's address (nothing to do when it does)."""
+        url = self.web.url(ctx.store)
+        if ctx.store.url == url:
+            return StepOutcome(f"kept {url}", skipped=True)
+        before = ctx.store.url
+        ctx.record(url=url, admin_url=url + "wp-admin/")
+        done = self.shared.adopt_address(ctx)
+        return StepOutcome(f"{before} → {url}: {done.message}; the old address redirects")
+
     def _verify(self, ctx: StepContext) -> StepOutcome:
         if ctx.store.url is None:
             raise PermanentError("the store has no URL yet (the endpoint step did not run)")
-        return StepOutcome(check_storefront(ctx.store.url, ctx.store.name, timeout=ctx.remaining()))
+        base, headers = storefront_request(ctx.store.url)
+        return StepOutcome(
+            check_storefront(base, ctx.store.name, timeout=ctx.remaining(), headers=headers)
+        )
 
     # -- the checkout test, health, supervision ------------------------------------
 
@@ -150,25 +185,30 @@ class LocalDriver(StoreDriver):
         return self.shared.confirm_order(ctx, order_id)
 
     def probe(self, store: StoreSnapshot, timeout: float) -> str:
-        if store.url is None:
-            raise PermanentError("the store has no URL")
-        return check_storefront(store.url, store.name, timeout=timeout)
+        return self.hosting.probe(store, timeout)
 
     def supervise(self, ready: Sequence[StoreSnapshot]) -> SupervisionReport:
-        return self.servers.supervise(ready)
+        return self.hosting.supervise(ready)
 
     def supervise_suspended(self, suspended: Sequence[StoreSnapshot]) -> SupervisionReport:
-        return self.servers.supervise_suspended(suspended)
+        return self.hosting.supervise_suspended(suspended)
 
     def stop_all(self, stores: Sequence[StoreSnapshot]) -> None:
-        self.servers.stop_all(stores)
+        self.hosting.stop_all(stores)
 
     def check(self) -> None:
-        if shutil.which(self.settings.php_binary) is None:
-            raise PermanentError(
-                f"PHP ({self.settings.php_binary}) was not found: install php-cli and php-mysql"
-            )
+        for binary, package in (
+            (self.settings.php_binary, "php-cli"),
+            (self.settings.php_fpm_binary, "php8.2-fpm"),
+        ):
+            if shutil.which(binary) is None:
+                raise PermanentError(
+                    f"{binary} was not found: install {package} (scripts/services.sh php does)"
+                )
         self.sites.prepare()
+        self.web.prepare()
+        if self.cgroups is not None:
+            self.cgroups.check()
         if not self.isolated:
             log.warning(
                 "the platform does not run as root: local stores run as uid %d, "

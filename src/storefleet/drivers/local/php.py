@@ -1,6 +1,11 @@
-"""PHP for local stores: the command line a store's PHP runs with (its own
-temporary directory, its limits, opcache for servers), and the installer's
-local transport — the installer run as the store's own uid, in its site.
+"""How a local store's programs start: inside the store's cgroups and as its
+own uid (launch.py, run as root before anything of the store runs), with
+the store's temporary directory — php-fpm, wp-cron and the installer alike.
+The installer's local transport lives here: PHP as the store, in its site.
+
+When the platform does not run as root it can neither switch uids nor make
+cgroups: programs then run as the platform's user, unlimited, and the
+store's timeline says so.
 """
 
 from __future__ import annotations
@@ -10,31 +15,52 @@ import os
 import secrets
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from storefleet.config import Settings
 from storefleet.drivers.base import PermanentError, StepContext, StoreSnapshot, TransientError
 from storefleet.drivers.installer import InstallerRun
+from storefleet.drivers.local.cgroups import StoreCgroups
 from storefleet.drivers.local.site import StoreSites
+from storefleet.plans import find
 
 #: The installer and its must-use plugins, as this package ships them.
 INSTALLER = Path(__file__).resolve().parents[2] / "installer"
+LAUNCHER = Path(__file__).resolve().parent / "launch.py"
 
 
 class StorePhp:
-    def __init__(self, settings: Settings, sites: StoreSites) -> None:
+    def __init__(self, settings: Settings, sites: StoreSites, cgroups: StoreCgroups | None) -> None:
         self.settings = settings
         self.sites = sites
+        self.cgroups = cgroups
 
-    def command(self, store: StoreSnapshot, *args: str, server: bool = False) -> list[str]:
-        """The PHP command line for this store: its temp dir, and opcache for
-        the server."""
-        tmp = self.sites.store_dir(store) / "tmp"
-        opcache = "1" if server and self.settings.php_opcache else "0"
+    def contained(self, store: StoreSnapshot, *program: str) -> list[str]:
+        """``program`` started in the store's cgroups, as the store."""
+        owner = self.sites.owner(store)
+        if owner is None or self.cgroups is None:
+            return list(program)
+        files = self.cgroups.procs_files(store.uid)
+        if not all(f.exists() for f in files):  # the installer runs before the server step
+            try:
+                plan = find(self.settings.plan_list, store.plan)
+            except ValueError as exc:
+                raise PermanentError(str(exc)) from exc
+            self.cgroups.ensure(store.uid, plan)
+        joins = [arg for f in files for arg in ("--join", str(f))]
         return [
+            sys.executable, "-I", str(LAUNCHER), *joins,
+            "--uid", str(owner[0]), "--gid", str(owner[1]), "--umask", "027", "--", *program,
+        ]  # fmt: skip
+
+    def command(self, store: StoreSnapshot, *args: str) -> list[str]:
+        """The PHP command line (CLI) for this store: its temp dir, no opcache
+        (a CLI run compiles for itself only)."""
+        tmp = self.sites.store_dir(store) / "tmp"
+        php = [
             self.settings.php_binary,
-            "-d", f"opcache.enable={opcache}",
-            "-d", f"opcache.enable_cli={opcache}",
+            "-d", "opcache.enable_cli=0",
             "-d", f"sys_temp_dir={tmp}",
             "-d", f"upload_tmp_dir={tmp}",
             "-d", f"session.save_path={tmp}",
@@ -42,6 +68,7 @@ class StorePhp:
             "-d", "display_errors=stderr",
             *args,
         ]  # fmt: skip
+        return self.contained(store, *php)
 
     @staticmethod
     def env() -> dict[str, str]:
@@ -71,7 +98,7 @@ class StorePhp:
         return target
 
     def run_installer(self, ctx: StepContext, request: str) -> InstallerRun:
-        """The installer's transport: PHP as the store, in its site."""
+        """The installer's transport: PHP as the store, in its cgroups and its site."""
         site = self.sites.site(ctx.store)
         script = self.installer_dir() / "storefleet-install.php"
         try:
@@ -84,7 +111,7 @@ class StorePhp:
                 cwd=site,
                 env=self.env(),
                 check=False,
-                **self.sites.as_store(ctx.store),
+                umask=0o077 if self.sites.owner(ctx.store) is None else -1,
             )
         except subprocess.TimeoutExpired as exc:
             raise TransientError("the installer did not finish in time") from exc

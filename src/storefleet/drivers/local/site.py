@@ -4,14 +4,17 @@ verified releases — for a new store, a restore, a clone and an upgrade.
 
 A store lives in ``<sites>/stores/<store uid>/`` (see Settings.sites_path):
 
-    .              root:<store gid> 0750  — only the platform and the store enter
+    .              root:<store gid> 0751  — nginx's workers pass through it
     secrets.json   root 0600              — database password and WordPress salts
-    php.log        root 0600              — the PHP server's output
+    php-fpm.conf   root:<store gid> 0440  — its pool (fpm.py)
+    run/, logs/    <store uid>            — php-fpm's socket and pid, logs (fpm.py)
     site/          root 0755              — WordPress core, hard links to the
                                             verified release: read-only to the store
       wp-config.php  root:<store gid> 0440
-      wp-content/    <store uid> 0750     — themes, plugins (WooCommerce linked
-                                            from its release), uploads: the store's own
+      wp-content/    <store uid>:<web gid> 2750 — themes, plugins (WooCommerce
+                                            linked from its release), uploads: the
+                                            store's own; nginx reads them through
+                                            the group, no other store can
     mail/          <store uid> 0700       — the store's outgoing mail (mailbox.py)
     tmp/           <store uid> 0700       — PHP's temporary files
 
@@ -115,12 +118,14 @@ class StoreSites:
         accounts: StoreAccounts,
         *,
         isolated: bool,
+        web_gid: int | None,
     ) -> None:
         self.settings = settings
         self.databases = databases
         self.releases = release_cache
         self.accounts = accounts
         self.isolated = isolated
+        self.web_gid = web_gid
         db_url = urlsplit(settings.stores_db_url or "mysql://127.0.0.1:3306/")
         self._db_host = f"{db_url.hostname or '127.0.0.1'}:{db_url.port or 3306}"
 
@@ -159,12 +164,13 @@ class StoreSites:
             raise PermanentError("the store has no uid (the files step did not run)")
         return n, n
 
-    def as_store(self, store: StoreSnapshot) -> dict[str, Any]:
-        """subprocess arguments that run a program as the store."""
+    def content_owner(self, store: StoreSnapshot) -> Owner | None:
+        """(uid, gid) of the store's wp-content: the store, and the web
+        server's group (nginx serves its static files); None when not isolated."""
         owner = self.owner(store)
         if owner is None:
-            return {"umask": 0o077}
-        return {"user": owner[0], "group": owner[1], "extra_groups": [], "umask": 0o027}
+            return None
+        return owner[0], self.web_gid if self.web_gid is not None else owner[1]
 
     def release(self, product: releases.Product, version: str | None) -> Path:
         try:
@@ -211,14 +217,18 @@ class StoreSites:
             n = self.accounts.claim(store.uid)
             owner = (n, n)
             os.chown(home, 0, n)
-            home.chmod(0o750)
+            # Others (nginx's workers; other stores too) may pass, not list:
+            # what lies inside has modes of its own (secrets root 0600,
+            # wp-config root:<store> 0440, wp-content <store>:<web> 2750).
+            home.chmod(0o751)
         site = home / "site"
         if not (site / "wp-settings.php").is_file():
             tmp = home / f"site.tmp-{secrets.token_hex(4)}"
             build_site(wordpress, woocommerce, tmp)
-            if owner is not None:
+            content_owner = self.content_owner(store)
+            if content_owner is not None:
                 sitefiles.own_tree(
-                    tmp / "wp-content", owner, sitefiles.Releases(wordpress, woocommerce)
+                    tmp / "wp-content", content_owner, sitefiles.Releases(wordpress, woocommerce)
                 )
             if site.exists():
                 shutil.rmtree(site)
@@ -291,8 +301,9 @@ class StoreSites:
         built = False
         try:
             info = fill(tmp / "wp-content")
-            if owner is not None:
-                sitefiles.own_tree(tmp / "wp-content", owner, releases_)
+            content_owner = self.content_owner(store)
+            if content_owner is not None:
+                sitefiles.own_tree(tmp / "wp-content", content_owner, releases_)
             self.write_wp_config(store, tmp, owner)
             built = True
         finally:
@@ -349,7 +360,7 @@ class StoreSites:
         if not content.is_dir():
             raise PermanentError("the store has no site yet (the files step did not run)")
         info = sitefiles.overlay(content, ctx.workdir / archive.FILES, ctx.workdir)
-        owner = self.owner(ctx.store)
+        owner = self.content_owner(ctx.store)
         if owner is not None:
             store = ctx.store
             releases_ = self.releases_of(store.wordpress_version, store.woocommerce_version)

@@ -187,10 +187,15 @@ def own_tree(path: Path, owner: tuple[int, int], releases: Releases) -> None:
     wp-content); release files keep their root owner, links and copies alike
     (a copy the store owned would pass for its own file: backed up, and
     carried over the new release on an upgrade). Symlinks are changed
-    themselves, never followed."""
+    themselves, never followed.
+
+    ``owner`` is (the store's uid, the web server's group): directories are
+    setgid, so what the store writes later belongs to that group too, and
+    the web server reads the store's static files through it — no other
+    store can (group-readable, nothing for others)."""
     for dirpath, dirnames, filenames in os.walk(path):
         os.chown(dirpath, *owner)
-        os.chmod(dirpath, 0o750)  # noqa: S103 (the store's group is the store)
+        os.chmod(dirpath, 0o2750)  # noqa: S103 (the group is the web server's)
         rel_base = PurePosixPath(Path(dirpath).relative_to(path).as_posix())
         for name in [*filenames, *dirnames]:
             full = os.path.join(dirpath, name)
@@ -203,3 +208,4 @@ def own_tree(path: Path, owner: tuple[int, int], releases: Releases) -> None:
                 and not is_release_file(Path(full), rel_base / name, releases, st)
             ):
                 os.chown(full, *owner, follow_symlinks=False)
+                os.chmod(full, (st.st_mode & 0o750) | 0o640)

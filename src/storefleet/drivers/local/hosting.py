@@ -1,0 +1,233 @@
+"""How a local store is served: its cgroup (the plan's limits), its php-fpm
+master and pool, and its server block in the platform's one nginx — brought
+up together by the ``server`` step, taken down together, kept up by the
+reconciler's sweep, and checked without waking PHP.
+
+- ``server``: cgroup limits, the pool (reloaded gracefully when its plan
+  changed), the master running, the server block routing the store's Host
+  to it, nginx running. Every part converges when re-run; a resize is the
+  same step with another plan.
+- ``stop`` (before a restore or an upgrade swaps the site): the store's
+  address answers "store unavailable" (503) while nothing of it runs.
+- suspend: the same, until resume runs ``server`` again.
+- health (:meth:`probe`): nginx answers the store's Host and its php-fpm
+  master runs, every sweep; the storefront itself (PHP, the database) only
+  once every ``STOREFLEET_HEALTH_DEEP_SECONDS`` at a point of its own, so that
+  a thousand idle stores are not woken every minute.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+
+import httpx
+
+from storefleet.config import Settings
+from storefleet.drivers.base import (
+    PermanentError,
+    StepContext,
+    StepOutcome,
+    StoreSnapshot,
+    SupervisionReport,
+    TransientError,
+)
+from storefleet.drivers.local.cgroups import StoreCgroups
+from storefleet.drivers.local.cron import StoreCron
+from storefleet.drivers.local.fpm import StoreFpm
+from storefleet.drivers.local.site import StoreSites
+from storefleet.drivers.local.web import StoreSite, StoresWebServer
+from storefleet.drivers.verify import check_storefront, storefront_request
+from storefleet.plans import Plan, find
+
+#: nginx answers this itself (no PHP): the store's server block is in place.
+HEALTH_PATH = "/storefleet-health"
+
+
+class StoreHosting:
+    def __init__(
+        self,
+        settings: Settings,
+        sites: StoreSites,
+        web: StoresWebServer,
+        fpm: StoreFpm,
+        cron: StoreCron,
+        cgroups: StoreCgroups | None,
+    ) -> None:
+        self.settings = settings
+        self.sites = sites
+        self.web = web
+        self.fpm = fpm
+        self.cron = cron
+        self.cgroups = cgroups
+        self._deep_checked: dict[str, float] = {}
+
+    def plan(self, store: StoreSnapshot, wanted: str | None = None) -> Plan:
+        try:
+            return find(self.settings.plan_list, wanted or store.plan)
+        except ValueError as exc:
+            raise PermanentError(str(exc)) from exc
+
+    def _site(self, store: StoreSnapshot, *, suspended: bool = False) -> StoreSite:
+        return StoreSite(
+            store=store,
+            docroot=self.sites.site(store),
+            fastcgi_pass=f"unix:{self.fpm.socket(store)}",
+            access_log=self.web.access_log(store),
+            upload_mib=self.plan(store).upload_mib,
+            suspended=suspended,
+        )
+
+    # -- the store's address ---------------------------------------------------------
+
+    def endpoint_step(self, ctx: StepContext) -> StepOutcome:
+        url = self.web.url(ctx.store)
+        if ctx.store.url == url:
+            return StepOutcome(f"kept {url}")
+        # Raises TransientError when another store holds the address.
+        ctx.record(url=url, admin_url=url + "wp-admin/")
+        return StepOutcome(url)
+
+    @staticmethod
+    def release_endpoint_step(ctx: StepContext) -> StepOutcome:
+        ctx.record(port=None, url=None, admin_url=None)
+        return StepOutcome("released the address")
+
+    # -- steps -----------------------------------------------------------------------
+
+    def server_step(self, ctx: StepContext) -> StepOutcome:
+        store = ctx.store
+        # A resize names the plan it applies; the store records it once in effect.
+        plan = self.plan(store, str(ctx.operation.params.get("plan") or store.plan))
+        parts = []
+        if self.cgroups is not None and self.sites.owner(store) is not None:
+            parts.append(self.cgroups.ensure(store.uid, plan))
+        else:
+            ctx.event(
+                "The store's PHP runs as the platform's own user and without limits: it is "
+                "not isolated from other stores (run the platform as root for a uid and a "
+                "cgroup per store)",
+                level="warning",
+            )
+        self.fpm.prepare(store)
+        if self.fpm.write_config(store, plan) and self.fpm.reload(store):
+            parts.append("php-fpm reloaded with the new pool")
+        parts.append(self.fpm.ensure_running(store, deadline=ctx.deadline))
+        self.web.write_site(self._site(store))
+        parts.append(f"nginx {self.web.ensure_running()} — {self.web.url(store)}")
+        if plan.name != store.plan:
+            ctx.record(plan=plan.name)
+        return StepOutcome(
+            f"plan {plan.name}: " + "; ".join(parts) + f"; {plan.php_workers} PHP workers "
+            f"at most, {plan.php_memory_mib} MiB a request"
+        )
+
+    def stop_step(self, ctx: StepContext) -> StepOutcome:
+        """Nothing of the store runs; its address says "store unavailable"."""
+        self.web.write_site(self._site(ctx.store, suspended=True))
+        stopped = self.fpm.stop(ctx.store)
+        self.cron.forget(ctx.store)
+        return StepOutcome(
+            ("php-fpm stopped" if stopped else "php-fpm was not running")
+            + f"; {ctx.store.url} answers 503 “store unavailable”"
+        )
+
+    def suspend_step(self, ctx: StepContext) -> StepOutcome:
+        return self.stop_step(ctx)
+
+    def stop_for_deletion_step(self, ctx: StepContext) -> StepOutcome:
+        removed = self.web.remove_site(ctx.store)
+        stopped = self.fpm.stop(ctx.store)
+        self.cron.forget(ctx.store)
+        killed = 0
+        if self.cgroups is not None:
+            killed = self.cgroups.remove(ctx.store.uid)
+        return StepOutcome(
+            ("server block removed; " if removed else "no server block; ")
+            + ("php-fpm stopped" if stopped else "php-fpm was not running")
+            + (f"; {killed} process(es) of its cgroup ended" if killed else "")
+        )
+
+    # -- health ------------------------------------------------------------------------
+
+    def probe(self, store: StoreSnapshot, timeout: float) -> str:
+        if store.url is None:
+            raise PermanentError("the store has no URL")
+        base, headers = storefront_request(store.url)
+        try:
+            answer = httpx.get(
+                base.rstrip("/") + HEALTH_PATH, headers=headers, timeout=min(timeout, 10.0)
+            )
+        except httpx.HTTPError as exc:
+            raise TransientError(f"nginx did not answer for {store.url}: {exc}") from exc
+        if answer.status_code != 204:
+            raise TransientError(f"nginx answered {answer.status_code} for {store.url}")
+        pid = self.fpm.pid(store)
+        if pid is None:
+            raise TransientError("the store's php-fpm is not running")
+        now = time.monotonic()
+        last = self._deep_checked.get(store.uid)
+        if last is None:  # first seen: spread the deep checks over their interval
+            share = int.from_bytes(hashlib.sha256(store.uid.encode()).digest()[:4]) / 2**32
+            last = self._deep_checked[store.uid] = now - share * self.settings.health_deep_seconds
+        if now - last < self.settings.health_deep_seconds:
+            return f"nginx answers for {store.url}; php-fpm runs (pid {pid})"
+        said = check_storefront(base, store.name, timeout=timeout, headers=headers)
+        self._deep_checked[store.uid] = now
+        return said
+
+    # -- supervision ----------------------------------------------------------------------
+
+    def supervise(self, ready: Sequence[StoreSnapshot]) -> SupervisionReport:
+        report = SupervisionReport()
+        if not ready:
+            return report
+        try:
+            started = self.web.ensure_running()
+        except (TransientError, PermanentError) as exc:
+            for store in ready:
+                report.failed[store.id] = f"nginx: {exc}"
+            return report
+        for store in ready:
+            if not self.sites.site(store).is_dir():
+                continue
+            if not self.fpm.config(store).is_file() or not self.web.has_site(store):
+                report.reconfigure[store.id] = (
+                    "served by PHP's built-in server on a port of its own: moving it to "
+                    "nginx + php-fpm"
+                )
+                continue
+            if started != "running":
+                report.restarted[store.id] = f"Started nginx: {started}"
+            if self.fpm.pid(store) is None:
+                try:
+                    said = self.fpm.ensure_running(store, deadline=time.monotonic() + 15)
+                except (TransientError, PermanentError) as exc:
+                    report.failed[store.id] = str(exc)
+                    continue
+                report.restarted[store.id] = f"Restarted php-fpm: {said}"
+            self.cron.tick(store)
+        return report
+
+    def supervise_suspended(self, suspended: Sequence[StoreSnapshot]) -> SupervisionReport:
+        report = SupervisionReport()
+        for store in suspended:
+            if not self.sites.store_dir(store).is_dir():
+                continue
+            if self.fpm.pid(store) is not None:
+                self.fpm.stop(store)
+                report.restarted[store.id] = "Stopped php-fpm: the store is suspended"
+            self.web.write_site(self._site(store, suspended=True))
+        if suspended:
+            try:
+                self.web.ensure_running()
+            except (TransientError, PermanentError) as exc:
+                for store in suspended:
+                    report.failed[store.id] = f"nginx: {exc}"
+        return report
+
+    def stop_all(self, stores: Sequence[StoreSnapshot]) -> None:
+        for store in stores:
+            self.fpm.stop(store, timeout=5)
+        self.web.stop()
