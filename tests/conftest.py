@@ -26,6 +26,20 @@ from tests.ci import every_suite_required
 
 REPO = Path(__file__).resolve().parents[1]
 
+_getaddrinfo = socket.getaddrinfo
+
+
+def _loopback_names(host: Any, *args: Any, **kwargs: Any) -> Any:
+    """``localhost`` and ``*.localhost`` are this machine (RFC 6761), as
+    browsers resolve them: stores answer at http://<name>.localhost:<port>/,
+    and this machine's C library does not resolve those names."""
+    if isinstance(host, str) and host.lower().endswith(".localhost"):
+        host = "127.0.0.1"
+    return _getaddrinfo(host, *args, **kwargs)
+
+
+socket.getaddrinfo = _loopback_names
+
 
 def not_here(why: str) -> NoReturn:
     """Skip a test this machine cannot run; under CI=true, fail it instead."""
@@ -79,11 +93,13 @@ def mariadb_admin_url() -> str:
 
 @pytest.fixture(scope="session")
 def redis_base_url() -> str:
-    url = os.environ.get("STOREFLEET_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+    url = _services_env().get("STOREFLEET_TEST_REDIS_URL")
+    if not url:
+        unavailable("Redis is not configured (no STOREFLEET_TEST_REDIS_URL in var/services.env)")
     try:
         redis.Redis.from_url(url, socket_connect_timeout=2).ping()
     except redis.RedisError as exc:
-        unavailable(f"Redis at {url} is not reachable: {exc}")
+        unavailable(f"Redis at 127.0.0.1:6379 is not reachable with its password: {exc}")
     return url
 
 
@@ -220,6 +236,8 @@ def make_settings(tmp_path: Path, sites_dir: Path) -> Callable[..., Settings]:
             "secret_key": secrets.token_urlsafe(48),
             "stores_db_url": _services_env().get("STOREFLEET_STORES_DB_URL"),
             "stores_db_prefix": f"t{secrets.token_hex(3)}_",
+            # Each platform's own nginx on a port of its own (never make up's).
+            "stores_http_port": free_port(),
         }
         values.update(overrides)
         return Settings(**values)

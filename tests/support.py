@@ -25,7 +25,9 @@ from storefleet.auth import service as auth_service
 from storefleet.auth.models import Role
 from storefleet.auth.schemas import UserCreate
 from storefleet.config import Settings
+from storefleet.drivers.local.cgroups import StoreCgroups
 from storefleet.migrations import upgrade
+from storefleet.names import is_valid_store_uid
 from storefleet.runtime import Runtime
 from storefleet.web import server_options
 
@@ -78,7 +80,8 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
                  "log_format", "worker_concurrency", "store_cron_interval_seconds",
                  "worker_startup_wait_seconds", "webhooks_allow_private_networks",
                  "webhook_retry_initial_seconds", "webhook_max_attempts",
-                 "require_2fa_for_admins"):  # fmt: skip
+                 "require_2fa_for_admins", "stores_http_port", "health_deep_seconds",
+                 "page_cache_seconds", "php_idle_seconds", "default_plan"):  # fmt: skip
         env[f"STOREFLEET_{name.upper()}"] = str(getattr(settings, name))
     env["STOREFLEET_BACKUP_DIR"] = env.pop("STOREFLEET_BACKUPS_PATH")
     for name in ("backup_s3_endpoint", "backup_s3_bucket", "backup_s3_prefix", "release_pins"):
@@ -267,15 +270,21 @@ class PlatformProcesses:
 
 
 def leave_nothing_behind(roots: list[Path], stores_db_url: str | None, db_prefix: str) -> None:
-    """Kill every process working under ``roots`` (store PHP servers, wp-cron),
-    remove the store sites there, and drop the store databases and users
-    named with ``db_prefix``."""
+    """Kill every process working under ``roots`` (nginx, php-fpm masters,
+    wp-cron) and in the cgroups of the stores there, remove the store sites
+    there, and drop the store databases and users named with ``db_prefix``."""
     marks = [str(root) for root in roots]
     for proc in psutil.process_iter(["pid", "cmdline"]):
         cmdline = proc.info["cmdline"] or []
         if any(mark in part for part in cmdline for mark in marks):
             with contextlib.suppress(psutil.Error, ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
+    if os.geteuid() == 0:
+        cgroups = StoreCgroups(Settings().cgroup_parent)
+        for root in roots:
+            for home in (root / "stores").glob("*") if (root / "stores").is_dir() else ():
+                if is_valid_store_uid(home.name):
+                    cgroups.remove(home.name)
     if not stores_db_url:
         return
     pattern = db_prefix.replace("_", r"\_") + "%"

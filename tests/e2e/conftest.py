@@ -68,15 +68,20 @@ class LocalPlatform:
         return self.settings.stores_path / uid
 
     def php_servers(self, uid: str) -> list[psutil.Process]:
-        """PHP server processes for a store (leaders, not PHP's forked workers)."""
-        site = str(self.settings.stores_path / uid / "site")
-        found = [
+        """The store's php-fpm master (its workers come and go with requests)."""
+        title = f"master process ({self.settings.stores_path / uid / 'php-fpm.conf'})"
+        return [
             p
-            for p in psutil.process_iter(["pid", "ppid", "cmdline"])
-            if site in (p.info["cmdline"] or []) and "-S" in (p.info["cmdline"] or [])
+            for p in psutil.process_iter(["pid", "cmdline"])
+            if title in " ".join(p.info["cmdline"] or [])
         ]
-        pids = {p.pid for p in found}
-        return [p for p in found if p.info["ppid"] not in pids]
+
+    def store_processes(self, uid: str) -> list[psutil.Process]:
+        """Every process running as the store's own uid (none when not isolated)."""
+        owner = self.store_owner(uid)
+        if owner is None:
+            return []
+        return [p for p in psutil.process_iter(["pid", "uids"]) if p.info["uids"].real == owner]
 
     def add_member(self, email: str, **quota: Any) -> None:
         from storefleet.runtime import Runtime

@@ -6,6 +6,7 @@ plugin upload would) and requested over HTTP."""
 
 from __future__ import annotations
 
+import grp
 import io
 import json
 import os
@@ -90,7 +91,10 @@ def test_a_store_reads_nothing_of_other_stores_or_the_platform(
     alpha_home = platform.store_dir(str(alpha["uid"]))
     beta_home = platform.store_dir(str(beta["uid"]))
     data = platform.settings.data_path
+    web = platform.settings.sites_path / "web"
     assert (data / "secret_key").is_file() and (data / "platform.db").is_file()
+    # Something in each of the logs the probe must not read.
+    assert httpx.get(str(beta["url"]), timeout=30).status_code == 200
     services_env = REPO / "var" / "services.env"
     assert services_env.is_file()  # written by scripts/services.sh
 
@@ -111,6 +115,13 @@ def test_a_store_reads_nothing_of_other_stores_or_the_platform(
                 "platform database": str(data / "platform.db"),
                 "queue database": str(data / "queue.db"),
                 "other store's process environment": f"/proc/{_php_pid(beta_home)}/environ",
+                "other store's wp-content": str(
+                    beta_home / "site" / "wp-content" / "plugins" / "hello.php"
+                ),
+                "other store's access log": str(web / "logs" / f"{beta['uid']}.access.log"),
+                "other store's PHP error log": str(beta_home / "logs" / "php-error.log"),
+                "other store's php-fpm pool": str(beta_home / "php-fpm.conf"),
+                "nginx's configuration": str(web / "conf" / "nginx.conf"),
             },
             "write": {
                 "own uploads": str(alpha_home / "site" / "wp-content" / "uploads" / "probe.txt"),
@@ -137,6 +148,11 @@ def test_a_store_reads_nothing_of_other_stores_or_the_platform(
         "platform database": "denied",
         "queue database": "denied",
         "other store's process environment": "denied",
+        "other store's wp-content": "denied",
+        "other store's access log": "denied",
+        "other store's PHP error log": "denied",
+        "other store's php-fpm pool": "denied",
+        "nginx's configuration": "denied",
     }
     assert result["write"] == {
         "own uploads": "written",
@@ -151,21 +167,27 @@ def test_a_store_reads_nothing_of_other_stores_or_the_platform(
     # The modes that do it.
     assert oct(data.stat().st_mode & 0o777) == "0o700"
     assert oct((data / "secret_key").stat().st_mode & 0o777) == "0o600"
-    assert oct(alpha_home.stat().st_mode & 0o777) == "0o750"
+    # Others may pass through a store's directory (nginx's workers must), not list it.
+    assert oct(alpha_home.stat().st_mode & 0o777) == "0o751"
     assert alpha_home.stat().st_uid == 0
     config = alpha_home / "site" / "wp-config.php"
     assert (config.stat().st_uid, config.stat().st_gid) == (0, uid)
     assert oct(config.stat().st_mode & 0o777) == "0o440"
     content = alpha_home / "site" / "wp-content"
-    assert content.stat().st_uid == uid and oct(content.stat().st_mode & 0o777) == "0o750"
+    web_gid = grp.getgrnam("www-data").gr_gid
+    # The store's, and nginx's to read through its group (setgid: so is what
+    # the store writes later); nothing for others.
+    assert (content.stat().st_uid, content.stat().st_gid) == (uid, web_gid)
+    assert oct(content.stat().st_mode & 0o7777) == "0o2750"
 
 
 def _php_pid(home: Path) -> int:
-    site = str(home / "site")
+    """The store's php-fpm master (it runs as the store's uid)."""
+    title = f"master process ({home / 'php-fpm.conf'})"
     for proc in psutil.process_iter(["pid", "cmdline"]):
-        if site in (proc.info["cmdline"] or []):
+        if title in " ".join(proc.info["cmdline"] or []):
             return int(proc.info["pid"])
-    raise AssertionError(f"no PHP server for {home}")
+    raise AssertionError(f"no php-fpm for {home}")
 
 
 def test_a_store_admin_can_still_install_a_plugin(

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import psutil
 import pymysql
 import pytest
 import redis
@@ -24,12 +25,13 @@ from tests.e2e import wordpress
 from tests.e2e.conftest import LocalPlatform, store_password
 
 
-def _answers(port: int) -> bool:
+def _answers_as_a_store(url: str) -> bool:
+    """Whether the store's address answers as a store (nginx answers 404 for
+    a name that is no store's)."""
     try:
-        httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+        return httpx.get(url, timeout=5).status_code != 404
     except httpx.HTTPError:
         return False
-    return True
 
 
 def _lifecycle(platform: LocalPlatform) -> None:
@@ -61,18 +63,23 @@ def _lifecycle(platform: LocalPlatform) -> None:
     wrong = wordpress.login(url, "owner@example.com", password + "x")
     assert not wordpress.signed_in(wrong)
 
-    port = store["url"].rstrip("/").rsplit(":", 1)[1]
     site_dir = platform.store_dir(uid)
+    owner = platform.store_owner(uid)
+    assert [p.pid for p in platform.php_servers(uid)], "its php-fpm master runs"
     assert site_dir.is_dir()
     assert platform.db_state(uid) == (1, 1)
 
     assert api.http.delete(f"/api/stores/{store_id}").status_code == 202
     deleted = api.wait_for(store_id, "deleted", timeout=60)
     assert deleted["url"] is None
-    assert not _answers(int(port))
+    assert not _answers_as_a_store(url)
     assert not site_dir.exists()
     assert platform.db_state(uid) == (0, 0)
     assert platform.php_servers(uid) == []
+    if owner is not None:  # nothing of it runs, and its cgroup is gone
+        assert [p for p in psutil.process_iter(["uids"]) if p.info["uids"].real == owner] == []
+        assert not Path(f"/sys/fs/cgroup/pids/storefleet/{uid}").exists()
+        assert not Path(f"/sys/fs/cgroup/storefleet/{uid}").exists()
 
     again = api.create_store("corner-shop", admin_password=password)
     assert again.status_code == 202, again.text

@@ -51,11 +51,14 @@ def _ctrl_c(proc: subprocess.Popen[bytes], log: Path) -> None:
     assert text.rstrip().endswith("store server(s)"), text[-3000:]
 
 
-def _servers(data_dir: Path) -> list[psutil.Process]:
+def _servers(sites_dir: Path) -> list[psutil.Process]:
+    """The stores' nginx and php-fpm masters (their titles name their
+    configuration under the sites dir)."""
     return [
         p
         for p in psutil.process_iter(["cmdline"])
-        if "-S" in (p.info["cmdline"] or []) and str(data_dir) in " ".join(p.info["cmdline"])
+        if "master process" in " ".join(p.info["cmdline"] or [])
+        and str(sites_dir) in " ".join(p.info["cmdline"] or [])
     ]
 
 
@@ -89,7 +92,7 @@ def test_make_up_runs_stops_and_brings_stores_back(tmp_path: Path, sites_dir: Pa
         store_id = created.json()["id"]
         store = api.wait_for(store_id, "ready", timeout=120)
         assert httpx.get(store["url"], timeout=30).status_code == 200
-        assert len(_servers(sites_dir)) >= 1
+        assert len(_servers(sites_dir)) >= 2  # nginx, and the store's php-fpm
     finally:
         _ctrl_c(proc, log)
     assert _servers(sites_dir) == []  # Ctrl-C stopped the stores too
