@@ -1,4 +1,4 @@
-"""Provisioning time and storefront speed with the local driver.
+"""Provisioning time with the local driver.
 
 Starts a real platform (API + worker processes, SQLite, embedded queue or
 Redis with --redis, MariaDB for the stores, PHP, the pinned WordPress and
@@ -7,16 +7,15 @@ WooCommerce) in a temporary directory and measures:
 - POST /api/stores → `ready` for one store, then for N created at once
   (median, max, throughput); every store has WooCommerce and sample products.
   The platform runs with its default timings (the reconciler's sweep every
-  10 s, wp-cron every 60 s); one watcher lists the stores every 0.25 s;
-- the storefront: the home page (the shop), /shop/ and a product page, each
-  requested R times in a row (p50, p95), with PHP's opcode cache on and then
-  off (the same store, its server restarted by the reconciler in between).
+  10 s, wp-cron every 60 s); one watcher lists the stores every 0.25 s.
+
+How fast stores answer their shoppers, and what idle stores cost: serve.py.
 
 Prints the figures and writes them, with the date and the machine, to
 bench/results/provision-local.json (or to --results FILE). Everything it
 creates is deleted at the end.
 
-    .venv/bin/python bench/provision.py [--concurrent 10] [--requests 200] [--redis URL]
+    .venv/bin/python bench/provision.py [--concurrent 10] [--redis URL]
         [--worker-concurrency N]
 """
 
@@ -138,7 +137,6 @@ def _machine() -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--concurrent", type=int, default=10)
-    parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--redis", default=None)
     parser.add_argument(
         "--worker-concurrency", type=int, default=None,
@@ -195,32 +193,6 @@ def main() -> None:
                 "stores_per_minute": round(args.concurrent / wall * 60, 1),
             }
 
-            # The storefront, opcache on, then off (the reconciler restarts
-            # the server with the worker's new setting).
-            store = next(
-                s
-                for s in api.http.get("/api/stores").json()["items"]
-                if s["name"] == "bench-single"
-            )
-            pages = {"opcache_on": _page_times(store["url"], args.requests)}
-            procs.kill("worker")
-            procs.env["STOREFLEET_PHP_OPCACHE"] = "false"
-            site = str(settings.stores_path / store["uid"] / "site")
-            for proc in psutil.process_iter(["cmdline"]):
-                if site in (proc.info["cmdline"] or []) and "-S" in (proc.info["cmdline"] or []):
-                    proc.kill()
-            procs.start("worker")
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(store["url"], timeout=5).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, "the store's server did not come back"
-                time.sleep(0.5)
-            pages["opcache_off"] = _page_times(store["url"], args.requests)
-            report["storefront"] = {"requests_per_page": args.requests, **pages}
             for page in api.http.get("/api/stores", params={"limit": 500}).json()["items"]:
                 api.http.delete(f"/api/stores/{page['id']}")
             deadline = time.monotonic() + 180
@@ -241,15 +213,6 @@ def main() -> None:
     print(f"{args.concurrent} stores at once, max:             {p['concurrent_max_s']:6.2f} s")
     print(f"ratio median/single: {p['concurrent_median_s'] / p['one_store_s']:.2f}; "
           f"throughput: {p['stores_per_minute']} stores/minute")  # fmt: skip
-    front = report["storefront"]
-    assert isinstance(front, dict)
-    for page in PAGES:
-        on, off = front["opcache_on"][page], front["opcache_off"][page]
-        print(
-            f"{page:>8}: opcache on p50 {on['p50_ms']:6.1f} ms p95 {on['p95_ms']:6.1f} ms | "
-            f"off p50 {off['p50_ms']:6.1f} ms p95 {off['p95_ms']:6.1f} ms | "
-            f"off/on p50 {off['p50_ms'] / on['p50_ms']:.2f}x"
-        )
     args.results.write_text(json.dumps(report, indent=2) + "\n")
     print(f"written to {args.results}")
 

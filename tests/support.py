@@ -81,7 +81,8 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
                  "worker_startup_wait_seconds", "webhooks_allow_private_networks",
                  "webhook_retry_initial_seconds", "webhook_max_attempts",
                  "require_2fa_for_admins", "stores_http_port", "health_deep_seconds",
-                 "page_cache_seconds", "php_idle_seconds", "default_plan"):  # fmt: skip
+                 "page_cache_seconds", "php_idle_seconds", "php_master_idle_seconds",
+                 "default_plan"):  # fmt: skip
         env[f"STOREFLEET_{name.upper()}"] = str(getattr(settings, name))
     env["STOREFLEET_BACKUP_DIR"] = env.pop("STOREFLEET_BACKUPS_PATH")
     for name in ("backup_s3_endpoint", "backup_s3_bucket", "backup_s3_prefix", "release_pins"):
@@ -278,7 +279,13 @@ def leave_nothing_behind(roots: list[Path], stores_db_url: str | None, db_prefix
         cmdline = proc.info["cmdline"] or []
         if any(mark in part for part in cmdline for mark in marks):
             with contextlib.suppress(psutil.Error, ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
+                # Its whole group (a server and what it forked), unless that
+                # group is this process's own (a child run without a session
+                # of its own): then only the process.
+                if os.getpgid(proc.pid) == os.getpgrp():
+                    proc.kill()
+                else:
+                    os.killpg(proc.pid, signal.SIGKILL)
     if os.geteuid() == 0:
         cgroups = StoreCgroups(Settings().cgroup_parent)
         for root in roots:

@@ -183,6 +183,9 @@ class Settings(BaseSettings):
     page_cache_seconds: Annotated[int, Field(ge=0, le=3600)] = 5
     #: An idle store's PHP workers end after this long (php-fpm ondemand).
     php_idle_seconds: Annotated[int, Field(ge=1, le=3600)] = 10
+    #: ... and its php-fpm master after this long without a worker: an idle
+    #: store then runs no PHP at all, and the next request starts it (0: never).
+    php_master_idle_seconds: Annotated[int, Field(ge=0)] = 300
     #: Store cgroups live under <cgroup hierarchy>/<this>/<store uid>.
     cgroup_parent: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = "storefleet"
     #: The plans stores may have (a JSON list, see storefleet/plans.py), the

@@ -163,6 +163,9 @@ class Recipe:
     worker_wait: float = 60
     #: Drop what the platform made on a stores' server on this machine.
     cleanup_stores_db: bool = False
+    #: The stores' database is the chart's own (a pod): store pods reach it by
+    #: its Service name, not by the address this machine's platform uses.
+    in_cluster_stores_db: bool = False
 
 
 @contextmanager
@@ -263,6 +266,8 @@ def _platform(
         STOREFLEET_K8S_STORE_DOMAIN="localhost",
         **recipe.env,
     )
+    if recipe.in_cluster_stores_db:
+        env["STOREFLEET_K8S_STORES_DB_HOST"] = f"{release}-stores-mysql.{namespace}.svc.cluster.local"
     (tmp / "logs").mkdir()
     procs = PlatformProcesses(env, tmp / "logs", free_port())
     return ClusterPlatform(

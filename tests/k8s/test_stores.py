@@ -114,6 +114,7 @@ def _on_the_real_node() -> Recipe:
             "STOREFLEET_BACKUP_TARGET": "dir",
             "STOREFLEET_BACKUP_SCHEDULE_HOURS": "0",
         },
+        in_cluster_stores_db=True,
         # The worker waits while the stores' MariaDB is not up (its
         # STOREFLEET_WORKER_STARTUP_WAIT_SECONDS, 300 s).
         worker_wait=330,

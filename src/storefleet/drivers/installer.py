@@ -114,8 +114,13 @@ def parse_result(run: InstallerRun, action: str) -> dict[str, Any]:
     if not marker:
         tail = (run.stdout + run.stderr).strip()[-500:]
         text = re.sub(r"<[^>]+>", " ", tail).strip()
-        if "database connection" in text.lower():
+        lowered = text.lower()
+        if "database connection" in lowered:
             raise TransientError(f"WordPress could not reach its database: {text}")
+        if "database tables are unavailable" in lowered:
+            # Another run of the installer (one whose caller died) is still
+            # making the tables: once it has, this one finds them.
+            raise TransientError(f"the store's tables are being made by another run: {text[-200:]}")
         raise PermanentError(f"the installer failed ({action}, exit {run.returncode}): {text}")
     try:
         result: dict[str, Any] = json.loads(marker[-1].removeprefix(RESULT_MARKER))

@@ -75,7 +75,7 @@ class LocalDriver(StoreDriver):
             isolated=self.isolated, web_gid=self.web.web_gid(),
         )  # fmt: skip
         self.php = StorePhp(settings, self.sites, self.cgroups)
-        fpm = StoreFpm(settings, self.sites, self.php, self.web.web_gid())
+        fpm = StoreFpm(settings, self.sites, self.php)
         cron = StoreCron(settings, self.sites, self.php, databases)
         self.hosting = StoreHosting(settings, self.sites, self.web, fpm, cron, self.cgroups)
         self.installer = Installer(self.php)
@@ -197,13 +197,14 @@ class LocalDriver(StoreDriver):
         self.hosting.stop_all(stores)
 
     def check(self) -> None:
-        for binary, package in (
-            (self.settings.php_binary, "php-cli"),
-            (self.settings.php_fpm_binary, "php8.2-fpm"),
+        for what, binary, package in (
+            ("PHP", self.settings.php_binary, "php-cli"),
+            ("php-fpm", self.settings.php_fpm_binary, "php8.2-fpm"),
         ):
             if shutil.which(binary) is None:
                 raise PermanentError(
-                    f"{binary} was not found: install {package} (scripts/services.sh php does)"
+                    f"{what} ({binary}) was not found: install {package} "
+                    "(scripts/services.sh php does)"
                 )
         self.sites.prepare()
         self.web.prepare()

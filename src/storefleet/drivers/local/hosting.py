@@ -3,17 +3,18 @@ master and pool, and its server block in the platform's one nginx — brought
 up together by the ``server`` step, taken down together, kept up by the
 reconciler's sweep, and checked without waking PHP.
 
-- ``server``: cgroup limits, the pool (reloaded gracefully when its plan
-  changed), the master running, the server block routing the store's Host
-  to it, nginx running. Every part converges when re-run; a resize is the
-  same step with another plan.
+- ``server``: cgroup limits, the pool, the store handed to the activator
+  (which starts its php-fpm with the first request and reloads it gracefully
+  when its pool changed), the server block routing the store's Host to it,
+  nginx running. Every part converges when re-run; a resize is the same step
+  with another plan.
 - ``stop`` (before a restore or an upgrade swaps the site): the store's
   address answers "store unavailable" (503) while nothing of it runs.
 - suspend: the same, until resume runs ``server`` again.
-- health (:meth:`probe`): nginx answers the store's Host and its php-fpm
-  master runs, every sweep; the storefront itself (PHP, the database) only
-  once every ``STOREFLEET_HEALTH_DEEP_SECONDS`` at a point of its own, so that
-  a thousand idle stores are not woken every minute.
+- health (:meth:`probe`): nginx answers the store's Host and the activator
+  holds its socket, every sweep; the storefront itself (PHP, the database)
+  only once every ``STOREFLEET_HEALTH_DEEP_SECONDS`` at a point of its own,
+  so that a thousand idle stores are not woken every minute.
 """
 
 from __future__ import annotations
@@ -111,9 +112,8 @@ class StoreHosting:
                 level="warning",
             )
         self.fpm.prepare(store)
-        if self.fpm.write_config(store, plan) and self.fpm.reload(store):
-            parts.append("php-fpm reloaded with the new pool")
-        parts.append(self.fpm.ensure_running(store, deadline=ctx.deadline))
+        self.fpm.write_config(store, plan)
+        parts.append(self.fpm.serve(store, plan, deadline=ctx.deadline))
         self.web.write_site(self._site(store))
         parts.append(f"nginx {self.web.ensure_running()} — {self.web.url(store)}")
         if plan.name != store.plan:
@@ -126,26 +126,23 @@ class StoreHosting:
     def stop_step(self, ctx: StepContext) -> StepOutcome:
         """Nothing of the store runs; its address says "store unavailable"."""
         self.web.write_site(self._site(ctx.store, suspended=True))
-        stopped = self.fpm.stop(ctx.store)
+        self.fpm.unserve(ctx.store)
         self.cron.forget(ctx.store)
-        return StepOutcome(
-            ("php-fpm stopped" if stopped else "php-fpm was not running")
-            + f"; {ctx.store.url} answers 503 “store unavailable”"
-        )
+        return StepOutcome(f"nothing of it runs; {ctx.store.url} answers 503 “store unavailable”")
 
     def suspend_step(self, ctx: StepContext) -> StepOutcome:
         return self.stop_step(ctx)
 
     def stop_for_deletion_step(self, ctx: StepContext) -> StepOutcome:
         removed = self.web.remove_site(ctx.store)
-        stopped = self.fpm.stop(ctx.store)
+        stopped = self.fpm.unserve(ctx.store)
         self.cron.forget(ctx.store)
         killed = 0
         if self.cgroups is not None:
             killed = self.cgroups.remove(ctx.store.uid)
         return StepOutcome(
             ("server block removed; " if removed else "no server block; ")
-            + ("php-fpm stopped" if stopped else "php-fpm was not running")
+            + ("php-fpm stopped" if stopped else "it was not served")
             + (f"; {killed} process(es) of its cgroup ended" if killed else "")
         )
 
@@ -163,16 +160,15 @@ class StoreHosting:
             raise TransientError(f"nginx did not answer for {store.url}: {exc}") from exc
         if answer.status_code != 204:
             raise TransientError(f"nginx answered {answer.status_code} for {store.url}")
-        pid = self.fpm.pid(store)
-        if pid is None:
-            raise TransientError("the store's php-fpm is not running")
+        if not self.fpm.socket(store).exists() or self.fpm.activator_pid() is None:
+            raise TransientError("the activator does not serve the store's PHP")
         now = time.monotonic()
         last = self._deep_checked.get(store.uid)
         if last is None:  # first seen: spread the deep checks over their interval
             share = int.from_bytes(hashlib.sha256(store.uid.encode()).digest()[:4]) / 2**32
             last = self._deep_checked[store.uid] = now - share * self.settings.health_deep_seconds
         if now - last < self.settings.health_deep_seconds:
-            return f"nginx answers for {store.url}; php-fpm runs (pid {pid})"
+            return f"nginx answers for {store.url}; its PHP starts on demand"
         said = check_storefront(base, store.name, timeout=timeout, headers=headers)
         self._deep_checked[store.uid] = now
         return said
@@ -184,29 +180,23 @@ class StoreHosting:
         if not ready:
             return report
         try:
-            started = self.web.ensure_running()
+            started = {"nginx": self.web.ensure_running(), "activator": self.fpm.ensure_activator()}
         except (TransientError, PermanentError) as exc:
             for store in ready:
-                report.failed[store.id] = f"nginx: {exc}"
+                report.failed[store.id] = str(exc)
             return report
+        restarted = "; ".join(f"started {k}: {v}" for k, v in started.items() if v != "running")
         for store in ready:
             if not self.sites.site(store).is_dir():
                 continue
-            if not self.fpm.config(store).is_file() or not self.web.has_site(store):
+            if not self.fpm.served(store) or not self.web.has_site(store):
                 report.reconfigure[store.id] = (
-                    "served by PHP's built-in server on a port of its own: moving it to "
-                    "nginx + php-fpm"
+                    "not served by nginx + php-fpm yet (a store of an earlier release, or "
+                    "one whose serving files were lost): setting it up again"
                 )
                 continue
-            if started != "running":
-                report.restarted[store.id] = f"Started nginx: {started}"
-            if self.fpm.pid(store) is None:
-                try:
-                    said = self.fpm.ensure_running(store, deadline=time.monotonic() + 15)
-                except (TransientError, PermanentError) as exc:
-                    report.failed[store.id] = str(exc)
-                    continue
-                report.restarted[store.id] = f"Restarted php-fpm: {said}"
+            if restarted:
+                report.restarted[store.id] = restarted.capitalize()
             self.cron.tick(store)
         return report
 
@@ -215,9 +205,8 @@ class StoreHosting:
         for store in suspended:
             if not self.sites.store_dir(store).is_dir():
                 continue
-            if self.fpm.pid(store) is not None:
-                self.fpm.stop(store)
-                report.restarted[store.id] = "Stopped php-fpm: the store is suspended"
+            if self.fpm.unserve(store):
+                report.restarted[store.id] = "Stopped its PHP: the store is suspended"
             self.web.write_site(self._site(store, suspended=True))
         if suspended:
             try:
@@ -228,6 +217,7 @@ class StoreHosting:
         return report
 
     def stop_all(self, stores: Sequence[StoreSnapshot]) -> None:
+        self.fpm.stop_activator()  # it stops the php-fpm masters it started
         for store in stores:
-            self.fpm.stop(store, timeout=5)
+            self.fpm.stop_master(store, timeout=5)
         self.web.stop()

@@ -30,6 +30,20 @@ INSTALLER = Path(__file__).resolve().parents[2] / "installer"
 LAUNCHER = Path(__file__).resolve().parent / "launch.py"
 
 
+def contained(
+    cgroups: StoreCgroups | None, uid: str, owner: tuple[int, int] | None, *program: str
+) -> list[str]:
+    """``program`` started by launch.py inside the store's cgroups, as its
+    ``owner``; as it is when the platform cannot switch uids (not root)."""
+    if owner is None or cgroups is None:
+        return list(program)
+    joins = [arg for f in cgroups.procs_files(uid) for arg in ("--join", str(f))]
+    return [
+        sys.executable, "-I", str(LAUNCHER), *joins,
+        "--uid", str(owner[0]), "--gid", str(owner[1]), "--umask", "027", "--", *program,
+    ]  # fmt: skip
+
+
 class StorePhp:
     def __init__(self, settings: Settings, sites: StoreSites, cgroups: StoreCgroups | None) -> None:
         self.settings = settings
@@ -39,20 +53,15 @@ class StorePhp:
     def contained(self, store: StoreSnapshot, *program: str) -> list[str]:
         """``program`` started in the store's cgroups, as the store."""
         owner = self.sites.owner(store)
-        if owner is None or self.cgroups is None:
-            return list(program)
-        files = self.cgroups.procs_files(store.uid)
-        if not all(f.exists() for f in files):  # the installer runs before the server step
-            try:
-                plan = find(self.settings.plan_list, store.plan)
-            except ValueError as exc:
-                raise PermanentError(str(exc)) from exc
-            self.cgroups.ensure(store.uid, plan)
-        joins = [arg for f in files for arg in ("--join", str(f))]
-        return [
-            sys.executable, "-I", str(LAUNCHER), *joins,
-            "--uid", str(owner[0]), "--gid", str(owner[1]), "--umask", "027", "--", *program,
-        ]  # fmt: skip
+        if owner is not None and self.cgroups is not None:
+            files = self.cgroups.procs_files(store.uid)
+            if not all(f.exists() for f in files):  # the installer runs before the server step
+                try:
+                    plan = find(self.settings.plan_list, store.plan)
+                except ValueError as exc:
+                    raise PermanentError(str(exc)) from exc
+                self.cgroups.ensure(store.uid, plan)
+        return contained(self.cgroups, store.uid, owner, *program)
 
     def command(self, store: StoreSnapshot, *args: str) -> list[str]:
         """The PHP command line (CLI) for this store: its temp dir, no opcache

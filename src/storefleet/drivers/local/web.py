@@ -16,6 +16,7 @@ refuses never replaces the running one).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import pwd
@@ -220,6 +221,14 @@ class StoresWebServer:
             self._proc = None  # reaped
         if self.pid() is not None:
             return "running"
+        # Steps of several stores at once: one of them starts it.
+        with (self.root / "run" / "nginx.starting").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if self.pid() is not None:
+                return "running"
+            return self._start(timeout)
+
+    def _start(self, timeout: float) -> str:
         self._test()
         if not _port_free(self.settings.store_bind_host, self.settings.stores_http_port):
             raise TransientError(
