@@ -267,7 +267,9 @@ def _platform(
         **recipe.env,
     )
     if recipe.in_cluster_stores_db:
-        env["STOREFLEET_K8S_STORES_DB_HOST"] = f"{release}-stores-mysql.{namespace}.svc.cluster.local"
+        env["STOREFLEET_K8S_STORES_DB_HOST"] = (
+            f"{release}-stores-mysql.{namespace}.svc.cluster.local"
+        )
     (tmp / "logs").mkdir()
     procs = PlatformProcesses(env, tmp / "logs", free_port())
     return ClusterPlatform(
