@@ -228,6 +228,17 @@ describe('dashboard', { skip: skip ?? false, timeout: 600_000 }, () => {
     await storefront.close();
   });
 
+  // The store's address is http://<name>.localhost:<port>/: Chromium resolves
+  // *.localhost to this machine, node's fetch (this machine's resolver) does not.
+  async function statusInBrowser(page, url) {
+    const tab = await page.context().newPage();
+    try {
+      return (await tab.goto(url)).status();
+    } finally {
+      await tab.close();
+    }
+  }
+
   it('takes a backup, suspends and resumes the store from its page', async () => {
     const page = await signedInPage(MEMBER_A.email, MEMBER_A.password);
     await row(page, STORE).getByRole('link', { name: STORE, exact: true }).click();
@@ -242,11 +253,11 @@ describe('dashboard', { skip: skip ?? false, timeout: 600_000 }, () => {
     await page.getByRole('button', { name: 'Suspend' }).click();
     await page.locator('[data-status="suspended"]').first().waitFor({ timeout: READY_TIMEOUT });
     await page.getByRole('heading', { name: 'Suspended', exact: true }).waitFor();
-    assert.equal((await fetch(url)).status, 503, 'a suspended store answers 503');
+    assert.equal(await statusInBrowser(page, url), 503, 'a suspended store answers 503');
     await screenshot(page, '09c-store-suspended');
     await page.getByRole('button', { name: 'Resume' }).click();
     await page.locator('h1 [data-status="ready"]').waitFor({ timeout: READY_TIMEOUT });
-    assert.equal((await fetch(url)).status, 200, 'a resumed store answers again');
+    assert.equal(await statusInBrowser(page, url), 200, 'a resumed store answers again');
   });
 
   it('keeps the list current by polling when the live stream is unavailable', async () => {
@@ -351,12 +362,13 @@ describe('dashboard', { skip: skip ?? false, timeout: 600_000 }, () => {
       const phase = ['ready', 'provisioning', 'failed', 'pending'][i % 4];
       return {
         id: 100000 + i, name: `bench-${n}`, status: phase,
-        url: phase === 'ready' ? `http://localhost:3${n}/` : null,
-        admin_url: phase === 'ready' ? `http://localhost:3${n}/wp-admin/` : null,
+        url: phase === 'ready' ? `http://bench-${n}.localhost:8080/` : null,
+        admin_url: phase === 'ready' ? `http://bench-${n}.localhost:8080/wp-admin/` : null,
         admin_email: 'owner@example.com', owner_id: 1, owner_email: 'owner@example.com', driver: 'local',
         created_at: new Date(now - i * 60_000).toISOString(), updated_at: new Date(now).toISOString(),
         ready_at: null, deleted_at: null, failure_reason: phase === 'failed' ? 'boom' : null,
         current_step: phase === 'provisioning' ? 'install' : null, progress: { done: i % 8, total: 8 },
+        plan: ['small', 'medium', 'large'][i % 3],
       };
     });
     // The API answers with all 1,000 at once, whatever the page size asks,

@@ -2,8 +2,9 @@
 // Debian's Chromium: `node frontend/e2e/k8s-order.mjs <store URL> <store name>`
 // with the store admin's password in STOREFLEET_STORE_ADMIN_PASSWORD (never
 // in argv). Prints one JSON line: the order as the admin reads it through
-// WooCommerce's REST API. Exit 0 only when the order is there, processing,
-// Cash on Delivery.
+// WooCommerce's REST API, and the page cache's verdict on each page the
+// shopper received (`pages`: "GET / 200 HIT", …; not asserted here). Exit 0
+// only when the order is there, processing, Cash on Delivery.
 import { ARTIFACTS, DESKTOP, launchBrowser, missingBrowser } from './browser.mjs';
 import { assertGuestOrder, buyAsGuest, orderAsAdmin } from './shop.mjs';
 import { mkdirSync } from 'node:fs';
@@ -28,10 +29,18 @@ try {
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, `k8s-${storeName ?? 'store'}-${name}.png`) });
   };
-  const orderId = await buyAsGuest(context, url, { storeName, shot });
+  const { orderId, pages } = await buyAsGuest(context, url, { storeName, shot });
   const order = await orderAsAdmin(browser, url, orderId, password);
   assertGuestOrder(order);
-  console.log(JSON.stringify({ id: order.id, status: order.status, payment_method: order.payment_method, product: order.line_items[0].name }));
+  console.log(
+    JSON.stringify({
+      id: order.id,
+      status: order.status,
+      payment_method: order.payment_method,
+      product: order.line_items[0].name,
+      pages: pages.map((p) => `${p.method} ${p.path} ${p.status} ${p.cache ?? '-'}`),
+    }),
+  );
   code = 0;
 } catch (err) {
   console.error(err.stack ?? String(err));

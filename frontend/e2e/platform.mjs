@@ -1,6 +1,8 @@
 // Starts the real platform the way `make up` does (`storefleet up`: API,
 // worker and reconciler, local driver, serving frontend/dist) in a temporary
-// data directory on a free port, and stops it with SIGINT like Ctrl-C.
+// data directory on a free port, its stores' nginx on another free port (never
+// make up's 8080: stores answer at http://<name>.localhost:<storesPort>/),
+// and stops it with SIGINT like Ctrl-C.
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -13,11 +15,11 @@ export const REPO = resolve(FRONTEND, '..');
 export const ADMIN_EMAIL = 'admin@example.com';
 export const ADMIN_PASSWORD = 'e2e-admin-password-123';
 
-function freePort() {
+function freePort(wanted = 0) {
   return new Promise((ok, fail) => {
     const srv = createServer();
     srv.once('error', fail);
-    srv.listen(0, '127.0.0.1', () => {
+    srv.listen(wanted, '127.0.0.1', () => {
       const { port } = srv.address();
       srv.close(() => ok(port));
     });
@@ -26,11 +28,19 @@ function freePort() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-export async function startPlatform() {
+/**
+ * `storesPort`: where the stores' nginx listens; a free port by default.
+ * `preferredStoresPort`: that port when it is free at the moment (the
+ * README's screenshots show make up's 8080), else a free one.
+ */
+export async function startPlatform({ preferredStoresPort } = {}) {
   const bin = join(REPO, '.venv', 'bin', 'storefleet');
   if (!existsSync(bin)) throw new Error(`${bin} is missing: run \`make venv\``);
   if (!existsSync(join(FRONTEND, 'dist', 'index.html'))) throw new Error('frontend/dist is missing: run `make frontend`');
   const port = await freePort();
+  const storesPort = preferredStoresPort
+    ? await freePort(preferredStoresPort).catch(() => freePort())
+    : await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'storefleet-e2e-'));
   const logPath = join(dataDir, 'platform.log');
   const log = openSync(logPath, 'a');
@@ -52,6 +62,7 @@ export async function startPlatform() {
     env: {
       ...env,
       STOREFLEET_PORT: String(port),
+      STOREFLEET_STORES_HTTP_PORT: String(storesPort),
       STOREFLEET_DATA_DIR: dataDir,
       STOREFLEET_ADMIN_EMAIL: ADMIN_EMAIL,
       STOREFLEET_ADMIN_PASSWORD: ADMIN_PASSWORD,
@@ -84,8 +95,11 @@ export async function startPlatform() {
 
   return {
     baseUrl,
+    storesPort,
     logPath,
     sitesDir,
+    /** Where a store of this platform answers, by name. */
+    storeUrl: (name) => `http://${name}.localhost:${storesPort}/`,
     async stop() {
       if (!gone) {
         child.kill('SIGINT');

@@ -65,6 +65,7 @@ def _servers(sites_dir: Path) -> list[psutil.Process]:
 @pytest.mark.usefixtures("mariadb_admin_url", "php_and_releases")
 def test_make_up_runs_stops_and_brings_stores_back(tmp_path: Path, sites_dir: Path) -> None:
     port = free_port()
+    stores_port = free_port()  # never make up's 8080, which may be in use
     data = tmp_path / "var"
     env = {
         **os.environ,
@@ -76,6 +77,7 @@ def test_make_up_runs_stops_and_brings_stores_back(tmp_path: Path, sites_dir: Pa
         "STOREFLEET_RELEASES_DIR": str(TEST_RELEASES),
         "STOREFLEET_ADMIN_PASSWORD": PASSWORD,
         "STOREFLEET_STORES_DB_PREFIX": f"mu{port}_",
+        "STOREFLEET_STORES_HTTP_PORT": str(stores_port),
         "STOREFLEET_RECONCILE_INTERVAL_SECONDS": "1",
     }
     log = tmp_path / "make-up.log"
@@ -86,11 +88,13 @@ def test_make_up_runs_stops_and_brings_stores_back(tmp_path: Path, sites_dir: Pa
     try:
         _wait_banner(proc, log, 1)
         assert "Sign in as admin@example.com" in log.read_text()
+        assert f"Stores answer at http://<name>.localhost:{stores_port}/" in log.read_text()
         api = Api.login(url, "admin@example.com", PASSWORD)
         created = api.create_store("make-up-shop")
         assert created.status_code == 202
         store_id = created.json()["id"]
         store = api.wait_for(store_id, "ready", timeout=120)
+        assert store["url"] == f"http://make-up-shop.localhost:{stores_port}/"
         assert httpx.get(store["url"], timeout=30).status_code == 200
         assert len(_servers(sites_dir)) >= 2  # nginx, and the store's php-fpm
     finally:

@@ -20,7 +20,7 @@ from pydantic import SecretStr
 
 from storefleet.cli.apps import app
 from storefleet.cli.host import configure_logging, platform_runtime
-from storefleet.config import Settings, get_settings
+from storefleet.config import DriverName, Settings, get_settings
 
 
 @app.command()
@@ -224,6 +224,10 @@ def _banner(settings: Settings, url: str, generated: str | None) -> str:
             "  Password: the one printed when the admin was created "
             f"(forgot it? {where}storefleet users reset-password {settings.admin_email})"
         )
+    if settings.driver == DriverName.local:
+        port = settings.stores_http_port
+        netloc = f"<name>.{settings.public_host}" + ("" if port == 80 else f":{port}")
+        banner.append(f"  Stores answer at http://{netloc}/")
     banner += [f"  API docs: {url}/api/docs", "  Stop with Ctrl-C.", ""]
     return "\n".join(banner)
 

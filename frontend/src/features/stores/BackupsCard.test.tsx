@@ -8,7 +8,7 @@ import type { BackupOut, StoreDetail } from '../../client';
 import { BackupsCard } from './BackupsCard';
 
 const store: StoreDetail = {
-  id: 7, name: 'kept-shop', status: 'ready', url: 'http://localhost:31000/', admin_url: null,
+  id: 7, name: 'kept-shop', status: 'ready', url: 'http://kept-shop.localhost:8080/', admin_url: null, plan: 'small',
   admin_email: 'me@example.com', owner_id: 1, owner_email: 'me@example.com', driver: 'local',
   created_at: '2026-01-01T00:00:00Z', updated_at: '2026-01-01T00:00:05Z', ready_at: '2026-01-01T00:00:40Z',
   deleted_at: null, failure_reason: null, current_step: null, current_operation: null,

@@ -7,11 +7,13 @@ import { Link } from 'react-router-dom';
 import { Modal } from '../../components/Modal';
 import { CopyButton } from '../../components/CopyButton';
 import type { StoreCreated } from '../../client';
+import { useFleetPlans } from '../../hooks/queries/fleet';
 import { useCreateStore } from '../../hooks/queries/stores';
 import { CreateStoreForm } from './CreateStoreForm';
 
 export function CreateStoreDialog({ defaultEmail, onClose }: { defaultEmail?: string; onClose: () => void }) {
   const create = useCreateStore();
+  const plans = useFleetPlans();
   const [created, setCreated] = useState<StoreCreated | null>(null);
 
   if (created?.admin_password) {
@@ -47,6 +49,7 @@ export function CreateStoreDialog({ defaultEmail, onClose }: { defaultEmail?: st
     <Modal title="Create a store" onClose={onClose}>
       <CreateStoreForm
         defaultEmail={defaultEmail}
+        plans={plans.data}
         submit={(body) => create.mutateAsync(body)}
         onCreated={(store) => (store.admin_password ? setCreated(store) : onClose())}
         onCancel={onClose}

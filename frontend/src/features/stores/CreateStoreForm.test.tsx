@@ -2,7 +2,8 @@ import { render, screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it, vi } from 'vitest';
 import { ApiError } from '../../api/errors';
-import type { StoreCreated } from '../../client';
+import type { PlanOut, StoreCreated } from '../../client';
+import { PLANS } from '../../test/fixtures';
 import { CreateStoreForm } from './CreateStoreForm';
 import { NAME_MESSAGE, PASSWORD_MESSAGE, emailError, nameError, passwordError } from './validation';
 
@@ -11,13 +12,15 @@ const created: StoreCreated = {
   owner_id: 1, owner_email: 'me@example.com', driver: 'local', created_at: '2026-01-01T00:00:00Z',
   updated_at: '2026-01-01T00:00:00Z', ready_at: null, deleted_at: null, failure_reason: null,
   current_step: null, progress: { done: 0, total: 0 }, admin_password: 'generated-secret',
-  uid: 'a1b2c3d4e5f6', sample_products: true, wordpress_version: '7.0.4', woocommerce_version: '11.0.1',
+  uid: 'a1b2c3d4e5f6', sample_products: true, plan: 'small', wordpress_version: '7.0.4', woocommerce_version: '11.0.1',
 };
 
-function setup(submit = vi.fn(async () => created)) {
+function setup(submit = vi.fn(async () => created), plans?: PlanOut[]) {
   const onCreated = vi.fn();
   const user = userEvent.setup();
-  render(<CreateStoreForm defaultEmail="me@example.com" submit={submit} onCreated={onCreated} onCancel={() => {}} />);
+  render(
+    <CreateStoreForm defaultEmail="me@example.com" plans={plans} submit={submit} onCreated={onCreated} onCancel={() => {}} />,
+  );
   return { user, submit, onCreated };
 }
 
@@ -166,5 +169,75 @@ describe('CreateStoreForm', () => {
         expect.stringContaining('value is not a valid email address: bad domain'),
       ),
     );
+  });
+});
+
+describe('CreateStoreForm: the plan', () => {
+  it('offers the plans the person may pick, in words, with the default chosen', async () => {
+    const { user, submit } = setup(undefined, PLANS);
+    const group = screen.getByRole('group', { name: 'Plan' });
+    expect(group).toBeInTheDocument();
+    const small = screen.getByRole('radio', { name: /small/ });
+    const medium = screen.getByRole('radio', { name: /medium/ });
+    expect(small).toBeChecked();
+    expect(medium).not.toBeChecked();
+    expect(screen.queryByRole('radio', { name: /large/ })).toBeNull(); // an admin's to give
+    expect(small).toHaveAccessibleName('small (default): 512 MiB of memory, 1 CPU, 6 PHP workers');
+    expect(medium).toHaveAccessibleName('medium: 1 GiB of memory, 2 CPUs, 13 PHP workers');
+    expect(medium).toHaveAccessibleDescription('Serves 13 uncached requests at once, each up to 256 MiB; 20 GiB of storage.');
+
+    await user.type(screen.getByLabelText('Store name'), 'my-shop');
+    await user.click(screen.getByRole('button', { name: 'Create store' }));
+    await waitFor(() =>
+      expect(submit).toHaveBeenCalledWith({ name: 'my-shop', admin_email: 'me@example.com', sample_products: true, plan: 'small' }),
+    );
+  });
+
+  it('sends the plan chosen', async () => {
+    const { user, submit } = setup(undefined, PLANS);
+    await user.type(screen.getByLabelText('Store name'), 'big-shop');
+    await user.click(screen.getByRole('radio', { name: /medium/ }));
+    expect(screen.getByRole('radio', { name: /small/ })).not.toBeChecked();
+    await user.click(screen.getByRole('button', { name: 'Create store' }));
+    await waitFor(() =>
+      expect(submit).toHaveBeenCalledWith({ name: 'big-shop', admin_email: 'me@example.com', sample_products: true, plan: 'medium' }),
+    );
+  });
+
+  it('puts a refused plan (403) next to the plan choice, not above the buttons', async () => {
+    const submit = vi.fn(async () => {
+      throw new ApiError(403, "Plan 'medium' is for admins to give; members may pick small");
+    });
+    const { user, onCreated } = setup(submit, PLANS);
+    await user.type(screen.getByLabelText('Store name'), 'my-shop');
+    await user.click(screen.getByRole('radio', { name: /medium/ }));
+    await user.click(screen.getByRole('button', { name: 'Create store' }));
+    const medium = screen.getByRole('radio', { name: /medium/ });
+    await waitFor(() => expect(medium).toHaveAccessibleDescription(expect.stringContaining("is for admins to give")));
+    expect(screen.queryByRole('alert')).toBeNull();
+    expect(onCreated).not.toHaveBeenCalled();
+    // Picking another plan clears it.
+    await user.click(screen.getByRole('radio', { name: /small/ }));
+    expect(screen.queryByText(/is for admins to give/)).toBeNull();
+  });
+
+  it('puts a 422 about the plan next to the plan choice', async () => {
+    const submit = vi.fn(async () => {
+      throw new ApiError(422, "plan: no plan 'medium' (plans: small, large)");
+    });
+    const { user } = setup(submit, PLANS);
+    await user.type(screen.getByLabelText('Store name'), 'my-shop');
+    await user.click(screen.getByRole('radio', { name: /medium/ }));
+    await user.click(screen.getByRole('button', { name: 'Create store' }));
+    expect(await screen.findByText("no plan 'medium' (plans: small, large)")).toHaveAttribute('data-field-error', 'plan');
+  });
+
+  it('shows no choice while the plans are unknown, and the platform gives its default', async () => {
+    const { user, submit } = setup();
+    expect(screen.queryByRole('group', { name: 'Plan' })).toBeNull();
+    await user.type(screen.getByLabelText('Store name'), 'my-shop');
+    await user.click(screen.getByRole('button', { name: 'Create store' }));
+    await waitFor(() => expect(submit).toHaveBeenCalled());
+    expect(submit.mock.calls[0]).not.toHaveProperty('0.plan');
   });
 });

@@ -2,17 +2,23 @@
  * The new-store form. Checks the API's rules as the person types (after the
  * first attempt or once a field is left) and puts the server's answers next
  * to the field they are about: 422 per field, 409 "name taken" on the name,
- * 429 quota and rate limits above the buttons.
+ * a refused plan (403, 422) on the plan choice, 429 quota and rate limits
+ * above the buttons. The plan choice lists the plans the person may pick
+ * (GET /api/fleet/plans), the platform's default preselected; while they
+ * load, or when they cannot be read, the store gets the default plan.
  */
 import { useId, useState } from 'react';
 import type { FormEvent } from 'react';
 import { ApiError, errorMessage } from '../../api/errors';
-import type { StoreCreate, StoreCreated } from '../../client';
+import type { PlanOut, StoreCreate, StoreCreated } from '../../client';
+import { initialPlan, pickablePlans, planDetails, planSummary } from './plans';
 import { generatePassword, validateStoreForm } from './validation';
 import type { StoreForm, StoreFormErrors } from './validation';
 
 type Props = {
   defaultEmail?: string;
+  /** The platform's plans; undefined while loading or when they could not be read. */
+  plans?: PlanOut[];
   submit: (body: StoreCreate) => Promise<StoreCreated>;
   onCreated: (store: StoreCreated) => void;
   onCancel: () => void;
@@ -20,7 +26,7 @@ type Props = {
 
 const FIELDS: (keyof StoreForm)[] = ['name', 'admin_email', 'admin_password'];
 
-export function CreateStoreForm({ defaultEmail = '', submit, onCreated, onCancel }: Props) {
+export function CreateStoreForm({ defaultEmail = '', plans, submit, onCreated, onCancel }: Props) {
   const id = useId();
   const [form, setForm] = useState<StoreForm>({ name: '', admin_email: defaultEmail, admin_password: '' });
   const [touched, setTouched] = useState<Partial<Record<keyof StoreForm, boolean>>>({});
@@ -29,7 +35,11 @@ export function CreateStoreForm({ defaultEmail = '', submit, onCreated, onCancel
   const [formError, setFormError] = useState<string | null>(null);
   const [showPassword, setShowPassword] = useState(false);
   const [sampleProducts, setSampleProducts] = useState(true);
+  const [pickedPlan, setPickedPlan] = useState<string | undefined>(undefined);
+  const [planError, setPlanError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const choices = plans ? pickablePlans(plans) : [];
+  const plan = pickedPlan ?? (plans ? initialPlan(plans) : undefined);
 
   const clientErrors = validateStoreForm(form);
   const visible = (field: keyof StoreForm) =>
@@ -58,9 +68,17 @@ export function CreateStoreForm({ defaultEmail = '', submit, onCreated, onCancel
         sample_products: sampleProducts,
       };
       if (form.admin_password) body.admin_password = form.admin_password;
+      if (plan) body.plan = plan;
       onCreated(await submit(body));
     } catch (error) {
-      if (error instanceof ApiError && error.status === 422 && Object.keys(error.fields).length) {
+      const aboutPlan =
+        error instanceof ApiError &&
+        (error.status === 403 || error.status === 422) &&
+        (Boolean(error.fields.plan) || /\bplan\b/i.test(error.message));
+      if (aboutPlan) {
+        setPlanError(error.fields.plan ?? error.message.replace(/^plan: /, ''));
+        document.getElementById(`${id}-plan-${plan}`)?.focus();
+      } else if (error instanceof ApiError && error.status === 422 && Object.keys(error.fields).length) {
         setServerErrors(error.fields as StoreFormErrors);
       } else if (error instanceof ApiError && error.status === 409) {
         setServerErrors({ name: error.message });
@@ -145,6 +163,39 @@ export function CreateStoreForm({ defaultEmail = '', submit, onCreated, onCancel
         </p>
         {errorText('admin_password')}
       </div>
+      {choices.length > 0 && (
+        <fieldset className="field plan-choice">
+          <legend>Plan</legend>
+          {choices.map((p) => (
+            <div className="plan-option" key={p.name}>
+              <input
+                type="radio"
+                id={`${id}-plan-${p.name}`}
+                name="plan"
+                value={p.name}
+                checked={plan === p.name}
+                onChange={() => {
+                  setPickedPlan(p.name);
+                  setPlanError(null);
+                }}
+                aria-describedby={`${id}-plan-${p.name}-hint${planError ? ` ${id}-plan-error` : ''}`}
+              />
+              <label htmlFor={`${id}-plan-${p.name}`}>
+                <strong>{p.name}</strong>
+                {p.default ? ' (default)' : ''}: {planSummary(p)}
+              </label>
+              <p className="hint" id={`${id}-plan-${p.name}-hint`}>
+                {planDetails(p)}
+              </p>
+            </div>
+          ))}
+          {planError && (
+            <p className="field-error" id={`${id}-plan-error`} data-field-error="plan">
+              {planError}
+            </p>
+          )}
+        </fieldset>
+      )}
       <div className="field field-check">
         <input
           id={`${id}-sample_products`}

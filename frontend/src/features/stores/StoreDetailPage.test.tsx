@@ -14,7 +14,7 @@ const failed: StoreDetail = {
   updated_at: '2026-01-01T00:00:05Z', ready_at: null, deleted_at: null,
   failure_reason: 'install: the stores database refused the connection; check STOREFLEET_STORES_DB_URL',
   current_step: null, progress: { done: 2, total: 8 },
-  uid: 'b1b2c3d4e5f6', sample_products: true, wordpress_version: '7.0.4', woocommerce_version: '11.0.1',
+  uid: 'b1b2c3d4e5f6', sample_products: true, plan: 'small', wordpress_version: '7.0.4', woocommerce_version: '11.0.1',
   backup_schedule_hours: 24, backup_schedule_is_default: true,
   steps: [
     { name: 'secrets', operation: 'provision', status: 'succeeded', attempt: 1, started_at: '2026-01-01T00:00:00Z', finished_at: '2026-01-01T00:00:00.250Z', message: 'generated' },

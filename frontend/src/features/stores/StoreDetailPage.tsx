@@ -1,8 +1,8 @@
 /**
  * One store: its phase, links, the step timeline (with durations and
- * messages), the failure reason with Retry, its backups (take one, restore
- * one), Suspend / Resume, recent events, and deletion behind a confirmation
- * that asks for the store's name.
+ * messages), the failure reason with Retry, its plan (and another one: a
+ * resize), its backups (take one, restore one), Suspend / Resume, recent
+ * events, and deletion behind a confirmation that asks for the store's name.
  */
 import { useState } from 'react';
 import { Link, useParams } from 'react-router-dom';
@@ -22,6 +22,7 @@ import {
   useSuspendStore,
 } from '../../hooks/queries/stores';
 import { BackupsCard } from './BackupsCard';
+import { PlanCard } from './PlanCard';
 import { LiveIndicator } from '../../live/LiveStatus';
 import { StepProgress } from './StoreTable';
 import { usePageTitle } from '../../components/usePageTitle';
@@ -283,13 +284,23 @@ export function StoreDetailPage() {
               <StepProgress store={s} />
             </dd>
             <dt>Store address</dt>
-            <dd>{s.url ?? <span className="muted">Not yet</span>}</dd>
+            <dd>
+              {s.url && ready ? (
+                <a href={s.url} target="_blank" rel="noreferrer" data-testid="store-address">
+                  {s.url}
+                </a>
+              ) : (
+                (s.url ?? <span className="muted">Not yet</span>)
+              )}
+            </dd>
             <dt>Admin</dt>
             <dd>{s.admin_url ?? <span className="muted">Not yet</span>}</dd>
             <dt>Admin email</dt>
             <dd>{s.admin_email}</dd>
             <dt>Owner</dt>
             <dd>{s.owner_email}</dd>
+            <dt>Plan</dt>
+            <dd>{s.plan}</dd>
             <dt>Driver</dt>
             <dd>{s.driver}</dd>
             <dt>Runs</dt>
@@ -311,6 +322,7 @@ export function StoreDetailPage() {
           )}
         </div>
       </div>
+      {!gone && <PlanCard store={s} />}
       {s.ready_at && <BackupsCard store={s} />}
       <div className="card">
         <h2>Mail</h2>

@@ -1,6 +1,6 @@
 /**
- * Stores as rows: name, status, current step and progress, address, created
- * time and actions. A table on a wide screen; each row a card on a phone
+ * Stores as rows: name, status, current step and progress, address, plan,
+ * created time and actions. A table on a wide screen; each row a card on a phone
  * (styles.css), with the column names repeated as labels.
  */
 import { memo } from 'react';
@@ -55,6 +55,9 @@ const StoreRow = memo(function StoreRow({ store, showOwner }: { store: StoreOut;
           <span className="muted">{store.url ? store.url.replace(/^https?:\/\//, '') : 'Not yet'}</span>
         )}
       </td>
+      <td data-label="Plan" className="cell-plan">
+        {store.plan}
+      </td>
       {showOwner && <td data-label="Owner">{store.owner_email}</td>}
       <td data-label="Created">
         <time dateTime={store.created_at} title={formatDateTime(store.created_at)}>
@@ -85,6 +88,7 @@ export function StoreTable({ stores, showOwner = false }: { stores: StoreOut[]; 
           <th scope="col">Status</th>
           <th scope="col">Step</th>
           <th scope="col">Address</th>
+          <th scope="col">Plan</th>
           {showOwner && <th scope="col">Owner</th>}
           <th scope="col">Created</th>
           <th scope="col">

@@ -1,9 +1,10 @@
 /**
  * The fleet: its summary (stores by phase, time to ready), the releases new
- * stores get, and fleet upgrades with their progress.
+ * stores get, the plans a store may have, and fleet upgrades with their
+ * progress.
  */
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { createFleetUpgrade, fleetReleases, fleetSummary, getFleetUpgrade, listFleetUpgrades } from '../../client';
+import { createFleetUpgrade, fleetPlans, fleetReleases, fleetSummary, getFleetUpgrade, listFleetUpgrades } from '../../client';
 import type { FleetUpgradeCreate } from '../../client';
 import { usePollInterval } from '../../live/LiveStatus';
 
@@ -11,6 +12,7 @@ export const fleetKeys = {
   all: ['fleet'] as const,
   summary: () => [...fleetKeys.all, 'summary'] as const,
   releases: () => [...fleetKeys.all, 'releases'] as const,
+  plans: () => [...fleetKeys.all, 'plans'] as const,
   upgrades: () => [...fleetKeys.all, 'upgrades'] as const,
   upgrade: (id: number) => [...fleetKeys.all, 'upgrade', id] as const,
 };
@@ -28,6 +30,19 @@ export function useFleetReleases() {
   return useQuery({
     queryKey: fleetKeys.releases(),
     queryFn: async ({ signal }) => (await fleetReleases({ signal, throwOnError: true })).data,
+  });
+}
+
+/**
+ * The plans a store may have, with the default and whether the signed-in
+ * user may give a store each one (members: the operator's member plans).
+ * They change only when the operator restarts the platform.
+ */
+export function useFleetPlans() {
+  return useQuery({
+    queryKey: fleetKeys.plans(),
+    queryFn: async ({ signal }) => (await fleetPlans({ signal, throwOnError: true })).data,
+    staleTime: 5 * 60_000,
   });
 }
 

@@ -1,6 +1,6 @@
 /**
  * Stores: the paginated list, one store with its steps, its events, and the
- * create / retry / delete mutations. Keys are stable so the live stream
+ * create / retry / delete / resize mutations. Keys are stable so the live stream
  * (src/live) can patch or refresh exactly what changed.
  */
 import { useMutation, useQuery, useQueryClient, keepPreviousData } from '@tanstack/react-query';
@@ -19,6 +19,7 @@ import {
   storeMail,
   storeOperations,
   suspendStore,
+  updateStore,
 } from '../../client';
 import type { ListStoresData, StoreCreate, StoreDetail, StoreOut, StorePage } from '../../client';
 import { authKeys } from './auth';
@@ -194,4 +195,18 @@ export function useSuspendStore(id: number) {
 
 export function useResumeStore(id: number) {
   return useStoreAction(id, async () => (await resumeStore({ path: { store_id: id }, throwOnError: true })).data);
+}
+
+/**
+ * Gives the store another plan: the API answers 202 with the store, whose
+ * `current_operation` is then `resize` (its steps show like any operation's);
+ * the plan field changes once the resize has succeeded.
+ */
+export function useResizeStore(id: number) {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: async (plan: string) =>
+      (await updateStore({ path: { store_id: id }, body: { plan }, throwOnError: true })).data,
+    onSuccess: (store) => applyStoreChange(qc, store),
+  });
 }
