@@ -79,7 +79,7 @@ MEDIA="application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distri
 api="http://${TEST_REGISTRY}/v2"
 digest_of() { # repository tag -> the manifest digest, or nothing
     curl -fsS --max-time 10 -I -H "Accept: ${MEDIA}" "${api}/$1/manifests/$2" 2>/dev/null |
-        tr -d '\r' | awk -F': ' 'tolower($1) == "docker-content-digest" {print $2}'
+        tr -d '\r' | awk -F': ' 'tolower($1) == "docker-content-digest" {print $2}' || true
 }
 
 pushed=0
@@ -107,8 +107,9 @@ while read -r name ref archive; do
         rm -f "${manifest}"
     fi
     # Builds the image cache no longer keeps (it keeps the last three) go.
-    for old in $(curl -fsS --max-time 10 "${api}/${repo}/tags/list" | python3 -c \
-        'import json, sys; print(" ".join(json.load(sys.stdin).get("tags") or []))'); do
+    # ({"name":"storefleet/store","tags":["dev","8b8e1c31dd6a5029",...]})
+    for old in $(curl -fsS --max-time 10 "${api}/${repo}/tags/list" |
+        grep -o '"tags":\[[^]]*\]' | grep -o '"[^"]*"' | tr -d '"' | grep -vx tags || true); do
         [[ "${old}" == dev || "${old}" == "${tag}" || -f "${IMAGE_CACHE}/${name}/${old}.oci.tar" ]] && continue
         old_digest="$(digest_of "${repo}" "${old}")"
         [[ -n "${old_digest}" && "${old_digest}" != "${digest}" ]] || continue

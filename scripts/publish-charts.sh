@@ -73,7 +73,7 @@ for chart in "${CHARTS[@]}"; do
     chart_version="$(awk '$1 == "version:" {print $2; exit}' "${dir}/Chart.yaml")"
     digest="$(curl -fsS --max-time 10 -I -H "Accept: ${MEDIA}" \
         "http://${TEST_REGISTRY}/v2/charts/${chart}/manifests/${chart_version}" 2>/dev/null |
-        tr -d '\r' | awk -F': ' 'tolower($1) == "docker-content-digest" {print $2}')"
+        tr -d '\r' | awk -F': ' 'tolower($1) == "docker-content-digest" {print $2}' || true)"
     if [[ -n "${digest}" ]] && grep -qxF "${chart} ${files} ${digest}" "${stamps}"; then
         continue
     fi

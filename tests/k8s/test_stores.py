@@ -964,10 +964,14 @@ def test_a_store_pulls_its_image_from_the_registry_again_once_the_node_lost_it(r
     image = pod.spec.containers[0].image
     repository = image.rsplit(":", 1)[0]
 
-    refs = [ref for ref in _ctr("images", "list", "--quiet").split() if ref.startswith(repository)]
-    assert image in refs, refs
+    # Every record of that image: its tags, the digest it was pulled by, and
+    # the CRI's sha256:<id>; containerd then collects its content.
+    listed = [line.split() for line in _ctr("images", "list").splitlines()[1:]]
+    [digest] = {columns[2] for columns in listed if columns[0] == image}
+    refs = [columns[0] for columns in listed if columns[2] == digest]
     _ctr("images", "remove", "--sync", *refs)
-    assert not [r for r in _ctr("images", "list", "--quiet").split() if r.startswith(repository)]
+    left = [line for line in _ctr("images", "list").splitlines() if digest in line]
+    assert not left, left
     log = REGISTRY_LOG.read_text(errors="replace")
 
     core = client.CoreV1Api(k8s.api)

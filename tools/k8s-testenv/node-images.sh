@@ -36,7 +36,7 @@ while read -r ref digest; do
         "${TEST_REGISTRY}/storefleet/"*:dev)
             repo="${ref#"${TEST_REGISTRY}/"}"
             want="$(curl -fsS --max-time 10 -I -H "Accept: ${MEDIA}" "http://${TEST_REGISTRY}/v2/${repo%:dev}/manifests/dev" 2>/dev/null |
-                tr -d '\r' | awk -F': ' 'tolower($1) == "docker-content-digest" {print $2}')"
+                tr -d '\r' | awk -F': ' 'tolower($1) == "docker-content-digest" {print $2}' || true)"
             [[ -z "${want}" || "${want}" == "${digest}" ]] || stale+=("${ref}") ;;
         "${TEST_REGISTRY}/storefleet/"*@sha256:*) ;; # the digest the kubelet pulled by: below
         "${TEST_REGISTRY}/storefleet/"*) grep -qxF "${ref}" <<<"${current}" || stale+=("${ref}") ;;
