@@ -448,11 +448,12 @@ def test_a_chart_upgrade_rolls_the_pods_reruns_the_install_and_the_store_still_s
     before = web_pod(k8s, ns)
     revision = _helm_history(k8s, ns)[-1]["revision"]
 
-    # The same store image under a new tag, as a new release of it would be.
-    tag = f"upgrade-{uuid.uuid4().hex[:6]}"
-    image = k8s.image("store")
-    new_image = f"{image.rsplit(':', 1)[0]}:{tag}"
-    _tag_on_node(image, new_image)
+    # The same store image under a new tag in the registry, as a new release
+    # of it would be published; the node pulls it. (One tag for every run:
+    # the registry deletes manifests, not tags, and up.sh makes the node
+    # forget this tag, which the index does not name.)
+    tag = "upgrade-test"
+    _tag_in_registry(k8s.image("store"), tag)
     helm = [
         "helm", "upgrade", "store", str(STORE_CHART), "--namespace", ns, "--reuse-values",
         "--set", f"image.tag={tag}", "--kube-as-user",
@@ -498,18 +499,25 @@ def test_a_chart_upgrade_rolls_the_pods_reruns_the_install_and_the_store_still_s
     assert order["status"] == "processing"
 
 
-def _tag_on_node(image: str, new: str) -> None:
-    """Tag an image in the test node's containerd (tools/k8s-testenv)."""
-    sock = REPO / "var" / "k8s" / "containerd" / "containerd.sock"
-    name = (
-        image if "/" in image.split(":")[0] and "." in image.split("/")[0] else f"docker.io/{image}"
+def _tag_in_registry(image: str, tag: str) -> None:
+    """Publish ``image`` under another tag in the test registry: the same
+    manifest, put under ``tag`` (registry API v2)."""
+    registry, rest = image.split("/", 1)
+    repository, current = rest.rsplit(":", 1)
+    accept = (
+        "application/vnd.oci.image.manifest.v1+json, "
+        "application/vnd.docker.distribution.manifest.v2+json"
     )
-    target = new if "." in new.split("/")[0] else f"docker.io/{new}"
-    subprocess.run(
-        ["ctr", "--address", str(sock), "--namespace", "k8s.io",
-         "images", "tag", "--force", name, target],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
+    base = f"http://{registry}/v2/{repository}/manifests"
+    got = httpx.get(f"{base}/{current}", headers={"Accept": accept}, timeout=30)
+    assert got.status_code == 200, got.text
+    put = httpx.put(
+        f"{base}/{tag}",
+        content=got.content,
+        headers={"Content-Type": got.headers["content-type"]},
+        timeout=30,
+    )
+    assert put.status_code == 201, put.text
 
 
 # -- d: deletion leaves nothing ------------------------------------------------------------
@@ -995,6 +1003,10 @@ def test_a_store_pulls_its_image_from_the_registry_again_once_the_node_lost_it(r
     assert image in _ctr("images", "list", "--quiet").split()
     served = REGISTRY_LOG.read_text(errors="replace")[len(log) :]
     path = repository.removeprefix(f"{registry}/")
-    assert f"GET /v2/{path}/manifests/{image.rsplit(':', 1)[1]} " in served, served[-2000:]
+    # containerd resolves the tag (HEAD), then fetches the manifest by digest
+    # and what the node no longer has (the image's config; the layer's
+    # snapshot is still there, in use by the store's other pods' containers).
+    assert f"HEAD /v2/{path}/manifests/{image.rsplit(':', 1)[1]} " in served, served[-2000:]
+    assert f'GET /v2/{path}/manifests/{digest} HTTP/1.1" 200' in served, served[-2000:]
     assert f"GET /v2/{path}/blobs/sha256:" in served, served[-2000:]
     _wait_phase(api, store_id, "ready")

@@ -55,7 +55,8 @@ EOF
         rm -f "${RUN}/collect"
         log "registry: collected unreferenced blobs in $((SECONDS - started)) s"
     fi
-    setsid docker-registry serve "${RUN}/config.yml" </dev/null >"${RUN}/registry.log" 2>&1 &
+    # (fd 9 is images/build.sh's lock on the image cache: not the registry's to hold)
+    setsid docker-registry serve "${RUN}/config.yml" </dev/null >"${RUN}/registry.log" 2>&1 9>&- &
     echo $! >"${RUN}/registry.pid"
     local deadline=$((SECONDS + 30))
     until registry_answers; do
