@@ -13,7 +13,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 NAMESPACE="${STOREFLEET_NAMESPACE:-storefleet}"
 RELEASE="${STOREFLEET_RELEASE:-storefleet}"
 TIMEOUT="${STOREFLEET_DEPLOY_TIMEOUT:-10m}"
-IMAGES=(platform store mariadb redis) # storefleet/<name>:dev, as values-local.yaml names them
+IMAGES=(platform store mariadb redis)
+# As values-local.yaml names them: the test registry of make k8s-up. On
+# kind/k3d/minikube the images built with docker are loaded under that name.
+LOCAL_REPO=127.0.0.1:15000/storefleet
 
 usage() {
     cat <<EOF
@@ -21,8 +24,8 @@ Usage: ./deploy.sh [--build] [--values FILE]... [--allow-context] [--timeout 10m
        ./deploy.sh --uninstall [--purge-stores] [--allow-context]
 
   --build           build images/{platform,store,mariadb,redis}/Dockerfile as
-                    storefleet/<name>:dev and load them into the cluster (kind, k3d);
-                    on the test cluster of make k8s-up: make images
+                    ${LOCAL_REPO}/<name>:dev and load them into the cluster (kind, k3d);
+                    on the test cluster of make k8s-up: make images (pushed to its registry)
   --values FILE     extra values for charts/storefleet (after values-local.yaml)
   --allow-context   deploy to a context that is not storefleet-testenv (make k8s-up),
                     docker-desktop, kind-*, k3d-*, rancher-desktop or minikube
@@ -136,7 +139,8 @@ fi
 
 # -- images -----------------------------------------------------------------------
 if $build && [[ "${flavour}" == testenv ]]; then
-    # No Docker engine: the images from Debian packages, imported into the node.
+    # No Docker engine: the images from Debian packages, pushed to the test
+    # registry that the node pulls from.
     log "building the images (make images)"
     make -C "${ROOT}" --no-print-directory images
 elif $build; then
@@ -151,30 +155,30 @@ elif $build; then
     [[ -n "${wp_sha}" && -n "${wc_sha}" ]] ||
         die "no SHA256SUMS with the release archives in ${artifacts} (set STOREFLEET_ARTIFACTS)"
     for name in "${IMAGES[@]}"; do
-        log "building storefleet/${name}:dev"
+        log "building ${LOCAL_REPO}/${name}:dev"
         extra=()
         if [[ "${name}" == store ]]; then
             extra=(--build-context "releases=${artifacts}"
                 --build-arg "WORDPRESS_VERSION=${WORDPRESS_VERSION}" --build-arg "WORDPRESS_SHA256=${wp_sha}"
                 --build-arg "WOOCOMMERCE_VERSION=${WOOCOMMERCE_VERSION}" --build-arg "WOOCOMMERCE_SHA256=${wc_sha}")
         fi
-        docker build -f "${ROOT}/images/${name}/Dockerfile" -t "storefleet/${name}:dev" "${extra[@]}" "${ROOT}"
+        docker build -f "${ROOT}/images/${name}/Dockerfile" -t "${LOCAL_REPO}/${name}:dev" "${extra[@]}" "${ROOT}"
     done
     case "${flavour}" in
         kind)
             need kind "https://kind.sigs.k8s.io/"
             for name in "${IMAGES[@]}"; do
-                kind load docker-image "storefleet/${name}:dev" --name "${context#kind-}"
+                kind load docker-image "${LOCAL_REPO}/${name}:dev" --name "${context#kind-}"
             done
             ;;
         k3d)
             need k3d "https://k3d.io/"
             refs=()
-            for name in "${IMAGES[@]}"; do refs+=("storefleet/${name}:dev"); done
+            for name in "${IMAGES[@]}"; do refs+=("${LOCAL_REPO}/${name}:dev"); done
             k3d image import "${refs[@]}" --cluster "${context#k3d-}"
             ;;
         minikube)
-            for name in "${IMAGES[@]}"; do minikube image load "storefleet/${name}:dev"; done
+            for name in "${IMAGES[@]}"; do minikube image load "${LOCAL_REPO}/${name}:dev"; done
             ;;
         *) ;; # Docker Desktop's Kubernetes sees the images docker builds.
     esac

@@ -16,9 +16,9 @@
 # Outputs, besides the cache:
 #   var/images.env              STOREFLEET_<NAME>_IMAGE=<ref> for every image
 #   var/images/<name>.manifest  what the image holds (dpkg list, release digests)
-#   var/images/index            "<name> <ref> <oci archive>" (up.sh imports these)
-# When the test node's containerd runs (make k8s-up), new images are imported
-# into it at once.
+#   var/images/index            "<name> <ref in the test registry> <oci archive>"
+# Then images/push.sh pushes them to the test registry (the test node pulls
+# from it), or with REGISTRY=host/path the product images to that registry.
 #
 # Environment:
 #   STOREFLEET_IMAGE_CACHE   cache root (default ~/.cache/storefleet/images):
@@ -27,6 +27,7 @@
 #   STOREFLEET_ARTIFACTS     WordPress/WooCommerce archives (default ../shared/vendor)
 #   STOREFLEET_K8S_CACHE     where helm, kubectl and coredns were built (tools/k8s-testenv)
 #   STOREFLEET_IMAGES_JOBS   images built at once (default 2)
+#   REGISTRY, IMAGE_TAG      push to an operator's registry instead (images/push.sh)
 set -euo pipefail
 ALL_IMAGES="pause toolbox coredns traefik store platform mariadb redis"
 if [[ "${1:-}" == "--list" ]]; then
@@ -78,7 +79,9 @@ for name in ${ALL_IMAGES}; do
         cat "${OUT}/.index.${name}"
         rm -f "${OUT}/.index.${name}"
     else
-        grep "^${name} " "${OUT}/index" || true
+        # (named in the test registry, whatever an older build called it)
+        awk -v reg="${TEST_REGISTRY}" '$1 == n {t = $2; sub(/.*:/, "", t); print $1, reg "/storefleet/" $1 ":" t, $3}' \
+            n="${name}" "${OUT}/index"
     fi
 done >"${OUT}/index.new"
 mv -f "${OUT}/index.new" "${OUT}/index"
@@ -88,6 +91,15 @@ while read -r name ref _; do
 done <"${OUT}/index" >"${VAR}/images.env.new"
 mv -f "${VAR}/images.env.new" "${VAR}/images.env"
 
-# A running test node gets the images now; otherwise up.sh imports them.
-"${REPO_ROOT}/tools/k8s-testenv/node-images.sh" --if-running
-log "done in $((SECONDS - start)) s: ${VAR}/images.env"
+log "built in $((SECONDS - start)) s: ${VAR}/images.env"
+
+# Pushed to the test registry (the test node pulls from it), or with
+# REGISTRY=host/path to an operator's registry instead.
+push_start=${SECONDS}
+if [[ -n "${REGISTRY:-}" ]]; then
+    "${IMAGES_DIR}/push.sh" --registry "${REGISTRY}" ${IMAGE_TAG:+--tag "${IMAGE_TAG}"}
+else
+    [[ -z "${IMAGE_TAG:-}" ]] || die "IMAGE_TAG is for an operator's registry: give REGISTRY too"
+    "${IMAGES_DIR}/push.sh"
+fi
+log "done in $((SECONDS - start)) s (push $((SECONDS - push_start)) s)"

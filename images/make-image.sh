@@ -13,6 +13,8 @@ SUITE=bookworm
 CACHE="${STOREFLEET_IMAGE_CACHE:-${HOME}/.cache/storefleet/images}"
 VAR="${REPO_ROOT}/var"
 OUT="${VAR}/images"
+# shellcheck source=../tools/k8s-testenv/registry.env
+source "${REPO_ROOT}/tools/k8s-testenv/registry.env"
 
 log() { printf '[images] %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -131,6 +133,8 @@ build_image() { # name
         if declare -F image_inputs >/dev/null; then image_inputs; fi
     })"
     tag="$(sha256sum <<<"${inputs}" | cut -c1-16)"
+    # The name in the archive; the index names it in the test registry, where
+    # images/push.sh puts it and the test node pulls it from.
     ref="docker.io/storefleet/${NAME}:${tag}"
     archive="${CACHE}/${NAME}/${tag}.oci.tar"
     manifest="${CACHE}/${NAME}/${tag}.manifest"
@@ -194,6 +198,6 @@ build_image() { # name
         log "${NAME}: built in $((SECONDS - start)) s ($(du -h "${archive}" | cut -f1))"
     fi
     cp -f "${manifest}" "${OUT}/${NAME}.manifest"
-    printf '%s %s %s\n' "${NAME}" "${ref}" "${archive}" >"${OUT}/.index.${NAME}"
+    printf '%s %s %s\n' "${NAME}" "${TEST_REGISTRY}/storefleet/${NAME}:${tag}" "${archive}" >"${OUT}/.index.${NAME}"
 }
 

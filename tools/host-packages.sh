@@ -3,6 +3,7 @@
 # builds need on the host (one apt-get, only for what is missing):
 #   tools/host-packages.sh node     containerd, runc, CNI plugins, iptables, ipset, conntrack
 #   tools/host-packages.sh images   mmdebstrap, buildah (vfs storage), skopeo
+#   tools/host-packages.sh registry docker-registry (the test registry), skopeo
 # A new machine has no package lists: apt-get update runs once when an install fails.
 set -euo pipefail
 
@@ -11,6 +12,7 @@ for group in "$@"; do
     case "${group}" in
         node) packages+=(containerd runc containernetworking-plugins iptables ipset conntrack iproute2 openssl curl) ;;
         images) packages+=(mmdebstrap buildah skopeo uidmap) ;;
+        registry) packages+=(docker-registry skopeo curl) ;;
         *) echo "host-packages.sh: unknown group ${group}" >&2; exit 2 ;;
     esac
 done

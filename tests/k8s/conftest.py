@@ -39,6 +39,10 @@ TESTENV_DIR = REPO_ROOT / "tools" / "k8s-testenv"
 TESTENV_VAR = Path(os.environ.get("STOREFLEET_K8S_VAR", REPO_ROOT / "var" / "k8s"))
 TESTENV_KUBECONFIG = TESTENV_VAR / "kubeconfig"
 IMAGES_ENV = REPO_ROOT / "var" / "images.env"
+# The test registry the node pulls from (tools/k8s-testenv/registry.env).
+TEST_REGISTRY = f"127.0.0.1:{os.environ.get('STOREFLEET_REGISTRY_PORT', '15000')}"
+REGISTRY_DIR = Path(os.environ.get("STOREFLEET_REGISTRY_DIR", REPO_ROOT / "var" / "registry"))
+REGISTRY_LOG = REGISTRY_DIR / "run" / "registry.log"
 NAMESPACE_LABEL = "storefleet.dev/test"
 # The taint of the test environment's simulated nodes (tools/k8s-testenv/lib.sh).
 SIMULATED_TAINT = "storefleet.dev/simulated"

@@ -89,7 +89,7 @@ def _pod(
                 client.V1Container(
                     name="main",
                     image=image,
-                    image_pull_policy="Never",
+                    image_pull_policy="IfNotPresent",
                     command=command,
                     security_context=security["container"],
                     volume_mounts=mounts,

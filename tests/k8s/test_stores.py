@@ -11,7 +11,9 @@ http://<name>.localhost:30080/.
   not a pod on 443 inside the cluster;
 - a SIGKILLed worker during the install, and a helm killed mid-release;
 - a failed install, retried; a chart upgrade with a new image tag;
-- deletion leaves no namespace, volume, database, user or Secret.
+- deletion leaves no namespace, volume, database, user or Secret;
+- issue 18: a backup to S3 restored from there; the store's image pulled
+  again from the test registry once the node lost it.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from kubernetes import client
 
 from tests.conftest import not_here
 from tests.k8s import benchmark
-from tests.k8s.conftest import Cluster
+from tests.k8s.conftest import REGISTRY_LOG, TEST_REGISTRY, TESTENV_VAR, Cluster
 from tests.k8s.platforms import ClusterPlatform, Recipe, platform_on_cluster
 from tests.k8s.realstores import (
     INGRESS_PORT,
@@ -332,7 +334,7 @@ def _https_listener(k8s: Cluster, namespace: str) -> str:
                     client.V1Container(
                         name="httpd",
                         image=k8s.image("toolbox"),
-                        image_pull_policy="Never",
+                        image_pull_policy="IfNotPresent",
                         command=[
                             "sh",
                             "-c",
@@ -447,11 +449,12 @@ def test_a_chart_upgrade_rolls_the_pods_reruns_the_install_and_the_store_still_s
     before = web_pod(k8s, ns)
     revision = _helm_history(k8s, ns)[-1]["revision"]
 
-    # The same store image under a new tag, as a new release of it would be.
-    tag = f"upgrade-{uuid.uuid4().hex[:6]}"
-    image = k8s.image("store")
-    new_image = f"{image.rsplit(':', 1)[0]}:{tag}"
-    _tag_on_node(image, new_image)
+    # The same store image under a new tag in the registry, as a new release
+    # of it would be published; the node pulls it. (One tag for every run:
+    # the registry deletes manifests, not tags, and up.sh makes the node
+    # forget this tag, which the index does not name.)
+    tag = "upgrade-test"
+    _tag_in_registry(k8s.image("store"), tag)
     helm = [
         "helm", "upgrade", "store", str(STORE_CHART), "--namespace", ns, "--reuse-values",
         "--set", f"image.tag={tag}", "--kube-as-user",
@@ -497,18 +500,25 @@ def test_a_chart_upgrade_rolls_the_pods_reruns_the_install_and_the_store_still_s
     assert order["status"] == "processing"
 
 
-def _tag_on_node(image: str, new: str) -> None:
-    """Tag an image in the test node's containerd (tools/k8s-testenv)."""
-    sock = REPO / "var" / "k8s" / "containerd" / "containerd.sock"
-    name = (
-        image if "/" in image.split(":")[0] and "." in image.split("/")[0] else f"docker.io/{image}"
+def _tag_in_registry(image: str, tag: str) -> None:
+    """Publish ``image`` under another tag in the test registry: the same
+    manifest, put under ``tag`` (registry API v2)."""
+    registry, rest = image.split("/", 1)
+    repository, current = rest.rsplit(":", 1)
+    accept = (
+        "application/vnd.oci.image.manifest.v1+json, "
+        "application/vnd.docker.distribution.manifest.v2+json"
     )
-    target = new if "." in new.split("/")[0] else f"docker.io/{new}"
-    subprocess.run(
-        ["ctr", "--address", str(sock), "--namespace", "k8s.io",
-         "images", "tag", "--force", name, target],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
+    base = f"http://{registry}/v2/{repository}/manifests"
+    got = httpx.get(f"{base}/{current}", headers={"Accept": accept}, timeout=30)
+    assert got.status_code == 200, got.text
+    put = httpx.put(
+        f"{base}/{tag}",
+        content=got.content,
+        headers={"Content-Type": got.headers["content-type"]},
+        timeout=30,
+    )
+    assert put.status_code == 201, put.text
 
 
 # -- d: deletion leaves nothing ------------------------------------------------------------
@@ -632,7 +642,7 @@ def _challenge_server(k8s: Cluster, ns: str, name: str, token: str, solver: bool
                 ),
                 containers=[
                     client.V1Container(
-                        name="solver", image=k8s.image("toolbox"), image_pull_policy="Never",
+                        name="solver", image=k8s.image("toolbox"), image_pull_policy="IfNotPresent",
                         command=["sh", "-c", script],
                         ports=[client.V1ContainerPort(container_port=8089)],
                         readiness_probe=client.V1Probe(
@@ -775,7 +785,8 @@ def test_a_broken_store_is_degraded_with_its_pods_reason_and_ready_once_repaired
     ns = real.store_ns("fragile")
     good = client.AppsV1Api(k8s.api).read_namespaced_deployment("store", ns)
     image = good.spec.template.spec.containers[0].image
-    _set_image(k8s, ns, "storefleet/store:not-on-this-node")
+    # A tag the test registry does not have: the pull fails there, at once.
+    _set_image(k8s, ns, image.rsplit(":", 1)[0] + ":not-on-this-node")
     degraded = _wait_phase(api, store_id, "degraded")
     reason = degraded["failure_reason"]
     assert "fragile.localhost" in reason, reason
@@ -880,3 +891,123 @@ def test_a_store_is_backed_up_and_restored_through_its_pod(real):
     # The source is untouched: still its own address and title.
     assert wp_option(k8s, ns, "home") == api.store(store_id)["url"].rstrip("/")
     assert wp_option(k8s, ns, "blogname") == "saved"
+
+
+# -- issue 18: S3 backups of a Kubernetes store; its image from the registry ----
+
+
+def test_a_kubernetes_store_is_backed_up_to_s3_and_restored_from_it(real, shop, s3_bucket):
+    """Issue 18, d: the same backup code as the local driver's, with the S3
+    target the tests already run (the worker streams the store's database
+    and files out of its pod, encrypts them and puts one object in the
+    bucket); what changed after the backup is back after the restore."""
+    k8s, api, store_id = real.cluster, real.admin(), shop["id"]
+    ns = real.store_ns("shop")
+    settings = s3_bucket["settings"]
+    real.restart_worker(**{f"STOREFLEET_{key.upper()}": value for key, value in settings.items()})
+    try:
+        wp_option(k8s, ns, "blogdescription", "Kept in S3")
+        code, out = php_in_store(
+            k8s, ns, "file_put_contents('/var/www/html/wp-content/uploads/s3.txt', 'in s3');"
+        )
+        assert code == 0, out
+        backup = api.take_backup(store_id, timeout=300)
+        assert backup["target"] == "s3", backup
+        uid = api.store(store_id)["uid"]
+        key = f"storefleet/stores/{uid}/backup-{backup['id']}.sfb"
+        body = s3_bucket["client"].get_object(Bucket=s3_bucket["bucket"], Key=key)["Body"].read()
+        assert len(body) == backup["size_bytes"] and body[:4] == b"SFB1"
+        assert b"Kept in S3" not in body  # encrypted before it left the worker
+        assert not list(real.settings.backups_path.rglob(f"backup-{backup['id']}.sfb"))
+        _wait_phase(api, store_id, "ready")
+
+        # What a merchant changed afterwards, and a file gone.
+        wp_option(k8s, ns, "blogdescription", "Changed after the backup")
+        code, out = php_in_store(k8s, ns, "unlink('/var/www/html/wp-content/uploads/s3.txt');")
+        assert code == 0, out
+
+        resp = api.http.post(f"/api/stores/{store_id}/restore", json={"backup_id": backup["id"]})
+        assert resp.status_code == 202, resp.text
+        op = api.wait_operation(store_id, resp.json()["id"], timeout=600)
+        assert op["status"] == "succeeded", (op["failure_reason"], op["steps"])
+        fetched = next(s for s in op["steps"] if s["name"] == "fetch")
+        assert fetched["status"] == "succeeded", fetched
+        _wait_phase(api, store_id, "ready")
+        assert wp_option(k8s, ns, "blogdescription") == "Kept in S3"
+        code, out = php_in_store(
+            k8s, ns, "echo file_get_contents('/var/www/html/wp-content/uploads/s3.txt');"
+        )
+        assert code == 0 and out.strip().endswith("in s3"), out
+    finally:
+        real.restart_worker(
+            STOREFLEET_BACKUP_TARGET="dir",
+            **{f"STOREFLEET_{key.upper()}": None for key in settings if key != "backup_target"},
+        )
+
+
+def _ctr(*args: str) -> str:
+    """ctr against the test node's containerd, in the kubelet's namespace."""
+    sock = TESTENV_VAR / "containerd" / "containerd.sock"
+    done = subprocess.run(
+        ["ctr", "--address", str(sock), "--namespace", "k8s.io", *args],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, f"ctr {' '.join(args)}: {done.stderr}"
+    return done.stdout
+
+
+def test_a_store_pulls_its_image_from_the_registry_again_once_the_node_lost_it(real, shop):
+    """Issue 18, a: every image of a store's pods names the test registry;
+    with the store image deleted from the node's containerd, a new pod
+    pulls it from there (the kubelet's Pulling/Pulled events name it, the
+    registry served its manifest and layers) and becomes Ready."""
+    k8s, api, store_id = real.cluster, real.admin(), shop["id"]
+    ns = real.store_ns("shop")
+    images = k8s.run(
+        "kubectl", "get", "pods", "-n", ns, "-o", "jsonpath={..image}"
+    ).stdout.split()  # fmt: skip
+    registry = k8s.image("store").split("/", 1)[0]
+    assert registry == TEST_REGISTRY and images, images
+    assert all(image.startswith(f"{registry}/storefleet/") for image in images), images
+    pod = web_pod(k8s, ns)
+    image = pod.spec.containers[0].image
+    repository = image.rsplit(":", 1)[0]
+
+    # Every record of that image: its tags, the digest it was pulled by, and
+    # the CRI's sha256:<id>; containerd then collects its content.
+    listed = [line.split() for line in _ctr("images", "list").splitlines()[1:]]
+    [digest] = {columns[2] for columns in listed if columns[0] == image}
+    refs = [columns[0] for columns in listed if columns[2] == digest]
+    _ctr("images", "remove", "--sync", *refs)
+    left = [line for line in _ctr("images", "list").splitlines() if digest in line]
+    assert not left, left
+    log = REGISTRY_LOG.read_text(errors="replace")
+
+    core = client.CoreV1Api(k8s.api)
+    core.delete_namespaced_pod(pod.metadata.name, ns)
+    deadline = time.monotonic() + 300
+    while True:
+        pods = core.list_namespaced_pod(ns, label_selector="app.kubernetes.io/component=web").items
+        new = [p for p in pods if p.metadata.name != pod.metadata.name]
+        if new and new[0].status.container_statuses and new[0].status.container_statuses[0].ready:
+            break
+        assert time.monotonic() < deadline, namespace_state(core, ns)
+        time.sleep(2)
+    events = [
+        (e.reason, e.message)
+        for e in core.list_namespaced_event(
+            ns, field_selector=f"involvedObject.name={new[0].metadata.name}"
+        ).items
+    ]
+    assert ("Pulling", f'Pulling image "{image}"') in events, events
+    assert any(r == "Pulled" and f'"{image}"' in m for r, m in events), events
+    assert image in _ctr("images", "list", "--quiet").split()
+    served = REGISTRY_LOG.read_text(errors="replace")[len(log) :]
+    path = repository.removeprefix(f"{registry}/")
+    # containerd resolves the tag (HEAD), then fetches the manifest by digest
+    # and what the node no longer has (the image's config; the layer's
+    # snapshot is still there, in use by the store's other pods' containers).
+    assert f"HEAD /v2/{path}/manifests/{image.rsplit(':', 1)[1]} " in served, served[-2000:]
+    assert f'GET /v2/{path}/manifests/{digest} HTTP/1.1" 200' in served, served[-2000:]
+    assert f"GET /v2/{path}/blobs/sha256:" in served, served[-2000:]
+    _wait_phase(api, store_id, "ready")

@@ -1,5 +1,6 @@
 """`make k8s-down` leaves nothing behind (issue 8, e): no process, mount,
-iptables chain, ipset, bridge, veth or network namespace of the test node.
+iptables chain, ipset, bridge, veth or network namespace of the test node,
+and no test registry (issue 18; its data stays for the next up).
 The checks read the machine directly (/proc, iptables, ip), not down.sh's
 own report. Runs last: it stops the environment (and starts it again when
 the session found it running)."""
@@ -15,7 +16,14 @@ import pytest
 from kubernetes import client
 
 from tests.conftest import not_here
-from tests.k8s.conftest import TESTENV_DIR, TESTENV_VAR, Cluster, started_by_this_session
+from tests.k8s.conftest import (
+    REGISTRY_DIR,
+    TEST_REGISTRY,
+    TESTENV_DIR,
+    TESTENV_VAR,
+    Cluster,
+    started_by_this_session,
+)
 
 PREFIXES = ("KUBE-", "CNI-", "STOREFLEET-")
 
@@ -53,12 +61,32 @@ def _traefik() -> list[str]:
     return found
 
 
-def _ingress_answers() -> bool:
+def _answers(port: int) -> bool:
     try:
-        with socket.create_connection(("127.0.0.1", 30080), timeout=2):
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
             return True
     except OSError:
         return False
+
+
+def _ingress_answers() -> bool:
+    return _answers(30080)
+
+
+def _registry() -> list[str]:
+    """The test registry's processes (docker-registry serving our config)."""
+    config = str(REGISTRY_DIR / "run" / "config.yml")
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().decode().split("\0")
+        except OSError:
+            continue
+        if argv[0].endswith("docker-registry") and config in argv:
+            found.append(proc.name)
+    return found
 
 
 def _our_mounts() -> list[str]:
@@ -125,7 +153,7 @@ def test_k8s_down_leaves_no_process_mount_chain_bridge_veth_or_netns(k8s: Cluste
                     client.V1Container(
                         name="c",
                         image=k8s.image("toolbox"),
-                        image_pull_policy="Never",
+                        image_pull_policy="IfNotPresent",
                         command=["sleep", "3600"],
                         volume_mounts=[
                             client.V1VolumeMount(name="data", mount_path="/data"),
@@ -161,6 +189,8 @@ def test_k8s_down_leaves_no_process_mount_chain_bridge_veth_or_netns(k8s: Cluste
     forward_before = (TESTENV_VAR / "node" / "ip_forward.before").read_text().strip()
     assert _our_processes() and _our_mounts() and veths and _chains(), "nothing to clean up?"
     assert _traefik() and _ingress_answers(), "the ingress controller is not running"
+    registry_port = int(TEST_REGISTRY.rsplit(":", 1)[1])
+    assert _registry() and _answers(registry_port), "the test registry is not running"
     netns = [m for m in _our_mounts() if "netns" in m]
     assert netns, f"no pod network namespace among {_our_mounts()}"
 
@@ -174,6 +204,10 @@ def test_k8s_down_leaves_no_process_mount_chain_bridge_veth_or_netns(k8s: Cluste
         print(f"k8s-down took {seconds:.1f} s")
         assert _our_processes() == []
         assert _traefik() == [] and not _ingress_answers(), "the ingress controller is left"
+        assert _registry() == [] and not _answers(registry_port), "the test registry is left"
+        # Its data stays: the next up pushes nothing that is there.
+        repositories = REGISTRY_DIR / "data" / "docker" / "registry" / "v2" / "repositories"
+        assert any(repositories.iterdir())
         assert _our_mounts() == []
         assert _chains() == []
         assert _ipsets() == []

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Stops every process that up.sh started (by its recorded pid, and only if
-# that pid still runs one of our binaries) and removes var/k8s.
+# that pid still runs one of our binaries) and the test registry, and removes
+# var/k8s (the registry's data in var/registry stays).
 #   down.sh               stop and remove all state
 #   down.sh --keep-logs   stop, remove state but keep var/k8s/logs (used by up.sh on failure)
 set -euo pipefail

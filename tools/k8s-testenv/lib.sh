@@ -17,6 +17,8 @@ K8S_ETCD_PEER_PORT="${STOREFLEET_K8S_ETCD_PEER_PORT:-12380}"
 K8S_KCM_PORT="${STOREFLEET_K8S_KCM_PORT:-10257}"
 K8S_SCHEDULER_PORT="${STOREFLEET_K8S_SCHEDULER_PORT:-10259}"
 K8S_KWOK_PORT="${STOREFLEET_K8S_KWOK_PORT:-10247}"
+# shellcheck source=registry.env
+source "${TESTENV_DIR}/registry.env"
 
 # component name -> binaries it provides; its stamp records the version it was built at.
 component_version() {
@@ -106,6 +108,17 @@ CONTAINERD_ROOT="${STOREFLEET_K8S_CONTAINERD_ROOT:-${REPO_ROOT}/var/k8s-containe
 GUARD_CHAIN=STOREFLEET-NODE-GUARD
 GUARD_INPUT_CHAIN=STOREFLEET-NODE-INPUT
 IMAGES_INDEX="${REPO_ROOT}/var/images/index"
+
+# The registry runs when its recorded pid is a docker-registry serving our config.
+registry_pid() {
+    local pid exe
+    pid="$(cat "${REGISTRY_DIR}/run/registry.pid" 2>/dev/null)" || return 1
+    exe="$(readlink "/proc/${pid}/exe" 2>/dev/null)" || return 1
+    [[ "${exe##*/}" == docker-registry ]] || return 1
+    tr '\0' '\n' <"/proc/${pid}/cmdline" 2>/dev/null | grep -qxF "${REGISTRY_DIR}/run/config.yml" || return 1
+    echo "${pid}"
+}
+registry_answers() { curl -fsS --max-time 2 -o /dev/null "http://${TEST_REGISTRY}/v2/" 2>/dev/null; }
 
 ctr_node() { ctr --address "${CONTAINERD_SOCK}" --namespace k8s.io "$@"; }
 containerd_running() { [[ -S "${CONTAINERD_SOCK}" ]] && ctr --address "${CONTAINERD_SOCK}" version >/dev/null 2>&1; }

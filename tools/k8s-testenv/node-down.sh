@@ -2,7 +2,8 @@
 # Stops the test node (run by down.sh before the control plane) and removes
 # what it made outside var/k8s: pod sandboxes and their network namespaces,
 # veths, the bridge, kube-proxy's and kube-router's iptables chains and ipsets,
-# our guard chain, the kubelet's cgroups; it restores net.ipv4.ip_forward.
+# our guard chain, the kubelet's cgroups; it stops the test registry (its data
+# stays in var/registry) and restores net.ipv4.ip_forward.
 # Mounts under var/k8s (container root filesystems, volumes, namespaces) are
 # unmounted so that down.sh can delete the directory.
 #   node-down.sh            stop and clean up
@@ -21,6 +22,9 @@ leftovers() {
         pgrep -x "${p:0:15}" 2>/dev/null | while read -r pid; do
             tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null | grep -qF "${K8S_VAR}/" && echo "process ${p} ${pid}"
         done
+    done
+    pgrep -x docker-registry 2>/dev/null | while read -r pid; do
+        tr '\0' '\n' <"/proc/${pid}/cmdline" 2>/dev/null | grep -qxF "${REGISTRY_DIR}/run/config.yml" && echo "process docker-registry ${pid}"
     done
     findmnt -rn -o TARGET 2>/dev/null | grep -F "${K8S_VAR}/" | sed 's/^/mount /' || true
     ip -o link show "${NODE_BRIDGE}" 2>/dev/null | awk '{print "bridge " $2}' || true
@@ -91,6 +95,8 @@ stop containerd 20
 for pid in $(pgrep -x containerd-shim 2>/dev/null; pgrep -f '^/usr/bin/containerd-shim-runc-v2 ' 2>/dev/null); do
     tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null | grep -qF "${CONTAINERD_SOCK}" && kill -KILL "${pid}" 2>/dev/null || true
 done
+# The registry the node pulled from (its data stays in var/registry).
+"${TESTENV_DIR}/registry.sh" stop
 # Processes of our pods that outlived their shim (runc puts them in our cgroups).
 for cg in /sys/fs/cgroup/pids/kubepods /sys/fs/cgroup/memory/kubepods; do
     [[ -d "${cg}" ]] || continue

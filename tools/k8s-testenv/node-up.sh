@@ -2,6 +2,8 @@
 # Starts the test cluster's real node; run by up.sh once the API server answers
 # and its PKI exists (never on its own). Every process runs on this machine,
 # with its state under var/k8s:
+#   the test registry (registry.sh: Debian's docker-registry on 127.0.0.1),
+#   which containerd pulls every image from (hosts.toml)
 #   containerd (Debian's, own config/root/state/socket) + runc
 #   CNI: Debian's bridge + host-local + portmap on bridge sfbr0 (10.244.0.0/24)
 #   kubelet, kube-proxy (iptables mode, NodePorts on 127.0.0.0/8 only)
@@ -79,9 +81,25 @@ cat >"${K8S_VAR}/cni/net.d/10-storefleet.conflist" <<EOF
 }
 EOF
 
+# --- the registry ------------------------------------------------------------------
+# The node pulls every image from it, as a node pulls from any registry; what
+# make images has pushed already is not pushed again (a warm up pushes nothing).
+"${TESTENV_DIR}/registry.sh" start
+"${REPO_ROOT}/images/push.sh"
+"${REPO_ROOT}/scripts/publish-charts.sh"
+
 # --- containerd -----------------------------------------------------------------
 pause_image="$(awk '$1 == "pause" {print $2}' "${IMAGES_INDEX}" 2>/dev/null || true)"
 [[ -n "${pause_image}" ]] || die_with_log kube-apiserver "no pause image: run 'make images' first"
+# The test registry as containerd's CRI sees it: plain HTTP on loopback, said
+# explicitly (hosts.toml), pull and resolve only.
+mkdir -p "${CONTAINERD_DIR}/certs.d/${TEST_REGISTRY}"
+cat >"${CONTAINERD_DIR}/certs.d/${TEST_REGISTRY}/hosts.toml" <<EOF
+server = "http://${TEST_REGISTRY}"
+
+[host."http://${TEST_REGISTRY}"]
+  capabilities = ["pull", "resolve"]
+EOF
 cat >"${CONTAINERD_DIR}/config.toml" <<EOF
 # The test node's containerd (Debian's 1.6). Its own root (var/k8s-containerd,
 # kept between runs for the images), state and socket (var/k8s), so the
@@ -99,7 +117,8 @@ oom_score = 0
 [plugins."io.containerd.internal.v1.opt"]
   path = "${CONTAINERD_DIR}/opt"
 [plugins."io.containerd.grpc.v1.cri"]
-  # registry.k8s.io is out of reach: the sandbox image is built here.
+  # registry.k8s.io is out of reach: the sandbox image is built here and,
+  # like every other image, pulled from the test registry.
   sandbox_image = "${pause_image}"
   # This machine lacks CAP_SYS_RESOURCE: a negative oom_score_adj (the
   # kubelet gives sandboxes -998) is refused and runc fails to start them.
@@ -118,6 +137,9 @@ oom_score = 0
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         BinaryName = "$(command -v runc)"
         SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    # One directory per registry host with its hosts.toml (the test registry's above).
+    config_path = "${CONTAINERD_DIR}/certs.d"
   [plugins."io.containerd.grpc.v1.cri".cni]
     # Debian's containernetworking-plugins
     bin_dir = "/usr/lib/cni"
@@ -132,6 +154,7 @@ launch_abs() { # name binary args... (a system binary, not one of the cache)
 }
 launch_abs containerd "$(command -v containerd)" --config "${CONTAINERD_DIR}/config.toml"
 wait_for containerd "${READY_TIMEOUT}" containerd_running
+# What it pulled under a tag that has moved since (containerd's root is kept).
 "${TESTENV_DIR}/node-images.sh"
 
 # --- kubelet ------------------------------------------------------------------
@@ -166,12 +189,12 @@ localStorageCapacityIsolation: true
 clusterDomain: cluster.local
 clusterDNS: [${CLUSTER_DNS_IP}]
 resolvConf: ${NODE}/resolv.conf
-# The images cannot be pulled again: never garbage-collect them, and do not
-# evict pods because the shared disk of a build machine runs fuller than a
-# node's would. Below an eviction threshold the eviction manager deletes
-# every unused image (the pause image too), whatever the GC percentages say:
-# absolute thresholds, not 1% (2.5 GB of a 252 GB disk, which a build of the
-# images beside the node crossed, and every new pod then failed).
+# No image garbage collection (a test run would pull again what it deleted),
+# and no evicting pods because the shared disk of a build machine runs fuller
+# than a node's would. Below an eviction threshold the eviction manager deletes
+# every unused image, whatever the GC percentages say: absolute thresholds,
+# not 1% (2.5 GB of a 252 GB disk, which a build of the images beside the
+# node crossed; the images come back from the registry, but slowly).
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 evictionHard: {memory.available: "100Mi", nodefs.available: "256Mi", imagefs.available: "256Mi", nodefs.inodesFree: "1%"}
@@ -280,7 +303,7 @@ spec:
       containers:
         - name: coredns
           image: ${coredns_image}
-          imagePullPolicy: Never
+          imagePullPolicy: IfNotPresent
           args: ["-conf", "/etc/coredns/Corefile"]
           ports:
             - {name: dns, containerPort: 53, protocol: UDP}
@@ -407,7 +430,7 @@ spec:
       containers:
         - name: traefik
           image: ${traefik_image}
-          imagePullPolicy: Never
+          imagePullPolicy: IfNotPresent
           args:
             - --global.checkNewVersion=false
             - --global.sendAnonymousUsage=false
