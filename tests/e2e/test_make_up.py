@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -119,5 +120,98 @@ def test_make_up_runs_stops_and_brings_stores_back(tmp_path: Path, sites_dir: Pa
         assert api.http.delete(f"/api/stores/{store_id}").status_code == 202
         api.wait_for(store_id, "deleted", timeout=60)
     finally:
+        _ctrl_c(proc, log)
+    assert _servers(sites_dir) == []
+
+
+def _platform_process(root: int, role: str) -> psutil.Process:
+    """``storefleet <role>`` under make up's process tree."""
+    for proc in psutil.Process(root).children(recursive=True):
+        with_args = proc.cmdline()
+        if with_args[-2:] == ["storefleet", role]:
+            return proc
+    raise AssertionError(f"no storefleet {role} under make up")
+
+
+@pytest.mark.usefixtures("mariadb_admin_url", "php_and_releases")
+def test_make_up_survives_its_parts_dying(tmp_path: Path, sites_dir: Path) -> None:
+    """The OOM killer takes the worker while a store is being made, then the
+    API: each is back within seconds, every ready store answers throughout,
+    and the store in flight becomes ready."""
+    port, stores_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "STOREFLEET_PORT": str(port),
+        "STOREFLEET_DATA_DIR": str(tmp_path / "var"),
+        "STOREFLEET_SITES_DIR": str(sites_dir),
+        "STOREFLEET_RELEASES_DIR": str(TEST_RELEASES),
+        "STOREFLEET_ADMIN_PASSWORD": PASSWORD,
+        "STOREFLEET_STORES_DB_PREFIX": f"mc{port}_",
+        "STOREFLEET_STORES_HTTP_PORT": str(stores_port),
+        "STOREFLEET_RECONCILE_INTERVAL_SECONDS": "1",
+        "STOREFLEET_LEASE_SECONDS": "5",
+        "STOREFLEET_REQUEUE_AFTER_SECONDS": "3",
+    }
+    log = tmp_path / "make-up.log"
+    url = f"http://127.0.0.1:{port}"
+    proc = _start(env, log)
+    failures: list[str] = []
+    watching = True
+
+    def watch(store_url: str) -> None:
+        while watching:
+            try:
+                code = httpx.get(store_url, timeout=10).status_code
+                if code != 200:
+                    failures.append(f"{code}")
+            except httpx.HTTPError as exc:
+                failures.append(str(exc))
+            time.sleep(0.2)
+
+    try:
+        _wait_banner(proc, log, 1)
+        api = Api.login(url, "admin@example.com", PASSWORD)
+        ready = api.wait_for(api.create_store("steady-shop").json()["id"], "ready", timeout=180)
+
+        watcher = threading.Thread(target=watch, args=(ready["url"],), daemon=True)
+        watcher.start()
+        in_flight = api.create_store("busy-shop").json()["id"]
+        deadline = time.monotonic() + 120
+        while api.store(in_flight)["current_step"] not in ("install", "server", "verify"):
+            assert time.monotonic() < deadline, "never saw the store being made"
+            time.sleep(0.1)
+        worker = _platform_process(proc.pid, "worker")
+        worker.kill()
+        killed_at = time.monotonic()
+        while True:
+            try:
+                again = _platform_process(proc.pid, "worker")
+                if again.pid != worker.pid:
+                    break
+            except (AssertionError, psutil.Error):
+                pass
+            assert time.monotonic() - killed_at < 10, "the worker was not back within 10 s"
+            time.sleep(0.1)
+        print(f"worker back after {time.monotonic() - killed_at:.1f} s")
+        assert api.wait_for(in_flight, "ready", timeout=240)["status"] == "ready"
+
+        _platform_process(proc.pid, "api").kill()
+        killed_at = time.monotonic()
+        while True:
+            try:
+                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() - killed_at < 10, "the API was not back within 10 s"
+            time.sleep(0.1)
+        watching = False
+        watcher.join(timeout=15)
+        assert failures == [], f"the ready store did not always answer: {failures[:5]}"
+        text = log.read_text(errors="replace")
+        assert "the worker ended (signal 9); starting it again" in text
+        assert "the api ended (signal 9); starting it again" in text
+    finally:
+        watching = False
         _ctrl_c(proc, log)
     assert _servers(sites_dir) == []

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 from pydantic import SecretStr
+from tenacity import RetryCallState, wait_exponential
 
 from storefleet.cli.apps import app
 from storefleet.cli.host import configure_logging, platform_runtime
@@ -140,8 +141,10 @@ def worker() -> None:
 def up() -> None:
     """Migrate, create the first admin, and run API + worker until Ctrl-C.
 
-    On exit the local stores' PHP servers stop too; the next ``up`` brings the
-    ready stores back."""
+    A part that ends by itself is started again (with a growing delay when
+    it keeps ending); the stores keep serving meanwhile. On Ctrl-C the
+    local stores' servers stop too; the next ``up`` brings the ready stores
+    back."""
     settings = get_settings()
     configure_logging(settings)
     migrate()
@@ -152,14 +155,7 @@ def up() -> None:
     driver.check()
 
     env = dict(os.environ)
-    procs = {
-        # Own sessions: Ctrl-C reaches only this process, which then stops the
-        # children once, in order (a second SIGINT would cut their shutdown short).
-        name: subprocess.Popen(
-            [sys.executable, "-m", "storefleet", name], env=env, start_new_session=True
-        )
-        for name in ("api", "worker")
-    }
+    procs = {name: _Supervised(name, env) for name in ("api", "worker")}
     shown_host = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0") else settings.host
     url = f"http://{shown_host}:{settings.port}"
     stopping = False
@@ -174,7 +170,8 @@ def up() -> None:
         # Asked where it listens, not by the name shown: "localhost" may not
         # resolve on a minimal system.
         reach = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
-        if not _wait_for_api(f"http://{reach}:{settings.port}", procs["api"], lambda: stopping):
+        api_proc = procs["api"].proc
+        if not _wait_for_api(f"http://{reach}:{settings.port}", api_proc, lambda: stopping):
             if not stopping:
                 typer.echo(
                     f"error: the API did not answer on {reach}:{settings.port} within 60 s "
@@ -183,21 +180,76 @@ def up() -> None:
                 )
             raise typer.Exit(1)
         print(_banner(settings, url, generated), flush=True)
-        while not stopping and all(p.poll() is None for p in procs.values()):
+        # A part that dies (the OOM killer, a bug) is started again; the
+        # stores never depended on it and keep serving meanwhile.
+        while not stopping:
+            for child in procs.values():
+                child.tend()
             time.sleep(0.2)
     finally:
-        for p in procs.values():
-            if p.poll() is None:
-                p.send_signal(signal.SIGINT)
-        for p in procs.values():
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        for child in procs.values():
+            child.interrupt()
+        for child in procs.values():
+            child.wait(timeout=15)
         _stop_stores(settings, driver)
-    failed = [n for n, p in procs.items() if p.returncode not in (0, -signal.SIGINT, 130)]
-    if failed and not stopping:
-        raise typer.Exit(1)
+
+
+class _Supervised:
+    """A platform process (``storefleet api`` or ``worker``) of ``up``, in a
+    session of its own (Ctrl-C reaches only ``up``, which then stops the
+    children once, in order), started again with a growing delay when it
+    ends by itself."""
+
+    #: A process that ran this long before it ended starts again at once.
+    STEADY_SECONDS = 60.0
+
+    def __init__(self, name: str, env: dict[str, str]) -> None:
+        self.name = name
+        self.env = env
+        self.failures = 0
+        self.restart_at: float | None = None
+        self.proc = self._start()
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        self.started = time.monotonic()
+        return subprocess.Popen(
+            [sys.executable, "-m", "storefleet", self.name], env=self.env, start_new_session=True
+        )
+
+    def tend(self) -> None:
+        now = time.monotonic()
+        if self.restart_at is not None:
+            if now >= self.restart_at:
+                self.restart_at = None
+                self.proc = self._start()
+                print(f"storefleet up: the {self.name} started again (pid {self.proc.pid})",
+                      file=sys.stderr, flush=True)  # fmt: skip
+            return
+        code = self.proc.poll()
+        if code is None:
+            return
+        self.failures = 1 if now - self.started > self.STEADY_SECONDS else self.failures + 1
+        state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
+        state.attempt_number = self.failures
+        delay = 0.5 if self.failures == 1 else _BACKOFF(state)
+        how = f"signal {-code}" if code < 0 else f"exit {code}"
+        print(f"storefleet up: the {self.name} ended ({how}); starting it again in {delay:.1f} s "
+              "(the stores keep serving)", file=sys.stderr, flush=True)  # fmt: skip
+        self.restart_at = now + delay
+
+    def interrupt(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+
+    def wait(self, timeout: float) -> None:
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+#: Restarts of a process that keeps ending: 1 s, 2 s, 4 s … at most 30 s.
+_BACKOFF = wait_exponential(multiplier=0.5, min=1, max=30)
 
 
 def _banner(settings: Settings, url: str, generated: str | None) -> str:
