@@ -31,6 +31,7 @@ import httpx
 import psutil
 import pytest
 
+from storefleet import smoke
 from storefleet.drivers.local.cgroups import StoreCgroups
 from storefleet.drivers.local.php import LAUNCHER
 from tests.conftest import not_here
@@ -338,3 +339,69 @@ def test_an_idle_store_runs_no_php_and_the_next_request_starts_it(
     assert cart.status_code == 200 and "serve-one" in cart.text
     print(f"the first request after idling took {time.monotonic() - started:.2f} s")
     assert len(platform.php_servers(one["uid"])) == 1
+
+
+def test_a_store_served_on_a_port_of_its_own_moves_to_its_name_and_the_port_redirects(
+    local_platform_factory: Callable[..., LocalPlatform],
+) -> None:
+    """A store the previous release served with PHP's built-in server at
+    http://localhost:<port>/ is moved at the next sweep: its address becomes
+    its name's, its data stays, and its old port answers with a redirect."""
+    from sqlalchemy import create_engine, text
+
+    from storefleet.drivers.base import StoreSnapshot
+    from storefleet.drivers.local import LocalDriver
+    from tests.conftest import free_port
+
+    platform = local_platform_factory()
+    api = platform.admin()
+    store = api.wait_for(api.create_store("old-timer").json()["id"], "ready", timeout=180)
+    product = wordpress.store_products(store["url"])[0]
+    order = smoke.place_order(store["url"])
+
+    # As the previous release left it: no serving files, an address with a port.
+    platform.procs.kill("worker")
+    port = free_port()
+    old_url = f"http://localhost:{port}/"
+    home = platform.store_dir(store["uid"])
+    for name in ("serving.json", "php-fpm.conf"):
+        (home / name).unlink()
+    (platform.settings.sites_path / "web" / "conf" / "stores" / f"{store['uid']}.conf").unlink()
+    db = create_engine(platform.settings.effective_database_url)
+    with db.begin() as conn:
+        conn.execute(
+            text("UPDATE stores SET url = :u, admin_url = :a, port = :p WHERE id = :i"),
+            {"u": old_url, "a": old_url + "wp-admin/", "p": port, "i": store["id"]},
+        )
+    db.dispose()
+    driver = LocalDriver(platform.settings)
+    old = StoreSnapshot(id=store["id"], name="old-timer", admin_email="x@example.com",
+                        uid=store["uid"], url=old_url)  # fmt: skip
+    driver.sites.write_wp_config(old, driver.sites.site(old), driver.sites.owner(old))
+    names = driver.shared.databases.names(store["uid"])
+    stores_db = create_engine(str(platform.settings.stores_db_url))
+    with stores_db.begin() as conn:
+        conn.execute(
+            text(f"UPDATE `{names.database}`.wp_options SET option_value = :u "
+                 "WHERE option_name IN ('home', 'siteurl')"),
+            {"u": old_url.rstrip("/")},
+        )  # fmt: skip
+    stores_db.dispose()
+
+    platform.procs.start("worker")
+    deadline = time.monotonic() + 180
+    while True:
+        moved = api.store(store["id"])
+        if moved["url"] == store["url"] and moved["current_operation"] is None:
+            break
+        assert time.monotonic() < deadline, f"not moved: {moved['url']} {moved['status']}"
+        time.sleep(1)
+    resize = next(o for o in api.operations(store["id"]) if o["kind"] == "resize")
+    assert resize["status"] == "succeeded" and resize["requested_by"] == "reconciler"
+    assert moved["status"] == "ready"
+    home_page = httpx.get(store["url"], timeout=30)
+    assert home_page.status_code == 200 and product["name"] in home_page.text
+    redirect = httpx.get(old_url + "shop/?orderby=price", timeout=30, follow_redirects=False)
+    assert redirect.status_code == 301
+    assert redirect.headers["location"] == store["url"] + "shop/?orderby=price"
+    assert smoke.place_order(store["url"]) > order  # it sells, with its orders kept

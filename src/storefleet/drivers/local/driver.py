@@ -165,6 +165,10 @@ class LocalDriver(StoreDriver):
             return StepOutcome(f"kept {url}", skipped=True)
         before = ctx.store.url
         ctx.record(url=url, admin_url=url + "wp-admin/")
+        # wp-config.php names the address too (WP_HOME, WP_SITEURL).
+        self.sites.write_wp_config(
+            ctx.store, self.sites.site(ctx.store), self.sites.owner(ctx.store)
+        )
         done = self.shared.adopt_address(ctx)
         return StepOutcome(f"{before} → {url}: {done.message}; the old address redirects")
 
