@@ -48,6 +48,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import httpx
 from bench.provision import _machine
 from bench.serve import WRK_REPORT
 from sqlalchemy import create_engine, insert, select, text
@@ -279,7 +280,7 @@ def _run(kind: str, stores: int, args: argparse.Namespace, script: Path) -> dict
                 extra["STOREFLEET_REDIS_URL"] = _services_env()["STOREFLEET_TEST_REDIS_URL"]
             (tmp / "logs").mkdir()
             procs = PlatformProcesses(process_env(settings, **extra), tmp / "logs", free_port())
-            procs.start("api")
+            _start_api(procs)
             try:
                 api = Api.login(procs.url, ADMIN_EMAIL, ADMIN_PASSWORD)
                 token = str(api.http.headers["Authorization"]).removeprefix("Bearer ")
@@ -295,6 +296,21 @@ def _run(kind: str, stores: int, args: argparse.Namespace, script: Path) -> dict
             finally:
                 procs.stop()
     return {"database": kind, "stores": stores, "api_workers": workers or 1, "endpoints": figures}
+
+
+def _start_api(procs: PlatformProcesses, timeout: float = 600) -> None:
+    """The API, waited for longer than the tests do: on a machine other
+    sessions load to 20 its start alone has taken over a minute."""
+    proc = procs.start("api", wait=None)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"the API exited: {procs.logs()}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(procs.url + "/healthz", timeout=2).status_code == 200:
+                return
+        time.sleep(0.2)
+    sys.exit("the API did not start")
 
 
 def _verdicts(run: dict[str, Any]) -> list[str]:
