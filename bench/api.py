@@ -280,8 +280,8 @@ def _run(kind: str, stores: int, args: argparse.Namespace, script: Path) -> dict
                 extra["STOREFLEET_REDIS_URL"] = _services_env()["STOREFLEET_TEST_REDIS_URL"]
             (tmp / "logs").mkdir()
             procs = PlatformProcesses(process_env(settings, **extra), tmp / "logs", free_port())
-            _start_api(procs)
             try:
+                _start_api(procs)
                 api = Api.login(procs.url, ADMIN_EMAIL, ADMIN_PASSWORD)
                 token = str(api.http.headers["Authorization"]).removeprefix("Bearer ")
                 assert api.http.get("/api/stores", params={"limit": 50}).status_code == 200
@@ -305,12 +305,12 @@ def _start_api(procs: PlatformProcesses, timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            sys.exit(f"the API exited: {procs.logs()}")
+            raise RuntimeError(f"the API exited: {procs.logs()}")
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(procs.url + "/healthz", timeout=2).status_code == 200:
                 return
         time.sleep(0.2)
-    sys.exit("the API did not start")
+    raise RuntimeError("the API did not start")  # the caller stops it
 
 
 def _verdicts(run: dict[str, Any]) -> list[str]:
