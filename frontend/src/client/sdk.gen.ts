@@ -231,7 +231,8 @@ export const getFleetUpgrade = <ThrowOnError extends boolean = false>(options: O
 /**
  * List Stores
  *
- * Stores the user may see, newest first (admins see every store).
+ * Stores the user may see (admins see every store), newest first unless
+ * ``sort`` says otherwise, a page at a time: follow ``next_cursor``.
  */
 export const listStores = <ThrowOnError extends boolean = false>(options?: Options<ListStoresData, ThrowOnError>) => (options?.client ?? client).get<ListStoresResponses, ListStoresErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],

@@ -1227,11 +1227,15 @@ export type StorePage = {
      */
     limit: number;
     /**
-     * Offset
+     * Next Cursor
+     *
+     * Pass as ``cursor`` for the next page; null on the last page
      */
-    offset: number;
+    next_cursor?: string | null;
     /**
      * Total
+     *
+     * Stores that match the filters, on all pages
      */
     total: number;
 };
@@ -1256,6 +1260,13 @@ export type StoreSettingsUpdate = {
      */
     plan?: string | null;
 };
+
+/**
+ * StoreSort
+ *
+ * The order of ``GET /api/stores``: a field, descending with ``-``.
+ */
+export type StoreSort = '-created_at' | 'created_at' | 'name' | '-name';
 
 /**
  * Token
@@ -2234,9 +2245,15 @@ export type ListStoresData = {
          */
         limit?: number;
         /**
-         * Offset
+         * Cursor
+         *
+         * The previous page's next_cursor
          */
-        offset?: number;
+        cursor?: string | null;
+        /**
+         * The order; '-': descending
+         */
+        sort?: StoreSort;
         /**
          * Status
          *
@@ -2253,6 +2270,12 @@ export type ListStoresData = {
          * Admins only: one owner's stores
          */
         owner_id?: number | null;
+        /**
+         * Name Prefix
+         *
+         * Names starting with this
+         */
+        name_prefix?: string | null;
     };
     url: '/api/stores';
 };

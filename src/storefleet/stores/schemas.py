@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
@@ -198,11 +199,23 @@ class StoreCreated(StoreOut):
     ] = None
 
 
+class StoreSort(StrEnum):
+    """The order of ``GET /api/stores``: a field, descending with ``-``."""
+
+    newest = "-created_at"
+    oldest = "created_at"
+    name = "name"
+    name_desc = "-name"
+
+
 class StorePage(BaseModel):
     items: list[StoreOut]
-    total: int
+    total: Annotated[int, Field(description="Stores that match the filters, on all pages")]
     limit: int
-    offset: int
+    next_cursor: Annotated[
+        str | None,
+        Field(description="Pass as ``cursor`` for the next page; null on the last page"),
+    ] = None
 
 
 class EventOut(BaseModel):
