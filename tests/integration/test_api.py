@@ -48,9 +48,11 @@ def test_readiness_reports_a_reconciler_that_stopped_sweeping(platform: Platform
     ready = httpx.get(platform.url + "/readyz")
     assert ready.status_code == 200
     assert ready.json()["status"] == "degraded"
-    assert ready.json()["checks"]["reconciler"] == (
-        f"stale: the last good sweep was {stale + 30:.0f}s ago"
-    )
+    said = ready.json()["checks"]["reconciler"]
+    # (the request itself may take a second or two on a loaded machine)
+    age = int(said.removeprefix("stale: the last good sweep was ").removesuffix("s ago"))
+    assert said.startswith("stale: the last good sweep was ") and said.endswith("s ago"), said
+    assert stale + 30 <= age <= stale + 40, said
     heartbeats.beat(platform.runtime.db, heartbeats.RECONCILER, "worker-2")
     assert httpx.get(platform.url + "/readyz").json()["status"] == "ok"
 
