@@ -6,8 +6,8 @@ and what is taken out of every line before anyone sees it (:func:`redact`).
 The drivers only say where the lines come from — local stores' files
 (``local/logs.py``), a Kubernetes store's pod (``kubernetes/logs.py``) — and
 hand them here newest first; :func:`collect` groups, redacts, filters and
-stops at the limit. The search runs on the redacted text, so that it cannot
-be used to guess a redacted value.
+stops at the limit. A line is only found by a search that its redacted
+text matches too, so that a search cannot be used to guess a redacted value.
 """
 
 from __future__ import annotations
@@ -136,17 +136,20 @@ _SECRET_NAME = (
     r"pass(?:word|wd|phrase)?|pwd|secret|token|nonce|cookie|session|sessid|signature"
     r"|auth|api_?key|apikey|private_?key|credential|logged_in|wordpress_sec|otp"
 )
+# (A name starts where no name character precedes it, and its parts are
+# taken possessively: a long run of word characters costs one pass, not a
+# pass from each of its characters.)
 _NAMED = re.compile(
-    r"(?i)(?P<name>[\w\-\[]*(?:" + _SECRET_NAME + r")[\w\-\]]*)(?P<close>[\"']?)"
-    r"(?P<sep>\s*(?:=>|=|:)\s*)(?P<value>(?![\"']?\[redacted\])(?:"
-    + _QUOTED
-    + r"|[^\s,;&)}\]\"'<>]+))"
+    r"(?i)(?<![\w\-\[\]])(?P<name>[\w\-\[]*?(?:" + _SECRET_NAME + r")[\w\-\]]*+)"
+    r"(?P<close>[\"']?)(?P<sep>\s*(?:=>|=|:)\s*)"
+    r"(?P<value>(?![\"']?\[redacted\])(?:" + _QUOTED + r"|[^\s,;&)}\]\"'<>]++))"
 )
 _QUERY = re.compile(r"\?(?P<query>[^\s\"'<>`]+)")
 _PAIR = re.compile(r"(?P<name>[^&=;#]+)=(?P<value>[^&;#]*)")
 _BEARER = re.compile(r"(?i)\b(?P<scheme>bearer|basic|digest)\s+[A-Za-z0-9\-._~+/]{8,}=*")
 _USERINFO = re.compile(
-    r"(?i)\b(?P<scheme>[a-z][a-z0-9+.\-]*://)(?P<user>[^\s:/@\"']+):[^\s@/\"']+@"
+    r"(?i)(?<![a-z0-9+.\-])(?P<scheme>[a-z][a-z0-9+.\-]*+://)"
+    r"(?P<user>[^\s:/@\"']++):[^\s@/\"']++@"
 )
 _TOKENS = re.compile(
     r"\b(?:ck|cs)_[0-9a-f]{40}\b"  # WooCommerce REST API keys
@@ -228,7 +231,11 @@ def collect(lines: Iterable[RawLine], query: LogQuery, kept: str) -> LogPage:
             break  # the rest is older still
         if len(found) == query.limit:
             return LogPage(found, more=True, kept=kept)
-        text = redact(entry.text)
+        # Cut before redacting too: a runaway entry costs no more than a long one.
+        raw = entry.text[: 2 * MAX_ENTRY_CHARS]
+        if needle is not None and needle not in raw.casefold():
+            continue  # (a search that only a redacted value matches finds nothing)
+        text = redact(raw)
         if len(text) > MAX_ENTRY_CHARS:
             text = text[:MAX_ENTRY_CHARS] + " …"
         if needle is not None and needle not in text.casefold():
