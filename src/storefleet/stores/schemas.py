@@ -235,7 +235,7 @@ LogSourceName = Literal["php", "access"]
 
 class LogLineOut(BaseModel):
     at: Annotated[
-        dt.datetime | None, Field(description="When it was written (None: the line does not say)")
+        dt.datetime | None, Field(description="When it was written (null: the line does not say)")
     ]
     text: Annotated[
         str,
