@@ -494,6 +494,52 @@ export type HttpValidationError = {
 };
 
 /**
+ * LogLineOut
+ */
+export type LogLineOut = {
+    /**
+     * At
+     *
+     * When it was written (null: the line does not say)
+     */
+    at: string | null;
+    /**
+     * Text
+     *
+     * The entry (a PHP message with its stack trace), redacted: cookies, credentials, tokens and query arguments' values are [redacted]
+     */
+    text: string;
+};
+
+/**
+ * LogPage
+ */
+export type LogPage = {
+    /**
+     * Items
+     *
+     * Newest first
+     */
+    items: Array<LogLineOut>;
+    /**
+     * Kept
+     *
+     * What the platform keeps of this log, in words
+     */
+    kept: string;
+    /**
+     * More
+     *
+     * The limit was reached: older lines may match too
+     */
+    more: boolean;
+    /**
+     * Source
+     */
+    source: 'php' | 'access';
+};
+
+/**
  * LoginRequest
  */
 export type LoginRequest = {
@@ -2648,6 +2694,71 @@ export type StoreEventsResponses = {
 };
 
 export type StoreEventsResponse = StoreEventsResponses[keyof StoreEventsResponses];
+
+export type StoreLogsData = {
+    body?: never;
+    path: {
+        /**
+         * Store Id
+         */
+        store_id: number;
+    };
+    query?: {
+        /**
+         * Source
+         *
+         * php: PHP's errors (and the serving processes' messages); access: the web server's access log
+         */
+        source?: 'php' | 'access';
+        /**
+         * Since
+         *
+         * Only lines written at or after this time
+         */
+        since?: string | null;
+        /**
+         * Q
+         *
+         * Only lines holding this, in any case
+         */
+        q?: string | null;
+        /**
+         * Limit
+         */
+        limit?: number;
+    };
+    url: '/api/stores/{store_id}/logs';
+};
+
+export type StoreLogsErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * No such object, or not yours
+     */
+    404: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+    /**
+     * Busy, or a dependency is down; try again (see Retry-After)
+     */
+    503: unknown;
+};
+
+export type StoreLogsError = StoreLogsErrors[keyof StoreLogsErrors];
+
+export type StoreLogsResponses = {
+    /**
+     * Successful Response
+     */
+    200: LogPage;
+};
+
+export type StoreLogsResponse = StoreLogsResponses[keyof StoreLogsResponses];
 
 export type StoreMailData = {
     body?: never;

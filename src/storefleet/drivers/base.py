@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from storefleet.drivers.logs import LogPage, LogQuery
+
 
 class StepError(Exception):
     """A step failed; ``reason`` is what a person can act on."""
@@ -167,6 +169,9 @@ class StoreDriver(ABC):
     of pretending."""
 
     name: str
+    #: The API cannot read this driver's stores' logs itself: a worker reads
+    #: them when asked (operations/log_reader.py).
+    logs_through_worker: bool = False
 
     @abstractmethod
     def provision_steps(self, *, clone: bool = False) -> Sequence[Step]:
@@ -219,6 +224,11 @@ class StoreDriver(ABC):
         """The health check after ready: return what answered; raise
         StepError with the reason when the store does not answer as itself."""
         raise NotSupported(f"the {self.name} driver cannot check stores' health yet")
+
+    def read_logs(self, store: StoreSnapshot, query: LogQuery) -> LogPage:
+        """The store's log lines, newest first and redacted (drivers/logs.py).
+        A worker calls this for the API when ``logs_through_worker``."""
+        raise NotSupported(f"the {self.name} driver cannot read stores' logs")
 
     def supervise(self, ready: Sequence[StoreSnapshot]) -> SupervisionReport:
         """Bring back what should be running (the reconciler calls this)."""

@@ -3,6 +3,7 @@ in docs/architecture.md)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
@@ -14,10 +15,13 @@ from storefleet.backups.schemas import BackupOut, BackupPage
 from storefleet.deps import ClientIP, CurrentUser, Offset, RuntimeDep, SessionDep, StoreId
 from storefleet.exceptions import ERROR_RESPONSES
 from storefleet.runtime import Runtime
-from storefleet.stores import day2, listing, repository, service
+from storefleet.stores import day2, listing, logs, repository, service
 from storefleet.stores.models import Store
 from storefleet.stores.schemas import (
     EventOut,
+    LogLineOut,
+    LogPage,
+    LogSourceName,
     MailOut,
     MailPage,
     OperationOut,
@@ -257,6 +261,46 @@ def store_mail(
     store = service.get_visible(session, user, store_id)
     delivery, messages = service.mail(runtime, store, limit=limit)
     return MailPage(delivery=delivery, items=[MailOut(**vars(m)) for m in messages])
+
+
+@router.get(
+    "/{store_id}/logs",
+    response_model=LogPage,
+    responses={503: ERROR_RESPONSES[503]},
+)
+def store_logs(
+    store_id: StoreId,
+    user: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    source: Annotated[
+        LogSourceName,
+        Query(
+            description="php: PHP's errors (and the serving processes' messages); "
+            "access: the web server's access log"
+        ),
+    ] = "php",
+    since: Annotated[
+        dt.datetime | None, Query(description="Only lines written at or after this time")
+    ] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Only lines holding this, in any case")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> LogPage:
+    """The store's log lines, newest first: its own lines only, with
+    cookies, credentials, tokens and query arguments' values redacted.
+
+    Local stores' logs are rotated at ``STOREFLEET_STORE_LOG_MAX_MIB`` with
+    one older file kept; a Kubernetes store's are what the cluster keeps of
+    its pod's output, read by a worker (503 when none answers in time)."""
+    page = logs.read(session, runtime, user, store_id, source=source, since=since, q=q, limit=limit)
+    return LogPage(
+        source=source,
+        items=[LogLineOut(at=e.at, text=e.text) for e in page.entries],
+        more=page.more,
+        kept=page.kept,
+    )
 
 
 @router.post(

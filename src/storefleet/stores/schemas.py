@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
@@ -241,3 +241,26 @@ class MailPage(BaseModel):
         str, Field(description="mailbox: kept by the platform (shown here); smtp: sent out")
     ]
     items: list[MailOut]
+
+
+LogSourceName = Literal["php", "access"]
+
+
+class LogLineOut(BaseModel):
+    at: Annotated[
+        dt.datetime | None, Field(description="When it was written (null: the line does not say)")
+    ]
+    text: Annotated[
+        str,
+        Field(
+            description="The entry (a PHP message with its stack trace), redacted: cookies, "
+            "credentials, tokens and query arguments' values are [redacted]"
+        ),
+    ]
+
+
+class LogPage(BaseModel):
+    source: LogSourceName
+    items: Annotated[list[LogLineOut], Field(description="Newest first")]
+    more: Annotated[bool, Field(description="The limit was reached: older lines may match too")]
+    kept: Annotated[str, Field(description="What the platform keeps of this log, in words")]
