@@ -239,7 +239,9 @@ class PlatformProcesses:
             time.sleep(0.05)
 
     def _wait_healthy(self, proc: subprocess.Popen[bytes]) -> None:
-        deadline = time.monotonic() + 60
+        # Generous: on a loaded 2-core machine the API's start alone has
+        # taken over a minute.
+        deadline = time.monotonic() + 150
         while time.monotonic() < deadline:
             assert proc.poll() is None, f"the API exited: {self.logs()}"
             try:
