@@ -156,6 +156,9 @@ class KubernetesDriver(StoreDriver):
             Step("verify", self._verify),
         )
 
+    def stage_step(self) -> Step:
+        return Step("stage", self.shared.stage)
+
     def suspend_steps(self) -> Sequence[Step]:
         return (Step("scale", self.day2.scale_step(0)),)
 
