@@ -117,6 +117,9 @@ def push_database(databases: StoreDatabases, staging_uid: str, live_uid: str) ->
                 target, source = _q(live.database, table), _q(staging.database, table)
                 conn.execute(text(f"CREATE TABLE {target} LIKE {source}"))
         with databases.engine.begin() as conn:
+            # MariaDB resolves a multi-table DELETE's aliases in the default
+            # database: live's (every name here is qualified anyway).
+            conn.execute(text(f"USE {_ident(live.database)}"))
             pair = _Pair(conn, staging.database, live.database, prefix)
             for table in pushed:
                 pair.replace(table)
@@ -191,9 +194,10 @@ class _Pair:
         orders = ", ".join(f"'{t}'" for t in ORDER_POST_TYPES)
         meta = ", ".join(f"'{k}'" for k in KEPT_META)
         posts_cols = self.columns(self.prefix + "posts")
+        kept = _q(self.live, "sf_kept_meta")
         # Live's stock and usage meta of products and coupons, put back below.
         self.run(
-            "CREATE TEMPORARY TABLE sf_kept_meta AS "  # noqa: S608
+            f"CREATE TEMPORARY TABLE {kept} AS "  # noqa: S608
             "SELECT pm.post_id, pm.meta_key, pm.meta_value "
             f"FROM {self.l('postmeta')} pm JOIN {self.l('posts')} p ON p.ID = pm.post_id "
             "WHERE p.post_type IN ('product', 'product_variation', 'shop_coupon') "
@@ -227,14 +231,14 @@ class _Pair:
         )
         self.run(
             f"DELETE pm FROM {self.l('postmeta')} pm JOIN (SELECT DISTINCT post_id FROM "  # noqa: S608
-            f"sf_kept_meta) k ON k.post_id = pm.post_id WHERE pm.meta_key IN ({meta})"
+            f"{kept}) k ON k.post_id = pm.post_id WHERE pm.meta_key IN ({meta})"
         )
         self.run(
             f"INSERT INTO {self.l('postmeta')} (post_id, meta_key, meta_value) "  # noqa: S608
-            f"SELECT k.post_id, k.meta_key, k.meta_value FROM sf_kept_meta k "
+            f"SELECT k.post_id, k.meta_key, k.meta_value FROM {kept} k "
             f"JOIN {self.l('posts')} p ON p.ID = k.post_id"
         )
-        self.run("DROP TEMPORARY TABLE sf_kept_meta")
+        self.run(f"DROP TEMPORARY TABLE {kept}")
 
     def merge_options(self) -> None:
         kept = list(KEPT_OPTIONS)
@@ -256,14 +260,15 @@ class _Pair:
 
     def merge_lookup(self) -> None:
         cols = ", ".join(_LOOKUP_STOCK)
+        kept = _q(self.live, "sf_kept_stock")
         self.run(
-            "CREATE TEMPORARY TABLE sf_kept_stock AS SELECT product_id, "  # noqa: S608
+            f"CREATE TEMPORARY TABLE {kept} AS SELECT product_id, "  # noqa: S608
             f"{cols} FROM {self.l('wc_product_meta_lookup')}"
         )
         self.replace(self.prefix + "wc_product_meta_lookup")
         sets = ", ".join(f"m.{c} = k.{c}" for c in _LOOKUP_STOCK)
         self.run(
-            f"UPDATE {self.l('wc_product_meta_lookup')} m JOIN sf_kept_stock k "  # noqa: S608
+            f"UPDATE {self.l('wc_product_meta_lookup')} m JOIN {kept} k "  # noqa: S608
             f"ON k.product_id = m.product_id SET {sets}"
         )
-        self.run("DROP TEMPORARY TABLE sf_kept_stock")
+        self.run(f"DROP TEMPORARY TABLE {kept}")
