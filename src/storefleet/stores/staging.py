@@ -42,8 +42,6 @@ from storefleet.stores.models import (
 #: A copy's life when none is asked for, and the longest one may ask for.
 DEFAULT_DAYS = 14
 MAX_DAYS = 90
-#: The drivers whose stores a copy can be pushed into (docs/staging.md).
-PUSH_DRIVERS = ("local",)
 
 
 def _live_params(live: Store) -> dict[str, object]:
@@ -159,8 +157,6 @@ def push(
     copy, live = _copy_and_live(session, user, staging_id)
     if copy.phase not in RUNNING:
         raise Conflict(f"A staging copy that is {copy.phase} cannot be pushed")
-    if live.driver not in PUSH_DRIVERS:
-        raise Conflict(f"Pushing to live is not available for {live.driver} stores yet")
     service.in_flight(session, copy)
     backup = backups.create(session, live, BackupKind.push, requested_by=user.email)
     op = day2.request_operation(
