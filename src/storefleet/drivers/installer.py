@@ -106,8 +106,9 @@ class Installer:
 
     def stage(self, ctx: StepContext) -> dict[str, Any]:
         """Mark the store a staging copy (noindex; mail kept, never sent;
-        offline payment methods only: the must-use plugin's part)."""
-        return self.call(ctx, {"action": "stage", "url": _url(ctx)})
+        offline payment methods only: the must-use plugin's part), titled
+        with its own name (a refresh brings live's title back)."""
+        return self.call(ctx, {"action": "stage", "url": _url(ctx), "title": ctx.store.name})
 
     def checkout_product(self, ctx: StepContext) -> int:
         result = self.call(ctx, {"action": "checkout-product", "url": _url(ctx)})

@@ -550,6 +550,10 @@ switch ($sf_action) {
          * marker is set. Pushes to live keep live's values of both. */
         update_option('blog_public', '0');
         update_option('storefleet_staging', '1');
+        if (isset($sf_request['title'])) {
+            // A copy made again from live (a refresh) has live's title back.
+            update_option('blogname', (string)$sf_request['title']);
+        }
         wp_cache_flush();
         storefleet_result(['ok' => true, 'blog_public' => get_option('blog_public'),
                            'staging' => get_option('storefleet_staging') === '1']);
