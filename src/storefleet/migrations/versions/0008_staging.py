@@ -1,8 +1,8 @@
 """staging copies: the live store a copy is of, and when it expires; the
 push and refresh operations (their kinds are strings: no change there)
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-08 00:40:00.000000
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import storefleet.db
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
