@@ -97,7 +97,7 @@ export type AuditResult = 'success' | 'failure';
 /**
  * BackupKind
  */
-export type BackupKind = 'manual' | 'scheduled' | 'final' | 'upgrade';
+export type BackupKind = 'manual' | 'scheduled' | 'final' | 'upgrade' | 'staging' | 'push';
 
 /**
  * BackupOut
@@ -285,6 +285,18 @@ export type EventOut = {
  * EventType
  */
 export type EventType = 'store.ready' | 'store.failed' | 'store.degraded' | 'store.deleted' | 'backup.completed' | 'backup.failed' | 'upgrade.completed' | 'upgrade.halted' | 'domain.issued' | 'domain.failed';
+
+/**
+ * ExtendRequest
+ */
+export type ExtendRequest = {
+    /**
+     * Days
+     *
+     * More days (at most 90 from now in all)
+     */
+    days: number;
+};
 
 /**
  * FleetStatus
@@ -659,7 +671,7 @@ export type Me = {
 /**
  * Operation
  */
-export type Operation = 'provision' | 'delete' | 'backup' | 'restore' | 'upgrade' | 'suspend' | 'resume' | 'resize';
+export type Operation = 'provision' | 'delete' | 'backup' | 'restore' | 'upgrade' | 'suspend' | 'resume' | 'resize' | 'push' | 'refresh';
 
 /**
  * OperationOut
@@ -797,6 +809,18 @@ export type Progress = {
 };
 
 /**
+ * PushRequest
+ */
+export type PushRequest = {
+    /**
+     * What
+     *
+     * The copy's files (wp-content), its database, or both
+     */
+    what: 'files' | 'database' | 'both';
+};
+
+/**
  * RecoveryCodes
  *
  * Shown only in this answer: each signs in once instead of a code.
@@ -876,6 +900,30 @@ export type SessionsRevoked = {
      * Revoked
      */
     revoked: number;
+};
+
+/**
+ * StagingCreate
+ */
+export type StagingCreate = {
+    /**
+     * Admin Password
+     *
+     * The copy's admin password (must be 8-128 characters, without spaces at either end and without control characters); generated if omitted
+     */
+    admin_password?: string | null;
+    /**
+     * Days
+     *
+     * Deleted after this many days (default 14)
+     */
+    days?: number | null;
+    /**
+     * Name
+     *
+     * The copy's name (must be 3-40 characters of lowercase letters, digits and hyphens, start with a letter and not end with a hyphen); default <live name>-staging
+     */
+    name?: string | null;
 };
 
 /**
@@ -995,6 +1043,12 @@ export type StoreCreated = {
      */
     driver: string;
     /**
+     * Expires At
+     *
+     * A staging copy: when it is deleted unless extended
+     */
+    expires_at?: string | null;
+    /**
      * Failure Reason
      */
     failure_reason: string | null;
@@ -1027,6 +1081,12 @@ export type StoreCreated = {
      * Sample Products
      */
     sample_products: boolean;
+    /**
+     * Staging Of Id
+     *
+     * A staging copy: the live store it copies
+     */
+    staging_of_id?: number | null;
     status: Phase;
     /**
      * Uid
@@ -1099,6 +1159,12 @@ export type StoreDetail = {
      */
     driver: string;
     /**
+     * Expires At
+     *
+     * A staging copy: when it is deleted unless extended
+     */
+    expires_at?: string | null;
+    /**
      * Failure Reason
      */
     failure_reason: string | null;
@@ -1131,6 +1197,12 @@ export type StoreDetail = {
      * Sample Products
      */
     sample_products: boolean;
+    /**
+     * Staging Of Id
+     *
+     * A staging copy: the live store it copies
+     */
+    staging_of_id?: number | null;
     status: Phase;
     /**
      * Steps
@@ -1199,6 +1271,12 @@ export type StoreOut = {
      */
     driver: string;
     /**
+     * Expires At
+     *
+     * A staging copy: when it is deleted unless extended
+     */
+    expires_at?: string | null;
+    /**
      * Failure Reason
      */
     failure_reason: string | null;
@@ -1231,6 +1309,12 @@ export type StoreOut = {
      * Sample Products
      */
     sample_products: boolean;
+    /**
+     * Staging Of Id
+     *
+     * A staging copy: the live store it copies
+     */
+    staging_of_id?: number | null;
     status: Phase;
     /**
      * Uid
@@ -2695,6 +2779,48 @@ export type StoreEventsResponses = {
 
 export type StoreEventsResponse = StoreEventsResponses[keyof StoreEventsResponses];
 
+export type ExtendStagingData = {
+    body: ExtendRequest;
+    path: {
+        /**
+         * Store Id
+         */
+        store_id: number;
+    };
+    query?: never;
+    url: '/api/stores/{store_id}/extend';
+};
+
+export type ExtendStagingErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * No such object, or not yours
+     */
+    404: unknown;
+    /**
+     * Conflicts with the current state
+     */
+    409: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type ExtendStagingError = ExtendStagingErrors[keyof ExtendStagingErrors];
+
+export type ExtendStagingResponses = {
+    /**
+     * Successful Response
+     */
+    200: StoreOut;
+};
+
+export type ExtendStagingResponse = ExtendStagingResponses[keyof ExtendStagingResponses];
+
 export type StoreLogsData = {
     body?: never;
     path: {
@@ -2848,6 +2974,90 @@ export type StoreOperationsResponses = {
 
 export type StoreOperationsResponse = StoreOperationsResponses[keyof StoreOperationsResponses];
 
+export type PushStagingData = {
+    body: PushRequest;
+    path: {
+        /**
+         * Store Id
+         */
+        store_id: number;
+    };
+    query?: never;
+    url: '/api/stores/{store_id}/push';
+};
+
+export type PushStagingErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * No such object, or not yours
+     */
+    404: unknown;
+    /**
+     * Conflicts with the current state
+     */
+    409: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type PushStagingError = PushStagingErrors[keyof PushStagingErrors];
+
+export type PushStagingResponses = {
+    /**
+     * Successful Response
+     */
+    202: OperationOut;
+};
+
+export type PushStagingResponse = PushStagingResponses[keyof PushStagingResponses];
+
+export type RefreshStagingData = {
+    body?: never;
+    path: {
+        /**
+         * Store Id
+         */
+        store_id: number;
+    };
+    query?: never;
+    url: '/api/stores/{store_id}/refresh';
+};
+
+export type RefreshStagingErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * No such object, or not yours
+     */
+    404: unknown;
+    /**
+     * Conflicts with the current state
+     */
+    409: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type RefreshStagingError = RefreshStagingErrors[keyof RefreshStagingErrors];
+
+export type RefreshStagingResponses = {
+    /**
+     * Successful Response
+     */
+    202: OperationOut;
+};
+
+export type RefreshStagingResponse = RefreshStagingResponses[keyof RefreshStagingResponses];
+
 export type RestoreStoreData = {
     body: RestoreRequest;
     path: {
@@ -2973,6 +3183,92 @@ export type RetryStoreResponses = {
 };
 
 export type RetryStoreResponse = RetryStoreResponses[keyof RetryStoreResponses];
+
+export type ListStagingData = {
+    body?: never;
+    path: {
+        /**
+         * Store Id
+         */
+        store_id: number;
+    };
+    query?: never;
+    url: '/api/stores/{store_id}/staging';
+};
+
+export type ListStagingErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * No such object, or not yours
+     */
+    404: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type ListStagingError = ListStagingErrors[keyof ListStagingErrors];
+
+export type ListStagingResponses = {
+    /**
+     * Response List Staging
+     *
+     * Successful Response
+     */
+    200: Array<StoreOut>;
+};
+
+export type ListStagingResponse = ListStagingResponses[keyof ListStagingResponses];
+
+export type CreateStagingData = {
+    body: StagingCreate;
+    path: {
+        /**
+         * Store Id
+         */
+        store_id: number;
+    };
+    query?: never;
+    url: '/api/stores/{store_id}/staging';
+};
+
+export type CreateStagingErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * No such object, or not yours
+     */
+    404: unknown;
+    /**
+     * Conflicts with the current state
+     */
+    409: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+    /**
+     * A quota or rate limit was reached (see Retry-After)
+     */
+    429: unknown;
+};
+
+export type CreateStagingError = CreateStagingErrors[keyof CreateStagingErrors];
+
+export type CreateStagingResponses = {
+    /**
+     * Successful Response
+     */
+    202: StoreCreated;
+};
+
+export type CreateStagingResponse = CreateStagingResponses[keyof CreateStagingResponses];
 
 export type SuspendStoreData = {
     body?: never;

@@ -23,6 +23,10 @@ fleet_app = typer.Typer(no_args_is_help=True, help="Fleet upgrades through the A
 tokens_app = typer.Typer(
     no_args_is_help=True, help="Your personal API tokens, through the API (needs `login`)."
 )
+staging_app = typer.Typer(
+    no_args_is_help=True, help="Staging copies of a store and pushing them to live."
+)
+stores_app.add_typer(staging_app, name="staging")
 app.add_typer(users_app, name="users")
 app.add_typer(stores_app, name="stores")
 app.add_typer(releases_app, name="releases")

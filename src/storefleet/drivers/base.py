@@ -214,6 +214,17 @@ class StoreDriver(ABC):
         recorded before the operation starts), gracefully."""
         return (Step("server", _unsupported(self.name, "resize stores")),)
 
+    def stage_step(self) -> Step:
+        """Make a clone of a live store (``params['live']``) a staging copy."""
+        return Step("stage", _unsupported(self.name, "make staging copies"))
+
+    def push_steps(self, *, files: bool, database: bool) -> Sequence[Step]:
+        """Put the staging copy named in ``params['staging']`` (its files,
+        its database or both) into this store, which keeps what arrived on it
+        meanwhile (orders, customers …), and serve it again. The platform
+        backs the store up before these steps and restores it if they fail."""
+        return (Step("push", _unsupported(self.name, "push staging copies to live")),)
+
     def suspend_steps(self) -> Sequence[Step]:
         return (Step("server", _unsupported(self.name, "suspend stores")),)
 

@@ -72,6 +72,10 @@ class Operation(StrEnum):
     #: The store's serving set up again for its plan (a plan change, or a
     #: store moved to the current way of serving).
     resize = "resize"
+    #: A staging copy's files and/or database put into its live store.
+    push = "push"
+    #: A staging copy made again from a fresh backup of its live store.
+    refresh = "refresh"
 
 
 class OperationStatus(StrEnum):
@@ -134,6 +138,13 @@ class Store(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     ready_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    # A staging copy: the live store it copies, and when it is deleted by
+    # itself (the owner may extend it). NULL for every other store.
+    staging_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("stores.id"), nullable=True, index=True
+    )
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     # Backups: every this many hours (NULL: the platform's default; 0: never).
     backup_schedule_hours: Mapped[float | None] = mapped_column(Float, nullable=True)

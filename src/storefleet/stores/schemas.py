@@ -18,6 +18,17 @@ PASSWORD_RULE = (
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+def check_admin_password(value: str | None) -> str | None:
+    # WordPress trims a password when it hashes it but not when it checks
+    # one, and a sign-in form cannot carry control characters: such a
+    # password could never sign in, so it is refused here.
+    if value is not None and (
+        not 8 <= len(value) <= 128 or value != value.strip() or _CONTROL.search(value)
+    ):
+        raise ValueError(f"Admin password {PASSWORD_RULE}")
+    return value
+
+
 class StoreCreate(BaseModel):
     name: Annotated[
         str,
@@ -69,14 +80,7 @@ class StoreCreate(BaseModel):
     @field_validator("admin_password")
     @classmethod
     def _password(cls, value: str | None) -> str | None:
-        # WordPress trims a password when it hashes it but not when it checks
-        # one, and a sign-in form cannot carry control characters: such a
-        # password could never sign in, so it is refused here.
-        if value is not None and (
-            not 8 <= len(value) <= 128 or value != value.strip() or _CONTROL.search(value)
-        ):
-            raise ValueError(f"Admin password {PASSWORD_RULE}")
-        return value
+        return check_admin_password(value)
 
 
 class StepOut(BaseModel):
@@ -156,6 +160,13 @@ class StoreOut(BaseModel):
     plan: str
     wordpress_version: Annotated[str | None, Field(description="The WordPress release it runs")]
     woocommerce_version: Annotated[str | None, Field(description="The WooCommerce release it runs")]
+    staging_of_id: Annotated[
+        int | None, Field(description="A staging copy: the live store it copies")
+    ] = None
+    expires_at: Annotated[
+        dt.datetime | None,
+        Field(description="A staging copy: when it is deleted unless extended"),
+    ] = None
 
 
 class StoreDetail(StoreOut):
@@ -186,6 +197,46 @@ class StoreSettingsUpdate(BaseModel):
             "platform's default)",
         ),
     ] = None
+
+
+class StagingCreate(BaseModel):
+    name: Annotated[
+        str | None,
+        Field(
+            description=f"The copy's name ({NAME_RULE}); default <live name>-staging",
+            json_schema_extra={"pattern": NAME_PATTERN, "minLength": 3, "maxLength": 40},
+        ),
+    ] = None
+    days: Annotated[
+        int | None, Field(ge=1, le=90, description="Deleted after this many days (default 14)")
+    ] = None
+    admin_password: Annotated[
+        str | None,
+        Field(description=f"The copy's admin password ({PASSWORD_RULE}); generated if omitted"),
+    ] = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None and not is_valid_store_name(value):
+            raise ValueError(f"Store name {NAME_RULE}")
+        return value
+
+    @field_validator("admin_password")
+    @classmethod
+    def _password(cls, value: str | None) -> str | None:
+        return check_admin_password(value)
+
+
+class PushRequest(BaseModel):
+    what: Annotated[
+        Literal["files", "database", "both"],
+        Field(description="The copy's files (wp-content), its database, or both"),
+    ]
+
+
+class ExtendRequest(BaseModel):
+    days: Annotated[int, Field(ge=1, le=90, description="More days (at most 90 from now in all)")]
 
 
 class RestoreRequest(BaseModel):

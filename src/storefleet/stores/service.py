@@ -416,6 +416,8 @@ def to_out(store: Store, progress: tuple[int, int] | None) -> StoreOut:
         plan=store.plan,
         wordpress_version=store.wordpress_version,
         woocommerce_version=store.woocommerce_version,
+        staging_of_id=store.staging_of_id,
+        expires_at=store.expires_at,
     )
 
 

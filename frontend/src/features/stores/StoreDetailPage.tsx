@@ -24,6 +24,7 @@ import {
 import { BackupsCard } from './BackupsCard';
 import { LogsCard } from './LogsCard';
 import { PlanCard } from './PlanCard';
+import { StagingCard } from './StagingCard';
 import { LiveIndicator } from '../../live/LiveStatus';
 import { StepProgress } from './StoreTable';
 import { usePageTitle } from '../../components/usePageTitle';
@@ -326,6 +327,7 @@ export function StoreDetailPage() {
       {!gone && <PlanCard store={s} />}
       {s.ready_at && <BackupsCard store={s} />}
       {s.ready_at && !gone && <LogsCard store={s} />}
+      {s.ready_at && !gone && <StagingCard store={s} />}
       <div className="card">
         <h2>Mail</h2>
         <p className="muted">Order notifications and the other email this store sent.</p>

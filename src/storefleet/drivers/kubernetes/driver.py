@@ -156,6 +156,19 @@ class KubernetesDriver(StoreDriver):
             Step("verify", self._verify),
         )
 
+    def stage_step(self) -> Step:
+        return Step("stage", self.shared.stage)
+
+    def push_steps(self, *, files: bool, database: bool) -> Sequence[Step]:
+        return (
+            *((Step("files", self.day2.push_files_step),) if files else ()),
+            *((Step("database", self.shared.push_database),) if database else ()),
+            Step("address", self.shared.push_address),
+            Step("restart", self.day2.restart_step),
+            Step("rollout", self.releases.rollout_step),
+            Step("verify", self._verify),
+        )
+
     def suspend_steps(self) -> Sequence[Step]:
         return (Step("scale", self.day2.scale_step(0)),)
 

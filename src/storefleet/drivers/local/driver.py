@@ -131,6 +131,18 @@ class LocalDriver(StoreDriver):
             Step("verify", self._verify),
         )
 
+    def stage_step(self) -> Step:
+        return Step("stage", self.shared.stage)
+
+    def push_steps(self, *, files: bool, database: bool) -> Sequence[Step]:
+        return (
+            *((Step("files", self.sites.push_files_step),) if files else ()),
+            *((Step("database", self.shared.push_database),) if database else ()),
+            Step("address", self.shared.push_address),
+            Step("server", self.hosting.server_step),
+            Step("verify", self._verify),
+        )
+
     def suspend_steps(self) -> Sequence[Step]:
         return (Step("server", self.hosting.suspend_step),)
 
