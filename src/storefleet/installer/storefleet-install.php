@@ -605,7 +605,9 @@ switch ($sf_action) {
             }
         }
         wp_cache_flush();
-        flush_rewrite_rules(false);
+        if (!isset($sf_request['standby'])) {
+            flush_rewrite_rules(false);  // a standby's are already this install's own
+        }
         storefleet_result($sf_result);
 
     case 'stage':
