@@ -6,7 +6,6 @@ the pool refills behind it. How fast: bench/provision.py --pool."""
 from __future__ import annotations
 
 import json
-import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
