@@ -587,6 +587,9 @@ switch ($sf_action) {
             update_option('blogname', (string)$sf_request['title']);
         }
         if (isset($sf_request['admin_password'])) {
+            // The admin's old address (a backup's, a standby's) hears nothing of it.
+            add_filter('send_email_change_email', '__return_false');
+            add_filter('send_password_change_email', '__return_false');
             $sf_admin = storefleet_set_admin((string)($sf_request['admin_user'] ?? 'admin'),
                                              (string)($sf_request['admin_email'] ?? ''),
                                              (string)$sf_request['admin_password']);
