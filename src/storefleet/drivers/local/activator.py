@@ -161,10 +161,6 @@ class Activator:
             # opcache's size is the master's, from the plan (a pool cannot set it).
             "-d", f"opcache.memory_consumption={store.plan.opcache_mib}",
             "-d", "opcache.max_accelerated_files=20000",
-            # A second level cache on disk (fpm.py): a master started again
-            # loads compiled scripts (checked against their mtimes).
-            *(("-d", f"opcache.file_cache={store.home / 'opcache'}")
-              if (store.home / "opcache").is_dir() else ()),
         )  # fmt: skip
         env = {
             "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),

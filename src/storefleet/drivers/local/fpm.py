@@ -12,12 +12,6 @@ A store's files for it (``<store dir>/``):
     run/           root:<web gid> 0750  — php.sock, made and held by the activator
                                            (nginx connects through the group)
     logs/          <store uid> 0750     — php-fpm's pid and log, PHP's error log
-    opcache/       <store uid> 0700     — opcache's file cache: a master the
-                                           activator starts again (a store woken
-                                           from idle, a standby adopted) loads
-                                           compiled scripts instead of compiling
-                                           WordPress and WooCommerce again
-                                           (each file checked against its mtime)
 
 This module writes them and runs the platform's one activator (in a session
 of its own: a worker that dies leaves the stores reachable; the reconciler's
@@ -70,14 +64,13 @@ class StoreFpm:
     # -- what the store is served with -------------------------------------------------
 
     def prepare(self, store: StoreSnapshot) -> None:
-        """The store's logs and opcache directories (the activator makes run/)."""
+        """The store's logs directory (the activator makes run/)."""
         owner = self.sites.owner(store)
-        home = self.sites.store_dir(store)
-        for directory, mode in ((self.logs(store), 0o750), (home / "opcache", 0o700)):
-            directory.mkdir(exist_ok=True)
-            if owner is not None:
-                os.chown(directory, *owner)
-            directory.chmod(mode)
+        logs = self.logs(store)
+        logs.mkdir(exist_ok=True)
+        if owner is not None:
+            os.chown(logs, *owner)
+        logs.chmod(0o750)
 
     def write_config(self, store: StoreSnapshot, plan: Plan) -> bool:
         """The store's pool for its plan; True when it changed."""
