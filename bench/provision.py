@@ -96,9 +96,10 @@ def _provision(api: Api, names: list[str]) -> list[float]:
     return sorted(times)
 
 
-def _one_by_one(api: Api, names: list[str]) -> list[tuple[float, str]]:
+def _one_by_one(api: Api, names: list[str]) -> list[tuple[float, str, dict[str, float]]]:
     """POST each store after the previous one is ready; (seconds from the
-    POST to `ready`, polled every 50 ms, and the operation that made it)."""
+    POST to `ready`, polled every 50 ms, the operation that made it and its
+    steps' seconds)."""
     out = []
     for name in names:
         start = time.monotonic()
@@ -113,8 +114,9 @@ def _one_by_one(api: Api, names: list[str]) -> list[tuple[float, str]]:
             assert time.monotonic() - start < 600, f"{name} not ready in 600 s"
             time.sleep(0.05)
         took = time.monotonic() - start
-        kinds = [op["kind"] for op in api.operations(store_id)]
-        out.append((took, "adopt" if "adopt" in kinds else "provision"))
+        op = api.operations(store_id)[0]  # the one that made it (newest first)
+        steps = {st["name"]: round(st["duration_seconds"] or 0, 3) for st in op["steps"]}
+        out.append((took, op["kind"], steps))
     return out
 
 
@@ -153,12 +155,13 @@ def _pool_phase(settings: Settings, tmp: Path, size: int) -> dict[str, object]:
                 _wait_pool(procs, run, pool)
             load = [round(x, 2) for x in os.getloadavg()]
             runs = _one_by_one(api, [f"{label.replace('_', '-')}-{n}" for n in range(size)])
-            times = [t for t, _ in runs]
+            times = [t for t, _, _ in runs]
             result[label] = {
                 "p50_s": round(statistics.median(times), 2),
                 "max_s": round(max(times), 2),
                 "each_s": [round(t, 2) for t in times],
-                "made_by": [kind for _, kind in runs],
+                "made_by": [kind for _, kind, _ in runs],
+                "steps_s": [steps for _, _, steps in runs],
                 "load_average_before": load,
             }
             for page in api.http.get("/api/stores", params={"limit": 500}).json()["items"]:
