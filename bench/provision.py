@@ -115,7 +115,17 @@ def _one_by_one(api: Api, names: list[str]) -> list[tuple[float, str, dict[str, 
             time.sleep(0.05)
         took = time.monotonic() - start
         op = api.operations(store_id)[0]  # the one that made it (newest first)
-        steps = {st["name"]: round(st["duration_seconds"] or 0, 3) for st in op["steps"]}
+        steps = {
+            st["name"]: round(
+                (
+                    dt.datetime.fromisoformat(st["finished_at"])
+                    - dt.datetime.fromisoformat(st["started_at"])
+                ).total_seconds(),
+                3,
+            )
+            for st in op["steps"]
+            if st["started_at"] and st["finished_at"]
+        }
         out.append((took, op["kind"], steps))
     return out
 
