@@ -10,7 +10,8 @@ webhooks never hear of it. ``/metrics`` shows the pool's size
 (``storefleet_warm_pool_stores``).
 
 - :func:`refill` (the reconciler's sweep) keeps ``STOREFLEET_WARM_POOL_SIZE``
-  standbys: it asks for new ones, and removes standbys that failed, that
+  standbys: it asks for new ones (once no adoption is in flight), and
+  removes standbys that failed, that
   are more than the pool wants, or whose releases are no longer the
   platform's (when no upgrade of theirs is in flight).
 - :func:`take` (a creation) makes one standby the merchant's store in the
@@ -111,7 +112,17 @@ def refill(runtime: Runtime, size: int) -> dict[str, list[int]]:
         ]:
             _remove(session, runtime, store, "the pool is smaller now")
             removed.append(store.id)
-        for _ in range(max(0, size - len(keep))):
+        # Not while a creation adopts a standby: on a small machine the new
+        # standbys' installs would take the CPU its first requests need.
+        adopting = session.scalar(
+            select(StoreOperation.id)
+            .where(
+                StoreOperation.kind == Operation.adopt.value,
+                StoreOperation.status.in_([s.value for s in ACTIVE_OPERATION]),
+            )
+            .limit(1)
+        )
+        for _ in range(max(0, size - len(keep)) if adopting is None else 0):
             added.append(_add(session, runtime, pins).id)
     if added or removed:
         log.info("warm pool: asked for standby stores %s, removing %s", added, removed)
