@@ -82,7 +82,8 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
                  "webhook_retry_initial_seconds", "webhook_max_attempts",
                  "require_2fa_for_admins", "stores_http_port", "health_deep_seconds",
                  "page_cache_seconds", "php_idle_seconds", "php_master_idle_seconds",
-                 "default_plan", "store_log_max_mib"):  # fmt: skip
+                 "default_plan", "store_log_max_mib",
+                 "warm_pool_size"):  # fmt: skip
         env[f"STOREFLEET_{name.upper()}"] = str(getattr(settings, name))
     env["STOREFLEET_BACKUP_DIR"] = env.pop("STOREFLEET_BACKUPS_PATH")
     for name in ("backup_s3_endpoint", "backup_s3_bucket", "backup_s3_prefix", "release_pins"):

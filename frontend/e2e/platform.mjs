@@ -69,6 +69,8 @@ export async function startPlatform({ preferredStoresPort } = {}) {
       STOREFLEET_STORES_DB_PREFIX: prefix,
       STOREFLEET_SITES_DIR: sitesDir,
       STOREFLEET_RELEASES_DIR: join(testRoot, 'releases'),
+      // Every store provisioned, as the suite's steps expect (the warm pool: tests/e2e/test_warm_pool.py).
+      STOREFLEET_WARM_POOL_SIZE: '0',
       ...(releaseMirror ? { STOREFLEET_ARTIFACTS: releaseMirror } : {}),
     },
     stdio: ['ignore', log, log],

@@ -101,6 +101,12 @@ class Settings(BaseSettings):
     # Quotas (per member; admins may change them per user)
     max_live_stores: Annotated[int, Field(ge=0)] = 5
     max_creations_per_hour: Annotated[int, Field(ge=0)] = 20
+    #: Standby stores kept provisioned so that "Create store" adopts one and is
+    #: ready in about a second (stores/pool.py); 0: every store is provisioned
+    #: on request. One by default: an idle standby costs a database and a
+    #: directory of links, no PHP process, and one adoption is what a person
+    #: trying the platform does first; the sweep makes the next one meanwhile.
+    warm_pool_size: Annotated[int, Field(ge=0, le=100)] = 1
 
     # Workers and reconciler
     worker_concurrency: Annotated[int, Field(ge=1, le=64)] = 3

@@ -139,12 +139,35 @@ class PlatformCollector(Collector):
     def _operations(session: Session) -> Iterator[Metric]:
         """Stores by phase; operations' and steps' durations and failures."""
         phases = dict(
-            session.execute(select(Store.phase, func.count()).group_by(Store.phase)).all()
+            session.execute(
+                select(Store.phase, func.count())
+                .where(Store.standby.is_(False))
+                .group_by(Store.phase)
+            ).all()
         )
-        stores = GaugeMetricFamily("storefleet_stores", "Stores by phase", labels=["phase"])
+        stores = GaugeMetricFamily(
+            "storefleet_stores",
+            "Stores by phase (the warm pool's standbys apart)",
+            labels=["phase"],
+        )
         for phase in Phase:
             stores.add_metric([phase.value], int(phases.get(phase.value, 0)))
         yield stores
+        standby = dict(
+            session.execute(
+                select(Store.phase, func.count())
+                .where(Store.standby.is_(True))
+                .group_by(Store.phase)
+            ).all()
+        )
+        warm = GaugeMetricFamily(
+            "storefleet_warm_pool_stores",
+            "Standby stores of the warm pool by phase (ready: what creations can adopt now)",
+            labels=["phase"],
+        )
+        for phase in (Phase.pending, Phase.provisioning, Phase.ready, Phase.failed, Phase.deleting):
+            warm.add_metric([phase.value], int(standby.get(phase.value, 0)))
+        yield warm
 
         finished = StoreOperation.status.in_(
             [OperationStatus.succeeded.value, OperationStatus.failed.value]

@@ -45,9 +45,10 @@ def run_worker(runtime: Runtime, driver: StoreDriver | None = None) -> None:
         workers=settings.worker_concurrency,
         worker_type="thread",
         periodic=False,
-        # Poll an embedded (SQLite) queue often: a new store should start at once.
+        # Poll an embedded (SQLite) queue often: a new store should start at
+        # once (an adoption from the warm pool takes about a second in all).
         initial_delay=0.1,
-        max_delay=0.5,
+        max_delay=0.1,
         backoff=1.15,
         # Unfinished operations resume elsewhere once their lease expires.
         shutdown_timeout=5,

@@ -671,7 +671,7 @@ export type Me = {
 /**
  * Operation
  */
-export type Operation = 'provision' | 'delete' | 'backup' | 'restore' | 'upgrade' | 'suspend' | 'resume' | 'resize' | 'push' | 'refresh';
+export type Operation = 'provision' | 'delete' | 'backup' | 'restore' | 'upgrade' | 'suspend' | 'resume' | 'resize' | 'push' | 'refresh' | 'adopt';
 
 /**
  * OperationOut

@@ -64,6 +64,9 @@ class StoreSnapshot:
     woocommerce_version: str | None = None
     #: What the store may use (storefleet.plans).
     plan: str = "small"
+    #: A standby of the warm pool: kept serving, but nobody's store yet
+    #: (no wp-cron: nothing of its waiting may show in the store it becomes).
+    standby: bool = False
 
 
 @dataclass(frozen=True)
@@ -208,6 +211,17 @@ class StoreDriver(ABC):
         platform needs no admin password), then delete it. Returns the order's
         status, payment method and total."""
         raise NotSupported(f"the {self.name} driver cannot confirm orders yet")
+
+    #: Whether the driver has ``adopt_steps`` (the warm pool needs them).
+    can_adopt: bool = False
+
+    def adopt_steps(self) -> Sequence[Step]:
+        """A ready standby store of the warm pool becomes a new store (the
+        row already has its name, owner, admin email, plan and sample
+        products choice; the admin password is the merchant's): its
+        address, title, admin and secrets are the new store's and nothing
+        of its standby life remains; verified as provisioning verifies."""
+        return (Step("adopt", _unsupported(self.name, "adopt standby stores")),)
 
     def resize_steps(self) -> Sequence[Step]:
         """The store's serving set up again for its plan (``ctx.store.plan``,

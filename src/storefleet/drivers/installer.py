@@ -80,13 +80,21 @@ class Installer:
         )
 
     def adopt(
-        self, ctx: StepContext, *, as_new_store: bool = False, from_url: str | None = None
+        self,
+        ctx: StepContext,
+        *,
+        as_new_store: bool = False,
+        from_url: str | None = None,
+        standby: bool = False,
     ) -> dict[str, Any]:
         """Make the database (and wp-content) put in from a backup answer to
         this store's address; ``as_new_store`` (a clone): also its title, and
         its admin signs in with this store's password (every session of the
         source's admin ends); ``from_url``: the address the content came
-        from, when the database's own is already this store's (a push)."""
+        from, when the database's own is already this store's (a push);
+        ``standby`` (a standby of the warm pool): also the sample products as
+        the store asks, and nothing of the standby's life kept (orders,
+        sessions, other users, transients)."""
         request: dict[str, object] = {"action": "adopt", "url": _url(ctx)}
         if from_url:
             request["from_url"] = from_url
@@ -97,6 +105,8 @@ class Installer:
                 admin_email=ctx.store.admin_email,
                 admin_password=ctx.admin_password(),
             )
+        if standby:
+            request["standby"] = {"sample_products": ctx.store.sample_products}
         return self.call(ctx, request)
 
     def upgrade(self, ctx: StepContext) -> dict[str, Any]:

@@ -12,6 +12,8 @@ a store's database password; the steps here are then the same for both:
 - ``stage`` / ``push_database`` / ``push_address``: a clone made a staging
   copy, and a staging copy's database put into its live store
   (``drivers/staging_db.py``);
+- ``adopt_standby``: a standby of the warm pool made this store (address,
+  title, admin, sample products choice; nothing of its standby life kept);
 - ``upgrade_database``: the database upgrades of the releases the store's
   files are at, and the store records those releases;
 - the checkout test's installer actions (``checkout_product``,
@@ -119,6 +121,20 @@ class SharedSteps:
         staging = _other(ctx, "staging")
         result = self.installer.adopt(ctx, from_url=str(staging.get("url") or ""))
         return StepOutcome(describe_adopt(result))
+
+    def adopt_standby(self, ctx: StepContext) -> StepOutcome:
+        """A standby of the warm pool becomes this store: its address, title
+        and admin, sample products as asked, and nothing of its standby life
+        (orders, sessions, other users, transients, the admin's sessions)."""
+        result = self.installer.adopt(ctx, as_new_store=True, standby=True)
+        removed = result.get("forgotten") or {}
+        gone = ", ".join(f"{n} {what}" for what, n in removed.items() if n) or "nothing to forget"
+        return StepOutcome(
+            describe_adopt(result)
+            + f"; title {result.get('title')!r}; admin '{ADMIN_USER}' <{ctx.store.admin_email}>"
+            + f" with the merchant's password; {result.get('products', 0)} product(s); "
+            + f"removed from its standby life: {gone}"
+        )
 
     def upgrade_database(self, ctx: StepContext) -> StepOutcome:
         result = self.installer.upgrade(ctx)

@@ -119,7 +119,11 @@ def create(
         .order_by(Store.id)
         .with_for_update(of=Store)  # not the joined owner (PostgreSQL refuses)
     ).all()
-    plan = [store for store in candidates if _moves_to(store, targets)]
+    # The warm pool's standbys are upgraded too, but they are nobody's
+    # stores: not in the upgrade's waves or counts.
+    moving = [store for store in candidates if _moves_to(store, targets)]
+    plan = [store for store in moving if not store.standby]
+    standbys = [store for store in moving if store.standby]
 
     sizes = plan_waves(data.waves or DEFAULT_WAVES, len(plan))
     upgrade = FleetUpgrade(
@@ -146,12 +150,39 @@ def create(
         session, "fleet.upgrade", actor=user, target=f"fleet-upgrade:{upgrade.id}",
         detail={**targets, "stores": len(plan), "waves": sizes}, client_ip=client_ip,
     )  # fmt: skip
+    _upgrade_standbys(session, runtime, upgrade, targets, standbys)
     if not plan:
         upgrade.status = FleetStatus.succeeded.value
         upgrade.finished_at = utcnow()
     else:
         _start_wave(session, runtime, upgrade, 0)
     return upgrade
+
+
+def _upgrade_standbys(
+    session: Session,
+    runtime: Runtime,
+    upgrade: FleetUpgrade,
+    targets: dict[str, str],
+    standbys: list[Store],
+) -> None:
+    for store in standbys:
+        repository.add_operation(
+            session, store, Operation.upgrade,
+            requested_by=f"fleet upgrade {upgrade.id} (warm pool)",
+            params={**targets, "from_wordpress": store.wordpress_version,
+                    "from_woocommerce": store.woocommerce_version},
+        )  # fmt: skip
+        store.enqueued_at = utcnow()
+    ids = [store.id for store in standbys]
+    queue = runtime.queue
+    if ids:
+
+        def enqueue() -> None:
+            for store_id in ids:
+                queue.enqueue_store(store_id)
+
+        after_commit(session, enqueue)
 
 
 def _wave_ops(session: Session, upgrade: FleetUpgrade, wave: int) -> list[StoreOperation]:
@@ -319,13 +350,13 @@ def _percentile(values: list[float], q: float) -> float | None:
 def summary(session: Session, owner_id: int | None) -> FleetSummary:
     """Stores by phase and time to ready (the dashboard's fleet chart);
     ``owner_id``: one member's stores only."""
-    q = select(Store.phase, func.count()).group_by(Store.phase)
+    q = select(Store.phase, func.count()).where(Store.standby.is_(False)).group_by(Store.phase)
     if owner_id is not None:
         q = q.where(Store.owner_id == owner_id)
     counts = {phase: n for phase, n in session.execute(q).all()}
     ready_q = (
         select(Store.created_at, Store.ready_at)
-        .where(Store.ready_at.is_not(None))
+        .where(Store.ready_at.is_not(None), Store.standby.is_(False))
         .order_by(Store.id.desc())
         .limit(500)
     )

@@ -29,8 +29,13 @@
  *              title and the admin account (admin_user, admin_email,
  *              admin_password: its sessions and application passwords are
  *              revoked); the platform's must-use plugin is put in place, as on
- *              install. Request: url, title?, admin_user?, admin_email?,
- *              admin_password?.
+ *              install. With standby (a standby store of the warm pool
+ *              becoming a merchant's): nothing of its standby life stays
+ *              (orders, shoppers' sessions, other users, transients), the
+ *              sample products stay only when standby.sample_products, and the
+ *              admin gets the new-site mail a fresh install sends. Request:
+ *              url, title?, admin_user?, admin_email?, admin_password?,
+ *              standby?: {sample_products}.
  *   checkout-product  The hidden, virtual product the platform's checkout test
  *              orders (made when missing); its id.
  *   confirm-order     Reads order order_id through the WooCommerce REST API as
@@ -404,6 +409,58 @@ function storefleet_search_replace(string $from, string $to): int {
     return $changed;
 }
 
+/* What a standby store of the warm pool must not carry into the store it
+ * becomes; the sample products too, unless the store wants them. */
+function storefleet_forget_standby(int $admin, bool $samples): array {
+    global $wpdb;
+    require_once ABSPATH . 'wp-admin/includes/user.php';
+    $gone = ['orders' => 0, 'users' => 0, 'sessions' => 0, 'transients' => 0, 'sample products' => 0];
+    if (function_exists('wc_get_orders')) {
+        $statuses = array_merge(array_keys(wc_get_order_statuses()), ['trash', 'checkout-draft']);
+        foreach (wc_get_orders(['limit' => -1, 'status' => $statuses, 'return' => 'objects']) as $order) {
+            $order->delete(true);
+            $gone['orders']++;
+        }
+        $sessions = $wpdb->prefix . 'woocommerce_sessions';
+        if ($wpdb->get_var($wpdb->prepare('SHOW TABLES LIKE %s', $sessions)) === $sessions) {
+            $gone['sessions'] = (int)$wpdb->query("DELETE FROM `$sessions`");
+        }
+    }
+    foreach (get_users(['exclude' => [$admin], 'fields' => 'ID']) as $user) {
+        wp_delete_user((int)$user, $admin);
+        $gone['users']++;
+    }
+    $gone['transients'] = (int)$wpdb->query(
+        "DELETE FROM {$wpdb->options} WHERE option_name LIKE '\\_transient\\_%' "
+        . "OR option_name LIKE '\\_site\\_transient\\_%'");
+    if (!$samples && function_exists('wc_get_product')) {
+        $ids = get_posts(['post_type' => 'product', 'post_status' => 'any', 'numberposts' => -1,
+                          'fields' => 'ids', 'meta_key' => '_storefleet_sample']);
+        foreach ($ids as $id) {
+            $product = wc_get_product($id);
+            if ($product) {
+                $product->delete(true);
+                $gone['sample products']++;
+            }
+        }
+        $keep = (int)get_option('default_product_cat');
+        foreach (get_terms(['taxonomy' => 'product_cat', 'hide_empty' => false, 'fields' => 'ids']) as $term) {
+            if ((int)$term !== $keep) {
+                wp_delete_term((int)$term, 'product_cat');
+            }
+        }
+        $setup = get_option(STOREFLEET_SETUP_OPTION, []);
+        if (is_array($setup)) {
+            unset($setup['samples']);
+            update_option(STOREFLEET_SETUP_OPTION, $setup);
+        }
+    }
+    // The admin is as new as the store, and hears of it as a fresh install's does.
+    wp_update_user(['ID' => $admin, 'user_registered' => current_time('mysql', true)]);
+    wp_new_blog_notification(get_option('blogname'), home_url(), $admin, '');
+    return $gone;
+}
+
 function storefleet_checkout_product_id(): int {
     return (int)wc_get_product_id_by_sku('storefleet-checkout-test');
 }
@@ -530,6 +587,9 @@ switch ($sf_action) {
             update_option('blogname', (string)$sf_request['title']);
         }
         if (isset($sf_request['admin_password'])) {
+            // The admin's old address (a backup's, a standby's) hears nothing of it.
+            add_filter('send_email_change_email', '__return_false');
+            add_filter('send_password_change_email', '__return_false');
             $sf_admin = storefleet_set_admin((string)($sf_request['admin_user'] ?? 'admin'),
                                              (string)($sf_request['admin_email'] ?? ''),
                                              (string)$sf_request['admin_password']);
@@ -538,10 +598,20 @@ switch ($sf_action) {
                 WP_Application_Passwords::delete_all_application_passwords($sf_admin);
             }
         }
+        $sf_result = ['ok' => true, 'old_url' => $sf_old, 'url' => $sf_url,
+                      'replaced' => $sf_replaced, 'title' => get_option('blogname')];
+        if (isset($sf_request['standby']) && isset($sf_admin)) {
+            $sf_result['forgotten'] = storefleet_forget_standby(
+                $sf_admin, !empty($sf_request['standby']['sample_products']));
+            if (function_exists('wc_get_products')) {
+                $sf_result['products'] = count(wc_get_products(['status' => 'publish', 'limit' => -1, 'return' => 'ids']));
+            }
+        }
         wp_cache_flush();
-        flush_rewrite_rules(false);
-        storefleet_result(['ok' => true, 'old_url' => $sf_old, 'url' => $sf_url,
-                           'replaced' => $sf_replaced, 'title' => get_option('blogname')]);
+        if (!isset($sf_request['standby'])) {
+            flush_rewrite_rules(false);  // a standby's are already this install's own
+        }
+        storefleet_result($sf_result);
 
     case 'stage':
         /* A staging copy: search engines are asked to stay away, and the

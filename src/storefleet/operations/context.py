@@ -39,6 +39,7 @@ def snapshot_of(store: Store) -> StoreSnapshot:
         wordpress_version=store.wordpress_version,
         woocommerce_version=store.woocommerce_version,
         plan=store.plan,
+        standby=store.standby,
     )
 
 

@@ -6,6 +6,10 @@ the one function that changes a store's phase.
                   ▼            ▼
                 failed ──► deleting → deleted
 
+A standby store of the warm pool is ``ready`` while it waits; adopted by a
+merchant's creation it starts again at ``pending`` and goes through
+``provisioning`` (its ``adopt`` operation) to ``ready`` like any new store.
+
 Every phase change — by the step runner, by the health checks, by a request
 (retry, delete) — goes through :func:`set_phase`, which refuses a change the
 lifecycle does not have and records it on the store's timeline.
@@ -28,7 +32,7 @@ _P = Phase
 TRANSITIONS: dict[Phase, frozenset[Phase]] = {
     _P.pending: frozenset({_P.provisioning, _P.deleting}),
     _P.provisioning: frozenset({_P.ready, _P.failed, _P.deleting}),
-    _P.ready: frozenset({_P.degraded, _P.suspended, _P.failed, _P.deleting}),
+    _P.ready: frozenset({_P.degraded, _P.suspended, _P.failed, _P.deleting, _P.pending}),
     _P.degraded: frozenset({_P.ready, _P.suspended, _P.failed, _P.deleting}),
     _P.suspended: frozenset({_P.ready, _P.failed, _P.deleting}),
     _P.failed: frozenset({_P.provisioning, _P.deleting, _P.ready}),
@@ -73,6 +77,7 @@ OPERATION_PHASES: dict[Operation, Phases] = {
     Operation.provision: Phases(
         _P.provisioning, _P.ready, _P.failed, (_P.pending, _P.provisioning)
     ),
+    Operation.adopt: Phases(_P.provisioning, _P.ready, _P.failed, (_P.pending, _P.provisioning)),
     Operation.delete: Phases(_P.deleting, _P.deleted, _P.failed),
     Operation.backup: Phases(None, None, None, (_P.ready, _P.degraded, _P.suspended)),
     Operation.restore: Phases(

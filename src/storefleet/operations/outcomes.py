@@ -86,7 +86,7 @@ class OperationOutcomes:
         self.end(op, OperationStatus.succeeded)
         phase = OPERATION_PHASES[kind].done
         message = self._done_message(store, op)
-        if kind is Operation.provision:
+        if kind in (Operation.provision, Operation.adopt):
             store.ready_at = utcnow()
             store.admin_password_enc = None
             store.health_failures = 0
@@ -121,6 +121,9 @@ class OperationOutcomes:
         if kind is Operation.provision:
             since = seconds(utcnow() - store.created_at)
             return f"Ready at {store.url} ({since} after the request)"
+        if kind is Operation.adopt:
+            since = seconds(utcnow() - store.created_at)
+            return f"Ready at {store.url} ({since} after the request; adopted from the warm pool)"
         if kind is Operation.delete:
             return "Deleted; the name is free again"
         if kind is Operation.backup:
@@ -173,6 +176,7 @@ def started(kind: Operation, by: str) -> str:
         Operation.resize: "Applying the store's plan",
         Operation.push: "Pushing a staging copy",
         Operation.refresh: "Refreshing the staging copy from live",
+        Operation.adopt: "Adopting a standby store of the warm pool",
     }
     return f"{verbs[kind]} ({by})"
 

@@ -39,7 +39,7 @@ from storefleet.operations.lifecycle import set_phase
 from storefleet.operations.runner import snapshot_of
 from storefleet.runtime import Runtime
 from storefleet.stores import day2 as store_requests
-from storefleet.stores import repository, staging
+from storefleet.stores import pool, repository, staging
 from storefleet.stores.models import (
     ACTIVE_OPERATION,
     RUNNING,
@@ -230,6 +230,7 @@ class Reconciler:
                 select(Store).where(
                     Store.phase.in_([p.value for p in RUNNING]),
                     Store.desired == Desired.present.value,
+                    Store.standby.is_(False),
                 )
             ).all()
             last = backups.last_attempts(session, [st.id for st in rows])
@@ -285,8 +286,14 @@ class Reconciler:
             log.info("staging copies %s expired: deleting them", expired)
         return expired
 
+    def refill_pool(self) -> dict[str, list[int]]:
+        """Keep the warm pool at its size (none where the driver cannot adopt)."""
+        size = self.runtime.settings.warm_pool_size if self.driver.can_adopt else 0
+        return pool.refill(self.runtime, size)
+
     def sweep(self) -> None:
         self.requeue()
+        self.refill_pool()
         self.supervise()
         self.check_health()
         self.schedule_backups()

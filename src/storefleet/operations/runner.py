@@ -70,6 +70,9 @@ from storefleet.stores.models import (
 
 log = logging.getLogger(__name__)
 
+#: The operations that make a new store (and leave it ready).
+_MAKING = (Operation.provision, Operation.adopt)
+
 
 class _End(Enum):
     done = "done"
@@ -154,7 +157,8 @@ class StoreOperator:
                     self.outcomes.cancel(session, store, other, "the store is being deleted")
             return delete
         if store.phase in (Phase.pending, Phase.provisioning):
-            provision = next((o for o in active if o.kind == Operation.provision), None)
+            # A new store is made by provisioning it, or by adopting a standby.
+            provision = next((o for o in active if o.kind in _MAKING), None)
             if provision is None:
                 provision = repository.add_operation(
                     session, store, Operation.provision, requested_by="reconciler"
@@ -162,7 +166,7 @@ class StoreOperator:
             return provision
         for candidate in sorted(active, key=lambda o: (o.status != OperationStatus.running, o.id)):
             kind = Operation(candidate.kind)
-            if kind in (Operation.provision, Operation.delete):
+            if kind in (*_MAKING, Operation.delete):
                 continue  # leftovers of a lifecycle operation the phase has moved past
             allowed = OPERATION_PHASES[kind].allowed_from
             if candidate.status == OperationStatus.pending and store.phase not in allowed:
@@ -408,7 +412,7 @@ class StoreOperator:
         with self._locked(store_id) as (session, store):
             op = self._operation(session, running.id)
             clear_operation(store)
-            if running.kind is Operation.provision and store.desired != Desired.present:
+            if running.kind in _MAKING and store.desired != Desired.present:
                 return _End.interrupted
             self.outcomes.succeed(session, store, op)
         return _End.done

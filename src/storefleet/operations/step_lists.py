@@ -19,6 +19,7 @@ the platform's own steps composed around them.
                 → driver.push_steps(files, database)
     refresh     source-database → source-files → source-store → fetch
                 → driver.restore_steps() with stage after address
+    adopt       driver.adopt_steps()   (a standby of the warm pool becomes a new store)
 
 The platform's steps: ``store`` and ``fetch`` put a backup into its target
 and bring one back (``storefleet.backups.service``); ``checkout``
@@ -102,6 +103,8 @@ def steps_for(
             backups.fetch_step(runtime),
             *_with_stage(driver, driver.restore_steps(), lambda st: st.name == "address"),
         )
+    if kind is Operation.adopt:
+        return driver.adopt_steps()
     raise ValueError(f"no steps for {kind}")
 
 

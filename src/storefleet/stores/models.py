@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -76,6 +77,9 @@ class Operation(StrEnum):
     push = "push"
     #: A staging copy made again from a fresh backup of its live store.
     refresh = "refresh"
+    #: A standby store of the warm pool made a merchant's new store: its name,
+    #: address, title, admin and secrets become the new store's (stores/pool.py).
+    adopt = "adopt"
 
 
 class OperationStatus(StrEnum):
@@ -108,7 +112,11 @@ class Store(Base):
     __tablename__ = "stores"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # NULL for a standby store of the warm pool (nobody's until adopted).
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    #: A pre-provisioned store waiting in the warm pool: never listed, counted
+    #: or shown to anybody; "Create store" adopts it (stores/pool.py).
+    standby: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     name: Mapped[str] = mapped_column(String(40))
     # The store's identity on the machines and servers it lives on (database,
     # user, directory, namespace label): random, never reused, so nothing a
@@ -160,9 +168,12 @@ class Store(Base):
     lease_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     enqueued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
-    owner: Mapped[User] = relationship(lazy="joined")
+    owner: Mapped[User | None] = relationship(lazy="joined")
 
-    __table_args__ = (Index("ix_stores_owner_created", "owner_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_stores_owner_created", "owner_id", "created_at"),
+        Index("ix_stores_standby_phase", "standby", "phase"),
+    )
 
 
 class StoreOperation(Base):

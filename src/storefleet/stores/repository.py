@@ -62,7 +62,7 @@ def get(session: Session, store_id: int, *, for_update: bool = False) -> Store |
 def visible(
     owner_id: int | None, include_deleted: bool, phase: Phase | None, name_prefix: str | None = None
 ) -> Select[Store]:
-    q = select(Store)
+    q = select(Store).where(Store.standby.is_(False))
     if owner_id is not None:
         q = q.where(Store.owner_id == owner_id)
     if phase is not None:
@@ -141,7 +141,9 @@ _LIFECYCLE = (
     select(StoreOperation)
     .where(
         StoreOperation.store_id == bindparam("store_id"),
-        StoreOperation.kind.in_([Operation.provision.value, Operation.delete.value]),
+        StoreOperation.kind.in_(
+            [Operation.provision.value, Operation.adopt.value, Operation.delete.value]
+        ),
     )
     .order_by(StoreOperation.id.desc())
     .limit(bindparam("limit"))
@@ -149,7 +151,7 @@ _LIFECYCLE = (
 
 
 def lifecycle_operations(session: Session, store_id: int, *, limit: int) -> list[StoreOperation]:
-    """The store's latest provision and delete operations, newest first."""
+    """The store's latest provision (or adopt) and delete operations, newest first."""
     return list(session.scalars(_LIFECYCLE, {"store_id": store_id, "limit": limit}).all())
 
 
@@ -215,7 +217,9 @@ _LATEST_LIFECYCLE = (
     select(StoreOperation.store_id, func.max(StoreOperation.id))
     .where(
         StoreOperation.store_id.in_(bindparam("store_ids", expanding=True)),
-        StoreOperation.kind.in_([Operation.provision.value, Operation.delete.value]),
+        StoreOperation.kind.in_(
+            [Operation.provision.value, Operation.adopt.value, Operation.delete.value]
+        ),
     )
     .group_by(StoreOperation.store_id)
 )
@@ -228,7 +232,7 @@ _STEP_COUNTS = (
 
 def shown_operation_ids(session: Session, stores: list[Store]) -> dict[int, int]:
     """The operation whose steps a store's progress shows: the one in flight,
-    else the latest provision or delete."""
+    else the latest provision (or adoption) or delete."""
     out = {s.id: s.operation_id for s in stores if s.operation_id is not None}
     rest = [s.id for s in stores if s.id not in out]
     if rest:

@@ -29,7 +29,7 @@ from storefleet.names import new_store_uid
 from storefleet.operations.lifecycle import OPERATION_PHASES, set_phase
 from storefleet.releases import targets as platform_releases
 from storefleet.runtime import Runtime
-from storefleet.stores import repository
+from storefleet.stores import pool, repository
 from storefleet.stores.models import (
     Desired,
     Operation,
@@ -129,6 +129,12 @@ def create(
         password = generated = passwords.generate_password()
     pins = platform_releases.current(session)
     source: Backup | None = None
+    if data.source_backup_id is None and settings.warm_pool_size > 0:
+        plan = pick_plan(settings, user, data.plan)
+        adopted = pool.adopt(session, runtime, user, data, password, plan, pins, client_ip)
+        if adopted is not None:
+            request_work(session, runtime, adopted)
+            return adopted, generated
     if data.source_backup_id is not None:
         source = _cloneable_backup(session, user, data.source_backup_id)
         pins = {
@@ -201,7 +207,7 @@ def get_visible(session: Session, user: User, store_id: int, *, for_update: bool
     """The store if ``user`` may see it; 404 otherwise (never 403, so that
     members cannot probe for other members' store ids)."""
     store = repository.get(session, store_id, for_update=for_update)
-    if store is None or (not user.is_admin and store.owner_id != user.id):
+    if store is None or store.standby or (not user.is_admin and store.owner_id != user.id):
         raise NotFound("Store not found")
     return store
 
@@ -226,7 +232,11 @@ def retry(
     if store.phase != Phase.failed:
         raise Conflict(f"Only a failed store can be retried; this one is {store.phase}")
     deleting = store.desired == Desired.absent
-    kinds = [Operation.delete] if deleting else [Operation.provision, Operation.restore]
+    kinds = (
+        [Operation.delete]
+        if deleting
+        else [Operation.provision, Operation.adopt, Operation.restore]
+    )
     failed = next(
         (o for o in repository.operations(session, store.id, limit=20, kinds=kinds)
          if o.status == OperationStatus.failed),
@@ -402,7 +412,7 @@ def to_out(store: Store, progress: tuple[int, int] | None) -> StoreOut:
         admin_url=store.admin_url,
         admin_email=store.admin_email,
         owner_id=store.owner_id,
-        owner_email=store.owner.email,
+        owner_email=store.owner.email if store.owner is not None else "",
         driver=store.driver,
         created_at=store.created_at,
         updated_at=store.updated_at,

@@ -53,7 +53,7 @@ def _changes(
     # The credentials are checked at each poll: signing out ends the stream.
     user = _principal(runtime, token).user
     with runtime.db.transaction(write=False) as session:
-        q = select(Store).where(Store.updated_at > since - _LOOKBACK)
+        q = select(Store).where(Store.updated_at > since - _LOOKBACK, Store.standby.is_(False))
         if not user.is_admin:
             q = q.where(Store.owner_id == user.id)
         rows = [

@@ -109,8 +109,8 @@ def record(
 def phase_changed(session: Session, store: Store, previous: str) -> None:
     """A store arrived in a phase (ready, failed, degraded, deleted)."""
     event = PHASE_EVENTS.get(store.phase)
-    if event is None or previous == store.phase:
-        return
+    if event is None or previous == store.phase or store.standby:
+        return  # a standby of the warm pool is nobody's store yet
     record(
         session, event, {"store": _store(store), "previous_status": previous},
         owner_id=store.owner_id, store_id=store.id,
@@ -120,6 +120,8 @@ def phase_changed(session: Session, store: Store, previous: str) -> None:
 def operation_ended(session: Session, store: Store, op: StoreOperation) -> None:
     """A backup or an upgrade ended."""
     result = dict(op.result or {})
+    if store.standby:
+        return
     if op.kind == "backup" and op.status in ("succeeded", "failed"):
         event = EventType.backup_completed if op.status == "succeeded" else EventType.backup_failed
         data: dict[str, Any] = {"backup": result.get("backup"), "reason": op.failure_reason}

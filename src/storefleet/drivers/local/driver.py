@@ -12,6 +12,7 @@ The driver is its step lists, composed from the rooms that do the work:
   cgroup (``cgroups.py``), its php-fpm (``fpm.py``), its server block in the
   one nginx (``web.py``), wp-cron when due (``cron.py``), health;
 - ``logs.py`` — its logs on disk: read for the API, rotated by the sweep;
+- ``adoption.py`` — a standby of the warm pool becoming a merchant's store;
 - ``php.py`` — how the store's programs start (in its cgroups, as its uid:
   ``launch.py``) and the installer's transport;
 - what both drivers do alike (the store's database, dumps and loads, the
@@ -41,6 +42,7 @@ from storefleet.drivers.base import (
 )
 from storefleet.drivers.installer import Installer, StoreProfile, describe_install
 from storefleet.drivers.local.accounts import StoreAccounts
+from storefleet.drivers.local.adoption import StoreAdoption
 from storefleet.drivers.local.cgroups import StoreCgroups
 from storefleet.drivers.local.cron import StoreCron
 from storefleet.drivers.local.fpm import StoreFpm
@@ -59,6 +61,7 @@ log = logging.getLogger(__name__)
 
 class LocalDriver(StoreDriver):
     name = "local"
+    can_adopt = True
 
     def __init__(self, settings: Settings, databases: StoreDatabases | None = None) -> None:
         self.settings = settings
@@ -83,6 +86,7 @@ class LocalDriver(StoreDriver):
         self.hosting = StoreHosting(settings, self.sites, self.web, fpm, cron, self.cgroups)
         self.installer = Installer(self.php)
         self.shared = SharedSteps(databases, self.installer, self.sites.db_password)
+        self.adoption = StoreAdoption(self.sites, fpm)
 
     # -- the step lists ----------------------------------------------------------
 
@@ -102,6 +106,17 @@ class LocalDriver(StoreDriver):
             Step("database", self.shared.database),
             Step("files", self.sites.files_step),
             *content,
+            Step("server", self.hosting.server_step),
+            Step("verify", self._verify),
+        )
+
+    def adopt_steps(self) -> Sequence[Step]:
+        return (
+            Step("secrets", self.adoption.secrets_step),
+            Step("endpoint", self.hosting.endpoint_step),
+            Step("database", self.shared.database),
+            Step("config", self.adoption.config_step),
+            Step("install", self.shared.adopt_standby, consumes_admin_password=True),
             Step("server", self.hosting.server_step),
             Step("verify", self._verify),
         )

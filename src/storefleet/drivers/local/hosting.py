@@ -221,7 +221,8 @@ class StoreHosting:
                 continue
             if restarted:
                 report.restarted[store.id] = restarted.capitalize()
-            self.cron.tick(store)
+            if not store.standby:
+                self.cron.tick(store)
         return report
 
     def supervise_suspended(self, suspended: Sequence[StoreSnapshot]) -> SupervisionReport:
