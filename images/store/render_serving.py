@@ -78,6 +78,9 @@ def render(src: Path = SRC) -> dict[str, str]:
         # A pod serves one store and its cache is the pod's own (an emptyDir):
         # no other store's pages, nor a deleted namesake's, are ever in it.
         cache_key_prefix="store",
+        # The shopper's address as the ingress controller passes it on (the
+        # access log's shape is the local driver's: access-log.conf.j2).
+        log_client="$http_x_forwarded_for",
     )
     pool = serving.FpmPool(
         pid_file=f"{RUN_DIR}/php-fpm.pid",
