@@ -16,6 +16,14 @@ OUT="${VAR}/images"
 # shellcheck source=../tools/k8s-testenv/registry.env
 source "${REPO_ROOT}/tools/k8s-testenv/registry.env"
 
+# Every file of every image gets this modification time, and the image this
+# creation time, whenever it is built (reproducible images). Not 0: PHP's
+# opcache caches no script whose modification time it reads as 0 (it takes
+# that for "no timestamp", as of a socket), so the store image's WordPress
+# was compiled again on every request. 2023-06-10 00:00 UTC, Debian 12's
+# release.
+IMAGE_EPOCH=1686355200
+
 log() { printf '[images] %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
@@ -173,7 +181,7 @@ build_image() { # name
             --os linux --arch amd64 "${IMAGE_CONFIG[@]}" "${ctr}"
         mkdir -p "${CACHE}/${NAME}"
         rm -f "${archive}.partial"
-        buildah_ commit --quiet --rm --format oci --timestamp 0 "${ctr}" "oci-archive:${archive}.partial:${ref}" >/dev/null
+        buildah_ commit --quiet --rm --format oci --timestamp "${IMAGE_EPOCH}" "${ctr}" "oci-archive:${archive}.partial:${ref}" >/dev/null
         {
             echo "# storefleet/${NAME}:${tag} — built $(date -u +%Y-%m-%dT%H:%M:%SZ) by images/build.sh"
             echo "# base: ${IMAGE_BASE} ${SUITE} from ${MIRROR}"

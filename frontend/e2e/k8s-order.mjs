@@ -3,10 +3,13 @@
 // with the store admin's password in STOREFLEET_STORE_ADMIN_PASSWORD (never
 // in argv). Prints one JSON line: the order as the admin reads it through
 // WooCommerce's REST API, and the page cache's verdict on each page the
-// shopper received (`pages`: "GET / 200 HIT", …; not asserted here). Exit 0
-// only when the order is there, processing, Cash on Delivery.
+// shopper received (`pages`: "GET / 200 HIT", …). Exit 0 only when the order
+// is there, processing, Cash on Delivery, and the page cache did for the
+// shopper what it does for the local driver's (assertShopperCaching: the
+// catalogue page seen first a HIT on its second view, cart and checkout
+// BYPASS), as Chromium received them through the ingress.
 import { ARTIFACTS, DESKTOP, launchBrowser, missingBrowser } from './browser.mjs';
-import { assertGuestOrder, buyAsGuest, orderAsAdmin } from './shop.mjs';
+import { assertGuestOrder, assertShopperCaching, buyAsGuest, orderAsAdmin } from './shop.mjs';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -32,6 +35,7 @@ try {
   const { orderId, pages } = await buyAsGuest(context, url, { storeName, shot });
   const order = await orderAsAdmin(browser, url, orderId, password);
   assertGuestOrder(order);
+  assertShopperCaching(pages);
   console.log(
     JSON.stringify({
       id: order.id,

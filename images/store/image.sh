@@ -1,7 +1,15 @@
 # shellcheck shell=bash disable=SC2034  # sourced by images/build.sh
-# The store image: Debian's Apache 2.4 (MPM prefork) with mod_php (PHP 8.2),
-# listening on 8080 as www-data (uid 33), compatible with the restricted Pod
-# Security Standard. Inside, read-only and root-owned:
+# The store image: Debian's nginx (nginx-light) in front of php8.2-fpm, one
+# store a pod, both as www-data (uid 33) under the restricted Pod Security
+# Standard, started and watched by the entrypoint (a small supervisor:
+# docs/serving.md, "On Kubernetes"). nginx listens on 8080 with the page
+# cache; php-fpm's pool (pm = ondemand) on a socket in /var/cache/storefleet/run. Their
+# configuration is rendered when the image is built, from the serving
+# templates both drivers share (src/storefleet/drivers/serving, by
+# images/store/render_serving.py); the plan's numbers stay ${...} for
+# php-fpm to read from the pod's environment (STOREFLEET_PHP_WORKERS,
+# STOREFLEET_PHP_MEMORY_LIMIT, STOREFLEET_OPCACHE_MB), which the store chart
+# sets from the plan. Inside, read-only and root-owned:
 #   /var/www/html                 WordPress core (the pinned release); its
 #                                 wp-content is an empty mount point for the
 #                                 store's volume
@@ -11,18 +19,16 @@
 #   /opt/storefleet/woocommerce   WooCommerce (the pinned release), linked as
 #                                 wp-content/plugins/woocommerce
 #   /opt/storefleet/installer     the store installer (src/storefleet/installer)
-# Apache's MPM and PHP are sized by environment variables
-# (APACHE_MAX_REQUEST_WORKERS & co., STOREFLEET_PHP_MEMORY_LIMIT,
-# STOREFLEET_OPCACHE_MB), which the store chart derives from the plan's
-# memory. images/store/Dockerfile describes the same image.
+# Writable (emptyDirs in the chart): /var/cache/storefleet (php-fpm's socket
+# and the pid files in run/, the page cache in pages/, nginx's buffers in
+# tmp/) and /tmp (PHP's).
+# images/store/Dockerfile describes the same image.
 IMAGE_BASE=debian
-IMAGE_PACKAGES="apache2 libapache2-mod-php8.2 php8.2-cli php8.2-mysql php8.2-gd php8.2-intl
+IMAGE_PACKAGES="nginx-light php8.2-fpm php8.2-cli php8.2-mysql php8.2-gd php8.2-intl
 php8.2-mbstring php8.2-xml php8.2-zip php8.2-curl php8.2-bcmath php8.2-opcache ca-certificates"
 IMAGE_CONFIG=(--user 33:33 --workingdir /var/www/html --port 8080/tcp
-    --env APACHE_MAX_REQUEST_WORKERS=10 --env APACHE_START_SERVERS=2
-    --env APACHE_MIN_SPARE_SERVERS=1 --env APACHE_MAX_SPARE_SERVERS=4
-    --env STOREFLEET_PHP_MEMORY_LIMIT=256M --env STOREFLEET_OPCACHE_MB=128
-    --stop-signal SIGWINCH
+    --env STOREFLEET_PHP_WORKERS=6 --env STOREFLEET_PHP_MEMORY_LIMIT=192M
+    --env STOREFLEET_OPCACHE_MB=64
     --entrypoint '["/usr/local/bin/storefleet-store"]' --cmd '')
 
 ARTIFACTS="${STOREFLEET_ARTIFACTS:-${REPO_ROOT}/../shared/vendor}"
@@ -85,6 +91,19 @@ store_versions() { # prints "wordpress_version woocommerce_version"
 }
 
 installer_dir() { echo "${REPO_ROOT}/src/storefleet/installer"; }
+serving_dir() { echo "${REPO_ROOT}/src/storefleet/drivers/serving"; }
+
+# The Python that renders the serving templates: the checkout's venv (make
+# venv), else the host's with Jinja2 (python3-jinja2).
+serving_python() {
+    if [[ -x "${REPO_ROOT}/.venv/bin/python" ]]; then
+        echo "${REPO_ROOT}/.venv/bin/python"
+    elif python3 -c 'import jinja2' 2>/dev/null; then
+        echo python3
+    else
+        die "no Python with Jinja2 to render the store's nginx and php-fpm configuration: make venv (or apt-get install python3-jinja2)"
+    fi
+}
 
 image_inputs() {
     local wp wc
@@ -92,6 +111,7 @@ image_inputs() {
     echo "wordpress ${wp} $(release_digest wordpress "${wp}")"
     echo "woocommerce ${wc} $(release_digest woocommerce "${wc}")"
     echo "installer $(hash_paths "$(installer_dir)")"
+    echo "serving $(hash_paths "$(serving_dir)" "${REPO_ROOT}/src/storefleet/plans.py")"
 }
 
 image_manifest() {
@@ -104,20 +124,24 @@ image_manifest() {
     else
         echo "installer: not in this checkout yet (src/storefleet/installer)"
     fi
+    echo "nginx and php-fpm configuration from the serving templates (src/storefleet/drivers/serving + plans.py, sha256 $(hash_paths "$(serving_dir)" "${REPO_ROOT}/src/storefleet/plans.py")) in /etc/nginx/nginx.conf and /etc/php/8.2/fpm/php-fpm.conf"
 }
 
 image_customize() {
     local root="$1" wp wc tree
     read -r wp wc < <(store_versions)
-    # Our configuration files (ports, vhost, MPM, PHP, entrypoint).
+    # Our files (PHP's settings, wp-config.php, the entrypoint), then nginx's
+    # and php-fpm's configuration from the serving templates.
     cp -a "${IMAGES_DIR}/store/rootfs/." "${root}/"
-    chown -R 0:0 "${root}/etc/apache2" "${root}/etc/php" "${root}/usr/local/bin"
-    chroot "${root}" a2dismod -q -f mpm_event mpm_worker >/dev/null 2>&1 || true
-    chroot "${root}" a2enmod -q mpm_prefork php8.2 rewrite >/dev/null
-    chroot "${root}" a2enconf -q storefleet >/dev/null
-    chroot "${root}" a2disconf -q other-vhosts-access-log >/dev/null
-    chroot "${root}" a2ensite -q 000-default >/dev/null
+    chown -R 0:0 "${root}/etc/php" "${root}/usr/local/bin"
     chroot "${root}" phpenmod -v 8.2 opcache storefleet
+    rm -f "${root}/etc/php/8.2/fpm/pool.d/"*.conf "${root}/etc/nginx/sites-enabled/"*
+    "$(serving_python)" "${IMAGES_DIR}/store/render_serving.py" "${root}"
+    chown 0:0 "${root}/etc/nginx/nginx.conf" "${root}/etc/php/8.2/fpm/php-fpm.conf"
+    # Where nginx and php-fpm write: an emptyDir in the chart; in the image,
+    # writable by any uid like /tmp (buildah's layer makes root the owner).
+    mkdir -p "${root}/var/cache/storefleet"
+    chmod 1777 "${root}/var/cache/storefleet"
     # WordPress core, read-only: root owns every file.
     tree="$(release_tree wordpress "${wp}")"
     rm -rf "${root}/var/www/html"
@@ -135,7 +159,6 @@ image_customize() {
     chown -R 0:0 "${root}/var/www/html" "${root}/opt/storefleet" "${root}/var/www/wp-config.php"
     chmod -R u=rwX,go=rX "${root}/var/www/html" "${root}/opt/storefleet" "${root}/var/www/wp-config.php"
     printf 'WORDPRESS_VERSION=%s\nWOOCOMMERCE_VERSION=%s\n' "${wp}" "${wc}" >"${root}/opt/storefleet/versions.env"
-    # Apache logs to the container's output (the entrypoint puts run and
-    # lock files in /tmp).
-    rm -f "${root}/var/log/apache2/"*
+    # nginx and php-fpm log to the container's output.
+    rm -rf "${root}/var/log/nginx/"* "${root}/var/log/php8.2-fpm.log"
 }

@@ -27,6 +27,7 @@ import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from storefleet import plans
 from tests.k8s.conftest import Cluster
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -797,7 +798,7 @@ def _an_upgrade_keeps_the_secret_and_reruns_the_install(
     assert admin_core.read_namespaced_secret("store-credentials", store_ns).data == secret
     config = admin_core.read_namespaced_config_map("store-config", store_ns).data
     assert config["STOREFLEET_SITE_URL"] == store.identity["siteUrl"]
-    assert config["APACHE_MAX_REQUEST_WORKERS"] == "13"  # medium: 1 GiB
+    assert config["STOREFLEET_PHP_WORKERS"] == "13"  # medium: 1 GiB
     quota = admin_core.read_namespaced_resource_quota("store-quota", store_ns)
     assert quota.spec.hard["requests.cpu"] == "2"  # plan medium
     jobs = [j.metadata.name for j in batch.list_namespaced_job(store_ns).items]
@@ -889,7 +890,7 @@ def test_deploy_script_installs_prints_the_login_and_uninstalls(k8s, tmp_path):
                     raise
 
 
-# -- the plan sizes Apache and PHP; the wildcard-certificate option ----------------------
+# -- the plan sizes php-fpm and PHP; the wildcard-certificate option ---------------------
 
 
 def _render(k8s, chart: Path, tmp_path: Path, *values: dict, flavour: str = "local") -> list[dict]:
@@ -904,23 +905,43 @@ def _render(k8s, chart: Path, tmp_path: Path, *values: dict, flavour: str = "loc
     [("small", "6", "192M", "64", "5Gi"), ("medium", "13", "256M", "128", "20Gi"),
      ("large", "29", "256M", "128", "50Gi")],
 )  # fmt: skip
-def test_a_plan_sizes_apache_php_and_the_volume(k8s, tmp_path, plan, workers, php, opcache, volume):
-    """README.md, "Sizing": workers = (L - opcache - 64 MiB) / 64 MiB, PHP's
-    memory limit = half of that, clamped to 128-256 MiB."""
+def test_a_plan_sizes_php_fpm_php_and_the_volume(
+    k8s, tmp_path, plan, workers, php, opcache, volume
+):
+    """README.md, "Sizing": php-fpm's workers = (L - opcache - 64 MiB) / 64
+    MiB, PHP's memory limit = half of that, clamped to 128-256 MiB — the
+    platform's plans (storefleet.plans) to the number. The store pod's
+    nginx and php-fpm write only to emptyDirs; its liveness is nginx's own."""
     docs = _render(k8s, STORE_CHART, tmp_path, STORE_VALUES, {"plan": plan})
     config = next(
         d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "store-config"
     )
     data = config["data"]
-    assert (data["APACHE_MAX_REQUEST_WORKERS"], data["STOREFLEET_PHP_MEMORY_LIMIT"]) == (
-        workers,
-        php,
-    )
+    assert (data["STOREFLEET_PHP_WORKERS"], data["STOREFLEET_PHP_MEMORY_LIMIT"]) == (workers, php)
     assert data["STOREFLEET_OPCACHE_MB"] == opcache
+    assert not [k for k in data if k.startswith("APACHE")], data
+    same = plans.find(plans.DEFAULT_PLANS, plan)
+    assert (same.php_workers, f"{same.php_memory_mib}M", same.opcache_mib) == (
+        int(workers), php, int(opcache),
+    )  # fmt: skip
     claim = next(d for d in docs if d["kind"] == "PersistentVolumeClaim")
     assert claim["spec"]["resources"]["requests"]["storage"] == volume
     quota = next(d for d in docs if d["kind"] == "ResourceQuota")["spec"]["hard"]
     assert {"requests.ephemeral-storage", "limits.ephemeral-storage"} <= set(quota)
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    (web,) = pod["containers"]
+    assert web["securityContext"]["readOnlyRootFilesystem"] is True
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["mountPath"]: volumes[m["name"]] for m in web["volumeMounts"]}
+    assert mounts["/var/cache/storefleet"]["emptyDir"] == {"sizeLimit": "192Mi"}
+    assert "emptyDir" in mounts["/tmp"]
+    assert web["livenessProbe"]["httpGet"]["path"] == "/storefleet-health"
+    assert web["readinessProbe"]["httpGet"]["path"] == "/wp-login.php"
+    if plan == "small":  # an operator's number of workers wins over the formula
+        docs = _render(k8s, STORE_CHART, tmp_path, STORE_VALUES, {"sizing": {"phpWorkers": 3}})
+        config = next(d for d in docs if d["metadata"]["name"] == "store-config")
+        assert config["data"]["STOREFLEET_PHP_WORKERS"] == "3"
 
 
 def test_single_replica_servers_and_stores_stay_in_their_service_through_a_slow_minute(

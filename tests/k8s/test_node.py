@@ -171,10 +171,10 @@ def test_the_store_image_serves_wordpress_on_a_node_port(k8s, node, namespace, w
     labels = {"app": "store"}
     pod = _pod("store", k8s.image("store"), [], labels=labels, run_as=33)
     container = pod.spec.containers[0]
-    container.command = None  # the image's entrypoint: Apache in the foreground
+    container.command = None  # the image's entrypoint: php-fpm, then nginx in front
     container.ports = [client.V1ContainerPort(container_port=8080, name="http")]
     container.readiness_probe = client.V1Probe(
-        http_get=client.V1HTTPGetAction(path="/wp-includes/images/blank.gif", port="http"),
+        http_get=client.V1HTTPGetAction(path="/storefleet-health", port="http"),
         period_seconds=2,
     )
     apps.create_namespaced_deployment(
@@ -230,8 +230,9 @@ def test_the_store_image_serves_wordpress_on_a_node_port(k8s, node, namespace, w
     status, headers, body = _http_get(url)
     assert status == 500, (status, headers)
     assert b"Error establishing a database connection" in body, body[:300]
-    assert "Apache" in headers.get("Server", "")
-    # Core is read-only for the user Apache runs as.
+    assert headers.get("Server") == "nginx", headers
+    assert headers.get("X-StoreFleet-Cache") == "MISS", headers  # for the cache, not kept
+    # Core is read-only for the user nginx and php-fpm run as.
     check = "id -u; test -w /var/www/html/index.php && echo writable || echo read-only"
     code, out = _exec(k8s, namespace, running.metadata.name, "sh", "-c", check)
     assert code == 0 and out.split() == ["33", "read-only"], out

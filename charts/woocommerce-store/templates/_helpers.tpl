@@ -38,7 +38,7 @@
 {{- end -}}
 {{- end -}}
 
-{{/* Apache's workers and PHP's memory from the plan's memory limit (README.md, "Sizing"). */}}
+{{/* php-fpm's workers and PHP's memory from the plan's memory limit (README.md, "Sizing"). */}}
 {{- define "store.sizing" -}}
 {{- $plan := include "store.plan" . | fromYaml -}}
 {{- $limit := include "store.mib" $plan.resources.limits.memory | int -}}
@@ -47,12 +47,9 @@
 {{- $free := sub $limit $reserve | int -}}
 {{- $workers := div $free (int .Values.sizing.workerMemoryMiB) | int -}}
 {{- $workers = max 2 (min $workers (int .Values.sizing.maxWorkers)) -}}
-{{- with .Values.sizing.maxRequestWorkers }}{{ $workers = int . }}{{ end -}}
+{{- with .Values.sizing.phpWorkers }}{{ $workers = int . }}{{ end -}}
 {{- $php := max 128 (min 256 (div $free 2)) -}}
 workers: {{ $workers }}
-startServers: {{ min 2 $workers }}
-minSpareServers: 1
-maxSpareServers: {{ max 2 (div $workers 4) }}
 phpMemoryMiB: {{ $php }}
 opcacheMiB: {{ $opcache }}
 {{- end -}}
@@ -122,6 +119,14 @@ seccompProfile:
     sizeLimit: 256Mi
 {{- end -}}
 
+{{/* nginx's and php-fpm's own (the store pod): the socket, the pid files,
+the page cache, nginx's buffers. */}}
+{{- define "store.webVolume" -}}
+- name: web
+  emptyDir:
+    sizeLimit: {{ .Values.pageCache.sizeLimit }}
+{{- end -}}
+
 {{/* The non-secret settings shared by the store pod and the install Job (as env). */}}
 {{- define "store.config" -}}
 {{- $sizing := include "store.sizing" . | fromYaml -}}
@@ -130,10 +135,7 @@ WORDPRESS_DB_NAME: {{ include "store.dbName" . | quote }}
 WORDPRESS_DB_USER: {{ include "store.dbUser" . | quote }}
 WORDPRESS_TABLE_PREFIX: {{ .Values.database.tablePrefix | quote }}
 STOREFLEET_SITE_URL: {{ .Values.siteUrl | trimSuffix "/" | quote }}
-APACHE_MAX_REQUEST_WORKERS: {{ $sizing.workers | quote }}
-APACHE_START_SERVERS: {{ $sizing.startServers | quote }}
-APACHE_MIN_SPARE_SERVERS: {{ $sizing.minSpareServers | quote }}
-APACHE_MAX_SPARE_SERVERS: {{ $sizing.maxSpareServers | quote }}
+STOREFLEET_PHP_WORKERS: {{ $sizing.workers | quote }}
 STOREFLEET_PHP_MEMORY_LIMIT: {{ printf "%dM" (int $sizing.phpMemoryMiB) | quote }}
 STOREFLEET_OPCACHE_MB: {{ $sizing.opcacheMiB | quote }}
 STOREFLEET_SMTP_HOST: {{ .Values.smtp.host | quote }}
