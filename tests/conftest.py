@@ -238,6 +238,7 @@ def make_settings(tmp_path: Path, sites_dir: Path) -> Callable[..., Settings]:
             "stores_db_prefix": f"t{secrets.token_hex(3)}_",
             # Each platform's own nginx on a port of its own (never make up's).
             "stores_http_port": free_port(),
+            "stores_https_port": free_port(),
         }
         values.update(overrides)
         return Settings(**values)

@@ -1,18 +1,19 @@
 """The ``storefleet`` command line, one module per command group:
 ``server`` (up, api, worker, migrate, bootstrap), ``users`` (host-side
 accounts), ``client`` (login, logout and the API client), ``stores``,
-``fleet``, ``tokens`` and ``releases``; ``apps`` holds the command groups, ``host`` what the host
+``domains`` (a store's custom domains), ``fleet``, ``tokens`` and
+``releases``; ``apps`` holds the command groups, ``host`` what the host
 commands share."""
 
 from __future__ import annotations
 
 import os
 
-from storefleet.cli import client, fleet, releases, server, stores, tokens, users
+from storefleet.cli import client, domains, fleet, releases, server, stores, tokens, users
 from storefleet.cli.apps import app
 
 __all__ = [
-    "app", "client", "fleet", "main", "releases", "server", "stores", "tokens", "users",
+    "app", "client", "domains", "fleet", "main", "releases", "server", "stores", "tokens", "users",
 ]  # fmt: skip
 
 

@@ -23,6 +23,10 @@ fleet_app = typer.Typer(no_args_is_help=True, help="Fleet upgrades through the A
 tokens_app = typer.Typer(
     no_args_is_help=True, help="Your personal API tokens, through the API (needs `login`)."
 )
+domains_app = typer.Typer(
+    no_args_is_help=True, help="A store's custom domains, through the API (docs/domains.md)."
+)
+stores_app.add_typer(domains_app, name="domains")
 app.add_typer(users_app, name="users")
 app.add_typer(stores_app, name="stores")
 app.add_typer(releases_app, name="releases")

@@ -10,7 +10,7 @@ from storefleet.config import DriverName, Settings
 from storefleet.drivers.base import StoreDriver
 from storefleet.drivers.local.mailbox import MailMessage, read_mailbox
 
-__all__ = ["MailMessage", "StoreDriver", "make_driver", "store_mail"]
+__all__ = ["MailMessage", "StoreDriver", "domain_url", "make_driver", "store_mail"]
 
 
 def make_driver(settings: Settings) -> StoreDriver:
@@ -32,3 +32,13 @@ def store_mail(
     if driver == DriverName.local.value:
         return "mailbox", read_mailbox(settings, store_uid, limit=limit)
     return "smtp", []
+
+
+def domain_url(settings: Settings, driver: str, domain: str) -> str:
+    """Where a store answers at a custom domain: https, on the stores' TLS
+    port (local: its nginx's; Kubernetes: the ingress's)."""
+    if driver == DriverName.local.value:
+        port: int | None = settings.stores_https_port
+    else:
+        port = settings.k8s_store_https_port
+    return f"https://{domain}" + ("" if port in (None, 443) else f":{port}") + "/"

@@ -82,4 +82,5 @@ OPERATION_PHASES: dict[Operation, Phases] = {
     Operation.suspend: Phases(None, _P.suspended, None, (_P.ready, _P.degraded)),
     Operation.resume: Phases(None, _P.ready, None, (_P.suspended,)),
     Operation.resize: Phases(None, None, None, (_P.ready, _P.degraded)),
+    Operation.domain: Phases(None, None, None, (_P.ready, _P.degraded)),
 }

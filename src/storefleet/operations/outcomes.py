@@ -140,6 +140,8 @@ class OperationOutcomes:
             return f"Suspended{took}: the store answers “store unavailable”"
         if kind is Operation.resize:
             return f"Plan {store.plan} in effect{took}"
+        if kind is Operation.domain:
+            return f"Custom domains in effect{took}: the store answers at {store.url}"
         return f"Resumed{took}"
 
     def after_operation(self, session: Session, store: Store, op: StoreOperation) -> None:
@@ -161,6 +163,7 @@ def started(kind: Operation, by: str) -> str:
         Operation.suspend: "Suspending the store",
         Operation.resume: "Resuming the store",
         Operation.resize: "Applying the store's plan",
+        Operation.domain: "Applying the store's custom domains",
     }
     return f"{verbs[kind]} ({by})"
 

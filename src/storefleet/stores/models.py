@@ -72,6 +72,9 @@ class Operation(StrEnum):
     #: The store's serving set up again for its plan (a plan change, or a
     #: store moved to the current way of serving).
     resize = "resize"
+    #: The store's custom domains converged: routed, certificates obtained or
+    #: renewed, its address on its primary domain (or back on its own).
+    domain = "domain"
 
 
 class OperationStatus(StrEnum):
