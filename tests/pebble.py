@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import time
 from pathlib import Path
@@ -118,7 +119,8 @@ class Pebble:
             )
 
     def _get(self, url: str) -> httpx.Response:
-        answer = httpx.get(url, verify=str(self.minica), timeout=5)
+        tls = ssl.create_default_context(cafile=str(self.minica))
+        answer = httpx.get(url, verify=tls, timeout=5)
         answer.raise_for_status()
         return answer
 

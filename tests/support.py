@@ -82,10 +82,12 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
                  "webhook_retry_initial_seconds", "webhook_max_attempts",
                  "require_2fa_for_admins", "stores_http_port", "health_deep_seconds",
                  "page_cache_seconds", "php_idle_seconds", "php_master_idle_seconds",
-                 "default_plan"):  # fmt: skip
+                 "default_plan", "stores_https_port", "acme_directory",
+                 "domain_check_seconds", "acme_timeout_seconds"):  # fmt: skip
         env[f"STOREFLEET_{name.upper()}"] = str(getattr(settings, name))
     env["STOREFLEET_BACKUP_DIR"] = env.pop("STOREFLEET_BACKUPS_PATH")
-    for name in ("backup_s3_endpoint", "backup_s3_bucket", "backup_s3_prefix", "release_pins"):
+    for name in ("backup_s3_endpoint", "backup_s3_bucket", "backup_s3_prefix", "release_pins",
+                 "dns_resolver", "acme_ca_bundle"):  # fmt: skip
         if getattr(settings, name) is not None:
             env[f"STOREFLEET_{name.upper()}"] = str(getattr(settings, name))
     for name in ("backup_s3_access_key", "backup_s3_secret_key"):

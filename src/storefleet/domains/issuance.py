@@ -24,7 +24,7 @@ from storefleet.db import utcnow
 from storefleet.domains import repository
 from storefleet.domains.certificates import AcmeIssuer, IssuanceFailed, Issued
 from storefleet.domains.models import DomainStatus, StoreDomain
-from storefleet.drivers.base import StepContext, StepOutcome, StoreDriver
+from storefleet.drivers.base import StepContext, StepError, StepOutcome, StoreDriver
 from storefleet.runtime import Runtime
 from storefleet.stores import repository as stores
 from storefleet.stores.models import Store
@@ -94,7 +94,8 @@ def certificates_step(
                     lambda d, token, auth: driver.publish_challenge(ctx, d, token, auth),
                     lambda d, token: driver.withdraw_challenge(ctx, d, token),
                 )
-            except IssuanceFailed as exc:
+            except (IssuanceFailed, StepError) as exc:
+                # StepError: the driver could not answer the challenge.
                 _failed(runtime, ctx.store.id, domain_id, str(exc), renewal=renewal)
                 said.append(f"{name}: {'renewal' if renewal else 'certificate'} failed: {exc}")
                 continue
