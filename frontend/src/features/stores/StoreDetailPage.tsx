@@ -22,6 +22,7 @@ import {
   useSuspendStore,
 } from '../../hooks/queries/stores';
 import { BackupsCard } from './BackupsCard';
+import { DomainsCard } from './DomainsCard';
 import { PlanCard } from './PlanCard';
 import { LiveIndicator } from '../../live/LiveStatus';
 import { StepProgress } from './StoreTable';
@@ -324,6 +325,7 @@ export function StoreDetailPage() {
       </div>
       {!gone && <PlanCard store={s} />}
       {s.ready_at && <BackupsCard store={s} />}
+      {!gone && <DomainsCard store={s} />}
       <div className="card">
         <h2>Mail</h2>
         <p className="muted">Order notifications and the other email this store sent.</p>
