@@ -152,7 +152,7 @@ def test_a_kubernetes_store_moves_to_its_custom_domain_with_a_certificate_from_p
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.stdout == "200 0", (done.stdout, done.stderr)
-    # The old address leads there (WordPress's canonical redirect), path kept.
+    # The old address leads there (the platform's must-use plugin), path kept.
     old = httpx.get(own + "product/beanie/", timeout=60)
     assert old.status_code == 301, old.status_code
     assert old.headers["location"].startswith(f"https://{DOMAIN}:{HTTPS_PORT}/product/beanie")

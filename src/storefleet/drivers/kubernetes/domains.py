@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 import re
 import time
 from pathlib import Path
@@ -147,13 +148,9 @@ class KubeDomains:
             except ApiException as exc2:
                 raise api_error(f"creating Secret {ns}/{tls_secret(domain)}", exc2) from exc2
 
-    # -- ACME challenges --------------------------------------------------------------
+    # -- ACME challenges, and the platform name's redirect ------------------------------
 
-    def publish_challenge(self, ctx: StepContext, domain: str, token: str, answer: str) -> None:
-        """The answer in the store's wp-content, and the must-use plugin that
-        serves it; checked through the ingress as the ACME server will ask."""
-        if not _TOKEN.fullmatch(token):
-            raise PermanentError(f"the ACME server sent a malformed token {token[:60]!r}")
+    def _put_plugin(self, ctx: StepContext) -> None:
         plugin = (MU_PLUGINS / _PLUGIN).read_bytes()
         plugins = f"{CONTENT}/mu-plugins"
         self.pods.run(
@@ -161,6 +158,31 @@ class KubeDomains:
             ["sh", "-c", f"mkdir -p {plugins} && base64 -d > {plugins}/{_PLUGIN}"],
             stdin=base64.b64encode(plugin),
         )
+
+    def redirect(self, ctx: StepContext, own_host: str | None) -> str:
+        """The store's platform name leads to its address (a 301 to the same
+        path, by the must-use plugin) while that is a custom domain: WordPress's
+        canonical redirect changes no host."""
+        current = urlsplit(ctx.store.url or "").hostname
+        if own_host is None or current is None or current == own_host:
+            self.pods.run(ctx, ["rm", "-f", f"{_ANSWERS}/redirect.json"])
+            return "no redirect"
+        to = str(ctx.store.url).rstrip("/")
+        self._put_plugin(ctx)
+        body = json.dumps({"from": own_host, "to": to}).encode()
+        self.pods.run(
+            ctx,
+            ["sh", "-c", f"mkdir -p {_ANSWERS} && base64 -d > {_ANSWERS}/redirect.json"],
+            stdin=base64.b64encode(body),
+        )
+        return f"{own_host} redirects to {to}"
+
+    def publish_challenge(self, ctx: StepContext, domain: str, token: str, answer: str) -> None:
+        """The answer in the store's wp-content, and the must-use plugin that
+        serves it; checked through the ingress as the ACME server will ask."""
+        if not _TOKEN.fullmatch(token):
+            raise PermanentError(f"the ACME server sent a malformed token {token[:60]!r}")
+        self._put_plugin(ctx)
         self.pods.run(
             ctx,
             ["sh", "-c", f"mkdir -p {_ANSWERS} && base64 -d > {_ANSWERS}/{token}"],

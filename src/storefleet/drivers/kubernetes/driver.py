@@ -208,7 +208,8 @@ class KubernetesDriver(StoreDriver):
     def _serve(self, ctx: StepContext) -> StepOutcome:
         routed = self._route(ctx)
         self.releases.rollout_step(ctx)
-        return StepOutcome(f"{routed.message}; the store's address is {ctx.store.url}")
+        redirect = self.domains.redirect(ctx, self.names.host(ctx.store))
+        return StepOutcome(f"{routed.message}; the store's address is {ctx.store.url} ({redirect})")
 
     def publish_challenge(
         self, ctx: StepContext, domain: str, token: str, key_authorization: str
