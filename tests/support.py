@@ -82,7 +82,7 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
                  "webhook_retry_initial_seconds", "webhook_max_attempts",
                  "require_2fa_for_admins", "stores_http_port", "health_deep_seconds",
                  "page_cache_seconds", "php_idle_seconds", "php_master_idle_seconds",
-                 "default_plan", "stores_https_port", "acme_directory",
+                 "default_plan", "store_log_max_mib", "stores_https_port", "acme_directory",
                  "domain_check_seconds", "acme_timeout_seconds"):  # fmt: skip
         env[f"STOREFLEET_{name.upper()}"] = str(getattr(settings, name))
     env["STOREFLEET_BACKUP_DIR"] = env.pop("STOREFLEET_BACKUPS_PATH")

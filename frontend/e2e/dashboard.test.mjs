@@ -374,7 +374,7 @@ describe('dashboard', { skip: skip ?? false, timeout: 600_000 }, () => {
     // The API answers with all 1,000 at once, whatever the page size asks,
     // so this measures the table rendering 1,000 rows in one go.
     await page.route((url) => url.pathname === '/api/stores', (route) =>
-      route.fulfill({ contentType: 'application/json', body: JSON.stringify({ items: stores, total: 1000, limit: 1000, offset: 0 }) }),
+      route.fulfill({ contentType: 'application/json', body: JSON.stringify({ items: stores, total: 1000, limit: 1000, next_cursor: null }) }),
     );
     await page.addInitScript(() => {
       new MutationObserver((_, obs) => {

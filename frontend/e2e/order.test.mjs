@@ -8,7 +8,8 @@
 //     with Cash on Delivery (cart and checkout bypass the cache) and sees the
 //     order-received page; the order is then found through WooCommerce's
 //     REST API as the store admin (processing), the merchant's "new order"
-//     email is in the dashboard, and `storefleet stores smoke-test` passes;
+//     email is in the dashboard, the checkout is in the store's access log
+//     (its Logs card), and `storefleet stores smoke-test` passes;
 //  2. two shoppers in two browser contexts never see each other's cart,
 //     name or address, an anonymous one sees neither, and only the signed-in
 //     store admin sees WordPress's admin bar;
@@ -143,6 +144,14 @@ describe('a new store sells, keeps its shoppers apart, and changes plan', { skip
     assert.match(await body.innerText(), /Beanie/);
     await item.scrollIntoViewIfNeeded();
     await shot(page, 'walk-6-order-email');
+
+    // The store's own access log, in its Logs card: the shopper's checkout
+    // (the path asked for, never its query string).
+    await page.getByRole('tab', { name: 'Access log' }).click();
+    await page.getByRole('searchbox', { name: 'Search the log' }).fill('/checkout/');
+    await page.getByRole('button', { name: 'Search' }).click();
+    const visit = page.getByRole('list', { name: 'Access log, newest first' }).locator('pre', { hasText: '"GET /checkout/"' });
+    await visit.first().waitFor({ timeout: 30_000 });
 
     // And the CLI's smoke test passes on the same store.
     const smoke = spawnSync(join(REPO, '.venv', 'bin', 'storefleet'), ['stores', 'smoke-test', STORE], {

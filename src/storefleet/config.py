@@ -186,6 +186,10 @@ class Settings(BaseSettings):
     #: ... and its php-fpm master after this long without a worker: an idle
     #: store then runs no PHP at all, and the next request starts it (0: never).
     php_master_idle_seconds: Annotated[int, Field(ge=0)] = 300
+    #: A local store's logs (PHP errors, access log, php-fpm's, wp-cron's) are
+    #: rotated by the reconciler's sweep once one passes this size; one older
+    #: file is kept, so each takes at most about twice this on disk.
+    store_log_max_mib: Annotated[int, Field(ge=1, le=1024)] = 10
     #: Store cgroups live under <cgroup hierarchy>/<this>/<store uid>.
     cgroup_parent: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = "storefleet"
     #: The plans stores may have (a JSON list, see storefleet/plans.py), the

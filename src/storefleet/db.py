@@ -10,10 +10,12 @@ rollback, so a worker never looks for a row that is not there.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
+import functools
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
+from typing import Any, ParamSpec, TypeVar
 
+import anyio
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
@@ -64,12 +66,27 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.replace(tzinfo=dt.UTC)
 
 
+#: Connections an engine keeps (SQLAlchemy's defaults, written down: the
+#: API's request slots below are counted against them).
+POOL_SIZE, POOL_OVERFLOW = 5, 10
+#: Requests of one API process that hold a session at once: fewer than the
+#: pool's connections, so that a request never waits for a connection on the
+#: event loop, and the others (the live stream's polls, a token's last use,
+#: an audit record after a rollback) always find one.
+REQUEST_SLOTS = 10
+
+
 def make_engine(url: str) -> Engine:
     # Statement errors never echo bound values: one may be a password or hash.
-    kwargs: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
+    kwargs: dict[str, Any] = {
+        "hide_parameters": True, "pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW,
+    }  # fmt: skip
     if url.startswith("sqlite"):
+        # A file in this process: no server to lose the connection, nothing
+        # for a ping before each checkout to find.
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
     else:
+        kwargs["pool_pre_ping"] = True
         kwargs["pool_recycle"] = 1800
         # Each statement sees what others committed: a count taken after
         # locking a row (quotas) must not read an older snapshot.
@@ -137,15 +154,39 @@ def _drop_after_rollback(session: Session) -> None:
     session.info.pop(_HOOKS_KEY, None)
 
 
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
 class Database:
     """An engine and its session factory. ``info`` is copied into every
     session's ``info`` (hooks of the process, such as waking the webhook
-    sender after a commit that recorded deliveries)."""
+    sender after a commit that recorded deliveries).
+
+    The API's requests take one of ``request_slots`` before they open a
+    session, and run their reads through :meth:`read`."""
 
     def __init__(self, url: str, info: dict[str, Any] | None = None) -> None:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False, info=info or {})
+        self.request_slots = anyio.CapacityLimiter(REQUEST_SLOTS)
+        #: SQLite reads run where they are asked for (see :meth:`read`).
+        self.reads_in_place = self.engine.dialect.name == "sqlite"
+
+    async def read(self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        """Run ``fn``, which reads the database, from the event loop.
+
+        On SQLite in place: a read there is a few microseconds of a file in
+        this process's page cache, it never waits for a lock (WAL: readers do
+        not wait for writers), and a hop to a worker thread and back costs
+        more than the read (~0.2 ms of CPU, and the GIL twice; bench/api.py).
+        On a server database in a worker thread, so that the loop serves
+        others while the server answers. Writes always go to a thread: on
+        SQLite they may wait for the write lock."""
+        if self.reads_in_place:
+            return fn(*args, **kwargs)
+        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
 
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Session]:
@@ -156,6 +197,42 @@ class Database:
             if write:
                 lock_for_write(session)
             yield session
+
+    @asynccontextmanager
+    async def request_transaction(self, *, write: bool) -> AsyncIterator[Session]:
+        """The transaction of one API request, from the event loop: a slot
+        first; a writer takes the write lock up front in a thread (it may
+        wait); a reader's session connects at its first query. The end
+        (commit, or rollback on error) is :meth:`read`'s business for a
+        reader with nothing to do after its commit, else a thread's."""
+        async with self.request_slots:
+            transaction = self.transaction(write=write)
+            if write:
+                session = await anyio.to_thread.run_sync(transaction.__enter__)
+            else:
+                session = transaction.__enter__()
+            try:
+                yield session
+            except BaseException as exc:
+                await self._end(transaction, session, write, exc)
+                raise
+            await self._end(transaction, session, write, None)
+
+    async def _end(
+        self,
+        transaction: AbstractContextManager[Session],
+        session: Session,
+        write: bool,
+        exc: BaseException | None,
+    ) -> None:
+        end = functools.partial(
+            transaction.__exit__, type(exc) if exc else None, exc,
+            exc.__traceback__ if exc else None,
+        )  # fmt: skip
+        if write or session.info.get(_HOOKS_KEY):
+            await anyio.to_thread.run_sync(end)
+        else:
+            await self.read(end)
 
     def dispose(self) -> None:
         self.engine.dispose()

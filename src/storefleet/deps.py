@@ -2,13 +2,23 @@
 database session (one transaction per request), the client's address and the
 principal and its user (a bearer sign-in or API token, or the dashboard's
 session cookie with its CSRF header), refused unless it may call the
-endpoint (``auth/access.py`` decides which scope each endpoint needs)."""
+endpoint (``auth/access.py`` decides which scope each endpoint needs).
+
+FastAPI runs a plain ``def`` dependency or endpoint in a worker thread: a
+hop there and back that costs ~0.2 ms of CPU and two waits for the GIL, more
+than a read itself (bench/api.py). So these dependencies are ``async def``:
+the ones without I/O run on the event loop, and the session and the
+principal's lookup go through ``Database.read`` and
+``Database.request_transaction`` (in place on SQLite, in a thread on a
+server database). An endpoint that only reads can do the same; any other
+stays a plain ``def``, in a thread.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
@@ -28,7 +38,7 @@ from storefleet.runtime import Runtime
 log = logging.getLogger(__name__)
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -36,12 +46,12 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_session(request: Request, runtime: RuntimeDep) -> Iterator[Session]:
+async def get_session(request: Request, runtime: RuntimeDep) -> AsyncIterator[Session]:
     # A request that may write takes the write lock up front on SQLite (on the
     # server databases this is a no-op), so that its reads and writes cannot
     # interleave with another writer's.
-    writes = request.method not in ("GET", "HEAD", "OPTIONS")
-    with runtime.db.transaction(write=writes) as session:
+    writes = request.method not in cookies.SAFE_METHODS
+    async with runtime.db.request_transaction(write=writes) as session:
         yield session
 
 
@@ -50,7 +60,7 @@ def get_session(request: Request, runtime: RuntimeDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def client_ip(request: Request) -> str:
+async def client_ip(request: Request) -> str:
     """The client's address: the peer, or the client a trusted proxy names
     (uvicorn applies X-Forwarded-For from STOREFLEET_TRUSTED_PROXIES only)."""
     return request.client.host if request.client else "unknown"
@@ -78,7 +88,7 @@ def _route(request: Request) -> tuple[str | None, str | None]:
     return (str(route.tags[0]) if route.tags else None), route.name
 
 
-def get_principal(
+async def get_principal(
     request: Request,
     session: SessionDep,
     runtime: RuntimeDep,
@@ -90,9 +100,10 @@ def get_principal(
     header of a cookie sign-in that changes something."""
     s = runtime.settings
     token = _credentials(request, bearer)
-    principal = access.authenticate(
-        session, token, key=s.signing_key(), require_2fa=s.require_2fa_for_admins
-    )
+    principal = await runtime.db.read(
+        access.authenticate, session, token, key=s.signing_key(),
+        require_2fa=s.require_2fa_for_admins,
+    )  # fmt: skip
     user = principal.user
     target = f"{request.method} {request.url.path}"
     # A browser never sends a bearer token (or an API token) by itself: no CSRF to fear.
@@ -129,14 +140,14 @@ def _touch(runtime: Runtime, token_id: int, ip: str) -> None:
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def get_current_user(principal: PrincipalDep) -> User:
+async def get_current_user(principal: PrincipalDep) -> User:
     return principal.user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def get_admin(principal: PrincipalDep, request: Request, ip: ClientIP) -> User:
+async def get_admin(principal: PrincipalDep, request: Request, ip: ClientIP) -> User:
     user = principal.user
     if not user.is_admin or not principal.allows(access.Scope.admin):
         raise Forbidden(

@@ -1,5 +1,6 @@
 """The worker process: a huey consumer running store operations (3 at once by
-default) plus the reconciler's periodic sweep."""
+default) plus the reconciler's periodic sweep, and — for a driver whose
+stores' logs the API cannot read — the log reader that answers for it."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tenacity import (
 from storefleet.drivers import make_driver
 from storefleet.drivers.base import StoreDriver, TransientError
 from storefleet.operations import Reconciler, StoreOperator
+from storefleet.operations.log_reader import LogReader
 from storefleet.runtime import Runtime
 from storefleet.stores import tasks
 from storefleet.webhooks import delivery as webhook_delivery
@@ -33,6 +35,11 @@ def run_worker(runtime: Runtime, driver: StoreDriver | None = None) -> None:
     runtime.queue.bind_webhooks(lambda: webhook_delivery.deliver_due(runtime))
     reconciler = Reconciler(runtime, driver, owner=operator.owner)
     reconciler.start()
+    reader = (
+        LogReader(runtime, driver, owner=operator.owner) if driver.logs_through_worker else None
+    )
+    if reader is not None:
+        reader.start()
     consumer = Consumer(
         runtime.queue.huey,
         workers=settings.worker_concurrency,
@@ -56,6 +63,8 @@ def run_worker(runtime: Runtime, driver: StoreDriver | None = None) -> None:
         consumer.run()
     finally:
         reconciler.stop()
+        if reader is not None:
+            reader.stop()
 
 
 def wait_for_driver(driver: StoreDriver, wait_seconds: float) -> None:

@@ -31,7 +31,7 @@ BROKEN = "11.0.2"
 
 def _broken_woocommerce(mirror: Path, work: Path) -> dict[str, Any]:
     """woocommerce-11.0.2.zip: 11.0.1 whose woocommerce.php does not parse,
-    and its pin (the digest of that tree, so that it verifies)."""
+    and its pin (the digest of that tree, so that it verifies) with its pair."""
     tree = work / "tree"
     tree.mkdir()
     unpack(mirror / "woocommerce-11.0.1.zip", tree, max_bytes=512 << 20)
@@ -44,6 +44,7 @@ def _broken_woocommerce(mirror: Path, work: Path) -> dict[str, Any]:
                 zf.write(path, path.relative_to(tree).as_posix())
     digest, count = tree_digest(tree / "woocommerce")
     return {
+        "pairs": [{"wordpress": "7.0.4", "woocommerce": BROKEN}],
         "woocommerce": {
             BROKEN: {
                 "file": archive.name,
@@ -53,7 +54,7 @@ def _broken_woocommerce(mirror: Path, work: Path) -> dict[str, Any]:
                 "files": count,
                 "archive_sha256": [file_sha256(archive)],
             }
-        }
+        },
     }
 
 

@@ -91,7 +91,13 @@ def test_fleet_upgrades_are_for_admins_and_pinned_releases(platform: Platform) -
     assert unknown.status_code == 422 and "not a pinned release" in unknown.text
     bad_waves = admin.http.post("/api/fleet/upgrades", json={"waves": ["0"]})
     assert bad_waves.status_code == 422
-    done = admin.http.post("/api/fleet/upgrades", json={"wordpress": "6.9.7"})
+    # Stores run tested pairs only: 6.9.7 with the current WooCommerce is none.
+    mixed = admin.http.post("/api/fleet/upgrades", json={"wordpress": "6.9.7"})
+    assert mixed.status_code == 422, mixed.text
+    assert "WordPress 6.9.7 + WooCommerce 11.0.1 is not a supported release pair" in mixed.text
+    done = admin.http.post(
+        "/api/fleet/upgrades", json={"wordpress": "6.9.7", "woocommerce": "10.9.4"}
+    )
     assert done.status_code == 202, done.text
     assert done.json()["status"] == "succeeded" and done.json()["stores"] == []
     releases = admin.http.get("/api/fleet/releases").json()

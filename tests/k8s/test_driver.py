@@ -241,13 +241,13 @@ def test_fifty_stores_at_once(k8s_platform: ClusterPlatform) -> None:
 
 def _every_store(api: Api, status: str) -> list[dict]:  # type: ignore[type-arg]
     stores: list[dict] = []  # type: ignore[type-arg]
+    params: dict[str, str | int] = {"limit": 500, "status": status}
     while True:
-        page = api.http.get(
-            "/api/stores", params={"limit": 500, "offset": len(stores), "status": status}
-        ).json()
+        page = api.http.get("/api/stores", params=params).json()
         stores += page["items"]
-        if len(stores) >= page["total"] or not page["items"]:
+        if page["next_cursor"] is None:
             return stores
+        params["cursor"] = page["next_cursor"]
 
 
 def _ts(value: str) -> float:

@@ -13,7 +13,10 @@ http://<name>.localhost:30080/.
 - a failed install, retried; a chart upgrade with a new image tag;
 - deletion leaves no namespace, volume, database, user or Secret;
 - issue 18: a backup to S3 restored from there; the store's image pulled
-  again from the test registry once the node lost it.
+  again from the test registry once the node lost it;
+- issue 19: a PHP warning in a store is in its logs (``GET /api/stores/{id}/logs``,
+  read by the worker) within 10 s, not in another store's, and its access-log
+  line has no token or cookie.
 """
 
 from __future__ import annotations
@@ -264,11 +267,17 @@ def _pod_env(k8s: Cluster, ns: str) -> dict[str, str]:
 # -- b: what a store's pod may reach ------------------------------------------------
 
 
-def test_a_store_reaches_dns_and_its_own_database_but_not_another_store(real, shop):
+@pytest.fixture(scope="module")
+def other(real: ClusterPlatform) -> dict[str, Any]:
+    """A second store, without sample products, ready (beside ``shop``)."""
+    store_id = _create(real, "other", "Other-" + secrets.token_urlsafe(10), sample_products=False)
+    return {"id": store_id, "store": real.admin().wait_for(store_id, "ready", timeout=READY)}
+
+
+def test_a_store_reaches_dns_and_its_own_database_but_not_another_store(real, shop, other):
     k8s = real.cluster
     core = client.CoreV1Api(k8s.api)
-    other_id = _create(real, "other", "Other-" + secrets.token_urlsafe(10), sample_products=False)
-    real.admin().wait_for(other_id, "ready", timeout=READY)
+    other_id = other["id"]
     a, b = real.store_ns("shop"), real.store_ns("other")
     b_pod = web_pod(k8s, b)
 
@@ -519,6 +528,54 @@ def _tag_in_registry(image: str, tag: str) -> None:
         timeout=30,
     )
     assert put.status_code == 201, put.text
+
+
+# -- issue 19: a store's logs, read by the worker ----------------------------------------
+
+
+def test_a_stores_php_warning_reaches_its_logs_through_the_worker_and_not_anothers(
+    real, shop, other
+):
+    """The API has no cluster rights: it asks through the platform database and
+    the worker's log reader reads the pod's logs (pods/log of the store-manager
+    role) and answers, redacted."""
+    api, mark = real.admin(), secrets.token_hex(6)
+    a = real.store_ns("shop")
+    # A PHP file in the store's own wp-content, written by its pod (as a plugin's would be).
+    code = f'<?php trigger_error("sf-warning-{mark}", E_USER_WARNING); echo "done";'
+    encoded = base64.b64encode(code.encode()).decode()
+    target = f"/var/www/html/wp-content/warn-{mark}.php"
+    put = f"exit(file_put_contents('{target}', base64_decode('{encoded}')) ? 0 : 1);"
+    assert php_in_store(real.cluster, a, put)[0] == 0
+
+    token, cookie = f"tok-{secrets.token_hex(6)}", f"ck-{secrets.token_hex(6)}"
+    started = time.monotonic()
+    page = httpx.get(
+        f"http://127.0.0.1:{INGRESS_PORT}/wp-content/warn-{mark}.php",
+        params={"token": token}, cookies={"wordpress_logged_in_abc": cookie},
+        headers={"Host": f"shop.localhost:{INGRESS_PORT}"}, timeout=60,
+    )  # fmt: skip
+    assert page.text == "done", page.text
+
+    def logs(store_id: int, **params: str) -> list[dict[str, Any]]:
+        resp = api.http.get(f"/api/stores/{store_id}/logs", params=params, timeout=30)
+        assert resp.status_code == 200, resp.text
+        items: list[dict[str, Any]] = resp.json()["items"]
+        return items
+
+    while not (warned := logs(shop["id"], source="php", q=f"sf-warning-{mark}")):
+        assert time.monotonic() - started < 10, "the warning was not in the store's logs in 10 s"
+        time.sleep(0.5)
+    print(f"the warning was in the store's logs {time.monotonic() - started:.1f} s after it")
+    line = warned[0]
+    assert f"PHP Warning:  sf-warning-{mark} in " in line["text"] and line["at"] is not None
+
+    (hit,) = logs(shop["id"], source="access", q=f"warn-{mark}")
+    assert f"GET /wp-content/warn-{mark}.php?token=[redacted]" in hit["text"], hit
+    assert token not in hit["text"] and cookie not in hit["text"]
+    # The other store's logs have none of it.
+    for source in ("php", "access"):
+        assert logs(other["id"], source=source, q=mark) == []
 
 
 # -- d: deletion leaves nothing ------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 import type { Client, Options as Options2, TDataShape } from './client';
 import { client } from './client.gen';
-import type { AddDomainData, AddDomainErrors, AddDomainResponses, ConfirmTwoFactorData, ConfirmTwoFactorErrors, ConfirmTwoFactorResponses, CreateBackupData, CreateBackupErrors, CreateBackupResponses, CreateFleetUpgradeData, CreateFleetUpgradeErrors, CreateFleetUpgradeResponses, CreateSessionData, CreateSessionErrors, CreateSessionResponses, CreateStoreData, CreateStoreErrors, CreateStoreResponses, CreateTokenData, CreateTokenErrors, CreateTokenResponses, CreateUserData, CreateUserErrors, CreateUserResponses, CreateWebhookData, CreateWebhookErrors, CreateWebhookResponses, DeleteSessionData, DeleteSessionErrors, DeleteSessionResponses, DeleteStoreData, DeleteStoreErrors, DeleteStoreResponses, DeleteWebhookData, DeleteWebhookErrors, DeleteWebhookResponses, DisableTwoFactorData, DisableTwoFactorErrors, DisableTwoFactorResponses, FleetPlansData, FleetPlansErrors, FleetPlansResponses, FleetReleasesData, FleetReleasesErrors, FleetReleasesResponses, FleetSummaryData, FleetSummaryErrors, FleetSummaryResponses, GetFleetUpgradeData, GetFleetUpgradeErrors, GetFleetUpgradeResponses, GetStoreData, GetStoreErrors, GetStoreResponses, HealthzData, HealthzResponses, ListAuditEventsData, ListAuditEventsErrors, ListAuditEventsResponses, ListBackupsData, ListBackupsErrors, ListBackupsResponses, ListDomainsData, ListDomainsErrors, ListDomainsResponses, ListFleetUpgradesData, ListFleetUpgradesErrors, ListFleetUpgradesResponses, ListStoresData, ListStoresErrors, ListStoresResponses, ListTokensData, ListTokensErrors, ListTokensResponses, ListUsersData, ListUsersErrors, ListUsersResponses, ListWebhookDeliveriesData, ListWebhookDeliveriesErrors, ListWebhookDeliveriesResponses, ListWebhooksData, ListWebhooksErrors, ListWebhooksResponses, LoginData, LoginErrors, LoginResponses, LogoutData, LogoutErrors, LogoutResponses, MeData, MeErrors, MeResponses, MetricsData, MetricsErrors, MetricsResponses, NewRecoveryCodesData, NewRecoveryCodesErrors, NewRecoveryCodesResponses, ReadyzData, ReadyzErrors, ReadyzResponses, RemoveDomainData, RemoveDomainErrors, RemoveDomainResponses, RestoreStoreData, RestoreStoreErrors, RestoreStoreResponses, ResumeStoreData, ResumeStoreErrors, ResumeStoreResponses, RetryStoreData, RetryStoreErrors, RetryStoreResponses, RevokeSessionsData, RevokeSessionsErrors, RevokeSessionsResponses, RevokeTokenData, RevokeTokenErrors, RevokeTokenResponses, SetupTwoFactorData, SetupTwoFactorErrors, SetupTwoFactorResponses, StoreEventsData, StoreEventsErrors, StoreEventsResponses, StoreMailData, StoreMailErrors, StoreMailResponses, StoreOperationsData, StoreOperationsErrors, StoreOperationsResponses, StreamStoresData, StreamStoresErrors, StreamStoresResponses, SuspendStoreData, SuspendStoreErrors, SuspendStoreResponses, TwoFactorStatusData, TwoFactorStatusErrors, TwoFactorStatusResponses, UpdateStoreData, UpdateStoreErrors, UpdateStoreResponses, UpdateUserData, UpdateUserErrors, UpdateUserResponses } from './types.gen';
+import type { AddDomainData, AddDomainErrors, AddDomainResponses, ConfirmTwoFactorData, ConfirmTwoFactorErrors, ConfirmTwoFactorResponses, CreateBackupData, CreateBackupErrors, CreateBackupResponses, CreateFleetUpgradeData, CreateFleetUpgradeErrors, CreateFleetUpgradeResponses, CreateSessionData, CreateSessionErrors, CreateSessionResponses, CreateStagingData, CreateStagingErrors, CreateStagingResponses, CreateStoreData, CreateStoreErrors, CreateStoreResponses, CreateTokenData, CreateTokenErrors, CreateTokenResponses, CreateUserData, CreateUserErrors, CreateUserResponses, CreateWebhookData, CreateWebhookErrors, CreateWebhookResponses, DeleteSessionData, DeleteSessionErrors, DeleteSessionResponses, DeleteStoreData, DeleteStoreErrors, DeleteStoreResponses, DeleteWebhookData, DeleteWebhookErrors, DeleteWebhookResponses, DisableTwoFactorData, DisableTwoFactorErrors, DisableTwoFactorResponses, ExtendStagingData, ExtendStagingErrors, ExtendStagingResponses, FleetPlansData, FleetPlansErrors, FleetPlansResponses, FleetReleasesData, FleetReleasesErrors, FleetReleasesResponses, FleetSummaryData, FleetSummaryErrors, FleetSummaryResponses, GetFleetUpgradeData, GetFleetUpgradeErrors, GetFleetUpgradeResponses, GetStoreData, GetStoreErrors, GetStoreResponses, HealthzData, HealthzResponses, ListAuditEventsData, ListAuditEventsErrors, ListAuditEventsResponses, ListBackupsData, ListBackupsErrors, ListBackupsResponses, ListDomainsData, ListDomainsErrors, ListDomainsResponses, ListFleetUpgradesData, ListFleetUpgradesErrors, ListFleetUpgradesResponses, ListStagingData, ListStagingErrors, ListStagingResponses, ListStoresData, ListStoresErrors, ListStoresResponses, ListTokensData, ListTokensErrors, ListTokensResponses, ListUsersData, ListUsersErrors, ListUsersResponses, ListWebhookDeliveriesData, ListWebhookDeliveriesErrors, ListWebhookDeliveriesResponses, ListWebhooksData, ListWebhooksErrors, ListWebhooksResponses, LoginData, LoginErrors, LoginResponses, LogoutData, LogoutErrors, LogoutResponses, MeData, MeErrors, MeResponses, MetricsData, MetricsErrors, MetricsResponses, NewRecoveryCodesData, NewRecoveryCodesErrors, NewRecoveryCodesResponses, PushStagingData, PushStagingErrors, PushStagingResponses, ReadyzData, ReadyzErrors, ReadyzResponses, RefreshStagingData, RefreshStagingErrors, RefreshStagingResponses, RemoveDomainData, RemoveDomainErrors, RemoveDomainResponses, RestoreStoreData, RestoreStoreErrors, RestoreStoreResponses, ResumeStoreData, ResumeStoreErrors, ResumeStoreResponses, RetryStoreData, RetryStoreErrors, RetryStoreResponses, RevokeSessionsData, RevokeSessionsErrors, RevokeSessionsResponses, RevokeTokenData, RevokeTokenErrors, RevokeTokenResponses, SetupTwoFactorData, SetupTwoFactorErrors, SetupTwoFactorResponses, StoreEventsData, StoreEventsErrors, StoreEventsResponses, StoreLogsData, StoreLogsErrors, StoreLogsResponses, StoreMailData, StoreMailErrors, StoreMailResponses, StoreOperationsData, StoreOperationsErrors, StoreOperationsResponses, StreamStoresData, StreamStoresErrors, StreamStoresResponses, SuspendStoreData, SuspendStoreErrors, SuspendStoreResponses, TwoFactorStatusData, TwoFactorStatusErrors, TwoFactorStatusResponses, UpdateStoreData, UpdateStoreErrors, UpdateStoreResponses, UpdateUserData, UpdateUserErrors, UpdateUserResponses } from './types.gen';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -231,7 +231,8 @@ export const getFleetUpgrade = <ThrowOnError extends boolean = false>(options: O
 /**
  * List Stores
  *
- * Stores the user may see, newest first (admins see every store).
+ * Stores the user may see (admins see every store), newest first unless
+ * ``sort`` says otherwise, a page at a time: follow ``next_cursor``.
  */
 export const listStores = <ThrowOnError extends boolean = false>(options?: Options<ListStoresData, ThrowOnError>) => (options?.client ?? client).get<ListStoresResponses, ListStoresErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
@@ -380,6 +381,37 @@ export const storeEvents = <ThrowOnError extends boolean = false>(options: Optio
 });
 
 /**
+ * Extend Staging
+ *
+ * Keep this staging copy ``days`` longer (at most 90 days from now).
+ */
+export const extendStaging = <ThrowOnError extends boolean = false>(options: Options<ExtendStagingData, ThrowOnError>) => (options.client ?? client).post<ExtendStagingResponses, ExtendStagingErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/stores/{store_id}/extend',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Store Logs
+ *
+ * The store's log lines, newest first: its own lines only, with
+ * cookies, credentials, tokens and query arguments' values redacted.
+ *
+ * Local stores' logs are rotated at ``STOREFLEET_STORE_LOG_MAX_MIB`` with
+ * one older file kept; a Kubernetes store's are what the cluster keeps of
+ * its pod's output, read by a worker (503 when none answers in time).
+ */
+export const storeLogs = <ThrowOnError extends boolean = false>(options: Options<StoreLogsData, ThrowOnError>) => (options.client ?? client).get<StoreLogsResponses, StoreLogsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/stores/{store_id}/logs',
+    ...options
+});
+
+/**
  * Store Mail
  *
  * The email the store sent (order notifications and others), newest first.
@@ -402,6 +434,37 @@ export const storeMail = <ThrowOnError extends boolean = false>(options: Options
 export const storeOperations = <ThrowOnError extends boolean = false>(options: Options<StoreOperationsData, ThrowOnError>) => (options.client ?? client).get<StoreOperationsResponses, StoreOperationsErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/stores/{store_id}/operations',
+    ...options
+});
+
+/**
+ * Push Staging
+ *
+ * Push this staging copy's files, database or both into its live store
+ * (the operation returned is the live store's). Live is backed up first;
+ * its orders, customers, order notes, stock, sessions and scheduled
+ * actions that arrived meanwhile are kept; a push that fails restores
+ * live from that backup.
+ */
+export const pushStaging = <ThrowOnError extends boolean = false>(options: Options<PushStagingData, ThrowOnError>) => (options.client ?? client).post<PushStagingResponses, PushStagingErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/stores/{store_id}/push',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Refresh Staging
+ *
+ * Make this staging copy again from a fresh backup of its live store
+ * (what was changed on the copy is replaced).
+ */
+export const refreshStaging = <ThrowOnError extends boolean = false>(options: Options<RefreshStagingData, ThrowOnError>) => (options.client ?? client).post<RefreshStagingResponses, RefreshStagingErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/stores/{store_id}/refresh',
     ...options
 });
 
@@ -441,6 +504,35 @@ export const retryStore = <ThrowOnError extends boolean = false>(options: Option
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/stores/{store_id}/retry',
     ...options
+});
+
+/**
+ * List Staging
+ *
+ * The live store's staging copies, newest first.
+ */
+export const listStaging = <ThrowOnError extends boolean = false>(options: Options<ListStagingData, ThrowOnError>) => (options.client ?? client).get<ListStagingResponses, ListStagingErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/stores/{store_id}/staging',
+    ...options
+});
+
+/**
+ * Create Staging
+ *
+ * Make a staging copy of a live store: a new store at its own address,
+ * cloned from a fresh backup, not indexed, its mail kept and never sent,
+ * only offline payment methods; deleted at ``expires_at`` unless extended.
+ * A generated admin password is returned here, once.
+ */
+export const createStaging = <ThrowOnError extends boolean = false>(options: Options<CreateStagingData, ThrowOnError>) => (options.client ?? client).post<CreateStagingResponses, CreateStagingErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/stores/{store_id}/staging',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
 });
 
 /**

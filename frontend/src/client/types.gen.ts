@@ -97,7 +97,7 @@ export type AuditResult = 'success' | 'failure';
 /**
  * BackupKind
  */
-export type BackupKind = 'manual' | 'scheduled' | 'final' | 'upgrade';
+export type BackupKind = 'manual' | 'scheduled' | 'final' | 'upgrade' | 'staging' | 'push';
 
 /**
  * BackupOut
@@ -354,6 +354,18 @@ export type EventOut = {
 export type EventType = 'store.ready' | 'store.failed' | 'store.degraded' | 'store.deleted' | 'backup.completed' | 'backup.failed' | 'upgrade.completed' | 'upgrade.halted' | 'domain.issued' | 'domain.failed';
 
 /**
+ * ExtendRequest
+ */
+export type ExtendRequest = {
+    /**
+     * Days
+     *
+     * More days (at most 90 from now in all)
+     */
+    days: number;
+};
+
+/**
  * FleetStatus
  */
 export type FleetStatus = 'running' | 'succeeded' | 'halted';
@@ -561,6 +573,52 @@ export type HttpValidationError = {
 };
 
 /**
+ * LogLineOut
+ */
+export type LogLineOut = {
+    /**
+     * At
+     *
+     * When it was written (null: the line does not say)
+     */
+    at: string | null;
+    /**
+     * Text
+     *
+     * The entry (a PHP message with its stack trace), redacted: cookies, credentials, tokens and query arguments' values are [redacted]
+     */
+    text: string;
+};
+
+/**
+ * LogPage
+ */
+export type LogPage = {
+    /**
+     * Items
+     *
+     * Newest first
+     */
+    items: Array<LogLineOut>;
+    /**
+     * Kept
+     *
+     * What the platform keeps of this log, in words
+     */
+    kept: string;
+    /**
+     * More
+     *
+     * The limit was reached: older lines may match too
+     */
+    more: boolean;
+    /**
+     * Source
+     */
+    source: 'php' | 'access';
+};
+
+/**
  * LoginRequest
  */
 export type LoginRequest = {
@@ -680,7 +738,7 @@ export type Me = {
 /**
  * Operation
  */
-export type Operation = 'provision' | 'delete' | 'backup' | 'restore' | 'upgrade' | 'suspend' | 'resume' | 'resize' | 'domain';
+export type Operation = 'provision' | 'delete' | 'backup' | 'restore' | 'upgrade' | 'suspend' | 'resume' | 'resize' | 'domain' | 'push' | 'refresh';
 
 /**
  * OperationOut
@@ -818,6 +876,18 @@ export type Progress = {
 };
 
 /**
+ * PushRequest
+ */
+export type PushRequest = {
+    /**
+     * What
+     *
+     * The copy's files (wp-content), its database, or both
+     */
+    what: 'files' | 'database' | 'both';
+};
+
+/**
  * RecoveryCodes
  *
  * Shown only in this answer: each signs in once instead of a code.
@@ -897,6 +967,30 @@ export type SessionsRevoked = {
      * Revoked
      */
     revoked: number;
+};
+
+/**
+ * StagingCreate
+ */
+export type StagingCreate = {
+    /**
+     * Admin Password
+     *
+     * The copy's admin password (must be 8-128 characters, without spaces at either end and without control characters); generated if omitted
+     */
+    admin_password?: string | null;
+    /**
+     * Days
+     *
+     * Deleted after this many days (default 14)
+     */
+    days?: number | null;
+    /**
+     * Name
+     *
+     * The copy's name (must be 3-40 characters of lowercase letters, digits and hyphens, start with a letter and not end with a hyphen); default <live name>-staging
+     */
+    name?: string | null;
 };
 
 /**
@@ -1016,6 +1110,12 @@ export type StoreCreated = {
      */
     driver: string;
     /**
+     * Expires At
+     *
+     * A staging copy: when it is deleted unless extended
+     */
+    expires_at?: string | null;
+    /**
      * Failure Reason
      */
     failure_reason: string | null;
@@ -1048,6 +1148,12 @@ export type StoreCreated = {
      * Sample Products
      */
     sample_products: boolean;
+    /**
+     * Staging Of Id
+     *
+     * A staging copy: the live store it copies
+     */
+    staging_of_id?: number | null;
     status: Phase;
     /**
      * Uid
@@ -1120,6 +1226,12 @@ export type StoreDetail = {
      */
     driver: string;
     /**
+     * Expires At
+     *
+     * A staging copy: when it is deleted unless extended
+     */
+    expires_at?: string | null;
+    /**
      * Failure Reason
      */
     failure_reason: string | null;
@@ -1152,6 +1264,12 @@ export type StoreDetail = {
      * Sample Products
      */
     sample_products: boolean;
+    /**
+     * Staging Of Id
+     *
+     * A staging copy: the live store it copies
+     */
+    staging_of_id?: number | null;
     status: Phase;
     /**
      * Steps
@@ -1220,6 +1338,12 @@ export type StoreOut = {
      */
     driver: string;
     /**
+     * Expires At
+     *
+     * A staging copy: when it is deleted unless extended
+     */
+    expires_at?: string | null;
+    /**
      * Failure Reason
      */
     failure_reason: string | null;
@@ -1252,6 +1376,12 @@ export type StoreOut = {
      * Sample Products
      */
     sample_products: boolean;
+    /**
+     * Staging Of Id
+     *
+     * A staging copy: the live store it copies
+     */
+    staging_of_id?: number | null;
     status: Phase;
     /**
      * Uid
@@ -1294,11 +1424,15 @@ export type StorePage = {
      */
     limit: number;
     /**
-     * Offset
+     * Next Cursor
+     *
+     * Pass as ``cursor`` for the next page; null on the last page
      */
-    offset: number;
+    next_cursor?: string | null;
     /**
      * Total
+     *
+     * Stores that match the filters, on all pages
      */
     total: number;
 };
@@ -1323,6 +1457,13 @@ export type StoreSettingsUpdate = {
      */
     plan?: string | null;
 };
+
+/**
+ * StoreSort
+ *
+ * The order of ``GET /api/stores``: a field, descending with ``-``.
+ */
+export type StoreSort = '-created_at' | 'created_at' | 'name' | '-name';
 
 /**
  * Token
@@ -2325,9 +2466,15 @@ export type ListStoresData = {
          */
         limit?: number;
         /**
-         * Offset
+         * Cursor
+         *
+         * The previous page's next_cursor
          */
-        offset?: number;
+        cursor?: string | null;
+        /**
+         * The order; '-': descending
+         */
+        sort?: StoreSort;
         /**
          * Status
          *
@@ -2344,6 +2491,12 @@ export type ListStoresData = {
          * Admins only: one owner's stores
          */
         owner_id?: number | null;
+        /**
+         * Name Prefix
+         *
+         * Names starting with this
+         */
+        name_prefix?: string | null;
     };
     url: '/api/stores';
 };
@@ -2847,6 +3000,113 @@ export type StoreEventsResponses = {
 
 export type StoreEventsResponse = StoreEventsResponses[keyof StoreEventsResponses];
 
+export type ExtendStagingData = {
+    body: ExtendRequest;
+    path: {
+        /**
+         * Store Id
+         */
+        store_id: number;
+    };
+    query?: never;
+    url: '/api/stores/{store_id}/extend';
+};
+
+export type ExtendStagingErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * No such object, or not yours
+     */
+    404: unknown;
+    /**
+     * Conflicts with the current state
+     */
+    409: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type ExtendStagingError = ExtendStagingErrors[keyof ExtendStagingErrors];
+
+export type ExtendStagingResponses = {
+    /**
+     * Successful Response
+     */
+    200: StoreOut;
+};
+
+export type ExtendStagingResponse = ExtendStagingResponses[keyof ExtendStagingResponses];
+
+export type StoreLogsData = {
+    body?: never;
+    path: {
+        /**
+         * Store Id
+         */
+        store_id: number;
+    };
+    query?: {
+        /**
+         * Source
+         *
+         * php: PHP's errors (and the serving processes' messages); access: the web server's access log
+         */
+        source?: 'php' | 'access';
+        /**
+         * Since
+         *
+         * Only lines written at or after this time
+         */
+        since?: string | null;
+        /**
+         * Q
+         *
+         * Only lines holding this, in any case
+         */
+        q?: string | null;
+        /**
+         * Limit
+         */
+        limit?: number;
+    };
+    url: '/api/stores/{store_id}/logs';
+};
+
+export type StoreLogsErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * No such object, or not yours
+     */
+    404: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+    /**
+     * Busy, or a dependency is down; try again (see Retry-After)
+     */
+    503: unknown;
+};
+
+export type StoreLogsError = StoreLogsErrors[keyof StoreLogsErrors];
+
+export type StoreLogsResponses = {
+    /**
+     * Successful Response
+     */
+    200: LogPage;
+};
+
+export type StoreLogsResponse = StoreLogsResponses[keyof StoreLogsResponses];
+
 export type StoreMailData = {
     body?: never;
     path: {
@@ -2934,6 +3194,90 @@ export type StoreOperationsResponses = {
 };
 
 export type StoreOperationsResponse = StoreOperationsResponses[keyof StoreOperationsResponses];
+
+export type PushStagingData = {
+    body: PushRequest;
+    path: {
+        /**
+         * Store Id
+         */
+        store_id: number;
+    };
+    query?: never;
+    url: '/api/stores/{store_id}/push';
+};
+
+export type PushStagingErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * No such object, or not yours
+     */
+    404: unknown;
+    /**
+     * Conflicts with the current state
+     */
+    409: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type PushStagingError = PushStagingErrors[keyof PushStagingErrors];
+
+export type PushStagingResponses = {
+    /**
+     * Successful Response
+     */
+    202: OperationOut;
+};
+
+export type PushStagingResponse = PushStagingResponses[keyof PushStagingResponses];
+
+export type RefreshStagingData = {
+    body?: never;
+    path: {
+        /**
+         * Store Id
+         */
+        store_id: number;
+    };
+    query?: never;
+    url: '/api/stores/{store_id}/refresh';
+};
+
+export type RefreshStagingErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * No such object, or not yours
+     */
+    404: unknown;
+    /**
+     * Conflicts with the current state
+     */
+    409: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type RefreshStagingError = RefreshStagingErrors[keyof RefreshStagingErrors];
+
+export type RefreshStagingResponses = {
+    /**
+     * Successful Response
+     */
+    202: OperationOut;
+};
+
+export type RefreshStagingResponse = RefreshStagingResponses[keyof RefreshStagingResponses];
 
 export type RestoreStoreData = {
     body: RestoreRequest;
@@ -3060,6 +3404,92 @@ export type RetryStoreResponses = {
 };
 
 export type RetryStoreResponse = RetryStoreResponses[keyof RetryStoreResponses];
+
+export type ListStagingData = {
+    body?: never;
+    path: {
+        /**
+         * Store Id
+         */
+        store_id: number;
+    };
+    query?: never;
+    url: '/api/stores/{store_id}/staging';
+};
+
+export type ListStagingErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * No such object, or not yours
+     */
+    404: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type ListStagingError = ListStagingErrors[keyof ListStagingErrors];
+
+export type ListStagingResponses = {
+    /**
+     * Response List Staging
+     *
+     * Successful Response
+     */
+    200: Array<StoreOut>;
+};
+
+export type ListStagingResponse = ListStagingResponses[keyof ListStagingResponses];
+
+export type CreateStagingData = {
+    body: StagingCreate;
+    path: {
+        /**
+         * Store Id
+         */
+        store_id: number;
+    };
+    query?: never;
+    url: '/api/stores/{store_id}/staging';
+};
+
+export type CreateStagingErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * No such object, or not yours
+     */
+    404: unknown;
+    /**
+     * Conflicts with the current state
+     */
+    409: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+    /**
+     * A quota or rate limit was reached (see Retry-After)
+     */
+    429: unknown;
+};
+
+export type CreateStagingError = CreateStagingErrors[keyof CreateStagingErrors];
+
+export type CreateStagingResponses = {
+    /**
+     * Successful Response
+     */
+    202: StoreCreated;
+};
+
+export type CreateStagingResponse = CreateStagingResponses[keyof CreateStagingResponses];
 
 export type SuspendStoreData = {
     body?: never;

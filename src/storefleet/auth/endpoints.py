@@ -7,9 +7,11 @@ import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
+from sqlalchemy.orm import Session
 
 from storefleet.audit import service as audit
 from storefleet.auth import cookies, repository, service, sessions, tokens
+from storefleet.auth.access import Principal
 from storefleet.auth.schemas import (
     LoginRequest,
     Me,
@@ -21,6 +23,7 @@ from storefleet.auth.schemas import (
     UserPage,
     UserUpdate,
 )
+from storefleet.config import Settings
 from storefleet.deps import (
     AdminUser,
     ClientIP,
@@ -95,8 +98,12 @@ def logout(principal: PrincipalDep, session: SessionDep) -> None:
 
 
 @router.get("/auth/me", response_model=Me, tags=["auth"])
-def me(principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep) -> Me:
-    s = runtime.settings
+async def me(principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep) -> Me:
+    # A read: in place on SQLite, in a thread on a server (Database.read).
+    return await runtime.db.read(_me, principal, session, runtime.settings)
+
+
+def _me(principal: Principal, session: Session, s: Settings) -> Me:
     user = principal.user
     return Me(
         **UserOut.model_validate(user).model_dump(),

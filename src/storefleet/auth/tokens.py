@@ -13,6 +13,8 @@ without it while ``STOREFLEET_REQUIRE_2FA_FOR_ADMINS`` is on).
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import time
 from typing import Any
 
 import jwt
@@ -51,20 +53,37 @@ def issue(
 
 
 def claims(token: str, *, key: str) -> dict[str, Any]:
-    """The claims of a valid token; 401 for anything expired, tampered or malformed."""
+    """The claims of a valid token; 401 for anything expired, tampered or malformed.
+
+    A request's token is checked twice (the rate limit counts by its user, and
+    the endpoint's principal), and a client sends the same one many times: the
+    signature's verdict is remembered (:func:`_verified`, a bounded LRU of
+    good tokens only); the expiry is checked each time."""
+    try:
+        decoded = _verified(token, key)
+    except jwt.InvalidTokenError as exc:
+        raise NotAuthenticated("Invalid token") from exc
+    # PyJWT's own rule (leeway 0): a token is expired from its exp on.
+    if decoded["exp"] <= time.time():
+        raise NotAuthenticated("Token expired; sign in again")
+    return dict(decoded)
+
+
+@functools.lru_cache(maxsize=4096)
+def _verified(token: str, key: str) -> dict[str, Any]:
+    """The claims of a well-formed token signed with ``key``, whatever its
+    expiry (raises for anything else; a raise is not remembered)."""
     try:
         decoded: dict[str, Any] = jwt.decode(
             token,
             key,
             algorithms=[_ALGORITHM],
             audience=_AUDIENCE,
-            options={"require": ["exp", "sub", "aud", "sid"]},
+            options={"require": ["exp", "sub", "aud", "sid"], "verify_exp": False},
         )
         int(decoded["sub"])
-        if not isinstance(decoded["sid"], str):
-            raise TypeError("sid")
-        return decoded
-    except jwt.ExpiredSignatureError as exc:
-        raise NotAuthenticated("Token expired; sign in again") from exc
-    except (jwt.InvalidTokenError, ValueError, TypeError) as exc:
-        raise NotAuthenticated("Invalid token") from exc
+        if not isinstance(decoded["sid"], str) or not isinstance(decoded["exp"], int | float):
+            raise TypeError("sid or exp")
+    except (ValueError, TypeError) as exc:
+        raise jwt.InvalidTokenError(str(exc)) from exc
+    return decoded

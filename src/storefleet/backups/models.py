@@ -20,6 +20,10 @@ class BackupKind(StrEnum):
     final = "final"
     #: Taken by a fleet upgrade before it changed the store.
     upgrade = "upgrade"
+    #: Taken of a live store to make (or refresh) a staging copy from it.
+    staging = "staging"
+    #: Taken of a live store before a staging copy was pushed into it.
+    push = "push"
 
 
 class BackupStatus(StrEnum):

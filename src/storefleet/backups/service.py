@@ -96,6 +96,10 @@ def store_step(runtime: Runtime) -> Any:
 def fetch_step(runtime: Runtime) -> Step:
     def run(ctx: StepContext) -> StepOutcome:
         source = ctx.operation.params.get("source_backup")
+        taken = ctx.operation.result.get("backup")
+        if source is None and isinstance(taken, Mapping):
+            # The backup this operation took itself (a staging copy's).
+            source = restore_params(taken)["source_backup"]
         if not isinstance(source, Mapping):
             raise PermanentError("the operation names no backup to restore")
         settings = runtime.settings
@@ -172,7 +176,9 @@ def apply_facts(session: Session, store: Store, op: StoreOperation, facts: dict[
     if not isinstance(info, dict):
         return
     backup = session.get(Backup, int(info["id"]))
-    if backup is None or backup.store_id != store.id:
+    # The store's own backup, or one this operation took of another store
+    # (a staging copy's operation backs its live store up).
+    if backup is None or (backup.store_id != store.id and backup.operation_id != op.id):
         return
     backup.status = BackupStatus.completed.value
     backup.target = str(info["target"])

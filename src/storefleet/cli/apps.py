@@ -27,6 +27,10 @@ domains_app = typer.Typer(
     no_args_is_help=True, help="A store's custom domains, through the API (docs/domains.md)."
 )
 stores_app.add_typer(domains_app, name="domains")
+staging_app = typer.Typer(
+    no_args_is_help=True, help="Staging copies of a store and pushing them to live."
+)
+stores_app.add_typer(staging_app, name="staging")
 app.add_typer(users_app, name="users")
 app.add_typer(stores_app, name="stores")
 app.add_typer(releases_app, name="releases")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import httpx
@@ -26,23 +27,45 @@ def find_store(name_or_id: str) -> dict[str, Any]:
     # A live store first; else the newest deleted one of that name (its
     # final backup is still listed).
     for include_deleted in (False, True):
-        params = {"limit": 500, "include_deleted": include_deleted}
-        for s in request("GET", "/api/stores", params=params)["items"]:
+        params = {"limit": 500, "include_deleted": include_deleted, "name_prefix": name_or_id}
+        for s in _every_store(params):
             if s["name"] == name_or_id:
                 return dict(request("GET", f"/api/stores/{s['id']}"))
     typer.echo(f"error: no store named {name_or_id}", err=True)
     raise typer.Exit(1)
 
 
+def _every_store(params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The stores of every page of the list, following its cursors."""
+    params = dict(params)
+    while True:
+        page = request("GET", "/api/stores", params=params)
+        yield from page["items"]
+        if not page.get("next_cursor"):
+            return
+        params["cursor"] = page["next_cursor"]
+
+
 @stores_app.command("list")
 def stores_list(
     all_: Annotated[bool, typer.Option("--all", help="Include deleted")] = False,
+    status: Annotated[str | None, typer.Option(help="Only stores in this status")] = None,
+    name: Annotated[str | None, typer.Option(help="Only names starting with this")] = None,
+    sort: Annotated[
+        str, typer.Option(help="-created_at (newest first), created_at, name or -name")
+    ] = "-created_at",
 ) -> None:
-    """List your stores (admins: all stores), newest first."""
-    page = request("GET", "/api/stores", params={"limit": 500, "include_deleted": all_})
-    for s in page["items"]:
+    """List your stores (admins: all stores), newest first unless --sort says otherwise."""
+    params: dict[str, Any] = {"limit": 500, "include_deleted": all_, "sort": sort}
+    if status:
+        params["status"] = status
+    if name:
+        params["name_prefix"] = name
+    count = 0
+    for s in _every_store(params):
         _print_store(s)
-    typer.echo(f"{page['total']} store(s)")
+        count += 1
+    typer.echo(f"{count} store(s)")
 
 
 @stores_app.command("create")

@@ -8,9 +8,22 @@ from __future__ import annotations
 
 from storefleet.config import DriverName, Settings
 from storefleet.drivers.base import StoreDriver
+from storefleet.drivers.local.logs import read_store_log
 from storefleet.drivers.local.mailbox import MailMessage, read_mailbox
+from storefleet.drivers.logs import LogEntry, LogPage, LogQuery, LogSource
 
-__all__ = ["MailMessage", "StoreDriver", "domain_url", "make_driver", "store_mail"]
+__all__ = [
+    "LogEntry",
+    "LogPage",
+    "LogQuery",
+    "LogSource",
+    "MailMessage",
+    "StoreDriver",
+    "domain_url",
+    "make_driver",
+    "store_logs",
+    "store_mail",
+]
 
 
 def make_driver(settings: Settings) -> StoreDriver:
@@ -42,3 +55,13 @@ def domain_url(settings: Settings, driver: str, domain: str) -> str:
     else:
         port = settings.k8s_store_https_port
     return f"https://{domain}" + ("" if port in (None, 443) else f":{port}") + "/"
+
+
+def store_logs(settings: Settings, driver: str, store_uid: str, query: LogQuery) -> LogPage | None:
+    """A store's log lines (newest first, redacted) when this process can
+    read them: local stores' logs are files on this machine. None for a
+    Kubernetes store: its pod's logs are the cluster's, and only a worker
+    may read them (the API has no cluster rights)."""
+    if driver == DriverName.local.value:
+        return read_store_log(settings, store_uid, query)
+    return None

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from storefleet.drivers.logs import LogPage, LogQuery
+
 
 class StepError(Exception):
     """A step failed; ``reason`` is what a person can act on."""
@@ -188,6 +190,9 @@ class StoreDriver(ABC):
     of pretending."""
 
     name: str
+    #: The API cannot read this driver's stores' logs itself: a worker reads
+    #: them when asked (operations/log_reader.py).
+    logs_through_worker: bool = False
 
     @abstractmethod
     def provision_steps(self, *, clone: bool = False) -> Sequence[Step]:
@@ -230,6 +235,17 @@ class StoreDriver(ABC):
         recorded before the operation starts), gracefully."""
         return (Step("server", _unsupported(self.name, "resize stores")),)
 
+    def stage_step(self) -> Step:
+        """Make a clone of a live store (``params['live']``) a staging copy."""
+        return Step("stage", _unsupported(self.name, "make staging copies"))
+
+    def push_steps(self, *, files: bool, database: bool) -> Sequence[Step]:
+        """Put the staging copy named in ``params['staging']`` (its files,
+        its database or both) into this store, which keeps what arrived on it
+        meanwhile (orders, customers …), and serve it again. The platform
+        backs the store up before these steps and restores it if they fail."""
+        return (Step("push", _unsupported(self.name, "push staging copies to live")),)
+
     def suspend_steps(self) -> Sequence[Step]:
         return (Step("server", _unsupported(self.name, "suspend stores")),)
 
@@ -271,6 +287,11 @@ class StoreDriver(ABC):
         """The health check after ready: return what answered; raise
         StepError with the reason when the store does not answer as itself."""
         raise NotSupported(f"the {self.name} driver cannot check stores' health yet")
+
+    def read_logs(self, store: StoreSnapshot, query: LogQuery) -> LogPage:
+        """The store's log lines, newest first and redacted (drivers/logs.py).
+        A worker calls this for the API when ``logs_through_worker``."""
+        raise NotSupported(f"the {self.name} driver cannot read stores' logs")
 
     def supervise(self, ready: Sequence[StoreSnapshot]) -> SupervisionReport:
         """Bring back what should be running (the reconciler calls this)."""

@@ -79,12 +79,17 @@ class Installer:
             },
         )
 
-    def adopt(self, ctx: StepContext, *, as_new_store: bool = False) -> dict[str, Any]:
+    def adopt(
+        self, ctx: StepContext, *, as_new_store: bool = False, from_url: str | None = None
+    ) -> dict[str, Any]:
         """Make the database (and wp-content) put in from a backup answer to
         this store's address; ``as_new_store`` (a clone): also its title, and
         its admin signs in with this store's password (every session of the
-        source's admin ends)."""
+        source's admin ends); ``from_url``: the address the content came
+        from, when the database's own is already this store's (a push)."""
         request: dict[str, object] = {"action": "adopt", "url": _url(ctx)}
+        if from_url:
+            request["from_url"] = from_url
         if as_new_store:
             request.update(
                 title=ctx.store.name,
@@ -98,6 +103,12 @@ class Installer:
         """The database upgrades of the releases the store's files are at
         (nothing to do when they match); the result names those releases."""
         return self.call(ctx, {"action": "upgrade", "url": _url(ctx)})
+
+    def stage(self, ctx: StepContext) -> dict[str, Any]:
+        """Mark the store a staging copy (noindex; mail kept, never sent;
+        offline payment methods only: the must-use plugin's part), titled
+        with its own name (a refresh brings live's title back)."""
+        return self.call(ctx, {"action": "stage", "url": _url(ctx), "title": ctx.store.name})
 
     def checkout_product(self, ctx: StepContext) -> int:
         result = self.call(ctx, {"action": "checkout-product", "url": _url(ctx)})

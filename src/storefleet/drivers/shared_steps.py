@@ -9,6 +9,9 @@ a store's database password; the steps here are then the same for both:
   store's own user, with the backup's facts (``database``, ``taken_at``);
 - ``adopt_address`` / ``adopt_clone``: a database from a backup made to
   answer to this store (and, for a clone, its title and admin);
+- ``stage`` / ``push_database`` / ``push_address``: a clone made a staging
+  copy, and a staging copy's database put into its live store
+  (``drivers/staging_db.py``);
 - ``upgrade_database``: the database upgrades of the releases the store's
   files are at, and the store records those releases;
 - the checkout test's installer actions (``checkout_product``,
@@ -24,8 +27,8 @@ from collections.abc import Callable
 from typing import Any
 
 from storefleet.backups import archive
-from storefleet.drivers import storedb
-from storefleet.drivers.base import StepContext, StepOutcome, StoreSnapshot
+from storefleet.drivers import staging_db, storedb
+from storefleet.drivers.base import PermanentError, StepContext, StepOutcome, StoreSnapshot
 from storefleet.drivers.installer import (
     Installer,
     describe_adopt,
@@ -87,6 +90,36 @@ class SharedSteps:
         result = self.installer.adopt(ctx, as_new_store=True)
         return StepOutcome(describe_adopt(result) + f"; admin '{ADMIN_USER}' has a new password")
 
+    # -- staging copies ------------------------------------------------------
+
+    def stage(self, ctx: StepContext) -> StepOutcome:
+        """A clone (or a refreshed copy) becomes a staging copy: noindex, its
+        mail kept and never sent, offline payment methods only, and its new
+        posts numbered far above live's (no clash when pushed)."""
+        live = _other(ctx, "live")
+        self.installer.stage(ctx)
+        first = staging_db.leave_id_gap(self.databases, ctx.store.uid, str(live["uid"]))
+        return StepOutcome(
+            "noindex (blog_public 0); mail kept in the store, never sent; offline payment "
+            f"methods only; new posts from id {first}"
+        )
+
+    def push_database(self, ctx: StepContext) -> StepOutcome:
+        staging = _other(ctx, "staging")
+        done = staging_db.push_database(self.databases, str(staging["uid"]), ctx.store.uid)
+        return StepOutcome(
+            f"{len(done['pushed'])} tables pushed, {len(done['merged'])} merged "
+            f"({', '.join(done['merged'])}), {len(done['kept'])} kept as live has them "
+            "(orders, customers, notes, sessions, scheduled actions); one transaction",
+            facts={"push": done},
+        )
+
+    def push_address(self, ctx: StepContext) -> StepOutcome:
+        """The staging copy's address in what was pushed becomes live's."""
+        staging = _other(ctx, "staging")
+        result = self.installer.adopt(ctx, from_url=str(staging.get("url") or ""))
+        return StepOutcome(describe_adopt(result))
+
     def upgrade_database(self, ctx: StepContext) -> StepOutcome:
         result = self.installer.upgrade(ctx)
         ctx.record(**releases_of(result))
@@ -97,6 +130,15 @@ class SharedSteps:
 
     def confirm_order(self, ctx: StepContext, order_id: int) -> dict[str, Any]:
         return self.installer.confirm_order(ctx, order_id)
+
+
+def _other(ctx: StepContext, role: str) -> dict[str, Any]:
+    """The other store of a staging operation (its ``live`` or ``staging``
+    store), as the request recorded it in the operation's params."""
+    other = ctx.operation.params.get(role)
+    if not isinstance(other, dict) or not other.get("uid"):
+        raise PermanentError(f"the operation names no {role} store")
+    return other
 
 
 def _utcnow_iso() -> str:

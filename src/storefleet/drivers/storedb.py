@@ -71,6 +71,11 @@ class StoreDatabases:
         self._host = user_host
         self._max_connections = max_connections
 
+    @property
+    def engine(self) -> Engine:
+        """The platform's own connection to the stores' server (all stores)."""
+        return self._engine
+
     def names(self, uid: str) -> StoreDatabaseNames:
         # A validated prefix and a validated uid only: safe to quote.
         name = f"{self._prefix}{require_valid_store_uid(uid)}"

@@ -73,11 +73,17 @@ def plan_waves(spec: list[str], total: int) -> list[int]:
     return sizes
 
 
-def _newer(a: str | None, b: str) -> str:
-    """The newer of a store's version and the target (never downgrade)."""
-    if a and releases.version_key(a) > releases.version_key(b):
-        return a
-    return b
+def _moves_to(store: Store, targets: dict[str, str]) -> bool:
+    """Whether ``store`` moves to the target pair: it runs another pair, and
+    neither of its releases is newer than the target's (never a downgrade)."""
+    current = (store.wordpress_version, store.woocommerce_version)
+    target_pair = (targets["wordpress"], targets["woocommerce"])
+    if current == target_pair:
+        return False
+    for version, target in zip(current, target_pair, strict=True):
+        if version and releases.version_key(version) > releases.version_key(target):
+            return False
+    return True
 
 
 def create(
@@ -93,11 +99,16 @@ def create(
         "wordpress": data.wordpress or previous["wordpress"],
         "woocommerce": data.woocommerce or previous["woocommerce"],
     }
-    for product, version in targets.items():
-        try:
-            releases.pinned(product, version)  # type: ignore[arg-type]
-        except releases.ReleaseError as exc:
-            raise InvalidInput(str(exc)) from exc
+    try:
+        releases.check_pair(targets["wordpress"], targets["woocommerce"])
+    except releases.ReleaseError as exc:
+        raise InvalidInput(str(exc)) from exc
+    if runtime.settings.driver.value == "kubernetes":
+        # Refused here rather than at the first store's upgrade.
+        raise InvalidInput(
+            "the kubernetes driver cannot upgrade stores yet: a Kubernetes store runs its "
+            "releases from its image, and the platform has no image per release pair yet"
+        )
 
     candidates = session.scalars(
         select(Store)
@@ -108,16 +119,7 @@ def create(
         .order_by(Store.id)
         .with_for_update(of=Store)  # not the joined owner (PostgreSQL refuses)
     ).all()
-    plan: list[tuple[Store, dict[str, str]]] = []
-    for store in candidates:
-        wanted = {
-            "wordpress": _newer(store.wordpress_version, targets["wordpress"]),
-            "woocommerce": _newer(store.woocommerce_version, targets["woocommerce"]),
-        }
-        if (wanted["wordpress"], wanted["woocommerce"]) != (
-            store.wordpress_version, store.woocommerce_version,
-        ):  # fmt: skip
-            plan.append((store, wanted))
+    plan = [store for store in candidates if _moves_to(store, targets)]
 
     sizes = plan_waves(data.waves or DEFAULT_WAVES, len(plan))
     upgrade = FleetUpgrade(
@@ -131,11 +133,11 @@ def create(
     platform_releases.set_targets(session, targets, by=f"fleet upgrade {upgrade.id}")
     index = 0
     for wave, size in enumerate(sizes):
-        for store, wanted in plan[index : index + size]:
+        for store in plan[index : index + size]:
             repository.add_operation(
                 session, store, Operation.upgrade,
                 requested_by=f"fleet upgrade {upgrade.id}",
-                params={**wanted, "from_wordpress": store.wordpress_version,
+                params={**targets, "from_wordpress": store.wordpress_version,
                         "from_woocommerce": store.woocommerce_version},
                 status=OperationStatus.waiting, fleet_upgrade_id=upgrade.id, wave=wave,
             )  # fmt: skip

@@ -110,7 +110,7 @@ if (!is_array($sf_request) || !isset($sf_request['action'])) {
 }
 $sf_action = $sf_request['action'];
 if (!in_array($sf_action, ['install', 'configure', 'upgrade', 'upgrade-woocommerce', 'status',
-                           'adopt', 'checkout-product', 'confirm-order'], true)) {
+                           'adopt', 'stage', 'checkout-product', 'confirm-order'], true)) {
     storefleet_fail("unknown action $sf_action", 2);
 }
 $sf_url = rtrim((string)($sf_request['url'] ?? ''), '/');
@@ -516,8 +516,10 @@ switch ($sf_action) {
         storefleet_result(storefleet_status());
 
     case 'adopt':
-        $sf_old = rtrim((string)$wpdb->get_var(
-            "SELECT option_value FROM {$wpdb->options} WHERE option_name = 'home'"), '/');
+        /* from_url: the address the content came from when it is not the
+         * database's own (a staging copy's content pushed into live). */
+        $sf_old = rtrim((string)($sf_request['from_url'] ?? $wpdb->get_var(
+            "SELECT option_value FROM {$wpdb->options} WHERE option_name = 'home'")), '/');
         $sf_replaced = 0;
         if ($sf_old !== '' && $sf_old !== $sf_url) {
             $sf_replaced = storefleet_search_replace($sf_old, $sf_url);
@@ -540,6 +542,21 @@ switch ($sf_action) {
         flush_rewrite_rules(false);
         storefleet_result(['ok' => true, 'old_url' => $sf_old, 'url' => $sf_url,
                            'replaced' => $sf_replaced, 'title' => get_option('blogname')]);
+
+    case 'stage':
+        /* A staging copy: search engines are asked to stay away, and the
+         * StoreFleet must-use plugin keeps its mail in the mailbox (never
+         * sent) and offers only offline payment methods while the
+         * marker is set. Pushes to live keep live's values of both. */
+        update_option('blog_public', '0');
+        update_option('storefleet_staging', '1');
+        if (isset($sf_request['title'])) {
+            // A copy made again from live (a refresh) has live's title back.
+            update_option('blogname', (string)$sf_request['title']);
+        }
+        wp_cache_flush();
+        storefleet_result(['ok' => true, 'blog_public' => get_option('blog_public'),
+                           'staging' => get_option('storefleet_staging') === '1']);
 
     case 'checkout-product':
         if (!function_exists('wc_get_product_id_by_sku')) {

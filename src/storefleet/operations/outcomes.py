@@ -54,29 +54,29 @@ class OperationOutcomes:
             repository.add_event(
                 session, store.id, "operation", f"{op.kind} failed: {reason}", "error"
             )
-        if kind_ is Operation.upgrade:
+        if kind_ in (Operation.upgrade, Operation.push):
             self._roll_back(session, store, op, reason)
         self.after_operation(session, store, op)
 
     def _roll_back(self, session: Session, store: Store, op: StoreOperation, reason: str) -> None:
-        """A failed upgrade puts the store back as its backup found it."""
+        """A failed upgrade or push puts the store back as its backup found it."""
         backup = (op.result or {}).get("backup")
         if not isinstance(backup, dict) or op.failed_step in step_lists.UPGRADE_BACKUP_STEPS:
             repository.add_event(
                 session, store.id, "operation",
-                "The upgrade failed before it changed the store; nothing to restore",
+                f"The {op.kind} failed before it changed the store; nothing to restore",
             )  # fmt: skip
             return
         params = backups.restore_params(backup)
         repository.add_operation(
             session, store, Operation.restore, params=params,
-            requested_by=f"rollback of upgrade operation {op.id}",
+            requested_by=f"rollback of {op.kind} operation {op.id}",
         )  # fmt: skip
         repository.add_event(
             session, store.id, "operation",
             f"Restoring the store from backup {backup.get('id')} (WordPress "
             f"{backup.get('wordpress_version')}, WooCommerce {backup.get('woocommerce_version')}) "
-            f"after the failed upgrade",
+            f"after the failed {op.kind}",
             "warning",
         )  # fmt: skip
 
@@ -95,10 +95,12 @@ class OperationOutcomes:
             store.live_name = None
             store.port = None
             store.admin_password_enc = None
-        elif kind in (Operation.restore, Operation.resume, Operation.upgrade):
+        elif kind in (Operation.restore, Operation.resume, Operation.upgrade, Operation.refresh):
             store.failure_reason = None
             store.health_failures = 0
-        if phase is not None and (store.phase != phase or kind is Operation.restore):
+        if phase is not None and (
+            store.phase != phase or kind in (Operation.restore, Operation.refresh)
+        ):
             set_phase(session, store, phase, message)
         else:
             repository.add_event(session, store.id, "operation", message)
@@ -142,6 +144,14 @@ class OperationOutcomes:
             return f"Plan {store.plan} in effect{took}"
         if kind is Operation.domain:
             return f"Custom domains in effect{took}: the store answers at {store.url}"
+        if kind is Operation.push:
+            staging = dict(op.params.get("staging") or {})
+            return (
+                f"Staging copy {staging.get('name')} pushed ({op.params.get('what')}){took}; "
+                f"backup {op.params.get('backup_id')} was taken first"
+            )
+        if kind is Operation.refresh:
+            return f"Made again from a fresh backup of the live store{took}"
         return f"Resumed{took}"
 
     def after_operation(self, session: Session, store: Store, op: StoreOperation) -> None:
@@ -164,6 +174,8 @@ def started(kind: Operation, by: str) -> str:
         Operation.resume: "Resuming the store",
         Operation.resize: "Applying the store's plan",
         Operation.domain: "Applying the store's custom domains",
+        Operation.push: "Pushing a staging copy",
+        Operation.refresh: "Refreshing the staging copy from live",
     }
     return f"{verbs[kind]} ({by})"
 

@@ -43,7 +43,7 @@ from storefleet.operations.lifecycle import set_phase
 from storefleet.operations.runner import snapshot_of
 from storefleet.runtime import Runtime
 from storefleet.stores import day2 as store_requests
-from storefleet.stores import repository
+from storefleet.stores import repository, staging
 from storefleet.stores.models import (
     ACTIVE_OPERATION,
     RUNNING,
@@ -281,6 +281,14 @@ class Reconciler:
                     done += 1
         return done
 
+    def expire_staging(self) -> list[int]:
+        """Delete staging copies whose expiry has passed."""
+        with self.runtime.db.transaction() as session:
+            expired = staging.expire_due(session, self.runtime)
+        if expired:
+            log.info("staging copies %s expired: deleting them", expired)
+        return expired
+
     def sweep(self) -> None:
         self.requeue()
         self.supervise()
@@ -288,6 +296,7 @@ class Reconciler:
         self.schedule_backups()
         self.expire_backups()
         domains.sweep(self.runtime)
+        self.expire_staging()
         webhook_delivery.wake_if_due(self.runtime)
 
     def _loop(self) -> None:

@@ -35,8 +35,11 @@ __all__ = [
     "ReleaseCache",
     "ReleaseError",
     "add_pins",
+    "check_pair",
     "current",
+    "describe_pair",
     "known",
+    "pairs",
     "pinned",
     "version_key",
 ]
@@ -96,6 +99,9 @@ def _pins() -> dict[str, object]:
             table = data.setdefault(product, {})
             if isinstance(table, dict) and isinstance(extra.get(product), dict):
                 table.update(extra[product])
+        known_pairs = data.setdefault("pairs", [])
+        if isinstance(known_pairs, list) and isinstance(extra.get("pairs"), list):
+            known_pairs.extend(p for p in extra["pairs"] if p not in known_pairs)
     return data
 
 
@@ -114,6 +120,32 @@ def current() -> dict[Product, str]:
     if not isinstance(cur, dict):
         raise ReleaseError("pins.json has no 'current' table")
     return {p: str(cur[p]) for p in PRODUCTS}
+
+
+def pairs() -> list[tuple[str, str]]:
+    """The supported (WordPress, WooCommerce) pairs, newest first: the only
+    combinations a store runs (a Kubernetes store's image is built per pair)."""
+    listed = _pins().get("pairs")
+    if not isinstance(listed, list) or not listed:
+        raise ReleaseError("pins.json lists no release pairs")
+    found = {(str(p["wordpress"]), str(p["woocommerce"])) for p in listed}
+    return sorted(found, key=lambda p: (version_key(p[0]), version_key(p[1])), reverse=True)
+
+
+def describe_pair(wordpress: str | None, woocommerce: str | None) -> str:
+    return f"WordPress {wordpress} + WooCommerce {woocommerce}"
+
+
+def check_pair(wordpress: str, woocommerce: str) -> None:
+    """Refuse a combination that is not a supported pair (naming it)."""
+    pinned("wordpress", wordpress)
+    pinned("woocommerce", woocommerce)
+    if (wordpress, woocommerce) not in pairs():
+        supported = "; ".join(describe_pair(*p) for p in pairs())
+        raise ReleaseError(
+            f"{describe_pair(wordpress, woocommerce)} is not a supported release pair "
+            f"(supported: {supported}); pairs are listed in src/storefleet/releases/pins.json"
+        )
 
 
 def known(product: Product) -> list[Release]:

@@ -3,20 +3,25 @@ in docs/architecture.md)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 from sqlalchemy.orm import Session
 
+from storefleet.auth.models import User
 from storefleet.backups import repository as backups_repository
 from storefleet.backups.schemas import BackupOut, BackupPage
 from storefleet.deps import ClientIP, CurrentUser, Offset, RuntimeDep, SessionDep, StoreId
 from storefleet.exceptions import ERROR_RESPONSES
 from storefleet.runtime import Runtime
-from storefleet.stores import day2, repository, service
+from storefleet.stores import day2, listing, logs, repository, service
 from storefleet.stores.models import Store
 from storefleet.stores.schemas import (
     EventOut,
+    LogLineOut,
+    LogPage,
+    LogSourceName,
     MailOut,
     MailPage,
     OperationOut,
@@ -26,8 +31,8 @@ from storefleet.stores.schemas import (
     StoreDetail,
     StorePage,
     StoreSettingsUpdate,
+    StoreSort,
     StoreStatus,
-    phase_for,
 )
 
 router = APIRouter(
@@ -56,28 +61,42 @@ def create_store(
 
 
 @router.get("", response_model=StorePage)
-def list_stores(
+async def list_stores(
     user: CurrentUser,
     session: SessionDep,
+    runtime: RuntimeDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Offset = 0,
+    cursor: Annotated[
+        str | None, Query(max_length=400, description="The previous page's next_cursor")
+    ] = None,
+    sort: Annotated[StoreSort, Query(description="The order; '-': descending")] = StoreSort.newest,
     status: Annotated[StoreStatus | None, Query(description="Only stores in this phase")] = None,
     include_deleted: bool = False,
     owner_id: Annotated[
         int | None, Query(ge=1, le=2_147_483_647, description="Admins only: one owner's stores")
     ] = None,
+    name_prefix: Annotated[
+        str | None, Query(min_length=1, max_length=40, description="Names starting with this")
+    ] = None,
 ) -> StorePage:
-    """Stores the user may see, newest first (admins see every store)."""
-    owner = owner_id if user.is_admin else user.id
-    q = repository.visible(owner, include_deleted, phase_for(status) if status else None)
-    rows, total = repository.page(session, q, limit=limit, offset=offset)
-    return StorePage(items=service.list_out(session, rows), total=total, limit=limit, offset=offset)
+    """Stores the user may see (admins see every store), newest first unless
+    ``sort`` says otherwise, a page at a time: follow ``next_cursor``."""
+    # A read: in place on SQLite, in a thread on a server (Database.read).
+    return await runtime.db.read(
+        listing.page, session, user, limit=limit, cursor=cursor, sort=sort, status=status,
+        include_deleted=include_deleted, owner_id=owner_id, name_prefix=name_prefix,
+    )  # fmt: skip
 
 
 @router.get("/{store_id}", response_model=StoreDetail)
-def get_store(
+async def get_store(
     store_id: StoreId, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
 ) -> StoreDetail:
+    # A read: in place on SQLite, in a thread on a server (Database.read).
+    return await runtime.db.read(_visible_detail, session, runtime, user, store_id)
+
+
+def _visible_detail(session: Session, runtime: Runtime, user: User, store_id: int) -> StoreDetail:
     return _detail(session, runtime, service.get_visible(session, user, store_id))
 
 
@@ -242,6 +261,46 @@ def store_mail(
     store = service.get_visible(session, user, store_id)
     delivery, messages = service.mail(runtime, store, limit=limit)
     return MailPage(delivery=delivery, items=[MailOut(**vars(m)) for m in messages])
+
+
+@router.get(
+    "/{store_id}/logs",
+    response_model=LogPage,
+    responses={503: ERROR_RESPONSES[503]},
+)
+def store_logs(
+    store_id: StoreId,
+    user: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    source: Annotated[
+        LogSourceName,
+        Query(
+            description="php: PHP's errors (and the serving processes' messages); "
+            "access: the web server's access log"
+        ),
+    ] = "php",
+    since: Annotated[
+        dt.datetime | None, Query(description="Only lines written at or after this time")
+    ] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Only lines holding this, in any case")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> LogPage:
+    """The store's log lines, newest first: its own lines only, with
+    cookies, credentials, tokens and query arguments' values redacted.
+
+    Local stores' logs are rotated at ``STOREFLEET_STORE_LOG_MAX_MIB`` with
+    one older file kept; a Kubernetes store's are what the cluster keeps of
+    its pod's output, read by a worker (503 when none answers in time)."""
+    page = logs.read(session, runtime, user, store_id, source=source, since=since, q=q, limit=limit)
+    return LogPage(
+        source=source,
+        items=[LogLineOut(at=e.at, text=e.text) for e in page.entries],
+        more=page.more,
+        kept=page.kept,
+    )
 
 
 @router.post(

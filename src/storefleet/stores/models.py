@@ -75,6 +75,10 @@ class Operation(StrEnum):
     #: The store's custom domains converged: routed, certificates obtained or
     #: renewed, its address on its primary domain (or back on its own).
     domain = "domain"
+    #: A staging copy's files and/or database put into its live store.
+    push = "push"
+    #: A staging copy made again from a fresh backup of its live store.
+    refresh = "refresh"
 
 
 class OperationStatus(StrEnum):
@@ -137,6 +141,13 @@ class Store(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     ready_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    # A staging copy: the live store it copies, and when it is deleted by
+    # itself (the owner may extend it). NULL for every other store.
+    staging_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("stores.id"), nullable=True, index=True
+    )
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     # Backups: every this many hours (NULL: the platform's default; 0: never).
     backup_schedule_hours: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -223,3 +234,22 @@ class StoreEvent(Base):
     level: Mapped[str] = mapped_column(String(16), default="info")
     kind: Mapped[str] = mapped_column(String(16))
     message: Mapped[str] = mapped_column(Text)
+
+
+class StoreLogRequest(Base):
+    """A request for a store's log lines that only a worker can read (a
+    Kubernetes store's pod: the API has no cluster rights), and the worker's
+    answer — the lines already redacted. The API deletes it once read; a
+    worker deletes those left behind (stores/logs.py)."""
+
+    __tablename__ = "store_log_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    #: The question: source, since, q, limit.
+    query: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: The page (entries, more, kept) or {"error": why}.
+    answer: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)

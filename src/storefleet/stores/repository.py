@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from storefleet.stores.models import (
@@ -20,10 +20,22 @@ from storefleet.stores.models import (
     StoreStep,
 )
 
+# The reads of every store page and of /api/auth/me are built once (a
+# statement built per call costs more than its execution on SQLite; see
+# bench/api.py), their values bound at execution.
+_COUNT_LIVE = select(func.count()).where(
+    Store.owner_id == bindparam("owner_id"), Store.phase.in_(LIVE)
+)
+_GET = select(Store).where(Store.id == bindparam("store_id"))
+_STEPS_OF = (
+    select(StoreStep)
+    .where(StoreStep.operation_id.in_(bindparam("ids", expanding=True)))
+    .order_by(StoreStep.operation_id, StoreStep.position)
+)
+
 
 def count_live(session: Session, owner_id: int) -> int:
-    q = select(func.count()).where(Store.owner_id == owner_id, Store.phase.in_(LIVE))
-    return session.scalar(q) or 0
+    return session.scalar(_COUNT_LIVE, {"owner_id": owner_id}) or 0
 
 
 def count_created_since(session: Session, owner_id: int, since: dt.datetime) -> int:
@@ -43,13 +55,13 @@ def by_live_name(session: Session, name: str) -> Store | None:
 
 
 def get(session: Session, store_id: int, *, for_update: bool = False) -> Store | None:
-    q = select(Store).where(Store.id == store_id)
-    if for_update:
-        q = q.with_for_update(of=Store)
-    return session.scalar(q)
+    q = _GET.with_for_update(of=Store) if for_update else _GET
+    return session.scalar(q, {"store_id": store_id})
 
 
-def visible(owner_id: int | None, include_deleted: bool, phase: Phase | None) -> Select[Store]:
+def visible(
+    owner_id: int | None, include_deleted: bool, phase: Phase | None, name_prefix: str | None = None
+) -> Select[Store]:
     q = select(Store)
     if owner_id is not None:
         q = q.where(Store.owner_id == owner_id)
@@ -57,15 +69,40 @@ def visible(owner_id: int | None, include_deleted: bool, phase: Phase | None) ->
         q = q.where(Store.phase == phase.value)
     elif not include_deleted:
         q = q.where(Store.phase != Phase.deleted.value)
+    if name_prefix:
+        q = q.where(Store.name.startswith(name_prefix, autoescape=True))
     return q
 
 
-def page(session: Session, q: Select[Store], *, limit: int, offset: int) -> tuple[list[Store], int]:
-    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
-    rows = session.scalars(
-        q.order_by(Store.created_at.desc(), Store.id.desc()).limit(limit).offset(offset)
-    ).all()
-    return list(rows), total
+def count(session: Session, q: Select[Store]) -> int:
+    return session.scalar(select(func.count()).select_from(q.subquery())) or 0
+
+
+#: The columns a store list may be sorted by (ties broken by id).
+SORT_COLUMNS = {"created_at": Store.created_at, "name": Store.name}
+
+
+def page_after(
+    session: Session,
+    q: Select[Store],
+    *,
+    sort: str,
+    descending: bool,
+    after: tuple[Any, int] | None,
+    limit: int,
+) -> list[Store]:
+    """Up to ``limit`` stores of ``q`` in the order of ``sort`` (then id),
+    after the store whose (``sort`` value, id) is ``after``: a keyset page,
+    as quick deep in the list as at its start (an index on the column)."""
+    column = SORT_COLUMNS[sort]
+    if after is not None:
+        value, last_id = after
+        if descending:
+            q = q.where(or_(column < value, and_(column == value, Store.id < last_id)))
+        else:
+            q = q.where(or_(column > value, and_(column == value, Store.id > last_id)))
+    order = (column.desc(), Store.id.desc()) if descending else (column.asc(), Store.id.asc())
+    return list(session.scalars(q.order_by(*order).limit(limit)).all())
 
 
 def operation_steps(session: Session, operation_id: int) -> list[StoreStep]:
@@ -76,11 +113,7 @@ def operation_steps(session: Session, operation_id: int) -> list[StoreStep]:
 def steps_of(session: Session, operation_ids: list[int]) -> dict[int, list[StoreStep]]:
     if not operation_ids:
         return {}
-    rows = session.scalars(
-        select(StoreStep)
-        .where(StoreStep.operation_id.in_(operation_ids))
-        .order_by(StoreStep.operation_id, StoreStep.position)
-    ).all()
+    rows = session.scalars(_STEPS_OF, {"ids": operation_ids}).all()
     out: dict[int, list[StoreStep]] = {i: [] for i in operation_ids}
     for row in rows:
         out[row.operation_id].append(row)
@@ -102,6 +135,22 @@ def operations(
     if kinds:
         q = q.where(StoreOperation.kind.in_([k.value for k in kinds]))
     return list(session.scalars(q.order_by(StoreOperation.id.desc()).limit(limit)).all())
+
+
+_LIFECYCLE = (
+    select(StoreOperation)
+    .where(
+        StoreOperation.store_id == bindparam("store_id"),
+        StoreOperation.kind.in_([Operation.provision.value, Operation.delete.value]),
+    )
+    .order_by(StoreOperation.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
+def lifecycle_operations(session: Session, store_id: int, *, limit: int) -> list[StoreOperation]:
+    """The store's latest provision and delete operations, newest first."""
+    return list(session.scalars(_LIFECYCLE, {"store_id": store_id, "limit": limit}).all())
 
 
 def latest_operation(session: Session, store_id: int, kind: Operation) -> StoreOperation | None:
@@ -162,20 +211,28 @@ def rerun(
     return op
 
 
+_LATEST_LIFECYCLE = (
+    select(StoreOperation.store_id, func.max(StoreOperation.id))
+    .where(
+        StoreOperation.store_id.in_(bindparam("store_ids", expanding=True)),
+        StoreOperation.kind.in_([Operation.provision.value, Operation.delete.value]),
+    )
+    .group_by(StoreOperation.store_id)
+)
+_STEP_COUNTS = (
+    select(StoreStep.operation_id, StoreStep.status, func.count())
+    .where(StoreStep.operation_id.in_(bindparam("ids", expanding=True)))
+    .group_by(StoreStep.operation_id, StoreStep.status)
+)
+
+
 def shown_operation_ids(session: Session, stores: list[Store]) -> dict[int, int]:
     """The operation whose steps a store's progress shows: the one in flight,
     else the latest provision or delete."""
     out = {s.id: s.operation_id for s in stores if s.operation_id is not None}
     rest = [s.id for s in stores if s.id not in out]
     if rest:
-        rows = session.execute(
-            select(StoreOperation.store_id, func.max(StoreOperation.id))
-            .where(
-                StoreOperation.store_id.in_(rest),
-                StoreOperation.kind.in_([Operation.provision.value, Operation.delete.value]),
-            )
-            .group_by(StoreOperation.store_id)
-        ).all()
+        rows = session.execute(_LATEST_LIFECYCLE, {"store_ids": rest}).all()
         out.update({store_id: op_id for store_id, op_id in rows})
     return out
 
@@ -185,11 +242,7 @@ def progress(session: Session, stores: list[Store]) -> dict[int, tuple[int, int]
     shown = shown_operation_ids(session, stores)
     if not shown:
         return {}
-    rows = session.execute(
-        select(StoreStep.operation_id, StoreStep.status, func.count())
-        .where(StoreStep.operation_id.in_(list(shown.values())))
-        .group_by(StoreStep.operation_id, StoreStep.status)
-    ).all()
+    rows = session.execute(_STEP_COUNTS, {"ids": list(shown.values())}).all()
     per_op: dict[int, list[int]] = {}
     for op_id, status, n in rows:
         counts = per_op.setdefault(op_id, [0, 0])

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Any
+from enum import StrEnum
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
@@ -15,6 +16,17 @@ PASSWORD_RULE = (
     "must be 8-128 characters, without spaces at either end and without control characters"
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_admin_password(value: str | None) -> str | None:
+    # WordPress trims a password when it hashes it but not when it checks
+    # one, and a sign-in form cannot carry control characters: such a
+    # password could never sign in, so it is refused here.
+    if value is not None and (
+        not 8 <= len(value) <= 128 or value != value.strip() or _CONTROL.search(value)
+    ):
+        raise ValueError(f"Admin password {PASSWORD_RULE}")
+    return value
 
 
 class StoreCreate(BaseModel):
@@ -68,14 +80,7 @@ class StoreCreate(BaseModel):
     @field_validator("admin_password")
     @classmethod
     def _password(cls, value: str | None) -> str | None:
-        # WordPress trims a password when it hashes it but not when it checks
-        # one, and a sign-in form cannot carry control characters: such a
-        # password could never sign in, so it is refused here.
-        if value is not None and (
-            not 8 <= len(value) <= 128 or value != value.strip() or _CONTROL.search(value)
-        ):
-            raise ValueError(f"Admin password {PASSWORD_RULE}")
-        return value
+        return check_admin_password(value)
 
 
 class StepOut(BaseModel):
@@ -155,6 +160,13 @@ class StoreOut(BaseModel):
     plan: str
     wordpress_version: Annotated[str | None, Field(description="The WordPress release it runs")]
     woocommerce_version: Annotated[str | None, Field(description="The WooCommerce release it runs")]
+    staging_of_id: Annotated[
+        int | None, Field(description="A staging copy: the live store it copies")
+    ] = None
+    expires_at: Annotated[
+        dt.datetime | None,
+        Field(description="A staging copy: when it is deleted unless extended"),
+    ] = None
 
 
 class StoreDetail(StoreOut):
@@ -187,6 +199,46 @@ class StoreSettingsUpdate(BaseModel):
     ] = None
 
 
+class StagingCreate(BaseModel):
+    name: Annotated[
+        str | None,
+        Field(
+            description=f"The copy's name ({NAME_RULE}); default <live name>-staging",
+            json_schema_extra={"pattern": NAME_PATTERN, "minLength": 3, "maxLength": 40},
+        ),
+    ] = None
+    days: Annotated[
+        int | None, Field(ge=1, le=90, description="Deleted after this many days (default 14)")
+    ] = None
+    admin_password: Annotated[
+        str | None,
+        Field(description=f"The copy's admin password ({PASSWORD_RULE}); generated if omitted"),
+    ] = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None and not is_valid_store_name(value):
+            raise ValueError(f"Store name {NAME_RULE}")
+        return value
+
+    @field_validator("admin_password")
+    @classmethod
+    def _password(cls, value: str | None) -> str | None:
+        return check_admin_password(value)
+
+
+class PushRequest(BaseModel):
+    what: Annotated[
+        Literal["files", "database", "both"],
+        Field(description="The copy's files (wp-content), its database, or both"),
+    ]
+
+
+class ExtendRequest(BaseModel):
+    days: Annotated[int, Field(ge=1, le=90, description="More days (at most 90 from now in all)")]
+
+
 class RestoreRequest(BaseModel):
     backup_id: Annotated[int, Field(ge=1, le=2_147_483_647)]
 
@@ -198,11 +250,23 @@ class StoreCreated(StoreOut):
     ] = None
 
 
+class StoreSort(StrEnum):
+    """The order of ``GET /api/stores``: a field, descending with ``-``."""
+
+    newest = "-created_at"
+    oldest = "created_at"
+    name = "name"
+    name_desc = "-name"
+
+
 class StorePage(BaseModel):
     items: list[StoreOut]
-    total: int
+    total: Annotated[int, Field(description="Stores that match the filters, on all pages")]
     limit: int
-    offset: int
+    next_cursor: Annotated[
+        str | None,
+        Field(description="Pass as ``cursor`` for the next page; null on the last page"),
+    ] = None
 
 
 class EventOut(BaseModel):
@@ -228,3 +292,26 @@ class MailPage(BaseModel):
         str, Field(description="mailbox: kept by the platform (shown here); smtp: sent out")
     ]
     items: list[MailOut]
+
+
+LogSourceName = Literal["php", "access"]
+
+
+class LogLineOut(BaseModel):
+    at: Annotated[
+        dt.datetime | None, Field(description="When it was written (null: the line does not say)")
+    ]
+    text: Annotated[
+        str,
+        Field(
+            description="The entry (a PHP message with its stack trace), redacted: cookies, "
+            "credentials, tokens and query arguments' values are [redacted]"
+        ),
+    ]
+
+
+class LogPage(BaseModel):
+    source: LogSourceName
+    items: Annotated[list[LogLineOut], Field(description="Newest first")]
+    more: Annotated[bool, Field(description="The limit was reached: older lines may match too")]
+    kept: Annotated[str, Field(description="What the platform keeps of this log, in words")]

@@ -416,6 +416,8 @@ def to_out(store: Store, progress: tuple[int, int] | None) -> StoreOut:
         plan=store.plan,
         wordpress_version=store.wordpress_version,
         woocommerce_version=store.woocommerce_version,
+        staging_of_id=store.staging_of_id,
+        expires_at=store.expires_at,
     )
 
 
@@ -425,15 +427,19 @@ def list_out(session: Session, stores: list[Store]) -> list[StoreOut]:
 
 
 def detail_out(session: Session, store: Store, settings_default: float = 24.0) -> StoreDetail:
-    lifecycle = repository.operations(
-        session, store.id, limit=20, kinds=[Operation.provision, Operation.delete]
-    )
+    lifecycle = repository.lifecycle_operations(session, store.id, limit=20)
     shown = {max((o.id for o in lifecycle if o.kind == k), default=0) for k in Operation}
     if store.operation_id is not None:
         shown.add(store.operation_id)
     by_op = repository.steps_of(session, sorted(i for i in shown if i))
     steps: list[StoreStep] = [st for op_id in sorted(by_op) for st in by_op[op_id]]
-    out = list_out(session, [store])[0]
+    # The progress (repository.progress's, for one store) from the steps at hand.
+    current = store.operation_id or max((o.id for o in lifecycle), default=None)
+    progress = None
+    if current is not None:
+        done = sum(st.status in ("succeeded", "skipped") for st in by_op.get(current, []))
+        progress = (done, len(by_op.get(current, [])))
+    out = to_out(store, progress)
     own = store.backup_schedule_hours
     return StoreDetail(
         **out.model_dump(),

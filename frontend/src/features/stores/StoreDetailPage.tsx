@@ -1,8 +1,8 @@
 /**
  * One store: its phase, links, the step timeline (with durations and
  * messages), the failure reason with Retry, its plan (and another one: a
- * resize), its backups (take one, restore one), Suspend / Resume, recent
- * events, and deletion behind a confirmation that asks for the store's name.
+ * resize), its backups (take one, restore one), its logs, Suspend / Resume,
+ * recent events, and deletion behind a confirmation that asks for the store's name.
  */
 import { useState } from 'react';
 import { Link, useParams } from 'react-router-dom';
@@ -23,7 +23,9 @@ import {
 } from '../../hooks/queries/stores';
 import { BackupsCard } from './BackupsCard';
 import { DomainsCard } from './DomainsCard';
+import { LogsCard } from './LogsCard';
 import { PlanCard } from './PlanCard';
+import { StagingCard } from './StagingCard';
 import { LiveIndicator } from '../../live/LiveStatus';
 import { StepProgress } from './StoreTable';
 import { usePageTitle } from '../../components/usePageTitle';
@@ -326,6 +328,8 @@ export function StoreDetailPage() {
       {!gone && <PlanCard store={s} />}
       {s.ready_at && <BackupsCard store={s} />}
       {!gone && <DomainsCard store={s} />}
+      {s.ready_at && !gone && <LogsCard store={s} />}
+      {s.ready_at && !gone && <StagingCard store={s} />}
       <div className="card">
         <h2>Mail</h2>
         <p className="muted">Order notifications and the other email this store sent.</p>

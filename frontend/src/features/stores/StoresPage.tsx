@@ -1,12 +1,13 @@
 /**
- * The stores list, newest first, one server-side page at a time so it stays
- * quick at thousands of stores. Admins see every store with its owner and can
- * narrow by owner, phase, or include deleted stores.
+ * The stores list, one server-side page at a time (cursor pages, so a page
+ * deep in thousands of stores is as quick as the first), searched by name
+ * prefix and sorted on the server. Admins see every store with its owner and
+ * can narrow by owner, phase, or include deleted stores.
  */
 import { useState } from 'react';
 import { useSearchParams } from 'react-router-dom';
-import type { Me, Phase } from '../../client';
-import { Pagination } from '../../components/Pagination';
+import type { Me, Phase, StoreSort } from '../../client';
+import { CursorPager, formatTrail, parseTrail } from '../../components/CursorPager';
 import { Empty, ErrorState, Loading } from '../../components/States';
 import { useStores } from '../../hooks/queries/stores';
 import type { StoreListParams } from '../../hooks/queries/stores';
@@ -18,6 +19,12 @@ import { StoreTable } from './StoreTable';
 
 export const PAGE_SIZE = 50;
 const PHASES: Phase[] = ['pending', 'provisioning', 'ready', 'degraded', 'suspended', 'failed', 'deleting', 'deleted'];
+const SORTS: { value: StoreSort; label: string }[] = [
+  { value: '-created_at', label: 'Newest first' },
+  { value: 'created_at', label: 'Oldest first' },
+  { value: 'name', label: 'Name A–Z' },
+  { value: '-name', label: 'Name Z–A' },
+];
 
 function OwnerFilter({ value, onChange }: { value: string; onChange: (v: string) => void }) {
   const users = useUsers({ limit: 500, offset: 0 });
@@ -40,12 +47,17 @@ export function StoresPage({ me }: { me: Me }) {
   const isAdmin = me.role === 'admin';
   const [search, setSearch] = useSearchParams();
   const [creating, setCreating] = useState(false);
-  const offset = Math.max(0, Number(search.get('offset') ?? 0) || 0);
+  const trail = parseTrail(search.get('pages'));
+  const cursor = trail.length ? trail[trail.length - 1] : undefined;
+  const sort = (SORTS.find((s) => s.value === search.get('sort'))?.value ?? '-created_at') as StoreSort;
+  const name = search.get('name') ?? '';
   const status = (search.get('status') || '') as Phase | '';
   const owner = search.get('owner') ?? '';
   const includeDeleted = search.get('deleted') === '1';
 
-  const params: StoreListParams = { limit: PAGE_SIZE, offset };
+  const params: StoreListParams = { limit: PAGE_SIZE, sort };
+  if (cursor) params.cursor = cursor;
+  if (name) params.name_prefix = name;
   if (status) params.status = status;
   if (isAdmin && owner) params.owner_id = Number(owner);
   if (includeDeleted || status === 'deleted') params.include_deleted = true;
@@ -55,10 +67,10 @@ export function StoresPage({ me }: { me: Me }) {
     const next = new URLSearchParams(search);
     if (value) next.set(key, value);
     else next.delete(key);
-    if (key !== 'offset') next.delete('offset');
+    if (key !== 'pages') next.delete('pages');
     setSearch(next);
   };
-  const filtered = Boolean(status || owner || includeDeleted);
+  const filtered = Boolean(status || owner || includeDeleted || name);
   const atQuota = me.live_stores >= me.effective_max_live_stores;
   usePageTitle(isAdmin ? 'All stores' : 'Your stores');
 
@@ -83,12 +95,33 @@ export function StoresPage({ me }: { me: Me }) {
 
       <div className="filters" role="group" aria-label="Filter stores">
         <div className="filter">
+          <label htmlFor="name-filter">Name starts with</label>
+          <input
+            id="name-filter"
+            type="search"
+            value={name}
+            maxLength={40}
+            autoComplete="off"
+            onChange={(e) => setParam('name', e.target.value.trim().toLowerCase())}
+          />
+        </div>
+        <div className="filter">
           <label htmlFor="status-filter">Status</label>
           <select id="status-filter" value={status} onChange={(e) => setParam('status', e.target.value)}>
             <option value="">Any</option>
             {PHASES.map((p) => (
               <option key={p} value={p}>
                 {p[0].toUpperCase() + p.slice(1)}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div className="filter">
+          <label htmlFor="sort-order">Order</label>
+          <select id="sort-order" value={sort} onChange={(e) => setParam('sort', e.target.value === '-created_at' ? '' : e.target.value)}>
+            {SORTS.map((s) => (
+              <option key={s.value} value={s.value}>
+                {s.label}
               </option>
             ))}
           </select>
@@ -105,9 +138,9 @@ export function StoresPage({ me }: { me: Me }) {
       ) : stores.isError && !stores.data ? (
         <ErrorState error={stores.error} onRetry={() => void stores.refetch()} />
       ) : stores.data.items.length === 0 ? (
-        offset > 0 ? (
+        trail.length > 0 ? (
           <Empty title="No stores on this page">
-            <button type="button" className="button" onClick={() => setParam('offset', '')}>
+            <button type="button" className="button" onClick={() => setParam('pages', '')}>
               Go to the first page
             </button>
           </Empty>
@@ -125,12 +158,14 @@ export function StoresPage({ me }: { me: Me }) {
         <>
           {stores.isError && <ErrorState error={stores.error} onRetry={() => void stores.refetch()} />}
           <StoreTable stores={stores.data.items} showOwner={isAdmin} />
-          <Pagination
+          <CursorPager
             label="Stores pages"
-            offset={offset}
+            trail={trail}
+            next={stores.data.next_cursor ?? null}
+            shown={stores.data.items.length}
             limit={PAGE_SIZE}
             total={stores.data.total}
-            onOffset={(o) => setParam('offset', o ? String(o) : '')}
+            onTrail={(t) => setParam('pages', formatTrail(t))}
           />
         </>
       )}

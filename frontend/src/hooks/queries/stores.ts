@@ -16,16 +16,18 @@ import {
   resumeStore,
   retryStore,
   storeEvents,
+  storeLogs,
   storeMail,
   storeOperations,
   suspendStore,
   updateStore,
 } from '../../client';
-import type { ListStoresData, StoreCreate, StoreDetail, StoreOut, StorePage } from '../../client';
+import type { ListStoresData, StoreCreate, StoreDetail, StoreLogsData, StoreOut, StorePage } from '../../client';
 import { authKeys } from './auth';
 import { usePollInterval } from '../../live/LiveStatus';
 
 export type StoreListParams = NonNullable<ListStoresData['query']>;
+export type LogSource = NonNullable<NonNullable<StoreLogsData['query']>['source']>;
 
 export const storeKeys = {
   all: ['stores'] as const,
@@ -35,6 +37,7 @@ export const storeKeys = {
   detail: (id: number) => [...storeKeys.details(), id] as const,
   events: (id: number) => [...storeKeys.all, 'events', id] as const,
   mail: (id: number) => [...storeKeys.all, 'mail', id] as const,
+  logs: (id: number, source: LogSource, q: string) => [...storeKeys.all, 'logs', id, source, q] as const,
   backups: (id: number) => [...storeKeys.all, 'backups', id] as const,
   operations: (id: number) => [...storeKeys.all, 'operations', id] as const,
 };
@@ -77,6 +80,31 @@ export function useStoreMail(id: number, enabled: boolean) {
     queryKey: storeKeys.mail(id),
     queryFn: async ({ signal }) => (await storeMail({ path: { store_id: id }, signal, throwOnError: true })).data,
     refetchInterval: poll || 10_000,
+    enabled,
+  });
+}
+
+/** How often an open Logs card asks for new lines. */
+export const LOGS_REFRESH_MS = 5_000;
+
+/**
+ * A store's log lines, newest first and redacted (PHP errors or the access
+ * log), refreshed while the card is open. A Kubernetes store's are read by a
+ * worker: the answer may take a few seconds, or be a 503 when none answers.
+ */
+export function useStoreLogs(id: number, source: LogSource, q: string, enabled: boolean) {
+  return useQuery({
+    queryKey: storeKeys.logs(id, source, q),
+    queryFn: async ({ signal }) =>
+      (
+        await storeLogs({
+          path: { store_id: id },
+          query: { source, q: q || undefined, limit: 200 },
+          signal,
+          throwOnError: true,
+        })
+      ).data,
+    refetchInterval: LOGS_REFRESH_MS,
     enabled,
   });
 }

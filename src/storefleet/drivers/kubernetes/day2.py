@@ -22,6 +22,7 @@ tests/k8s/test_stores.py.
 from __future__ import annotations
 
 import base64
+import copy
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
@@ -102,6 +103,23 @@ class StoreDay2:
             stdin=data,
         )  # fmt: skip
         return StepOutcome("wp-content replaced by the backup's")
+
+    def push_files_step(self, ctx: StepContext) -> StepOutcome:
+        """A staging copy's wp-content (``params['staging']``), out of its
+        pod and into this store's, in place of this store's own."""
+        staging = ctx.operation.params.get("staging")
+        if not isinstance(staging, dict) or not staging.get("uid"):
+            raise PermanentError("the operation names no staging copy")
+        source = copy.copy(ctx)
+        source.store = StoreSnapshot(
+            id=int(staging["id"]), name=str(staging["name"]), uid=str(staging["uid"]),
+            admin_email=ctx.store.admin_email, url=staging.get("url"),
+        )  # fmt: skip
+        taken = self.backup_files_step(source)
+        if taken.skipped:
+            raise PermanentError(f"the staging copy's files cannot be read: {taken.message}")
+        self.restore_files_step(ctx)
+        return StepOutcome(f"wp-content of staging copy {staging['name']} in place of the store's")
 
     # -- the Deployment ------------------------------------------------------------------
 

@@ -12,8 +12,9 @@ The driver is its step lists, composed from the rooms that do the work:
 ``cluster.py`` (the API clients, errors, waiting by watch), ``names.py``,
 ``namespace.py`` (the namespace, the worker's rights in it, the store's
 Secrets), ``release.py`` (helm, the address, the install Job, the rollout),
-``pods.py`` (exec, the storefront's address, why a pod is not serving) and
-``day2.py`` (wp-content in and out, restart, scale, health). What both
+``pods.py`` (exec, the storefront's address, why a pod is not serving),
+``day2.py`` (wp-content in and out, restart, scale, health) and ``logs.py``
+(the pod's logs, for a worker the API asks). What both
 drivers do alike is ``drivers/shared_steps.py``. Every step converges when
 re-run.
 """
@@ -44,10 +45,12 @@ from storefleet.drivers.kubernetes.cluster import Cluster
 from storefleet.drivers.kubernetes.day2 import StoreDay2
 from storefleet.drivers.kubernetes.domains import KubeDomains
 from storefleet.drivers.kubernetes.helm import Helm
+from storefleet.drivers.kubernetes.logs import StoreLogs
 from storefleet.drivers.kubernetes.names import StoreNames
 from storefleet.drivers.kubernetes.namespace import StoreNamespaces
 from storefleet.drivers.kubernetes.pods import StorePods
 from storefleet.drivers.kubernetes.release import StoreReleases
+from storefleet.drivers.logs import LogPage, LogQuery
 from storefleet.drivers.shared_steps import SharedSteps
 from storefleet.drivers.storedb import StoreDatabases
 from storefleet.drivers.verify import check_storefront
@@ -55,6 +58,7 @@ from storefleet.drivers.verify import check_storefront
 
 class KubernetesDriver(StoreDriver):
     name = "kubernetes"
+    logs_through_worker = True
 
     def __init__(
         self,
@@ -75,6 +79,7 @@ class KubernetesDriver(StoreDriver):
             self.domains,
         )  # fmt: skip
         self.day2 = StoreDay2(self.cluster, self.names, self.pods)
+        self.logs = StoreLogs(settings, self.cluster, self.names)
         self.shared = SharedSteps(databases, Installer(self.pods), self.namespaces.db_password)
 
     # -- the step lists ----------------------------------------------------------
@@ -151,6 +156,19 @@ class KubernetesDriver(StoreDriver):
         # and limits, PHP's workers and memory; a rollout replaces the pod.
         return (
             Step("release", self.releases.release_step),
+            Step("rollout", self.releases.rollout_step),
+            Step("verify", self._verify),
+        )
+
+    def stage_step(self) -> Step:
+        return Step("stage", self.shared.stage)
+
+    def push_steps(self, *, files: bool, database: bool) -> Sequence[Step]:
+        return (
+            *((Step("files", self.day2.push_files_step),) if files else ()),
+            *((Step("database", self.shared.push_database),) if database else ()),
+            Step("address", self.shared.push_address),
+            Step("restart", self.day2.restart_step),
             Step("rollout", self.releases.rollout_step),
             Step("verify", self._verify),
         )
@@ -249,6 +267,9 @@ class KubernetesDriver(StoreDriver):
 
     def probe(self, store: StoreSnapshot, timeout: float) -> str:
         return self.day2.probe(store, timeout)
+
+    def read_logs(self, store: StoreSnapshot, query: LogQuery) -> LogPage:
+        return self.logs.read(store, query)
 
     def checkout_product(self, ctx: StepContext) -> int:
         return self.shared.checkout_product(ctx)

@@ -16,11 +16,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import stat
 import subprocess
 import time
+from pathlib import Path
 
 from storefleet.config import Settings
 from storefleet.drivers.base import StepError, StoreSnapshot
+from storefleet.drivers.local.logs import CRON_LOG, PHP_ERROR_LOG
 from storefleet.drivers.local.php import StorePhp
 from storefleet.drivers.local.site import StoreSites
 from storefleet.drivers.storedb import StoreDatabases
@@ -71,24 +74,49 @@ class StoreCron:
 
     def _start(self, store: StoreSnapshot) -> subprocess.Popen[bytes] | None:
         site = self.sites.site(store)
+        logs = self.sites.store_dir(store) / "logs"
+        # PHP's errors go to the store's error log, as its requests' do.
+        command = self.php.command(
+            store, "-d", "log_errors=1", "-d", f"error_log={logs / PHP_ERROR_LOG}",
+            str(site / "wp-cron.php"),
+        )  # fmt: skip
+        out = _open_output(logs / CRON_LOG)
         try:
-            fd = os.open(
-                self.sites.store_dir(store) / "logs" / "wp-cron.log",
-                os.O_WRONLY | os.O_APPEND | os.O_CREAT,
-                0o600,
+            proc = subprocess.Popen(
+                command,
+                cwd=site,
+                stdin=subprocess.DEVNULL,
+                stdout=out if out is not None else subprocess.DEVNULL,
+                stderr=subprocess.STDOUT,
+                env=self.php.env(),
+                start_new_session=True,
             )
-            with os.fdopen(fd, "ab") as out:
-                proc = subprocess.Popen(
-                    self.php.command(store, str(site / "wp-cron.php")),
-                    cwd=site,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    env=self.php.env(),
-                    start_new_session=True,
-                )
         except OSError as exc:
             log.warning("store %s: wp-cron did not start: %s", store.uid, exc)
             return None
+        finally:
+            if out is not None:
+                os.close(out)
         self.started += 1
         return proc
+
+
+def _open_output(path: Path) -> int | None:
+    """wp-cron's output file, opened by the platform (root) in a directory
+    the store owns: never through a link the store put there (it would make
+    root append to any file), only a regular file of its own."""
+    try:
+        fd = os.open(
+            path,
+            os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+            0o600,
+        )
+    except OSError as exc:
+        log.warning("not writing wp-cron's output to %s: %s", path, exc)
+        return None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+        os.close(fd)
+        log.warning("not writing wp-cron's output to %s: not a regular file", path)
+        return None
+    return fd

@@ -11,6 +11,7 @@ The driver is its step lists, composed from the rooms that do the work:
 - ``hosting.py`` — how the store is served and kept up: its address, its
   cgroup (``cgroups.py``), its php-fpm (``fpm.py``), its server block in the
   one nginx (``web.py``), wp-cron when due (``cron.py``), health;
+- ``logs.py`` — its logs on disk: read for the API, rotated by the sweep;
 - ``php.py`` — how the store's programs start (in its cgroups, as its uid:
   ``launch.py``) and the installer's transport;
 - what both drivers do alike (the store's database, dumps and loads, the
@@ -46,9 +47,11 @@ from storefleet.drivers.local.cron import StoreCron
 from storefleet.drivers.local.domains import LocalDomains
 from storefleet.drivers.local.fpm import StoreFpm
 from storefleet.drivers.local.hosting import StoreHosting
+from storefleet.drivers.local.logs import read_store_log
 from storefleet.drivers.local.php import StorePhp
 from storefleet.drivers.local.site import StoreSites
 from storefleet.drivers.local.web import StoresWebServer
+from storefleet.drivers.logs import LogPage, LogQuery
 from storefleet.drivers.shared_steps import SharedSteps
 from storefleet.drivers.storedb import StoreDatabases
 from storefleet.drivers.verify import check_storefront
@@ -129,6 +132,18 @@ class LocalDriver(StoreDriver):
             Step("stop", self.hosting.stop_step),
             Step("files", self.sites.upgrade_files_step),
             Step("upgrade", self.shared.upgrade_database),
+            Step("server", self.hosting.server_step),
+            Step("verify", self._verify),
+        )
+
+    def stage_step(self) -> Step:
+        return Step("stage", self.shared.stage)
+
+    def push_steps(self, *, files: bool, database: bool) -> Sequence[Step]:
+        return (
+            *((Step("files", self.sites.push_files_step),) if files else ()),
+            *((Step("database", self.shared.push_database),) if database else ()),
+            Step("address", self.shared.push_address),
             Step("server", self.hosting.server_step),
             Step("verify", self._verify),
         )
@@ -242,6 +257,9 @@ class LocalDriver(StoreDriver):
 
     def probe(self, store: StoreSnapshot, timeout: float) -> str:
         return self.hosting.probe(store, timeout)
+
+    def read_logs(self, store: StoreSnapshot, query: LogQuery) -> LogPage:
+        return read_store_log(self.settings, store.uid, query)
 
     def supervise(self, ready: Sequence[StoreSnapshot]) -> SupervisionReport:
         return self.hosting.supervise(ready)

@@ -33,6 +33,7 @@ from pathlib import Path
 from storefleet.config import Settings
 from storefleet.drivers import serving
 from storefleet.drivers.base import StoreSnapshot, TransientError
+from storefleet.drivers.local.logs import PHP_ERROR_LOG
 from storefleet.drivers.local.php import StorePhp
 from storefleet.drivers.local.site import StoreSites, write_file
 from storefleet.plans import Plan
@@ -78,7 +79,7 @@ class StoreFpm:
             pid_file=str(self.logs(store) / "php-fpm.pid"),
             error_log=str(self.logs(store) / "php-fpm.log"),
             listen=str(self.socket(store)),
-            php_error_log=str(self.logs(store) / "php-error.log"),
+            php_error_log=str(self.logs(store) / PHP_ERROR_LOG),
             sizing=serving.PhpSizing.of(plan),
             idle_seconds=self.settings.php_idle_seconds,
             listen_mode=None,  # the activator made the socket, with its modes
@@ -156,6 +157,13 @@ class StoreFpm:
         if f"master process ({self.config(store)})".encode() not in title:
             return None
         return pid
+
+    def reopen_log(self, store: StoreSnapshot) -> None:
+        """After a rotation: the master writes to a new php-fpm.log (SIGUSR1)."""
+        pid = self.master_pid(store)
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGUSR1)
 
     def stop_master(self, store: StoreSnapshot, *, timeout: float = 10.0) -> bool:
         """Graceful stop (SIGQUIT: workers finish their request); the

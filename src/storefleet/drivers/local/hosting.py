@@ -20,6 +20,7 @@ reconciler's sweep, and checked without waking PHP.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Sequence
 
@@ -34,6 +35,7 @@ from storefleet.drivers.base import (
     SupervisionReport,
     TransientError,
 )
+from storefleet.drivers.local import logs
 from storefleet.drivers.local.cgroups import StoreCgroups
 from storefleet.drivers.local.cron import StoreCron
 from storefleet.drivers.local.domains import LocalDomains
@@ -42,6 +44,8 @@ from storefleet.drivers.local.site import StoreSites
 from storefleet.drivers.local.web import StoreSite, StoresWebServer
 from storefleet.drivers.verify import check_storefront, tls_context
 from storefleet.plans import Plan, find
+
+log = logging.getLogger(__name__)
 
 #: nginx answers this itself (no PHP): the store's server block is in place.
 HEALTH_PATH = "/storefleet-health"
@@ -194,10 +198,30 @@ class StoreHosting:
 
     # -- supervision ----------------------------------------------------------------------
 
+    def rotate_logs(self, stores: Sequence[StoreSnapshot]) -> None:
+        """Rotate the stores' logs (and nginx's own error log) that passed
+        their size, and have their writers reopen them (local/logs.py)."""
+        limit = self.settings.store_log_max_mib << 20
+        reopen_nginx = logs.rotate(self.web.log_dir / "nginx-error.log", limit)
+        for store in stores:
+            if not self.sites.store_dir(store).is_dir():
+                continue
+            try:
+                access, fpm = logs.rotate_store(self.settings, store.uid)
+            except OSError as exc:
+                log.warning("store %s: its logs could not be rotated: %s", store.uid, exc)
+                continue
+            reopen_nginx |= access
+            if fpm:
+                self.fpm.reopen_log(store)
+        if reopen_nginx:
+            self.web.reopen_logs()
+
     def supervise(self, ready: Sequence[StoreSnapshot]) -> SupervisionReport:
         report = SupervisionReport()
         if not ready:
             return report
+        self.rotate_logs(ready)
         try:
             started = {"nginx": self.web.ensure_running(), "activator": self.fpm.ensure_activator()}
         except (TransientError, PermanentError) as exc:
@@ -221,6 +245,7 @@ class StoreHosting:
 
     def supervise_suspended(self, suspended: Sequence[StoreSnapshot]) -> SupervisionReport:
         report = SupervisionReport()
+        self.rotate_logs(suspended)
         for store in suspended:
             if not self.sites.store_dir(store).is_dir():
                 continue

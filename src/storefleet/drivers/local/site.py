@@ -367,6 +367,31 @@ class StoreSites:
             sitefiles.own_tree(content, owner, releases_)
         return StepOutcome(f"{info['files']} files from the backup")
 
+    def push_files_step(self, ctx: StepContext) -> StepOutcome:
+        """The staging copy's own files (``params['staging']``) become this
+        store's, at the copy's releases: archived from the copy and unpacked
+        into a new site tree (copies: never a link into the copy's files),
+        swapped in at once."""
+        staging = ctx.operation.params.get("staging")
+        if not isinstance(staging, dict) or not staging.get("uid"):
+            raise PermanentError("the operation names no staging copy")
+        wordpress, woocommerce = staging["wordpress_version"], staging["woocommerce_version"]
+        source = self.settings.stores_path / require_valid_store_uid(staging["uid"]) / "site"
+        if not (source / "wp-content").is_dir():
+            raise PermanentError(f"the staging copy has no files at {source}")
+        files = ctx.workdir / "staging-wp-content.tar.gz"
+        sitefiles.archive(source / "wp-content", self.releases_of(wordpress, woocommerce), files)
+        info = self.assemble(
+            ctx.store, wordpress, woocommerce,
+            lambda content: sitefiles.overlay(content, files, ctx.workdir),
+        )  # fmt: skip
+        files.unlink(missing_ok=True)
+        ctx.record(wordpress_version=wordpress, woocommerce_version=woocommerce)
+        return StepOutcome(
+            f"{info['files']} of the staging copy's own files in place of the store's "
+            f"(WordPress {wordpress}, WooCommerce {woocommerce})"
+        )
+
     def upgrade_files_step(self, ctx: StepContext) -> StepOutcome:
         params = ctx.operation.params
         wordpress, woocommerce = str(params["wordpress"]), str(params["woocommerce"])

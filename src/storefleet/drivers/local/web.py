@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 from storefleet.config import Settings
 from storefleet.drivers import serving
 from storefleet.drivers.base import PermanentError, StoreSnapshot, TransientError
+from storefleet.drivers.local.logs import access_log_path
 from storefleet.drivers.local.site import write_file
 from storefleet.names import require_valid_domain, require_valid_store_uid
 
@@ -129,7 +130,7 @@ class StoresWebServer:
             ) from exc
 
     def access_log(self, store: StoreSnapshot) -> Path:
-        return self.log_dir / f"{require_valid_store_uid(store.uid)}.access.log"
+        return access_log_path(self.settings, store.uid)
 
     # -- configuration -------------------------------------------------------------
 
@@ -145,6 +146,11 @@ class StoresWebServer:
         for name in ("conf", "conf/stores", "run", "logs"):
             (self.root / name).mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o711)
+        # Stores' access logs: nginx's workers reopen them (after a rotation)
+        # through the group; no store's uid may read another's visitors.
+        if self.isolated:
+            os.chown(self.log_dir, 0, gid or 0)
+        self.log_dir.chmod(0o750)
         for name in ("cache", "tmp"):  # nginx's workers' own
             path = self.root / name
             path.mkdir(exist_ok=True)
@@ -343,6 +349,13 @@ class StoresWebServer:
         self._test()
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGHUP)
+
+    def reopen_logs(self) -> None:
+        """After a rotation: nginx writes to new files (SIGUSR1)."""
+        pid = self.pid()
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGUSR1)
 
     def stop(self) -> None:
         pid = self.pid()

@@ -5,7 +5,10 @@
  * configures one (STOREFLEET_SMTP_* constants or environment variables, e.g.
  * from the Kubernetes chart's values), otherwise the store's own mailbox
  * directory (STOREFLEET_MAILBOX, set by the local driver), which the StoreFleet
- * dashboard shows. Installed and kept up to date by the StoreFleet installer.
+ * dashboard shows. A staging copy (the storefleet_staging option) never sends
+ * mail whatever is configured, offers only offline payment methods and asks
+ * search engines not to index it. Installed and kept up to date by the
+ * StoreFleet installer.
  */
 
 if (!defined('ABSPATH')) {
@@ -20,9 +23,26 @@ function storefleet_setting(string $name): string {
     return $value === false ? '' : $value;
 }
 
+function storefleet_is_staging(): bool {
+    return get_option('storefleet_staging') === '1';
+}
+
+add_filter('woocommerce_available_payment_gateways', function ($gateways) {
+    if (!storefleet_is_staging() || !is_array($gateways)) {
+        return $gateways;
+    }
+    return array_intersect_key($gateways, array_flip(['cod', 'bacs', 'cheque']));
+});
+
+add_action('send_headers', function () {
+    if (storefleet_is_staging()) {
+        header('X-Robots-Tag: noindex, nofollow');
+    }
+});
+
 add_action('phpmailer_init', function ($mailer) {
     $host = storefleet_setting('STOREFLEET_SMTP_HOST');
-    if ($host === '') {
+    if ($host === '' || storefleet_is_staging()) {
         return;
     }
     $mailer->isSMTP();
@@ -44,12 +64,14 @@ add_action('phpmailer_init', function ($mailer) {
 });
 
 add_filter('pre_wp_mail', function ($short_circuit, $atts) {
-    if ($short_circuit !== null || storefleet_setting('STOREFLEET_SMTP_HOST') !== '') {
+    $staging = storefleet_is_staging();
+    if ($short_circuit !== null || (storefleet_setting('STOREFLEET_SMTP_HOST') !== '' && !$staging)) {
         return $short_circuit;
     }
     $dir = storefleet_setting('STOREFLEET_MAILBOX');
     if ($dir === '' || !is_dir($dir)) {
-        return $short_circuit;
+        // A staging copy without a mailbox drops its mail: it is never sent.
+        return $staging ? true : $short_circuit;
     }
     $to = is_array($atts['to']) ? $atts['to'] : array_map('trim', explode(',', (string)$atts['to']));
     $headers = is_array($atts['headers']) ? $atts['headers'] : array_filter(explode("\n", (string)$atts['headers']));

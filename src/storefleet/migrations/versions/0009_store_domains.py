@@ -1,7 +1,7 @@
 """custom domains of stores and the platform's ACME account
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-07 23:00:00.000000
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from storefleet.db import UTCDateTime
 
-revision = "0007"
-down_revision = "0006"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
