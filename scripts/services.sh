@@ -7,15 +7,18 @@
 # pinned releases, see src/storefleet/releases), PostgreSQL (a platform
 # database the integration suite also runs on), and an S3-compatible object
 # store for the backup tests (the Versity S3 Gateway, Apache-2.0, built once from the Go
-# module proxy at the version pinned in tools/s3server/go.mod). Idempotent: a
+# module proxy at the version pinned in tools/s3server/go.mod), and for the
+# custom-domain tests Let's Encrypt's test ACME server pebble with its mock DNS
+# server (built once likewise, tools/pebble; each test starts its own on free
+# ports) and NSS's certutil (Chromium trusts pebble's root through it). Idempotent: a
 # running service is left alone. Writes var/services.env (mode 0600) with the
 # stores database URL of a generated MariaDB admin user and the S3 endpoint and
 # generated keys, so no password is ever typed or passed in argv.
 #
-#   scripts/services.sh [mariadb] [redis] [postgres] [php] [s3]     (default: all)
+#   scripts/services.sh [mariadb] [redis] [postgres] [php] [s3] [acme]     (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-want=("$@"); [ ${#want[@]} -gt 0 ] || want=(mariadb redis postgres php s3)
+want=("$@"); [ ${#want[@]} -gt 0 ] || want=(mariadb redis postgres php s3 acme)
 mkdir -p var && chmod 700 var
 log() { printf '==> %s\n' "$*" >&2; }
 # The generated admin passwords belong to this machine's servers, not to one
@@ -190,6 +193,7 @@ for w in "${want[@]}"; do
     postgres) start_postgres ;;
     php) start_php ;;
     s3) start_s3 ;;
+    acme) apt_install libnss3-tools && tools/pebble/build.sh >/dev/null ;;
     *) log "unknown service: $w"; exit 2 ;;
   esac
 done

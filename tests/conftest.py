@@ -240,6 +240,7 @@ def make_settings(tmp_path: Path, sites_dir: Path) -> Callable[..., Settings]:
             "stores_http_port": free_port(),
             # No standby stores unless a test is about the warm pool.
             "warm_pool_size": 0,
+            "stores_https_port": free_port(),
         }
         values.update(overrides)
         return Settings(**values)

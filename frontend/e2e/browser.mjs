@@ -39,6 +39,11 @@ export async function launchBrowser() {
       '--no-first-run',
       '--disable-component-update',
       '--disable-sync',
+      // Names the machine's resolver does not know (a store's custom domain
+      // in the tests): e.g. "MAP shop.example.test 127.0.0.1".
+      ...(process.env.STOREFLEET_HOST_RESOLVER_RULES
+        ? [`--host-resolver-rules=${process.env.STOREFLEET_HOST_RESOLVER_RULES}`]
+        : []),
     ],
   });
 }

@@ -1,5 +1,8 @@
-// A shopper's order in a store of the Kubernetes tests (tests/k8s), in
-// Debian's Chromium: `node frontend/e2e/k8s-order.mjs <store URL> <store name>`
+// A shopper's order in a store of the Kubernetes tests (tests/k8s), or at a
+// store's custom domain (tests/domains.py: the name mapped by
+// STOREFLEET_HOST_RESOLVER_RULES, the test ACME server's root trusted through
+// the NSS database in $HOME), in Debian's Chromium:
+// `node frontend/e2e/k8s-order.mjs <store URL> <store name>`
 // with the store admin's password in STOREFLEET_STORE_ADMIN_PASSWORD (never
 // in argv). Prints one JSON line: the order as the admin reads it through
 // WooCommerce's REST API, and the page cache's verdict on each page the

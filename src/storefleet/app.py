@@ -29,6 +29,7 @@ from storefleet.auth.endpoints import router as auth_router
 from storefleet.auth.token_endpoints import router as tokens_router
 from storefleet.auth.twofactor_endpoints import router as two_factor_router
 from storefleet.db import utcnow
+from storefleet.domains.endpoints import router as domains_router
 from storefleet.exceptions import StoreFleetError
 from storefleet.fleet.endpoints import router as fleet_router
 from storefleet.metrics import registry_for
@@ -135,6 +136,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(tokens_router)
     app.include_router(stream_router)  # before /api/stores/{store_id}
     app.include_router(stores_router)
+    app.include_router(domains_router)
     app.include_router(staging_router)
     app.include_router(audit_router)
     app.include_router(fleet_router)

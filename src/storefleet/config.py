@@ -220,6 +220,28 @@ class Settings(BaseSettings):
     store_currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
     #: Where the stores' nginx listens.
     store_bind_host: str = "127.0.0.1"
+    #: ... and its TLS port: stores' custom domains answer at
+    #: https://<domain>:<this port>/ (443: no port in URLs).
+    stores_https_port: Annotated[int, Field(ge=1, le=65535)] = 8443
+
+    # Custom domains (docs/domains.md)
+    #: The DNS server(s) that ownership proofs (TXT records) are looked up
+    #: through: "host[:port]" or a comma-separated list; unset: the system's.
+    dns_resolver: str | None = None
+    #: The ACME server certificates come from (its directory URL).
+    acme_directory: str = "https://acme-v02.api.letsencrypt.org/directory"
+    #: The contact of the platform's ACME account (expiry notices); optional.
+    acme_email: str | None = None
+    #: A PEM file of CAs trusted besides the system's, for the ACME server's
+    #: API and for checking the stores' certificates (a test CA such as pebble's).
+    acme_ca_bundle: Path | None = None
+    #: A certificate is renewed once it expires within this many days.
+    acme_renew_days: Annotated[float, Field(gt=0)] = 30.0
+    #: How long the ACME server may take to validate and issue one certificate.
+    acme_timeout_seconds: Annotated[float, Field(gt=0)] = 120.0
+    #: A domain waiting for its ownership proof is looked up every this many
+    #: seconds at first, then less often (doubling, at most hourly).
+    domain_check_seconds: Annotated[float, Field(gt=0)] = 60.0
 
     # Kubernetes driver
     k8s_platform_namespace: str = "storefleet"
@@ -248,6 +270,9 @@ class Settings(BaseSettings):
     #: https:// store URLs (TLS at the ingress); the pod is told so by
     #: X-Forwarded-Proto, in probes and verify too.
     k8s_store_tls: bool = False
+    #: The port in custom domains' https URLs when the ingress's TLS port is
+    #: not 443 (30443 on the test node); unset: 443.
+    k8s_store_https_port: Annotated[int | None, Field(ge=1, le=65535)] = None
     #: The SMTP password of the stores' mail (the store chart's smtp.* values
     #: hold the rest); it reaches each store's Secret, never argv.
     k8s_store_smtp_password: SecretStr | None = None

@@ -47,3 +47,35 @@ def require_valid_store_uid(value: str) -> str:
 
 def is_valid_store_uid(value: str) -> bool:
     return isinstance(value, str) and _UID.fullmatch(value) is not None
+
+
+DOMAIN_RULE = (
+    "must be a fully qualified domain name: at least two labels of letters, digits and "
+    "hyphens (1-63 characters each, not starting or ending with a hyphen; internationalised "
+    "names in their xn-- form), 253 characters at most, not an IP address"
+)
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def normalize_domain(value: str) -> str:
+    """A domain as the platform keeps it (lowercase, no trailing dot), or
+    ValueError naming the rule. Checked again before it reaches any
+    configuration file or manifest."""
+    name = value.strip().lower().removesuffix(".") if isinstance(value, str) else ""
+    labels = name.split(".")
+    if (
+        not 3 < len(name) <= 253
+        or len(labels) < 2
+        or not all(_LABEL.fullmatch(label) for label in labels)
+        or labels[-1].isdigit()  # an IPv4 address, or a numeric top-level label
+        or name.startswith("_")
+    ):
+        raise ValueError(f"invalid domain {value!r}: {DOMAIN_RULE}")
+    return name
+
+
+def require_valid_domain(value: str) -> str:
+    """``value`` unchanged if it is a normalised domain (for the drivers)."""
+    if normalize_domain(value) != value:
+        raise ValueError(f"invalid domain {value!r}: {DOMAIN_RULE}")
+    return value

@@ -79,6 +79,7 @@ def test_make_up_runs_stops_and_brings_stores_back(tmp_path: Path, sites_dir: Pa
         "STOREFLEET_ADMIN_PASSWORD": PASSWORD,
         "STOREFLEET_STORES_DB_PREFIX": f"mu{port}_",
         "STOREFLEET_STORES_HTTP_PORT": str(stores_port),
+        "STOREFLEET_STORES_HTTPS_PORT": str(free_port()),
         "STOREFLEET_RECONCILE_INTERVAL_SECONDS": "1",
         "STOREFLEET_WARM_POOL_SIZE": "0",
     }
@@ -149,6 +150,7 @@ def test_make_up_survives_its_parts_dying(tmp_path: Path, sites_dir: Path) -> No
         "STOREFLEET_ADMIN_PASSWORD": PASSWORD,
         "STOREFLEET_STORES_DB_PREFIX": f"mc{port}_",
         "STOREFLEET_STORES_HTTP_PORT": str(stores_port),
+        "STOREFLEET_STORES_HTTPS_PORT": str(free_port()),
         "STOREFLEET_RECONCILE_INTERVAL_SECONDS": "1",
         "STOREFLEET_WARM_POOL_SIZE": "0",
         "STOREFLEET_LEASE_SECONDS": "5",

@@ -585,12 +585,15 @@ def _only_the_stores_own_services_and_host_are_allowed(w: _AsWorker) -> None:
         service = _service(name, **spec)
         assert _status_of(w.core.create_namespaced_service, w.store_ns, service) == 403, name
 
-    # Ingresses: only the store's own host, <store name>.<store.domain>
-    # (values-local.yaml: localhost).
+    # Ingresses: of the platform's domain only the store's own host, <store
+    # name>.<store.domain> (values-local.yaml: localhost); custom domains
+    # outside it (which store holds one is the platform database's to say).
     own = f"{w.suffix}.localhost"
     w.net.create_namespaced_ingress(w.store_ns, _ingress("own", own))
+    w.net.create_namespaced_ingress(w.store_ns, _ingress("custom", f"{w.suffix}.example.test"))
     for name, hosts, default in (
         ("another", ("victim.localhost",), False),
+        ("the-domain", ("localhost",), False),
         ("two", (own, "victim.localhost"), False),
         ("any-host", (None,), False),
         ("default", (own,), True),

@@ -2,7 +2,7 @@
 
 import type { Client, Options as Options2, TDataShape } from './client';
 import { client } from './client.gen';
-import type { ConfirmTwoFactorData, ConfirmTwoFactorErrors, ConfirmTwoFactorResponses, CreateBackupData, CreateBackupErrors, CreateBackupResponses, CreateFleetUpgradeData, CreateFleetUpgradeErrors, CreateFleetUpgradeResponses, CreateSessionData, CreateSessionErrors, CreateSessionResponses, CreateStagingData, CreateStagingErrors, CreateStagingResponses, CreateStoreData, CreateStoreErrors, CreateStoreResponses, CreateTokenData, CreateTokenErrors, CreateTokenResponses, CreateUserData, CreateUserErrors, CreateUserResponses, CreateWebhookData, CreateWebhookErrors, CreateWebhookResponses, DeleteSessionData, DeleteSessionErrors, DeleteSessionResponses, DeleteStoreData, DeleteStoreErrors, DeleteStoreResponses, DeleteWebhookData, DeleteWebhookErrors, DeleteWebhookResponses, DisableTwoFactorData, DisableTwoFactorErrors, DisableTwoFactorResponses, ExtendStagingData, ExtendStagingErrors, ExtendStagingResponses, FleetPlansData, FleetPlansErrors, FleetPlansResponses, FleetReleasesData, FleetReleasesErrors, FleetReleasesResponses, FleetSummaryData, FleetSummaryErrors, FleetSummaryResponses, GetFleetUpgradeData, GetFleetUpgradeErrors, GetFleetUpgradeResponses, GetStoreData, GetStoreErrors, GetStoreResponses, HealthzData, HealthzResponses, ListAuditEventsData, ListAuditEventsErrors, ListAuditEventsResponses, ListBackupsData, ListBackupsErrors, ListBackupsResponses, ListFleetUpgradesData, ListFleetUpgradesErrors, ListFleetUpgradesResponses, ListStagingData, ListStagingErrors, ListStagingResponses, ListStoresData, ListStoresErrors, ListStoresResponses, ListTokensData, ListTokensErrors, ListTokensResponses, ListUsersData, ListUsersErrors, ListUsersResponses, ListWebhookDeliveriesData, ListWebhookDeliveriesErrors, ListWebhookDeliveriesResponses, ListWebhooksData, ListWebhooksErrors, ListWebhooksResponses, LoginData, LoginErrors, LoginResponses, LogoutData, LogoutErrors, LogoutResponses, MeData, MeErrors, MeResponses, MetricsData, MetricsErrors, MetricsResponses, NewRecoveryCodesData, NewRecoveryCodesErrors, NewRecoveryCodesResponses, PushStagingData, PushStagingErrors, PushStagingResponses, ReadyzData, ReadyzErrors, ReadyzResponses, RefreshStagingData, RefreshStagingErrors, RefreshStagingResponses, RestoreStoreData, RestoreStoreErrors, RestoreStoreResponses, ResumeStoreData, ResumeStoreErrors, ResumeStoreResponses, RetryStoreData, RetryStoreErrors, RetryStoreResponses, RevokeSessionsData, RevokeSessionsErrors, RevokeSessionsResponses, RevokeTokenData, RevokeTokenErrors, RevokeTokenResponses, SetupTwoFactorData, SetupTwoFactorErrors, SetupTwoFactorResponses, StoreEventsData, StoreEventsErrors, StoreEventsResponses, StoreLogsData, StoreLogsErrors, StoreLogsResponses, StoreMailData, StoreMailErrors, StoreMailResponses, StoreOperationsData, StoreOperationsErrors, StoreOperationsResponses, StreamStoresData, StreamStoresErrors, StreamStoresResponses, SuspendStoreData, SuspendStoreErrors, SuspendStoreResponses, TwoFactorStatusData, TwoFactorStatusErrors, TwoFactorStatusResponses, UpdateStoreData, UpdateStoreErrors, UpdateStoreResponses, UpdateUserData, UpdateUserErrors, UpdateUserResponses } from './types.gen';
+import type { AddDomainData, AddDomainErrors, AddDomainResponses, ConfirmTwoFactorData, ConfirmTwoFactorErrors, ConfirmTwoFactorResponses, CreateBackupData, CreateBackupErrors, CreateBackupResponses, CreateFleetUpgradeData, CreateFleetUpgradeErrors, CreateFleetUpgradeResponses, CreateSessionData, CreateSessionErrors, CreateSessionResponses, CreateStagingData, CreateStagingErrors, CreateStagingResponses, CreateStoreData, CreateStoreErrors, CreateStoreResponses, CreateTokenData, CreateTokenErrors, CreateTokenResponses, CreateUserData, CreateUserErrors, CreateUserResponses, CreateWebhookData, CreateWebhookErrors, CreateWebhookResponses, DeleteSessionData, DeleteSessionErrors, DeleteSessionResponses, DeleteStoreData, DeleteStoreErrors, DeleteStoreResponses, DeleteWebhookData, DeleteWebhookErrors, DeleteWebhookResponses, DisableTwoFactorData, DisableTwoFactorErrors, DisableTwoFactorResponses, ExtendStagingData, ExtendStagingErrors, ExtendStagingResponses, FleetPlansData, FleetPlansErrors, FleetPlansResponses, FleetReleasesData, FleetReleasesErrors, FleetReleasesResponses, FleetSummaryData, FleetSummaryErrors, FleetSummaryResponses, GetFleetUpgradeData, GetFleetUpgradeErrors, GetFleetUpgradeResponses, GetStoreData, GetStoreErrors, GetStoreResponses, HealthzData, HealthzResponses, ListAuditEventsData, ListAuditEventsErrors, ListAuditEventsResponses, ListBackupsData, ListBackupsErrors, ListBackupsResponses, ListDomainsData, ListDomainsErrors, ListDomainsResponses, ListFleetUpgradesData, ListFleetUpgradesErrors, ListFleetUpgradesResponses, ListStagingData, ListStagingErrors, ListStagingResponses, ListStoresData, ListStoresErrors, ListStoresResponses, ListTokensData, ListTokensErrors, ListTokensResponses, ListUsersData, ListUsersErrors, ListUsersResponses, ListWebhookDeliveriesData, ListWebhookDeliveriesErrors, ListWebhookDeliveriesResponses, ListWebhooksData, ListWebhooksErrors, ListWebhooksResponses, LoginData, LoginErrors, LoginResponses, LogoutData, LogoutErrors, LogoutResponses, MeData, MeErrors, MeResponses, MetricsData, MetricsErrors, MetricsResponses, NewRecoveryCodesData, NewRecoveryCodesErrors, NewRecoveryCodesResponses, PushStagingData, PushStagingErrors, PushStagingResponses, ReadyzData, ReadyzErrors, ReadyzResponses, RefreshStagingData, RefreshStagingErrors, RefreshStagingResponses, RemoveDomainData, RemoveDomainErrors, RemoveDomainResponses, RestoreStoreData, RestoreStoreErrors, RestoreStoreResponses, ResumeStoreData, ResumeStoreErrors, ResumeStoreResponses, RetryStoreData, RetryStoreErrors, RetryStoreResponses, RevokeSessionsData, RevokeSessionsErrors, RevokeSessionsResponses, RevokeTokenData, RevokeTokenErrors, RevokeTokenResponses, SetupTwoFactorData, SetupTwoFactorErrors, SetupTwoFactorResponses, StoreEventsData, StoreEventsErrors, StoreEventsResponses, StoreLogsData, StoreLogsErrors, StoreLogsResponses, StoreMailData, StoreMailErrors, StoreMailResponses, StoreOperationsData, StoreOperationsErrors, StoreOperationsResponses, StreamStoresData, StreamStoresErrors, StreamStoresResponses, SuspendStoreData, SuspendStoreErrors, SuspendStoreResponses, TwoFactorStatusData, TwoFactorStatusErrors, TwoFactorStatusResponses, UpdateStoreData, UpdateStoreErrors, UpdateStoreResponses, UpdateUserData, UpdateUserErrors, UpdateUserResponses } from './types.gen';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -325,6 +325,49 @@ export const listBackups = <ThrowOnError extends boolean = false>(options: Optio
 export const createBackup = <ThrowOnError extends boolean = false>(options: Options<CreateBackupData, ThrowOnError>) => (options.client ?? client).post<CreateBackupResponses, CreateBackupErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/stores/{store_id}/backups',
+    ...options
+});
+
+/**
+ * List Domains
+ *
+ * The store's custom domains, oldest first, each with the TXT record
+ * that proves it the merchant's and where it stands.
+ */
+export const listDomains = <ThrowOnError extends boolean = false>(options: Options<ListDomainsData, ThrowOnError>) => (options.client ?? client).get<ListDomainsResponses, ListDomainsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/stores/{store_id}/domains',
+    ...options
+});
+
+/**
+ * Add Domain
+ *
+ * Add a domain. Put the TXT record of ``verification`` in its DNS zone:
+ * once the platform sees it, the domain is routed to the store, gets its
+ * certificate (ACME, HTTP-01: point the domain's A/AAAA records at the
+ * platform's stores) and, when ``primary``, becomes the store's address.
+ * 409: another store holds it.
+ */
+export const addDomain = <ThrowOnError extends boolean = false>(options: Options<AddDomainData, ThrowOnError>) => (options.client ?? client).post<AddDomainResponses, AddDomainErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/stores/{store_id}/domains',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Remove Domain
+ *
+ * Remove a domain: the store stops answering at it (its address moves
+ * back to its own when it was there) and its name is free again.
+ */
+export const removeDomain = <ThrowOnError extends boolean = false>(options: Options<RemoveDomainData, ThrowOnError>) => (options.client ?? client).delete<RemoveDomainResponses, RemoveDomainErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/stores/{store_id}/domains/{domain}',
     ...options
 });
 

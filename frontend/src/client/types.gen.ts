@@ -256,6 +256,73 @@ export type DeliveryPage = {
 export type DeliveryStatus = 'pending' | 'succeeded' | 'failed';
 
 /**
+ * DomainCreate
+ */
+export type DomainCreate = {
+    /**
+     * Domain
+     *
+     * The domain (must be a fully qualified domain name: at least two labels of letters, digits and hyphens (1-63 characters each, not starting or ending with a hyphen; internationalised names in their xn-- form), 253 characters at most, not an IP address)
+     */
+    domain: string;
+    /**
+     * Primary
+     *
+     * The store's address moves to it once its certificate is in place (default: yes when the store has no primary domain yet)
+     */
+    primary?: boolean | null;
+};
+
+/**
+ * DomainOut
+ */
+export type DomainOut = {
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Domain
+     */
+    domain: string;
+    /**
+     * Expires At
+     *
+     * When its certificate expires (renewed before)
+     */
+    expires_at: string | null;
+    /**
+     * Failure Reason
+     */
+    failure_reason: string | null;
+    /**
+     * Issued At
+     */
+    issued_at: string | null;
+    /**
+     * Primary
+     */
+    primary: boolean;
+    status: DomainStatus;
+    /**
+     * Url
+     *
+     * Where the store answers at this domain (once active)
+     */
+    url: string | null;
+    verification: Verification;
+    /**
+     * Verified At
+     */
+    verified_at: string | null;
+};
+
+/**
+ * DomainStatus
+ */
+export type DomainStatus = 'pending' | 'verified' | 'active' | 'failed' | 'removing' | 'removed';
+
+/**
  * EventOut
  */
 export type EventOut = {
@@ -671,7 +738,7 @@ export type Me = {
 /**
  * Operation
  */
-export type Operation = 'provision' | 'delete' | 'backup' | 'restore' | 'upgrade' | 'suspend' | 'resume' | 'resize' | 'push' | 'refresh' | 'adopt';
+export type Operation = 'provision' | 'delete' | 'backup' | 'restore' | 'upgrade' | 'suspend' | 'resume' | 'resize' | 'domain' | 'push' | 'refresh' | 'adopt';
 
 /**
  * OperationOut
@@ -1701,6 +1768,30 @@ export type ValidationError = {
 };
 
 /**
+ * Verification
+ *
+ * What proves the domain is the merchant's: a DNS TXT record.
+ */
+export type Verification = {
+    /**
+     * Name
+     *
+     * The TXT record's name
+     */
+    name: string;
+    /**
+     * Type
+     */
+    type?: 'dns-txt';
+    /**
+     * Value
+     *
+     * The TXT record's value
+     */
+    value: string;
+};
+
+/**
  * WebhookCreate
  */
 export type WebhookCreate = {
@@ -2727,6 +2818,136 @@ export type CreateBackupResponses = {
 };
 
 export type CreateBackupResponse = CreateBackupResponses[keyof CreateBackupResponses];
+
+export type ListDomainsData = {
+    body?: never;
+    path: {
+        /**
+         * Store Id
+         */
+        store_id: number;
+    };
+    query?: never;
+    url: '/api/stores/{store_id}/domains';
+};
+
+export type ListDomainsErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * No such object, or not yours
+     */
+    404: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type ListDomainsError = ListDomainsErrors[keyof ListDomainsErrors];
+
+export type ListDomainsResponses = {
+    /**
+     * Response List Domains
+     *
+     * Successful Response
+     */
+    200: Array<DomainOut>;
+};
+
+export type ListDomainsResponse = ListDomainsResponses[keyof ListDomainsResponses];
+
+export type AddDomainData = {
+    body: DomainCreate;
+    path: {
+        /**
+         * Store Id
+         */
+        store_id: number;
+    };
+    query?: never;
+    url: '/api/stores/{store_id}/domains';
+};
+
+export type AddDomainErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * No such object, or not yours
+     */
+    404: unknown;
+    /**
+     * Conflicts with the current state
+     */
+    409: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type AddDomainError = AddDomainErrors[keyof AddDomainErrors];
+
+export type AddDomainResponses = {
+    /**
+     * The store holds it already: looked up again
+     */
+    200: DomainOut;
+    /**
+     * Successful Response
+     */
+    201: DomainOut;
+};
+
+export type AddDomainResponse = AddDomainResponses[keyof AddDomainResponses];
+
+export type RemoveDomainData = {
+    body?: never;
+    path: {
+        /**
+         * Store Id
+         */
+        store_id: number;
+        /**
+         * Domain
+         *
+         * The domain
+         */
+        domain: string;
+    };
+    query?: never;
+    url: '/api/stores/{store_id}/domains/{domain}';
+};
+
+export type RemoveDomainErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * No such object, or not yours
+     */
+    404: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type RemoveDomainError = RemoveDomainErrors[keyof RemoveDomainErrors];
+
+export type RemoveDomainResponses = {
+    /**
+     * Successful Response
+     */
+    202: DomainOut;
+};
+
+export type RemoveDomainResponse = RemoveDomainResponses[keyof RemoveDomainResponses];
 
 export type StoreEventsData = {
     body?: never;

@@ -23,6 +23,10 @@ fleet_app = typer.Typer(no_args_is_help=True, help="Fleet upgrades through the A
 tokens_app = typer.Typer(
     no_args_is_help=True, help="Your personal API tokens, through the API (needs `login`)."
 )
+domains_app = typer.Typer(
+    no_args_is_help=True, help="A store's custom domains, through the API (docs/domains.md)."
+)
+stores_app.add_typer(domains_app, name="domains")
 staging_app = typer.Typer(
     no_args_is_help=True, help="Staging copies of a store and pushing them to live."
 )

@@ -9,7 +9,7 @@ import typer
 
 from storefleet.cli.apps import staging_app
 from storefleet.cli.client import request
-from storefleet.cli.stores import _find, _follow, _print_store, _wait
+from storefleet.cli.stores import _follow, _print_store, _wait, find_store
 
 
 def _print_copy(s: dict[str, Any]) -> None:
@@ -29,7 +29,7 @@ def staging_create(
     body: dict[str, Any] = {"name": name, "days": days}
     copy = request(
         "POST",
-        f"/api/stores/{_find(store)['id']}/staging",
+        f"/api/stores/{find_store(store)['id']}/staging",
         json={k: v for k, v in body.items() if v is not None},
     )
     _print_copy(copy)
@@ -42,7 +42,7 @@ def staging_create(
 @staging_app.command("list")
 def staging_list(store: Annotated[str, typer.Argument(help="The live store")]) -> None:
     """The store's staging copies, newest first."""
-    rows = request("GET", f"/api/stores/{_find(store)['id']}/staging")
+    rows = request("GET", f"/api/stores/{find_store(store)['id']}/staging")
     for s in rows:
         _print_copy(s)
     typer.echo(f"{len(rows)} staging cop{'y' if len(rows) == 1 else 'ies'}")
@@ -56,7 +56,7 @@ def staging_push(
 ) -> None:
     """Push a staging copy into its live store (live is backed up first and
     keeps its orders, customers, stock and sessions)."""
-    s = _find(copy)
+    s = find_store(copy)
     op = request("POST", f"/api/stores/{s['id']}/push", json={"what": what})
     typer.echo(f"push {op['id']} into store {s['staging_of_id']}: {op['status']}")
     if wait:
@@ -69,7 +69,7 @@ def staging_refresh(
     wait: Annotated[bool, typer.Option()] = False,
 ) -> None:
     """Make a staging copy again from a fresh backup of its live store."""
-    s = _find(copy)
+    s = find_store(copy)
     op = request("POST", f"/api/stores/{s['id']}/refresh")
     typer.echo(f"refresh {op['id']}: {op['status']}")
     if wait:
@@ -82,5 +82,5 @@ def staging_extend(
     days: Annotated[int, typer.Argument(help="More days (at most 90 from now)")],
 ) -> None:
     """Keep a staging copy longer."""
-    s = request("POST", f"/api/stores/{_find(copy)['id']}/extend", json={"days": days})
+    s = request("POST", f"/api/stores/{find_store(copy)['id']}/extend", json={"days": days})
     typer.echo(f"{s['name']} now expires {s['expires_at']}")

@@ -21,7 +21,7 @@ def _print_store(s: dict[str, Any]) -> None:
     typer.echo(f"{s['id']:>5}  {s['name']:<40} {s['status']}{step}  {s.get('url') or ''}{plan}")
 
 
-def _find(name_or_id: str) -> dict[str, Any]:
+def find_store(name_or_id: str) -> dict[str, Any]:
     if name_or_id.isdigit():
         return dict(request("GET", f"/api/stores/{name_or_id}"))
     # A live store first; else the newest deleted one of that name (its
@@ -98,7 +98,7 @@ def stores_create(
 @stores_app.command("show")
 def stores_show(store: str) -> None:
     """Show a store with its steps."""
-    s = _find(store)
+    s = find_store(store)
     _print_store(s)
     if s.get("failure_reason"):
         typer.echo(f"failure: {s['failure_reason']}")
@@ -112,7 +112,7 @@ def stores_show(store: str) -> None:
 @stores_app.command("delete")
 def stores_delete(store: str, wait: Annotated[bool, typer.Option()] = False) -> None:
     """Delete a store (in any phase)."""
-    s = _find(store)
+    s = find_store(store)
     deleting = request("DELETE", f"/api/stores/{s['id']}")
     _print_store(deleting)
     if wait:
@@ -126,7 +126,7 @@ def stores_wait(
     timeout: Annotated[float, typer.Option(help="Seconds")] = 600,
 ) -> None:
     """Wait until a store is ready (or deleted); exit 1 if it fails."""
-    _wait(_find(store), until, timeout)
+    _wait(find_store(store), until, timeout)
 
 
 def _state(s: dict[str, Any]) -> tuple[str, str | None]:
@@ -165,7 +165,7 @@ def stores_smoke_test(
     terminal, stdin, or STOREFLEET_STORE_ADMIN_PASSWORD). Exit 3: no WooCommerce."""
     from storefleet import smoke
 
-    s = _find(store)
+    s = find_store(store)
     if s["status"] != "ready" or not s.get("url"):
         typer.echo(f"error: store {s['name']} is {s['status']}, not ready", err=True)
         raise typer.Exit(1)
@@ -191,7 +191,7 @@ def stores_backup(
     store: str, wait: Annotated[bool, typer.Option(help="Wait until it is taken")] = False
 ) -> None:
     """Take a backup of a store now."""
-    s = _find(store)
+    s = find_store(store)
     backup = request("POST", f"/api/stores/{s['id']}/backups")
     typer.echo(f"backup {backup['id']} of {s['name']}: {backup['status']}")
     deadline = time.monotonic() + 3600
@@ -210,7 +210,7 @@ def stores_backup(
 @stores_app.command("backups")
 def stores_backups(store: str) -> None:
     """List a store's backups, newest first."""
-    s = _find(store)
+    s = find_store(store)
     for b in request("GET", f"/api/stores/{s['id']}/backups")["items"]:
         size = f"{b['size_bytes'] / (1 << 20):8.1f} MiB" if b.get("size_bytes") else " " * 12
         versions = f"WP {b.get('wordpress_version')}, WC {b.get('woocommerce_version')}"
@@ -245,7 +245,7 @@ def stores_restore(
     store: str, backup_id: int, wait: Annotated[bool, typer.Option()] = False
 ) -> None:
     """Restore a store from one of its backups."""
-    _operation(_find(store)["id"], "restore", {"backup_id": backup_id}, wait)
+    _operation(find_store(store)["id"], "restore", {"backup_id": backup_id}, wait)
 
 
 @stores_app.command("resize")
@@ -255,7 +255,7 @@ def stores_resize(
     wait: Annotated[bool, typer.Option()] = False,
 ) -> None:
     """Give a store another plan: its limits and PHP workers change, gracefully."""
-    s = _find(store)
+    s = find_store(store)
     detail = request("PATCH", f"/api/stores/{s['id']}", json={"plan": plan})
     if detail.get("current_operation") != "resize":
         typer.echo(f"{s['name']} has plan {detail.get('plan')} already")
@@ -270,10 +270,10 @@ def stores_resize(
 @stores_app.command("suspend")
 def stores_suspend(store: str, wait: Annotated[bool, typer.Option()] = False) -> None:
     """Suspend a store: it keeps its data and answers “store unavailable”."""
-    _operation(_find(store)["id"], "suspend", None, wait)
+    _operation(find_store(store)["id"], "suspend", None, wait)
 
 
 @stores_app.command("resume")
 def stores_resume(store: str, wait: Annotated[bool, typer.Option()] = False) -> None:
     """Resume a suspended store."""
-    _operation(_find(store)["id"], "resume", None, wait)
+    _operation(find_store(store)["id"], "resume", None, wait)

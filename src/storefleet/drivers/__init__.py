@@ -19,6 +19,7 @@ __all__ = [
     "LogSource",
     "MailMessage",
     "StoreDriver",
+    "domain_url",
     "make_driver",
     "store_logs",
     "store_mail",
@@ -44,6 +45,16 @@ def store_mail(
     if driver == DriverName.local.value:
         return "mailbox", read_mailbox(settings, store_uid, limit=limit)
     return "smtp", []
+
+
+def domain_url(settings: Settings, driver: str, domain: str) -> str:
+    """Where a store answers at a custom domain: https, on the stores' TLS
+    port (local: its nginx's; Kubernetes: the ingress's)."""
+    if driver == DriverName.local.value:
+        port: int | None = settings.stores_https_port
+    else:
+        port = settings.k8s_store_https_port
+    return f"https://{domain}" + ("" if port in (None, 443) else f":{port}") + "/"
 
 
 def store_logs(settings: Settings, driver: str, store_uid: str, query: LogQuery) -> LogPage | None:

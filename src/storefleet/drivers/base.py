@@ -17,6 +17,7 @@ order) is composed around them by ``storefleet.operations.operations``.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
@@ -49,6 +50,19 @@ class StopRequested(Exception):
 
 
 @dataclass(frozen=True)
+class DomainSnapshot:
+    """A custom domain of a store, as the driver needs it."""
+
+    name: str
+    #: The store's address moves to it once it is active.
+    primary: bool = False
+    #: Proven the merchant's and not being removed: routed to the store.
+    routed: bool = True
+    #: The platform holds a valid certificate for it: served over TLS.
+    active: bool = False
+
+
+@dataclass(frozen=True)
 class StoreSnapshot:
     """What a driver may know of a store. No secrets here."""
 
@@ -67,6 +81,13 @@ class StoreSnapshot:
     #: A standby of the warm pool: kept serving, but nobody's store yet
     #: (no wp-cron: nothing of its waiting may show in the store it becomes).
     standby: bool = False
+    #: Its custom domains that are routed (or being removed), read fresh for each step.
+    domains: tuple[DomainSnapshot, ...] = ()
+
+    @property
+    def primary_domain(self) -> DomainSnapshot | None:
+        """The domain the store's address is on, when it is active."""
+        return next((d for d in self.domains if d.primary and d.routed and d.active), None)
 
 
 @dataclass(frozen=True)
@@ -241,6 +262,37 @@ class StoreDriver(ABC):
 
     def suspend_steps(self) -> Sequence[Step]:
         return (Step("server", _unsupported(self.name, "suspend stores")),)
+
+    def domain_steps(self, certificates: Step) -> Sequence[Step]:
+        """The store's custom domains converged (``ctx.store.domains``):
+        routed for HTTP (the ACME challenge), then ``certificates`` (the
+        platform's: obtains or renews them through :meth:`publish_challenge`
+        and :meth:`install_certificate`), the store's address on its active
+        primary domain (or back on its own), TLS for the active domains and
+        the old address redirecting, verified."""
+        return (Step("route", _unsupported(self.name, "serve custom domains")),)
+
+    def publish_challenge(
+        self, ctx: StepContext, domain: str, token: str, key_authorization: str
+    ) -> None:
+        """Answer ``http://<domain>/.well-known/acme-challenge/<token>`` with
+        ``key_authorization``; return once it does (checked from here)."""
+        raise NotSupported(f"the {self.name} driver cannot serve ACME challenges yet")
+
+    def withdraw_challenge(self, ctx: StepContext, domain: str, token: str) -> None:
+        """Stop answering a challenge (nothing to do when it is not there)."""
+        return None
+
+    def install_certificate(
+        self, ctx: StepContext, domain: str, fullchain_pem: bytes, key_pem: bytes
+    ) -> None:
+        """Keep ``domain``'s certificate (and its private key) where the
+        store's web server reads it; served from the next ``serve`` step."""
+        raise NotSupported(f"the {self.name} driver cannot keep certificates yet")
+
+    def certificate_expiry(self, store: StoreSnapshot, domain: str) -> dt.datetime | None:
+        """When the certificate the driver holds for ``domain`` expires (None: it holds none)."""
+        return None
 
     def resume_steps(self) -> Sequence[Step]:
         return (Step("server", _unsupported(self.name, "resume stores")),)

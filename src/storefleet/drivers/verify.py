@@ -23,10 +23,14 @@ _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
 
 @functools.cache
-def _tls() -> ssl.SSLContext:
-    """One TLS context for every check: building one loads the CA bundle,
-    which costs more CPU than a check of a local store's two pages."""
-    return httpx.create_ssl_context()
+def tls_context(extra_cas: str | None = None) -> ssl.SSLContext:
+    """One TLS context for every check (building one loads the CA bundle,
+    which costs more CPU than a check of a local store's two pages), trusting
+    ``extra_cas`` too (STOREFLEET_ACME_CA_BUNDLE: a test ACME server's root)."""
+    context = httpx.create_ssl_context()
+    if extra_cas:
+        context.load_verify_locations(cafile=extra_cas)
+    return context
 
 
 class Unreachable(TransientError):
@@ -56,19 +60,24 @@ def check_storefront(
     *,
     timeout: float,
     headers: dict[str, str] | None = None,
+    sni: str | None = None,
+    extra_cas: str | None = None,
 ) -> str:
     """Return a sentence saying what answered; raise TransientError while the
-    store is not answering yet, PermanentError when it answers as another site."""
+    store is not answering yet, PermanentError when it answers as another site.
+    ``sni``: the TLS server name (and the name its certificate must have) when
+    ``base_url`` is an address, not that name."""
     sent = dict(headers or {})
     where = base_url + (f" (Host {sent['Host']})" if "Host" in sent else "")
+    ext = {"sni_hostname": sni} if sni else None
     try:
         with httpx.Client(
             timeout=min(30.0, max(1.0, timeout)),
             follow_redirects=False,
             headers=sent,
-            verify=_tls(),
+            verify=tls_context(extra_cas),
         ) as http:
-            home = http.get(base_url)
+            home = http.get(base_url, extensions=ext)
             if home.status_code != 200:
                 location = home.headers.get("location")
                 to = f" to {location}" if location else ""
@@ -77,7 +86,7 @@ def check_storefront(
             title = html.unescape(match.group(1)).strip() if match else ""
             if store_name not in title:
                 raise PermanentError(f"{where} answered, but its title is {title!r}")
-            login = http.get(base_url + "wp-login.php")
+            login = http.get(base_url + "wp-login.php", extensions=ext)
             if login.status_code != 200:
                 raise TransientError(f"{where}wp-login.php answered {login.status_code}")
     except httpx.HTTPError as exc:

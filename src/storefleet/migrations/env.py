@@ -10,6 +10,7 @@ from storefleet.audit import models as _audit  # noqa: F401
 from storefleet.auth import models as _auth  # noqa: F401
 from storefleet.backups import models as _backups  # noqa: F401
 from storefleet.db import Base, make_engine
+from storefleet.domains import models as _domains  # noqa: F401
 from storefleet.fleet import models as _fleet  # noqa: F401
 from storefleet.releases import models as _releases  # noqa: F401
 from storefleet.stores import models as _stores  # noqa: F401

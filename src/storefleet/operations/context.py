@@ -9,11 +9,15 @@ import datetime as dt
 import time
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import object_session
 
 from storefleet.config import Settings
 from storefleet.crypto import InvalidToken
+from storefleet.domains.models import ROUTED, DomainStatus, StoreDomain
 from storefleet.drivers.base import (
+    DomainSnapshot,
     OperationInfo,
     PermanentError,
     StepContext,
@@ -26,8 +30,9 @@ from storefleet.stores import repository
 from storefleet.stores.models import Desired, Operation, Store
 
 
-def snapshot_of(store: Store) -> StoreSnapshot:
-    """What a driver may know of ``store``."""
+def snapshot_of(store: Store, *, with_domains: bool = False) -> StoreSnapshot:
+    """What a driver may know of ``store``; ``with_domains``: its custom
+    domains too (a query: what a step sees, not every store of a sweep)."""
     return StoreSnapshot(
         id=store.id,
         name=store.name,
@@ -40,7 +45,32 @@ def snapshot_of(store: Store) -> StoreSnapshot:
         woocommerce_version=store.woocommerce_version,
         plan=store.plan,
         standby=store.standby,
+        domains=_domains(store) if with_domains else (),
     )
+
+
+def _domains(store: Store) -> tuple[DomainSnapshot, ...]:
+    session = object_session(store)
+    if session is None:
+        return ()
+    rows = session.scalars(
+        select(StoreDomain)
+        .where(StoreDomain.store_id == store.id, StoreDomain.status.in_(_SNAPSHOT_DOMAINS))
+        .order_by(StoreDomain.id)
+    ).all()
+    return tuple(
+        DomainSnapshot(
+            name=d.name,
+            primary=d.is_primary,
+            routed=d.status in ROUTED,
+            active=d.status == DomainStatus.active,
+        )
+        for d in rows
+    )
+
+
+#: The domains a driver hears of: routed ones, and those being removed.
+_SNAPSHOT_DOMAINS = [s.value for s in (*ROUTED, DomainStatus.removing)]
 
 
 #: What a step may record on the store row.

@@ -87,6 +87,7 @@ OPERATION_PHASES: dict[Operation, Phases] = {
     Operation.suspend: Phases(None, _P.suspended, None, (_P.ready, _P.degraded)),
     Operation.resume: Phases(None, _P.ready, None, (_P.suspended,)),
     Operation.resize: Phases(None, None, None, (_P.ready, _P.degraded)),
+    Operation.domain: Phases(None, None, None, (_P.ready, _P.degraded)),
     # A push changes the live store; when it fails after the backup it took,
     # a restore from that backup follows at once (as for an upgrade).
     Operation.push: Phases(None, None, None, (_P.ready, _P.degraded)),

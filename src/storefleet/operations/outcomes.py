@@ -145,6 +145,8 @@ class OperationOutcomes:
             return f"Suspended{took}: the store answers “store unavailable”"
         if kind is Operation.resize:
             return f"Plan {store.plan} in effect{took}"
+        if kind is Operation.domain:
+            return f"Custom domains in effect{took}: the store answers at {store.url}"
         if kind is Operation.push:
             staging = dict(op.params.get("staging") or {})
             return (
@@ -174,6 +176,7 @@ def started(kind: Operation, by: str) -> str:
         Operation.suspend: "Suspending the store",
         Operation.resume: "Resuming the store",
         Operation.resize: "Applying the store's plan",
+        Operation.domain: "Applying the store's custom domains",
         Operation.push: "Pushing a staging copy",
         Operation.refresh: "Refreshing the staging copy from live",
         Operation.adopt: "Adopting a standby store of the warm pool",

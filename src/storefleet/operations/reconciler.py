@@ -13,7 +13,10 @@ flush, a worker killed after taking it). Each sweep:
   ``health_failures_before_degraded`` failures in a row make a store
   ``degraded`` with the reason, and a passing check makes it ``ready`` again;
 - asks for the backups the schedule says are due, and expires backups past
-  their retention.
+  their retention;
+- looks for custom domains' ownership proofs, renews their certificates
+  before they expire, and moves a store off a domain it can no longer serve
+  (``domains.sweep``).
 
 The sweep loop must outlive anything a sweep raises; each good sweep is
 recorded as a heartbeat that ``/readyz`` and ``/metrics`` report on.
@@ -34,6 +37,7 @@ from storefleet.backups import repository as backups
 from storefleet.backups.models import BackupStatus
 from storefleet.backups.storage import StorageError, open_storage
 from storefleet.db import after_commit, utcnow
+from storefleet.domains import sweep as domains
 from storefleet.drivers.base import StepError, StoreDriver, StoreSnapshot
 from storefleet.operations.lifecycle import set_phase
 from storefleet.operations.runner import snapshot_of
@@ -298,6 +302,7 @@ class Reconciler:
         self.check_health()
         self.schedule_backups()
         self.expire_backups()
+        domains.sweep(self.runtime)
         self.expire_staging()
         webhook_delivery.wake_if_due(self.runtime)
 

@@ -344,7 +344,9 @@ class StoreOperator:
             row.message = None
             store.current_step = step.name
             info = OperationInfo(op.id, op.kind, dict(op.params or {}), dict(op.result or {}))
-            return OperationContext.Start(snapshot_of(store), info, op.deadline_at)
+            return OperationContext.Start(
+                snapshot_of(store, with_domains=True), info, op.deadline_at
+            )
 
     def _step_failed(self, step: Step, running: _Running, store_id: int, exc: StepError) -> None:
         kind = "transient" if isinstance(exc, TransientError) else "permanent"

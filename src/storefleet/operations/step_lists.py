@@ -15,6 +15,7 @@ the platform's own steps composed around them.
     suspend     driver.suspend_steps()
     resume      driver.resume_steps()
     resize      driver.resize_steps()
+    domain      driver.domain_steps(certificates) → release
     push        backup-database → backup-files → backup-store (of live)
                 → driver.push_steps(files, database)
     refresh     source-database → source-files → source-store → fetch
@@ -24,7 +25,9 @@ the platform's own steps composed around them.
 The platform's steps: ``store`` and ``fetch`` put a backup into its target
 and bring one back (``storefleet.backups.service``); ``checkout``
 places a real order through the store's Store API as a shopper would, and has
-the driver confirm it as the store's admin and remove it.
+the driver confirm it as the store's admin and remove it; ``certificates``
+and ``release`` obtain the store's domains' certificates and free the names
+of removed ones (``storefleet.domains.issuance``).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import httpx
 
 from storefleet import smoke
 from storefleet.backups import service as backups
+from storefleet.domains import issuance
 from storefleet.drivers.base import (
     PermanentError,
     Step,
@@ -89,6 +93,12 @@ def steps_for(
         return driver.resume_steps()
     if kind is Operation.resize:
         return driver.resize_steps()
+    if kind is Operation.domain:
+        certificates = Step("certificates", issuance.certificates_step(runtime, driver))
+        return (
+            *driver.domain_steps(certificates),
+            Step("release", issuance.release_step(runtime)),
+        )
     if kind is Operation.push:
         what = params.get("what")
         if what not in PUSH_WHAT:

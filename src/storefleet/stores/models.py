@@ -73,6 +73,9 @@ class Operation(StrEnum):
     #: The store's serving set up again for its plan (a plan change, or a
     #: store moved to the current way of serving).
     resize = "resize"
+    #: The store's custom domains converged: routed, certificates obtained or
+    #: renewed, its address on its primary domain (or back on its own).
+    domain = "domain"
     #: A staging copy's files and/or database put into its live store.
     push = "push"
     #: A staging copy made again from a fresh backup of its live store.

@@ -10,7 +10,8 @@ next sweep.
 Hooks (one line each where the change happens): a phase change
 (``operations.lifecycle.set_phase``), an operation's end
 (``StoreOperator._after_operation``) and a halted fleet upgrade
-(``fleet.service.note_store_done``).
+(``fleet.service.note_store_done``) and a custom domain's certificate
+(``domains.issuance``).
 """
 
 from __future__ import annotations
@@ -148,3 +149,15 @@ def upgrade_halted(session: Session, upgrade: FleetUpgrade, store: Store | None)
     record(
         session, EventType.upgrade_halted, data, owner_id=owner, store_id=getattr(store, "id", None)
     )
+
+
+def domain_certificate(
+    session: Session, store: Store, domain: dict[str, Any], *, issued: bool
+) -> None:
+    """A custom domain's certificate was obtained or renewed (``issued``), or
+    could not be: ``domain`` holds its name, status, expiry and the reason."""
+    event = EventType.domain_issued if issued else EventType.domain_failed
+    record(
+        session, event, {"store": _store(store), "domain": domain},
+        owner_id=store.owner_id, store_id=store.id,
+    )  # fmt: skip

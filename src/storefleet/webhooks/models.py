@@ -27,7 +27,7 @@ class EventType(StrEnum):
     backup_failed = "backup.failed"
     upgrade_completed = "upgrade.completed"
     upgrade_halted = "upgrade.halted"
-    #: Reserved for custom domains (not sent yet).
+    #: A custom domain's certificate was obtained (or renewed), or could not be.
     domain_issued = "domain.issued"
     domain_failed = "domain.failed"
 

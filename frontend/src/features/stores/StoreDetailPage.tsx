@@ -22,6 +22,7 @@ import {
   useSuspendStore,
 } from '../../hooks/queries/stores';
 import { BackupsCard } from './BackupsCard';
+import { DomainsCard } from './DomainsCard';
 import { LogsCard } from './LogsCard';
 import { PlanCard } from './PlanCard';
 import { StagingCard } from './StagingCard';
@@ -326,6 +327,7 @@ export function StoreDetailPage() {
       </div>
       {!gone && <PlanCard store={s} />}
       {s.ready_at && <BackupsCard store={s} />}
+      {!gone && <DomainsCard store={s} />}
       {s.ready_at && !gone && <LogsCard store={s} />}
       {s.ready_at && !gone && <StagingCard store={s} />}
       <div className="card">

@@ -55,8 +55,11 @@ class StoreDay2:
         if node is not None:  # as verify: nothing serves there
             return f"not verifiable: the store's pod runs on the simulated node {node}"
         try:
-            base, headers = self.pods.storefront(store)
-            return check_storefront(base, store.name, timeout=timeout, headers=headers)
+            base, headers, sni = self.pods.storefront(store)
+            return check_storefront(
+                base, store.name, timeout=timeout, headers=headers, sni=sni,
+                extra_cas=self.pods.extra_cas,
+            )  # fmt: skip
         except (TransientError, PermanentError) as exc:
             raise type(exc)(f"{exc}; {self.pods.state(store)}") from exc
 

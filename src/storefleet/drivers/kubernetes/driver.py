@@ -21,6 +21,7 @@ re-run.
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,6 +43,7 @@ from storefleet.drivers.base import (
 from storefleet.drivers.installer import Installer
 from storefleet.drivers.kubernetes.cluster import Cluster
 from storefleet.drivers.kubernetes.day2 import StoreDay2
+from storefleet.drivers.kubernetes.domains import KubeDomains
 from storefleet.drivers.kubernetes.helm import Helm
 from storefleet.drivers.kubernetes.logs import StoreLogs
 from storefleet.drivers.kubernetes.names import StoreNames
@@ -70,10 +72,12 @@ class KubernetesDriver(StoreDriver):
         self.names = StoreNames(settings)
         self.helm = Helm(self.cluster.helm_binary(), env=self.cluster.helm_env())
         self.namespaces = StoreNamespaces(settings, self.cluster, self.names)
-        self.releases = StoreReleases(
-            settings, self.cluster, self.names, self.namespaces, databases, self.helm
-        )
         self.pods = StorePods(settings, self.cluster, self.names)
+        self.domains = KubeDomains(settings, self.cluster, self.names, self.pods)
+        self.releases = StoreReleases(
+            settings, self.cluster, self.names, self.namespaces, databases, self.helm,
+            self.domains,
+        )  # fmt: skip
         self.day2 = StoreDay2(self.cluster, self.names, self.pods)
         self.logs = StoreLogs(settings, self.cluster, self.names)
         self.shared = SharedSteps(databases, Installer(self.pods), self.namespaces.db_password)
@@ -181,6 +185,66 @@ class KubernetesDriver(StoreDriver):
             Step("verify", self._verify),
         )
 
+    # -- custom domains (drivers/kubernetes/domains.py) ---------------------------------
+
+    def domain_steps(self, certificates: Step) -> Sequence[Step]:
+        return (
+            Step("route", self._route),
+            certificates,
+            Step("address", self._address),
+            Step("serve", self._serve),
+            Step("verify", self._verify),
+        )
+
+    def _route(self, ctx: StepContext) -> StepOutcome:
+        """The release's Ingresses route the store's domains as they are now:
+        plain http until each has its certificate, then TLS with it too."""
+        if self.names.host(ctx.store) is None:
+            raise NotSupported(
+                "custom domains need stores behind an ingress (STOREFLEET_K8S_STORE_DOMAIN)"
+            )
+        gone = self.domains.forget_unrouted(ctx.store)
+        self.releases.install_release(ctx)
+        hosts = self.domains.values(ctx.store)
+        parts = [f"{h['host']} ({'https' if h['tlsSecret'] else 'http'})" for h in hosts]
+        if gone:
+            parts.append(f"certificates removed: {', '.join(gone)}")
+        return StepOutcome("routed: " + (", ".join(parts) or "no custom domain"))
+
+    def _address(self, ctx: StepContext) -> StepOutcome:
+        """WordPress's address moves to the store's active primary domain (or
+        back to its name's); the release carries it from the next step on."""
+        own = self.names.ingress_url(ctx.store) or ctx.store.url or ""
+        url = self.domains.wanted_url(ctx.store, own)
+        if url == ctx.store.url:
+            return StepOutcome(f"kept {url}", skipped=True)
+        before = ctx.store.url
+        ctx.record(url=url, admin_url=url + "wp-admin/")
+        done = self.shared.adopt_address(ctx)
+        return StepOutcome(f"{before} → {url}: {done.message}")
+
+    def _serve(self, ctx: StepContext) -> StepOutcome:
+        routed = self._route(ctx)
+        self.releases.rollout_step(ctx)
+        redirect = self.domains.redirect(ctx, self.names.host(ctx.store))
+        return StepOutcome(f"{routed.message}; the store's address is {ctx.store.url} ({redirect})")
+
+    def publish_challenge(
+        self, ctx: StepContext, domain: str, token: str, key_authorization: str
+    ) -> None:
+        self.domains.publish_challenge(ctx, domain, token, key_authorization)
+
+    def withdraw_challenge(self, ctx: StepContext, domain: str, token: str) -> None:
+        self.domains.withdraw_challenge(ctx, token)
+
+    def install_certificate(
+        self, ctx: StepContext, domain: str, fullchain_pem: bytes, key_pem: bytes
+    ) -> None:
+        self.domains.install_certificate(ctx.store, domain, fullchain_pem, key_pem)
+
+    def certificate_expiry(self, store: StoreSnapshot, domain: str) -> dt.datetime | None:
+        return self.domains.certificate_expiry(store, domain)
+
     # -- verify, health, the checkout test --------------------------------------------
 
     def _verify(self, ctx: StepContext) -> StepOutcome:
@@ -193,10 +257,13 @@ class KubernetesDriver(StoreDriver):
             )
             ctx.event(message, level="warning")
             return StepOutcome(message, skipped=True)
-        base, headers = self.pods.storefront(ctx.store)
+        base, headers, sni = self.pods.storefront(ctx.store)
         return StepOutcome(
-            check_storefront(base, ctx.store.name, timeout=ctx.remaining(), headers=headers)
-        )
+            check_storefront(
+                base, ctx.store.name, timeout=ctx.remaining(), headers=headers, sni=sni,
+                extra_cas=self.pods.extra_cas,
+            )
+        )  # fmt: skip
 
     def probe(self, store: StoreSnapshot, timeout: float) -> str:
         return self.day2.probe(store, timeout)

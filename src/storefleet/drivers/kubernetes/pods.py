@@ -77,11 +77,18 @@ class StorePods:
                 return str(name)
         return None
 
-    def storefront(self, store: StoreSnapshot) -> tuple[str, dict[str, str]]:
-        """Where to send the storefront check, and the headers that make the
+    @property
+    def extra_cas(self) -> str | None:
+        """CAs trusted besides the system's for stores' certificates."""
+        bundle = self.settings.acme_ca_bundle
+        return str(bundle) if bundle else None
+
+    def storefront(self, store: StoreSnapshot) -> tuple[str, dict[str, str], str | None]:
+        """Where to send the storefront check, the headers that make the
         store answer as it does to its visitors (its Host, and the scheme
-        TLS ends with): the Service from inside the cluster, the store's
-        address from outside."""
+        TLS ends with), and the TLS server name when it is not the address's:
+        the Service from inside the cluster, the store's address from outside
+        (a custom domain through the ingress that answers the store's name)."""
         if not store.url:
             raise PermanentError("the store has no URL (the endpoint step did not run)")
         if self.cluster.in_cluster:
@@ -89,8 +96,19 @@ class StorePods:
             headers = {"Host": url.netloc}
             if url.scheme == "https":
                 headers["X-Forwarded-Proto"] = "https"
-            return f"http://{SERVICE}.{self.names.namespace(store)}.svc.cluster.local/", headers
-        return storefront_request(store.url)
+            return (
+                f"http://{SERVICE}.{self.names.namespace(store)}.svc.cluster.local/",
+                headers,
+                None,
+            )
+        own = self.names.ingress_url(store)
+        parts = urlsplit(store.url)
+        if own is not None and parts.hostname != urlsplit(own).hostname and parts.scheme == "https":
+            ingress = urlsplit(storefront_request(own)[0]).hostname
+            base = f"https://{ingress}:{parts.port or 443}/"
+            return base, {"Host": parts.netloc}, parts.hostname
+        base, headers = storefront_request(store.url)
+        return base, headers, None
 
     def state(self, store: StoreSnapshot) -> str:
         """Why the store's pod is not serving, in a sentence."""

@@ -31,6 +31,7 @@ from storefleet.drivers.base import (
     TransientError,
 )
 from storefleet.drivers.kubernetes.cluster import Cluster, api_error
+from storefleet.drivers.kubernetes.domains import KubeDomains
 from storefleet.drivers.kubernetes.helm import Helm
 from storefleet.drivers.kubernetes.names import (
     ADMIN_SECRET,
@@ -94,7 +95,9 @@ class StoreReleases:
         namespaces: StoreNamespaces,
         databases: StoreDatabases,
         helm: Helm,
+        domains: KubeDomains,
     ) -> None:
+        self.domains = domains
         self.settings = settings
         self.cluster = cluster
         self.names = names
@@ -135,7 +138,11 @@ class StoreReleases:
         }  # fmt: skip
         host = self.names.host(store)
         if host:
-            plain["ingress"] = {"enabled": True, "host": host, "tls": {"enabled": s.k8s_store_tls}}
+            plain["ingress"] = {
+                "enabled": True, "host": host, "tls": {"enabled": s.k8s_store_tls},
+                # The store's custom domains (drivers/kubernetes/domains.py).
+                "extraHosts": self.domains.values(store),
+            }  # fmt: skip
         secret: dict[str, Any] = {
             "database": {"password": creds["db_password"]},
             "salts": {chart_key(salt): creds[chart_key(salt)] for salt in SALTS},
@@ -144,7 +151,13 @@ class StoreReleases:
             secret["smtp"] = {"password": s.k8s_store_smtp_password.get_secret_value()}
         return plain, secret
 
-    def _install_release(self, ctx: StepContext) -> None:
+    def _wanted_url(self, store: StoreSnapshot) -> str | None:
+        """The store's address: its name's behind the ingress, unless it is
+        on one of its custom domains."""
+        own = self.names.ingress_url(store)
+        return self.domains.wanted_url(store, own) if own else None
+
+    def install_release(self, ctx: StepContext) -> None:
         # A resize names the plan it applies (recorded once it is in effect).
         plain, secret = self.values(ctx.store, _wanted_plan(ctx))
         files = [self.settings.k8s_store_values] if self.settings.k8s_store_values else []
@@ -168,12 +181,12 @@ class StoreReleases:
 
     def release_step(self, ctx: StepContext) -> StepOutcome:
         recovered = self._recover(ctx)
-        url = self.names.ingress_url(ctx.store)
+        url = self._wanted_url(ctx.store)
         if url and url != ctx.store.url:
             # Known before the release: the release carries it, and the
             # install Job runs with it at once.
             ctx.record(url=url, admin_url=url + "wp-admin/")
-        self._install_release(ctx)
+        self.install_release(ctx)
         note = f" ({recovered})" if recovered else ""
         plan = _wanted_plan(ctx) or ctx.store.plan
         if plan != ctx.store.plan:
@@ -183,7 +196,7 @@ class StoreReleases:
 
     def endpoint_step(self, ctx: StepContext) -> StepOutcome:
         ns = self.names.namespace(ctx.store)
-        url = self.names.ingress_url(ctx.store)
+        url = self._wanted_url(ctx.store)
         if url is None:
             try:
                 svc = self.cluster.core.read_namespaced_service(SERVICE, ns)
@@ -201,7 +214,7 @@ class StoreReleases:
         ctx.record(url=url, admin_url=url + "wp-admin/")
         # The site's address is part of the release (and the install Job
         # runs only once it is there): roll it out.
-        self._install_release(ctx)
+        self.install_release(ctx)
         return StepOutcome(f"{url} (the release now carries it)")
 
     def install_step(self, ctx: StepContext) -> StepOutcome:
@@ -216,7 +229,7 @@ class StoreReleases:
         rerun = ""
         if job is None or _job_failed(job) is not None:
             rerun = "gone" if job is None else "failed"
-            self._install_release(ctx)
+            self.install_release(ctx)
             revision = self.helm.revision(RELEASE, ns, timeout=ctx.remaining())
             if revision is None:
                 raise TransientError(f"release {RELEASE} is not there after helm upgrade")

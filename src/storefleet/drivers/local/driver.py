@@ -22,6 +22,7 @@ The driver is its step lists, composed from the rooms that do the work:
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import shutil
@@ -45,6 +46,7 @@ from storefleet.drivers.local.accounts import StoreAccounts
 from storefleet.drivers.local.adoption import StoreAdoption
 from storefleet.drivers.local.cgroups import StoreCgroups
 from storefleet.drivers.local.cron import StoreCron
+from storefleet.drivers.local.domains import LocalDomains
 from storefleet.drivers.local.fpm import StoreFpm
 from storefleet.drivers.local.hosting import StoreHosting
 from storefleet.drivers.local.logs import read_store_log
@@ -54,7 +56,7 @@ from storefleet.drivers.local.web import StoresWebServer
 from storefleet.drivers.logs import LogPage, LogQuery
 from storefleet.drivers.shared_steps import SharedSteps
 from storefleet.drivers.storedb import StoreDatabases
-from storefleet.drivers.verify import check_storefront, storefront_request
+from storefleet.drivers.verify import check_storefront
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +85,10 @@ class LocalDriver(StoreDriver):
         self.php = StorePhp(settings, self.sites, self.cgroups)
         fpm = StoreFpm(settings, self.sites, self.php)
         cron = StoreCron(settings, self.sites, self.php, databases)
-        self.hosting = StoreHosting(settings, self.sites, self.web, fpm, cron, self.cgroups)
+        self.domains = LocalDomains(settings, self.web)
+        self.hosting = StoreHosting(
+            settings, self.sites, self.web, fpm, cron, self.cgroups, self.domains
+        )
         self.installer = Installer(self.php)
         self.shared = SharedSteps(databases, self.installer, self.sites.db_password)
         self.adoption = StoreAdoption(self.sites, fpm)
@@ -173,6 +178,15 @@ class LocalDriver(StoreDriver):
             Step("verify", self._verify),
         )
 
+    def domain_steps(self, certificates: Step) -> Sequence[Step]:
+        return (
+            Step("route", self._route),
+            certificates,
+            Step("address", self._address),
+            Step("serve", self._route),
+            Step("verify", self._verify),
+        )
+
     def delete_steps(self) -> Sequence[Step]:
         return (
             Step("server", self.hosting.stop_for_deletion_step),
@@ -188,9 +202,43 @@ class LocalDriver(StoreDriver):
         result = self.installer.install(ctx, profile)
         return StepOutcome(describe_install(result, ctx.store.admin_email))
 
+    def _route(self, ctx: StepContext) -> StepOutcome:
+        """nginx serves the store's domains as they are now: over http until
+        each has its certificate (ACME's challenges answered), then over TLS;
+        the platform's name leads to the store's address when it is elsewhere."""
+        gone = self.domains.forget_unrouted(ctx.store)
+        site = self.hosting.site(ctx.store)
+        self.web.write_site(site)
+        running = self.web.ensure_running()
+        parts = [f"http: {', '.join(site.http_domains)}"] if site.http_domains else []
+        if site.tls_domains:
+            parts.append(f"https: {', '.join(d.name for d in site.tls_domains)}")
+        if site.redirect_to:
+            parts.append(f"{self.web.url(ctx.store)} redirects to {site.redirect_to}")
+        if gone:
+            parts.append(f"certificates removed: {', '.join(gone)}")
+        return StepOutcome("; ".join(parts or ["no custom domain"]) + f" (nginx {running})")
+
+    def publish_challenge(
+        self, ctx: StepContext, domain: str, token: str, key_authorization: str
+    ) -> None:
+        self.domains.publish_challenge(ctx, domain, token, key_authorization)
+
+    def withdraw_challenge(self, ctx: StepContext, domain: str, token: str) -> None:
+        self.domains.withdraw_challenge(ctx, token)
+
+    def install_certificate(
+        self, ctx: StepContext, domain: str, fullchain_pem: bytes, key_pem: bytes
+    ) -> None:
+        self.domains.install_certificate(ctx.store, domain, fullchain_pem, key_pem)
+
+    def certificate_expiry(self, store: StoreSnapshot, domain: str) -> dt.datetime | None:
+        return self.domains.certificate_expiry(store, domain)
+
     def _address(self, ctx: StepContext) -> StepOutcome:
-        """The store answers at its name's address (nothing to do when it does)."""
-        url = self.web.url(ctx.store)
+        """The store answers at its address: its active primary domain, or
+        its name's (nothing to do when it does)."""
+        url = self.domains.wanted_url(ctx.store)
         if ctx.store.url == url:
             return StepOutcome(f"kept {url}", skipped=True)
         before = ctx.store.url
@@ -205,10 +253,14 @@ class LocalDriver(StoreDriver):
     def _verify(self, ctx: StepContext) -> StepOutcome:
         if ctx.store.url is None:
             raise PermanentError("the store has no URL yet (the endpoint step did not run)")
-        base, headers = storefront_request(ctx.store.url)
+        base, headers, sni = self.web.reach(ctx.store.url)
+        bundle = self.settings.acme_ca_bundle
         return StepOutcome(
-            check_storefront(base, ctx.store.name, timeout=ctx.remaining(), headers=headers)
-        )
+            check_storefront(
+                base, ctx.store.name, timeout=ctx.remaining(), headers=headers, sni=sni,
+                extra_cas=str(bundle) if bundle else None,
+            )
+        )  # fmt: skip
 
     # -- the checkout test, health, supervision ------------------------------------
 

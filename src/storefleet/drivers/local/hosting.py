@@ -38,10 +38,11 @@ from storefleet.drivers.base import (
 from storefleet.drivers.local import logs
 from storefleet.drivers.local.cgroups import StoreCgroups
 from storefleet.drivers.local.cron import StoreCron
+from storefleet.drivers.local.domains import LocalDomains
 from storefleet.drivers.local.fpm import StoreFpm
 from storefleet.drivers.local.site import StoreSites
 from storefleet.drivers.local.web import StoreSite, StoresWebServer
-from storefleet.drivers.verify import check_storefront, storefront_request
+from storefleet.drivers.verify import check_storefront, tls_context
 from storefleet.plans import Plan, find
 
 log = logging.getLogger(__name__)
@@ -59,8 +60,10 @@ class StoreHosting:
         fpm: StoreFpm,
         cron: StoreCron,
         cgroups: StoreCgroups | None,
+        domains: LocalDomains,
     ) -> None:
         self.settings = settings
+        self.domains = domains
         self.sites = sites
         self.web = web
         self.fpm = fpm
@@ -74,7 +77,9 @@ class StoreHosting:
         except ValueError as exc:
             raise PermanentError(str(exc)) from exc
 
-    def _site(self, store: StoreSnapshot, *, suspended: bool = False) -> StoreSite:
+    def site(self, store: StoreSnapshot, *, suspended: bool = False) -> StoreSite:
+        """The store's server blocks: its name, and its custom domains."""
+        plain, tls = self.domains.served(store) if not suspended else ((), ())
         return StoreSite(
             store=store,
             docroot=self.sites.site(store),
@@ -82,6 +87,9 @@ class StoreHosting:
             access_log=self.web.access_log(store),
             upload_mib=self.plan(store).upload_mib,
             suspended=suspended,
+            http_domains=plain,
+            tls_domains=tls,
+            redirect_to=None if suspended else self.domains.redirect_to(store),
         )
 
     # -- the store's address ---------------------------------------------------------
@@ -118,7 +126,7 @@ class StoreHosting:
         self.fpm.prepare(store)
         self.fpm.write_config(store, plan)
         parts.append(self.fpm.serve(store, plan, deadline=ctx.deadline))
-        self.web.write_site(self._site(store))
+        self.web.write_site(self.site(store))
         parts.append(f"nginx {self.web.ensure_running()} — {self.web.url(store)}")
         if plan.name != store.plan:
             ctx.record(plan=plan.name)
@@ -129,7 +137,7 @@ class StoreHosting:
 
     def stop_step(self, ctx: StepContext) -> StepOutcome:
         """Nothing of the store runs; its address says "store unavailable"."""
-        self.web.write_site(self._site(ctx.store, suspended=True))
+        self.web.write_site(self.site(ctx.store, suspended=True))
         self.fpm.unserve(ctx.store)
         self.cron.forget(ctx.store)
         return StepOutcome(f"nothing of it runs; {ctx.store.url} answers 503 “store unavailable”")
@@ -139,6 +147,7 @@ class StoreHosting:
 
     def stop_for_deletion_step(self, ctx: StepContext) -> StepOutcome:
         removed = self.web.remove_site(ctx.store)
+        self.web.forget_store_files(ctx.store)  # its certificates, its challenges
         stopped = self.fpm.unserve(ctx.store)
         self.cron.forget(ctx.store)
         killed = 0
@@ -155,11 +164,13 @@ class StoreHosting:
     def probe(self, store: StoreSnapshot, timeout: float) -> str:
         if store.url is None:
             raise PermanentError("the store has no URL")
-        base, headers = storefront_request(store.url)
+        base, headers, sni = self.web.reach(store.url)
         try:
-            answer = httpx.get(
-                base.rstrip("/") + HEALTH_PATH, headers=headers, timeout=min(timeout, 10.0)
-            )
+            with httpx.Client(verify=tls_context(self._extra_cas)) as http:
+                answer = http.get(
+                    base.rstrip("/") + HEALTH_PATH, headers=headers, timeout=min(timeout, 10.0),
+                    extensions={"sni_hostname": sni} if sni else None,
+                )  # fmt: skip
         except httpx.HTTPError as exc:
             raise TransientError(f"nginx did not answer for {store.url}: {exc}") from exc
         if answer.status_code != 204:
@@ -173,9 +184,17 @@ class StoreHosting:
             last = self._deep_checked[store.uid] = now - share * self.settings.health_deep_seconds
         if now - last < self.settings.health_deep_seconds:
             return f"nginx answers for {store.url}; its PHP starts on demand"
-        said = check_storefront(base, store.name, timeout=timeout, headers=headers)
+        said = check_storefront(
+            base, store.name, timeout=timeout, headers=headers, sni=sni,
+            extra_cas=self._extra_cas,
+        )  # fmt: skip
         self._deep_checked[store.uid] = now
         return said
+
+    @property
+    def _extra_cas(self) -> str | None:
+        bundle = self.settings.acme_ca_bundle
+        return str(bundle) if bundle else None
 
     # -- supervision ----------------------------------------------------------------------
 
@@ -233,7 +252,7 @@ class StoreHosting:
                 continue
             if self.fpm.unserve(store):
                 report.restarted[store.id] = "Stopped its PHP: the store is suspended"
-            self.web.write_site(self._site(store, suspended=True))
+            self.web.write_site(self.site(store, suspended=True))
         if suspended:
             try:
                 self.web.ensure_running()

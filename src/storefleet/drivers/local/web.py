@@ -6,7 +6,10 @@ the disk, PHP through each store's own php-fpm, and the page cache in front
 It lives in ``<sites>/web/``: ``conf/`` (nginx.conf, the page cache's rules
 and ``stores/<uid>.conf``, one server block a store), ``run/``, ``logs/``
 (nginx's own and each store's access log), ``cache/`` and ``tmp/`` (nginx's
-workers', ``static/`` (the "store unavailable" page). Its master runs in a
+workers', ``static/`` (the "store unavailable" page), ``acme/<uid>/`` (the
+webroot of a store's ACME challenges) and ``certs/<uid>/`` (its custom
+domains' certificates, root's; docs/domains.md). It answers on a second,
+TLS port for custom domains (``STOREFLEET_STORES_HTTPS_PORT``). Its master runs in a
 session of its own, so a worker that dies leaves it serving; the
 reconciler's sweep starts it again if it is gone. A change of a store's
 server block reloads it gracefully (``nginx -t`` first: a configuration nginx
@@ -20,6 +23,7 @@ import fcntl
 import logging
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -27,23 +31,35 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from storefleet.config import Settings
 from storefleet.drivers import serving
 from storefleet.drivers.base import PermanentError, StoreSnapshot, TransientError
 from storefleet.drivers.local.logs import access_log_path
 from storefleet.drivers.local.site import write_file
-from storefleet.names import require_valid_store_uid
+from storefleet.names import require_valid_domain, require_valid_store_uid
 
 log = logging.getLogger(__name__)
 
 CACHE_ZONE = "storefleet"
+#: An ACME challenge token: base64url (RFC 8555, 8.3).
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,128}")
 _MIME_TYPES = Path("/etc/nginx/mime.types")
 
 
 @dataclass(frozen=True)
+class TlsDomain:
+    """A custom domain served over TLS, and its certificate's files."""
+
+    name: str
+    certificate: Path
+    key: Path
+
+
+@dataclass(frozen=True)
 class StoreSite:
-    """What a store's server block needs."""
+    """What a store's server blocks need."""
 
     store: StoreSnapshot
     docroot: Path
@@ -51,6 +67,12 @@ class StoreSite:
     access_log: Path
     upload_mib: int
     suspended: bool = False
+    #: Custom domains answered over plain http (their certificate to come).
+    http_domains: tuple[str, ...] = ()
+    tls_domains: tuple[TlsDomain, ...] = ()
+    #: The store's address when it is not this platform's name for it: the
+    #: platform's name then redirects there.
+    redirect_to: str | None = None
 
 
 class StoresWebServer:
@@ -73,6 +95,20 @@ class StoresWebServer:
     @property
     def listen(self) -> str:
         return f"{self.settings.store_bind_host}:{self.settings.stores_http_port}"
+
+    @property
+    def tls_listen(self) -> str:
+        return f"{self.settings.store_bind_host}:{self.settings.stores_https_port}"
+
+    def reach(self, url: str) -> tuple[str, dict[str, str], str | None]:
+        """(where to connect, headers, TLS server name) for any address this
+        nginx serves — the platform's names and the stores' custom domains,
+        which need not resolve here: it is this machine."""
+        parts = urlsplit(url)
+        https = parts.scheme == "https"
+        port = parts.port or (443 if https else 80)
+        base = f"{parts.scheme}://{self._reach}:{port}{parts.path or '/'}"
+        return base, {"Host": parts.netloc}, (parts.hostname if https else None)
 
     def url(self, store: StoreSnapshot) -> str:
         port = self.settings.stores_http_port
@@ -149,6 +185,7 @@ class StoresWebServer:
             conf_dir=self.conf,
             mime_types=_MIME_TYPES,
             listen=self.listen,
+            tls_listen=self.tls_listen,
             names_hash=max(512, 2 * stores),
         )
         write_file(self.conf / "nginx.conf", main, 0o644, None)
@@ -160,7 +197,7 @@ class StoresWebServer:
             name=store.name,
             uid=store.uid,
             listen=self.listen,
-            server_names=[self.host(store)],
+            server_names=[self.host(store), *site.http_domains],
             docroot=site.docroot,
             access_log=site.access_log,
             suspended=site.suspended,
@@ -179,11 +216,53 @@ class StoresWebServer:
             legacy_ports=[store.port] if store.port else [],
             legacy_host=self.settings.store_bind_host,
             url=self.url(store).rstrip("/"),
+            acme_root=self.acme_root(store),
+            redirect_to=site.redirect_to.rstrip("/") if site.redirect_to else None,
+            tls_listen=self.tls_listen,
+            tls_http_host="$host"
+            if self.settings.stores_https_port == 443
+            else f"$host:{self.settings.stores_https_port}",
+            tls_domains=[
+                {
+                    "name": require_valid_domain(d.name),
+                    "certificate": d.certificate,
+                    "key": d.key,
+                    "base": self.domain_base(d.name),
+                }
+                for d in site.tls_domains
+            ],
         )
         path = self._site_path(store)
         if not path.exists() or path.read_text() != text:
             write_file(path, text, 0o644, None)
             self.reload()
+
+    def domain_base(self, domain: str) -> str:
+        port = self.settings.stores_https_port
+        return f"https://{domain}" + ("" if port == 443 else f":{port}")
+
+    # -- ACME challenges and certificates (custom domains) -----------------------------
+
+    def acme_root(self, store: StoreSnapshot) -> Path:
+        """The webroot of the store's ACME challenges (nginx serves
+        ``/.well-known/acme-challenge/`` of its domains from it)."""
+        return self.root / "acme" / require_valid_store_uid(store.uid)
+
+    def challenge_file(self, store: StoreSnapshot, token: str) -> Path:
+        if not _TOKEN.fullmatch(token):
+            raise PermanentError(f"the ACME server sent a malformed token {token[:60]!r}")
+        return self.acme_root(store) / ".well-known" / "acme-challenge" / token
+
+    def certificate_files(self, store: StoreSnapshot, domain: str) -> tuple[Path, Path]:
+        """(chain, key) of ``domain``'s certificate; root's, the key 0600
+        (nginx's master reads them before it starts its workers)."""
+        home = self.root / "certs" / require_valid_store_uid(store.uid)
+        name = require_valid_domain(domain)
+        return home / f"{name}.crt", home / f"{name}.key"
+
+    def forget_store_files(self, store: StoreSnapshot) -> None:
+        for kind in ("certs", "acme"):
+            shutil.rmtree(self.root / kind / require_valid_store_uid(store.uid), ignore_errors=True)
 
     def remove_site(self, store: StoreSnapshot) -> bool:
         path = self._site_path(store)
@@ -236,11 +315,12 @@ class StoresWebServer:
 
     def _start(self, timeout: float) -> str:
         self._test()
-        if not _port_free(self.settings.store_bind_host, self.settings.stores_http_port):
-            raise TransientError(
-                f"port {self.settings.stores_http_port} is in use by another program "
-                "(STOREFLEET_STORES_HTTP_PORT)"
-            )
+        for port, setting in (
+            (self.settings.stores_http_port, "STOREFLEET_STORES_HTTP_PORT"),
+            (self.settings.stores_https_port, "STOREFLEET_STORES_HTTPS_PORT"),
+        ):
+            if not _port_free(self.settings.store_bind_host, port):
+                raise TransientError(f"port {port} is in use by another program ({setting})")
         out = (self.log_dir / "nginx.out").open("ab")
         with out:
             self._proc = subprocess.Popen(
