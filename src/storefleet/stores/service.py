@@ -118,15 +118,6 @@ def create(
     """Record a new store (phase ``pending``) and queue its provisioning.
 
     Returns the store and the admin password when one was generated."""
-    settings = runtime.settings
-    _check_quotas(session, settings, user, data.name, client_ip)
-    if repository.by_live_name(session, data.name) is not None:
-        raise Conflict(f"The name {data.name!r} is taken by another store")
-
-    generated = None
-    password = data.admin_password
-    if password is None:
-        password = generated = passwords.generate_password()
     pins = platform_releases.current(session)
     source: Backup | None = None
     if data.source_backup_id is None and settings.warm_pool_size > 0:
@@ -141,28 +132,7 @@ def create(
             "wordpress": source.wordpress_version or pins["wordpress"],
             "woocommerce": source.woocommerce_version or pins["woocommerce"],
         }
-    store = Store(
-        owner_id=user.id,
-        owner=user,
-        name=data.name,
-        uid=new_store_uid(),
-        live_name=data.name,
-        sample_products=data.sample_products,
-        plan=pick_plan(settings, user, data.plan),
-        wordpress_version=pins["wordpress"],
-        woocommerce_version=pins["woocommerce"],
-        driver=settings.driver.value,
-        desired=Desired.present.value,
-        phase=Phase.pending.value,
-        admin_email=str(data.admin_email),
-        admin_password_enc=runtime.box.seal(password),
-    )
-    session.add(store)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"The name {data.name!r} is taken by another store") from exc
+    store, generated = new_store(session, runtime, user, data, pins=pins, client_ip=client_ip)
     params: dict[str, object] = {}
     detail: dict[str, object] = {"name": store.name}
     if source is not None:
@@ -185,6 +155,53 @@ def create(
         client_ip=client_ip,
     )
     request_work(session, runtime, store)
+    return store, generated
+
+
+def new_store(
+    session: Session,
+    runtime: Runtime,
+    user: User,
+    data: StoreCreate,
+    *,
+    pins: dict[str, str],
+    client_ip: str,
+    owner: User | None = None,
+) -> tuple[Store, str | None]:
+    """The row of a store ``user`` asks for (``owner``'s, default the
+    user's), pending, after the quota and name checks; flushed, with no
+    operation yet. Returns it and the admin password when one was generated."""
+    settings = runtime.settings
+    _check_quotas(session, settings, user, data.name, client_ip)
+    if repository.by_live_name(session, data.name) is not None:
+        raise Conflict(f"The name {data.name!r} is taken by another store")
+    owner = owner or user
+    generated = None
+    password = data.admin_password
+    if password is None:
+        password = generated = passwords.generate_password()
+    store = Store(
+        owner_id=owner.id,
+        owner=owner,
+        name=data.name,
+        uid=new_store_uid(),
+        live_name=data.name,
+        sample_products=data.sample_products,
+        plan=pick_plan(settings, user, data.plan),
+        wordpress_version=pins["wordpress"],
+        woocommerce_version=pins["woocommerce"],
+        driver=settings.driver.value,
+        desired=Desired.present.value,
+        phase=Phase.pending.value,
+        admin_email=str(data.admin_email),
+        admin_password_enc=runtime.box.seal(password),
+    )
+    session.add(store)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"The name {data.name!r} is taken by another store") from exc
     return store, generated
 
 
