@@ -136,13 +136,18 @@ def test_an_archive_must_hold_exactly_a_backups_parts_as_its_manifest_says(
 
     cases = {
         "unexpected entry 'wp-config.php'": {
-            archive.MANIFEST: manifest(), **parts, "wp-config.php": b"<?php"
+            archive.MANIFEST: manifest(),
+            **parts,
+            "wp-config.php": b"<?php",
         },
         "incomplete: wp-content.tar.gz missing": {
-            archive.MANIFEST: manifest(), archive.DATABASE: parts[archive.DATABASE]
+            archive.MANIFEST: manifest(),
+            archive.DATABASE: parts[archive.DATABASE],
         },
         "database.jsonl.gz does not match its manifest": {
-            archive.MANIFEST: manifest(), archive.DATABASE: b"dumb", archive.FILES: b"files"
+            archive.MANIFEST: manifest(),
+            archive.DATABASE: b"dumb",
+            archive.FILES: b"files",
         },
         "unknown backup format 'other/1'": {archive.MANIFEST: manifest(format="other/1"), **parts},
     }

@@ -1,19 +1,20 @@
 """The ``storefleet`` command line, one module per command group:
 ``server`` (up, api, worker, migrate, bootstrap), ``users`` (host-side
 accounts), ``client`` (login, logout and the API client), ``stores``,
-``staging``, ``fleet``, ``tokens`` and ``releases``; ``apps`` holds the
-command groups, ``host`` what the host commands share."""
+``staging``, ``moves`` (export, import), ``fleet``, ``tokens`` and
+``releases``; ``apps`` holds the command groups, ``host`` what the host
+commands share."""
 
 from __future__ import annotations
 
 import os
 
-from storefleet.cli import client, fleet, releases, server, staging, stores, tokens, users
+from storefleet.cli import client, fleet, moves, releases, server, staging, stores, tokens, users
 from storefleet.cli.apps import app
 
 __all__ = [
-    "app", "client", "fleet", "main", "releases", "server", "staging", "stores", "tokens",
-    "users",
+    "app", "client", "fleet", "main", "moves", "releases", "server", "staging", "stores",
+    "tokens", "users",
 ]  # fmt: skip
 
 
