@@ -9,6 +9,7 @@ taking a new order; a wrong passphrase refused with nothing created."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -19,8 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from storefleet import smoke
+from storefleet.drivers.wordpress import SALTS
 from tests.e2e import wordpress
 from tests.e2e.conftest import LocalPlatform, store_password
 from tests.e2e.test_fleet_upgrade import _upgrade
@@ -120,6 +123,15 @@ def test_a_store_moves_between_two_local_platforms(
     moved = importer.wait_for(moved["id"], "ready")
     assert moved["owner_email"] == "new-owner@example.com" and moved["name"] == "moving-shop"
     assert moved["uid"] != store["uid"] and moved["url"] != store["url"]
+    # Its own database and salts: nothing of the source's site secrets came along.
+    had, has = (
+        json.loads((p.store_dir(s["uid"]) / "secrets.json").read_text())
+        for p, s in ((source, store), (target, moved))
+    )
+    assert all(has[k] != had[k] for k in ("db_password", *SALTS))
+    with target.stores_db.connect() as conn:
+        databases = conn.execute(text("SHOW DATABASES")).scalars().all()
+    assert [d for d in databases if d.endswith(moved["uid"])], databases
     # This platform's releases, whose database upgrades ran on the archive's data.
     assert (moved["wordpress_version"], moved["woocommerce_version"]) == ("7.0.4", "11.0.1")
     steps = {s["name"]: s for s in moved["steps"] if s["operation"] == "provision"}

@@ -22,6 +22,14 @@ from storefleet.backups import archive, portable
 PASSPHRASE = "correct horse battery staple"
 
 
+@pytest.fixture
+def cheap_kdf(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Archives exported at 1 MiB and one pass of Argon2id: a few ms, not a
+    third of a second (more on a busy machine) per archive opened."""
+    monkeypatch.setattr(portable, "TIME_COST", 1)
+    monkeypatch.setattr(portable, "MEMORY_KIB", 1024)
+
+
 def _backup(tmp_path: Path, key: bytes) -> tuple[Path, dict[str, Any]]:
     """A backup object of 2.5 MiB of parts (three chunks), as the store step makes it."""
     work = tmp_path / "work"
@@ -51,6 +59,8 @@ def test_an_exported_backup_is_imported_under_another_platforms_key(tmp_path: Pa
     path, manifest = _backup(tmp_path, here)
     data = _export(path, here)
     assert data[:4] == portable.MAGIC
+    # RFC 9106's second recommended option: 3 passes over 64 MiB, 4 lanes.
+    assert struct.unpack(">4sBIIB", data[:14])[1:] == (portable.KDF_ARGON2ID, 3, 64 << 10, 4)
     plain = (tmp_path / "work" / archive.DATABASE).read_bytes()
     assert plain[:4096] not in data  # encrypted
 
@@ -69,7 +79,9 @@ def test_an_exported_backup_is_imported_under_another_platforms_key(tmp_path: Pa
     assert _export(path, here)[: portable.HEADER_SIZE] != data[: portable.HEADER_SIZE]
 
 
-def test_a_wrong_passphrase_damage_and_truncation_are_told_apart(tmp_path: Path) -> None:
+def test_a_wrong_passphrase_damage_and_truncation_are_told_apart(
+    tmp_path: Path, cheap_kdf: None
+) -> None:
     key = archive.derive_key("platform")
     path, _ = _backup(tmp_path, key)
     data = _export(path, key)
@@ -91,7 +103,9 @@ def test_a_wrong_passphrase_damage_and_truncation_are_told_apart(tmp_path: Path)
         _import(b"PK\x03\x04 a zip file", PASSPHRASE, key)
 
 
-def test_argon2id_costs_beyond_the_limits_are_refused_before_deriving(tmp_path: Path) -> None:
+def test_argon2id_costs_beyond_the_limits_are_refused_before_deriving(
+    tmp_path: Path, cheap_kdf: None
+) -> None:
     key = archive.derive_key("platform")
     path, _ = _backup(tmp_path, key)
     data = _export(path, key)
@@ -118,7 +132,7 @@ def _object_of(tmp_path: Path, key: bytes, members: dict[str, bytes]) -> Path:
 
 
 def test_an_archive_must_hold_exactly_a_backups_parts_as_its_manifest_says(
-    tmp_path: Path,
+    tmp_path: Path, cheap_kdf: None
 ) -> None:
     key = archive.derive_key("platform")
     parts = {archive.DATABASE: b"dump", archive.FILES: b"files"}

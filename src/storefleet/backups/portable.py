@@ -142,7 +142,7 @@ def export(backup: IO[bytes], platform_key: bytes, passphrase: str) -> Iterator[
     """The archive of a backup object (whose digest the caller has checked),
     piece by piece: its chunks opened with the platform's key and sealed
     under a key derived from ``passphrase`` with a new salt."""
-    kdf = _Kdf(secrets.token_bytes(16))
+    kdf = _Kdf(secrets.token_bytes(16), TIME_COST, MEMORY_KIB, PARALLELISM)
     key = kdf.derive(passphrase)
     out = _Pending()
     out.write(kdf.header())
