@@ -35,8 +35,8 @@ from storefleet.metrics import registry_for
 from storefleet.metrics import router as metrics_router
 from storefleet.runtime import Runtime
 from storefleet.stores.endpoints import router as stores_router
-from storefleet.stores.staging_endpoints import router as staging_router
 from storefleet.stores.move_endpoints import router as moves_router
+from storefleet.stores.staging_endpoints import router as staging_router
 from storefleet.stores.stream import router as stream_router
 from storefleet.web import ApiRateLimit, SecurityHeaders
 from storefleet.webhooks.endpoints import router as webhooks_router
