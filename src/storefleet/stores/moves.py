@@ -52,7 +52,7 @@ from storefleet.db import utcnow
 from storefleet.exceptions import Conflict, Forbidden, InvalidInput, NotFound, ServiceUnavailable
 from storefleet.releases import targets as platform_releases
 from storefleet.runtime import Runtime
-from storefleet.stores import day2, repository, service
+from storefleet.stores import day2, quotas, repository, service
 from storefleet.stores.models import Operation, Store
 from storefleet.stores.schemas import StoreCreate
 
@@ -201,8 +201,10 @@ def _create(
             manifest = opened.manifest
             _check_releases(manifest, pins)
             data = _store_create(runtime, actor, owner, req, manifest)
-            store, generated = service.new_store(
-                session, runtime, actor, data, pins=pins, client_ip=client_ip, owner=owner
+            quotas.admit(session, runtime.settings, actor, data.name, client_ip)
+            password, generated = service.admin_password(data)
+            store = service.new_store(
+                session, runtime, actor, data, password, pins=pins, owner=owner
             )
             backup = backups.create(session, store, BackupKind.imported, requested_by=actor.email)
             stored = archive.object_name(store.uid, backup.id)
@@ -306,7 +308,8 @@ def _provision(
     )  # fmt: skip
     audit.record(
         session, "store.import", actor=actor, target=f"store:{store.id}", client_ip=client_ip,
-        detail={"name": store.name, "owner": store.owner.email, "backup_id": backup.id,
+        detail={"name": store.name, "owner": store.owner and store.owner.email,
+                "backup_id": backup.id,
                 "source": {"name": source.get("name"), "url": source.get("url")}},
     )  # fmt: skip
     service.request_work(session, runtime, store)
