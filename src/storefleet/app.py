@@ -36,6 +36,7 @@ from storefleet.metrics import registry_for
 from storefleet.metrics import router as metrics_router
 from storefleet.runtime import Runtime
 from storefleet.stores.endpoints import router as stores_router
+from storefleet.stores.move_endpoints import router as moves_router
 from storefleet.stores.staging_endpoints import router as staging_router
 from storefleet.stores.stream import router as stream_router
 from storefleet.web import ApiRateLimit, SecurityHeaders
@@ -135,6 +136,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(two_factor_router)
     app.include_router(tokens_router)
     app.include_router(stream_router)  # before /api/stores/{store_id}
+    app.include_router(moves_router)  # before /api/stores/{store_id}
     app.include_router(stores_router)
     app.include_router(domains_router)
     app.include_router(staging_router)

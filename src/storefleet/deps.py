@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.routing import APIRoute
@@ -36,6 +36,7 @@ from storefleet.exceptions import Forbidden, NotAuthenticated
 from storefleet.runtime import Runtime
 
 log = logging.getLogger(__name__)
+_Endpoint = TypeVar("_Endpoint", bound=Callable[..., Any])
 
 
 async def get_runtime(request: Request) -> Runtime:
@@ -46,11 +47,24 @@ async def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
+_OWN_TRANSACTIONS = "_storefleet_own_transactions"
+
+
+def own_transactions(endpoint: _Endpoint) -> _Endpoint:
+    """Mark an endpoint that does slow work (decrypting an upload, fetching a
+    backup) and writes in short transactions of its own: its request's
+    session only reads, and so never holds SQLite's write lock meanwhile."""
+    setattr(endpoint, _OWN_TRANSACTIONS, True)
+    return endpoint
+
+
 async def get_session(request: Request, runtime: RuntimeDep) -> AsyncIterator[Session]:
     # A request that may write takes the write lock up front on SQLite (on the
     # server databases this is a no-op), so that its reads and writes cannot
     # interleave with another writer's.
-    writes = request.method not in cookies.SAFE_METHODS
+    route = request.scope.get("route")
+    own = isinstance(route, APIRoute) and getattr(route.endpoint, _OWN_TRANSACTIONS, False)
+    writes = request.method not in cookies.SAFE_METHODS and not own
     async with runtime.db.request_transaction(write=writes) as session:
         yield session
 

@@ -120,6 +120,8 @@ def local_platform_factory(
         redis_url: str | None = None, start_worker: bool = True, **overrides: Any
     ) -> LocalPlatform:
         data = overrides.pop("data_dir", tmp_path / "var")
+        # A second platform of the test's: logs of its own.
+        log_dir = overrides.pop("log_dir", tmp_path / "logs")
         settings = make_settings(
             data_dir=data,
             database_url=f"sqlite:///{data / 'platform.db'}",
@@ -133,7 +135,6 @@ def local_platform_factory(
         )
         prepare(settings).close()
         env = process_env(settings)
-        log_dir = tmp_path / "logs"
         log_dir.mkdir(exist_ok=True)
         procs = PlatformProcesses(env, log_dir, free_port())
         platform = LocalPlatform(settings, procs, create_engine(mariadb_admin_url), redis_url)

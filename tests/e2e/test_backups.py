@@ -148,7 +148,7 @@ def test_a_backup_cloned_into_a_new_store_sells_on_its_own(local_platform: Local
     steps = [s["name"] for s in clone["steps"] if s["operation"] == "provision"]
     assert steps == [
         "fetch", "secrets", "endpoint", "database", "files", "content", "data", "install",
-        "server", "verify",
+        "upgrade", "server", "verify",
     ]  # fmt: skip
     assert clone["uid"] != original["uid"] and clone["url"] != original["url"]
 

@@ -13,7 +13,8 @@ http://<name>.localhost:30080/.
 - a failed install, retried; a chart upgrade with a new image tag;
 - deletion leaves no namespace, volume, database, user or Secret;
 - issue 18: a backup to S3 restored from there; the store's image pulled
-  again from the test registry once the node lost it;
+  again from the test registry once the node lost it; a local platform's
+  store moved here and back (export, import);
 - issue 19: a PHP warning in a store is in its logs (``GET /api/stores/{id}/logs``,
   read by the worker) within 10 s, not in another store's, and its access-log
   line has no token or cookie.
@@ -42,7 +43,10 @@ import pytest
 import yaml
 from kubernetes import client
 
+from storefleet import smoke
 from tests.conftest import not_here
+from tests.e2e import conftest as e2e
+from tests.e2e.test_moves import _shop_state, cli, make_shop
 from tests.k8s import benchmark
 from tests.k8s.conftest import REGISTRY_LOG, TEST_REGISTRY, TESTENV_VAR, Cluster
 from tests.k8s.platforms import ClusterPlatform, Recipe, platform_on_cluster
@@ -76,9 +80,12 @@ from tests.k8s.storepod import (
     timing_marks,
     working_set,
 )
-from tests.support import Api, database_state
+from tests.support import ADMIN_EMAIL, Api, database_state
 
 REPO = Path(__file__).resolve().parents[2]
+# A one-machine platform beside the cluster's (issue 18: stores moved between them).
+local_platform_factory = e2e.local_platform_factory
+php_and_releases = e2e.php_and_releases
 # Stores install for real here, several minutes each on a loaded 2-core machine.
 pytestmark = pytest.mark.timeout(2400)
 STORE_CHART = REPO / "charts" / "woocommerce-store"
@@ -1250,3 +1257,69 @@ def test_a_store_is_resized_from_small_to_medium_and_still_sells(real, shop):
     assert quota.spec.hard["requests.cpu"] == "2"  # plan medium
     order = order_in_chromium(store["url"], "shop", shop["password"], k8s=k8s, namespace=ns)
     assert order["status"] == "processing" and order["payment_method"] == "cod"
+
+
+# -- issue 18, c: a store moved from a local platform to this one, and back -----
+
+
+def test_a_local_store_moves_to_the_cluster_and_back(
+    real: ClusterPlatform, local_platform_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    """A one-machine platform's store (the local driver, this machine's
+    MariaDB) with a real order and a registered customer, exported under a
+    passphrase and imported into this platform (the Kubernetes driver, the
+    stores' MariaDB in the cluster): a wrong passphrase refused with nothing
+    made; then ready through Traefik with its orders, customers and products,
+    a new order taken; and back: exported from the cluster and imported into
+    the local platform, with the order the cluster took."""
+    local = local_platform_factory()
+    here, there = local.admin(), real.admin()
+    store, _, before = make_shop(here, "travelling")
+    passphrase = tmp_path / "passphrase"
+    passphrase.write_text("moving day, twice over\n")
+    wrong = tmp_path / "wrong"
+    wrong.write_text("moving day, once over\n")
+    archive = tmp_path / "to-the-cluster.sfx"
+    done = cli(here, "stores", "export", "travelling", "--passphrase-file", str(passphrase),
+               "--output", str(archive))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+    refused = cli(there, "stores", "import", str(archive), "--owner", ADMIN_EMAIL,
+                  "--passphrase-file", str(wrong))  # fmt: skip
+    assert refused.returncode == 1 and "passphrase does not open this archive" in refused.stderr
+    assert all(s["name"] != "travelling" for s in there.http.get("/api/stores").json()["items"])
+    done = cli(there, "stores", "import", str(archive), "--owner", ADMIN_EMAIL,
+               "--passphrase-file", str(passphrase))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    password = done.stdout.split("admin password (shown only now): ")[1].split()[0]
+    [moved] = [
+        s for s in there.http.get("/api/stores").json()["items"] if s["name"] == "travelling"
+    ]
+    moved = there.wait_for(moved["id"], "ready", timeout=READY)
+    assert moved["driver"] == "kubernetes" and moved["url"].endswith(f":{INGRESS_PORT}/")
+    assert [s["name"] for s in moved["steps"] if s["operation"] == "provision"][-9:] == [
+        "install", "rollout", "content", "data", "adopt", "upgrade", "restart", "restarted",
+        "verify",
+    ]  # fmt: skip
+    assert (moved["wordpress_version"], moved["woocommerce_version"]) == ("7.0.4", "11.0.1")
+    assert _shop_state(moved["url"], password) == before
+    in_cluster = smoke.place_order(moved["url"])
+    after = _shop_state(moved["url"], password)
+    assert set(after["orders"]) == {*before["orders"], in_cluster}
+
+    # And back to a one-machine platform, the cluster's order with it.
+    back = tmp_path / "back.sfx"
+    done = cli(there, "stores", "export", "travelling", "--passphrase-file", str(passphrase),
+               "--output", str(back))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    done = cli(here, "stores", "import", str(back), "--owner", ADMIN_EMAIL, "--name", "returned",
+               "--passphrase-file", str(passphrase), "--wait")  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    password = done.stdout.split("admin password (shown only now): ")[1].split()[0]
+    [returned] = [
+        s for s in here.http.get("/api/stores").json()["items"] if s["name"] == "returned"
+    ]
+    assert returned["driver"] == "local" and returned["status"] == "ready"
+    assert _shop_state(returned["url"], password) == after
+    assert smoke.place_order(returned["url"]) not in after["orders"]
+    assert smoke.place_order(store["url"]) > 0  # the first store still sells

@@ -97,7 +97,7 @@ export type AuditResult = 'success' | 'failure';
 /**
  * BackupKind
  */
-export type BackupKind = 'manual' | 'scheduled' | 'final' | 'upgrade' | 'staging' | 'push';
+export type BackupKind = 'manual' | 'scheduled' | 'final' | 'upgrade' | 'staging' | 'push' | 'export' | 'import';
 
 /**
  * BackupOut
@@ -191,6 +191,48 @@ export type BackupPage = {
  * BackupStatus
  */
 export type BackupStatus = 'pending' | 'completed' | 'failed' | 'expired';
+
+/**
+ * Body_import_store
+ */
+export type BodyImportStore = {
+    /**
+     * Admin Email
+     *
+     * The WordPress admin's email (default: the archive's)
+     */
+    admin_email?: string | null;
+    /**
+     * Archive
+     *
+     * An archive made by `storefleet stores export`
+     */
+    archive: Blob | File;
+    /**
+     * Name
+     *
+     * Its name here (default: the archive's)
+     */
+    name?: string | null;
+    /**
+     * Owner Email
+     *
+     * The user who will own the store (admins only; default: you)
+     */
+    owner_email?: string | null;
+    /**
+     * Passphrase
+     *
+     * Its passphrase (12-1024 characters)
+     */
+    passphrase: string;
+    /**
+     * Plan
+     *
+     * Its plan (default: the archive's)
+     */
+    plan?: string | null;
+};
 
 /**
  * DeliveryOut
@@ -352,6 +394,18 @@ export type EventOut = {
  * EventType
  */
 export type EventType = 'store.ready' | 'store.failed' | 'store.degraded' | 'store.deleted' | 'backup.completed' | 'backup.failed' | 'upgrade.completed' | 'upgrade.halted' | 'domain.issued' | 'domain.failed';
+
+/**
+ * ExportRequest
+ */
+export type ExportRequest = {
+    /**
+     * Passphrase
+     *
+     * The archive is encrypted under it (12-1024 characters); the import asks for it. Kept nowhere: lose it and the archive cannot be opened
+     */
+    passphrase: string;
+};
 
 /**
  * ExtendRequest
@@ -2568,6 +2622,55 @@ export type CreateStoreResponses = {
 
 export type CreateStoreResponse = CreateStoreResponses[keyof CreateStoreResponses];
 
+export type ImportStoreData = {
+    body: BodyImportStore;
+    path?: never;
+    query?: never;
+    url: '/api/stores/import';
+};
+
+export type ImportStoreErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * Signed in, but not allowed (or the CSRF token is missing)
+     */
+    403: unknown;
+    /**
+     * No such object, or not yours
+     */
+    404: unknown;
+    /**
+     * Conflicts with the current state
+     */
+    409: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+    /**
+     * A quota or rate limit was reached (see Retry-After)
+     */
+    429: unknown;
+    /**
+     * Busy, or a dependency is down; try again (see Retry-After)
+     */
+    503: unknown;
+};
+
+export type ImportStoreError = ImportStoreErrors[keyof ImportStoreErrors];
+
+export type ImportStoreResponses = {
+    /**
+     * Successful Response
+     */
+    202: StoreCreated;
+};
+
+export type ImportStoreResponse = ImportStoreResponses[keyof ImportStoreResponses];
+
 export type StreamStoresData = {
     body?: never;
     path?: never;
@@ -2819,6 +2922,56 @@ export type CreateBackupResponses = {
 
 export type CreateBackupResponse = CreateBackupResponses[keyof CreateBackupResponses];
 
+export type ExportArchiveData = {
+    body: ExportRequest;
+    path: {
+        /**
+         * Store Id
+         */
+        store_id: number;
+        /**
+         * Backup Id
+         */
+        backup_id: number;
+    };
+    query?: never;
+    url: '/api/stores/{store_id}/backups/{backup_id}/archive';
+};
+
+export type ExportArchiveErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * No such object, or not yours
+     */
+    404: unknown;
+    /**
+     * Conflicts with the current state
+     */
+    409: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+    /**
+     * Busy, or a dependency is down; try again (see Retry-After)
+     */
+    503: unknown;
+};
+
+export type ExportArchiveError = ExportArchiveErrors[keyof ExportArchiveErrors];
+
+export type ExportArchiveResponses = {
+    /**
+     * The archive (application/octet-stream), streamed
+     */
+    200: Blob | File;
+};
+
+export type ExportArchiveResponse = ExportArchiveResponses[keyof ExportArchiveResponses];
+
 export type ListDomainsData = {
     body?: never;
     path: {
@@ -2999,6 +3152,48 @@ export type StoreEventsResponses = {
 };
 
 export type StoreEventsResponse = StoreEventsResponses[keyof StoreEventsResponses];
+
+export type CreateExportData = {
+    body?: never;
+    path: {
+        /**
+         * Store Id
+         */
+        store_id: number;
+    };
+    query?: never;
+    url: '/api/stores/{store_id}/exports';
+};
+
+export type CreateExportErrors = {
+    /**
+     * Not signed in, or the token expired or was tampered with
+     */
+    401: unknown;
+    /**
+     * No such object, or not yours
+     */
+    404: unknown;
+    /**
+     * Conflicts with the current state
+     */
+    409: unknown;
+    /**
+     * Validation Error
+     */
+    422: HttpValidationError;
+};
+
+export type CreateExportError = CreateExportErrors[keyof CreateExportErrors];
+
+export type CreateExportResponses = {
+    /**
+     * Successful Response
+     */
+    202: BackupOut;
+};
+
+export type CreateExportResponse = CreateExportResponses[keyof CreateExportResponses];
 
 export type ExtendStagingData = {
     body: ExtendRequest;

@@ -29,7 +29,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -70,8 +70,16 @@ def key_id(key: bytes) -> bytes:
 # -- encryption ---------------------------------------------------------------
 
 
+class WrongKey(BackupError):
+    """The object was encrypted with another key (the key id differs)."""
+
+
+class Writable(Protocol):
+    def write(self, data: bytes, /) -> object: ...
+
+
 class _HashingWriter:
-    def __init__(self, out: IO[bytes]) -> None:
+    def __init__(self, out: Writable) -> None:
         self.out = out
         self.sha256 = hashlib.sha256()
         self.size = 0
@@ -82,34 +90,53 @@ class _HashingWriter:
         self.size += len(data)
 
 
+class Sealer:
+    """Writes an encrypted object chunk by chunk: the header first, then each
+    plaintext chunk sealed (all but the last ``chunk`` bytes long)."""
+
+    def __init__(self, out: Writable, key: bytes, chunk: int = CHUNK) -> None:
+        self._aead = AESGCM(key)
+        self._prefix = secrets.token_bytes(8)
+        self._header = _HEADER.pack(MAGIC, key_id(key), chunk, self._prefix)
+        self._w = _HashingWriter(out)
+        self._w.write(self._header)
+        self._index = 0
+
+    def seal(self, data: bytes, last: bool) -> None:
+        if self._index >= 1 << 32:
+            raise BackupError("the backup is too large for one object")
+        nonce = self._prefix + struct.pack(">I", self._index)
+        aad = self._header + struct.pack(">IB", self._index, 1 if last else 0)
+        sealed = self._aead.encrypt(nonce, data, aad)
+        self._w.write(_LEN.pack(len(sealed)))
+        self._w.write(sealed)
+        self._index += 1
+
+    @property
+    def sha256(self) -> str:
+        return self._w.sha256.hexdigest()
+
+    @property
+    def size(self) -> int:
+        return self._w.size
+
+
 def encrypt(src: IO[bytes], out: IO[bytes], key: bytes) -> tuple[str, int]:
     """Encrypt ``src`` into ``out``; return the object's SHA-256 and size."""
-    aead = AESGCM(key)
-    prefix = secrets.token_bytes(8)
-    header = _HEADER.pack(MAGIC, key_id(key), CHUNK, prefix)
-    w = _HashingWriter(out)
-    w.write(header)
-    index = 0
+    sealer = Sealer(out, key)
     current = src.read(CHUNK)
     while True:
         following = src.read(CHUNK) if len(current) == CHUNK else b""
-        last = not following
-        nonce = prefix + struct.pack(">I", index)
-        aad = header + struct.pack(">IB", index, 1 if last else 0)
-        sealed = aead.encrypt(nonce, current, aad)
-        w.write(_LEN.pack(len(sealed)))
-        w.write(sealed)
-        if last:
-            break
+        sealer.seal(current, last=not following)
+        if not following:
+            return sealer.sha256, sealer.size
         current = following
-        index += 1
-        if index >= 1 << 32:
-            raise BackupError("the backup is too large for one object")
-    return w.sha256.hexdigest(), w.size
 
 
-def decrypt(src: IO[bytes], out: IO[bytes], key: bytes) -> None:
-    """Decrypt an object made by :func:`encrypt` into ``out``."""
+def open_chunks(src: IO[bytes], key: bytes) -> Iterator[tuple[bytes, bool]]:
+    """The plaintext chunks of an object made by :class:`Sealer`, each with
+    whether it is the last; raises :class:`WrongKey` before the first chunk
+    when ``key`` is not the object's, :class:`BackupError` when it is damaged."""
     header = src.read(_HEADER.size)
     if len(header) != _HEADER.size:
         raise BackupError("not a StoreFleet backup (too short)")
@@ -117,10 +144,7 @@ def decrypt(src: IO[bytes], out: IO[bytes], key: bytes) -> None:
     if magic != MAGIC:
         raise BackupError("not a StoreFleet backup (no SFB1 header)")
     if kid != key_id(key):
-        raise BackupError(
-            "the backup was encrypted with another key (STOREFLEET_BACKUP_KEY or "
-            "STOREFLEET_SECRET_KEY changed since it was made)"
-        )
+        raise WrongKey("the backup was encrypted with another key")
     if not 0 < chunk <= 64 << 20:
         raise BackupError("the backup's header is damaged")
     aead = AESGCM(key)
@@ -139,17 +163,44 @@ def decrypt(src: IO[bytes], out: IO[bytes], key: bytes) -> None:
         for last in (0, 1):
             aad = header + struct.pack(">IB", index, last)
             try:
-                out.write(aead.decrypt(nonce, sealed, aad))
+                data = aead.decrypt(nonce, sealed, aad)
             except InvalidTag:
                 continue
             break
         else:
             raise BackupError(f"the backup is damaged (chunk {index} does not authenticate)")
+        if last and src.read(1):
+            raise BackupError("the backup has data after its last chunk")
+        yield data, bool(last)
         if last:
-            if src.read(1):
-                raise BackupError("the backup has data after its last chunk")
             return
         index += 1
+
+
+def check_key(path: Path, key: bytes) -> None:
+    """Raise :class:`WrongKey` unless the object at ``path`` is under ``key``
+    (its header's key id; nothing is decrypted)."""
+    with path.open("rb") as f:
+        header = f.read(_HEADER.size)
+    if len(header) != _HEADER.size or header[:4] != MAGIC:
+        raise BackupError("not a StoreFleet backup (no SFB1 header)")
+    if _HEADER.unpack(header)[1] != key_id(key):
+        raise WrongKey(
+            "the backup was encrypted with another key (STOREFLEET_BACKUP_KEY or "
+            "STOREFLEET_SECRET_KEY changed since it was made)"
+        )
+
+
+def decrypt(src: IO[bytes], out: IO[bytes], key: bytes) -> None:
+    """Decrypt an object made by :func:`encrypt` into ``out``."""
+    try:
+        for data, _last in open_chunks(src, key):
+            out.write(data)
+    except WrongKey as exc:
+        raise WrongKey(
+            "the backup was encrypted with another key (STOREFLEET_BACKUP_KEY or "
+            "STOREFLEET_SECRET_KEY changed since it was made)"
+        ) from exc
 
 
 # -- parts, manifest and packing ------------------------------------------------

@@ -24,6 +24,10 @@ class BackupKind(StrEnum):
     staging = "staging"
     #: Taken of a live store before a staging copy was pushed into it.
     push = "push"
+    #: Taken to be exported (``storefleet stores export``: stores/moves.py).
+    export = "export"
+    #: The archive a store was imported from, sealed under this platform's key.
+    imported = "import"
 
 
 class BackupStatus(StrEnum):

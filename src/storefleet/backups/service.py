@@ -50,7 +50,13 @@ def store_step(runtime: Runtime) -> Any:
         store = ctx.store
         manifest = {
             "backup_id": backup_id,
-            "store": {"uid": store.uid, "name": store.name, "url": store.url},
+            "store": {
+                "uid": store.uid,
+                "name": store.name,
+                "url": store.url,
+                "admin_email": store.admin_email,
+                "plan": store.plan,
+            },
             "wordpress_version": store.wordpress_version,
             "woocommerce_version": store.woocommerce_version,
             "taken_at": ctx.operation.result.get("taken_at"),

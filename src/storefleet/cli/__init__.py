@@ -1,9 +1,9 @@
 """The ``storefleet`` command line, one module per command group:
 ``server`` (up, api, worker, migrate, bootstrap), ``users`` (host-side
 accounts), ``client`` (login, logout and the API client), ``stores``,
-``domains`` (a store's custom domains), ``staging``, ``fleet``, ``tokens``
-and ``releases``; ``apps`` holds the command groups, ``host`` what the host
-commands share."""
+``domains`` (a store's custom domains), ``staging``, ``moves`` (export,
+import), ``fleet``, ``tokens`` and ``releases``; ``apps`` holds the command
+groups, ``host`` what the host commands share."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from storefleet.cli import (
     client,
     domains,
     fleet,
+    moves,
     releases,
     server,
     staging,
@@ -23,8 +24,8 @@ from storefleet.cli import (
 from storefleet.cli.apps import app
 
 __all__ = [
-    "app", "client", "domains", "fleet", "main", "releases", "server", "staging", "stores",
-    "tokens", "users",
+    "app", "client", "domains", "fleet", "main", "moves", "releases", "server", "staging",
+    "stores", "tokens", "users",
 ]  # fmt: skip
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import typer
@@ -40,22 +40,28 @@ def request(method: str, path: str, **kwargs: Any) -> Any:
         kwargs.pop("json", None)
     resp = http(method, path, headers={"Authorization": f"Bearer {token()}"}, **kwargs)
     if resp.status_code >= 400:
-        detail = (
-            resp.json().get("detail")
-            if resp.headers.get("content-type", "").startswith("application/json")
-            else resp.text
-        )
-        if isinstance(detail, list):
-            detail = "; ".join(d.get("msg", str(d)) for d in detail)
-        typer.echo(f"error ({resp.status_code}): {detail}", err=True)
-        raise typer.Exit(1)
+        refused(resp)
     return resp.json()
+
+
+def refused(resp: httpx.Response) -> NoReturn:
+    """Say why the API refused (its ``detail``) and exit 1."""
+    detail = (
+        resp.json().get("detail")
+        if resp.headers.get("content-type", "").startswith("application/json")
+        else resp.text
+    )
+    if isinstance(detail, list):
+        detail = "; ".join(d.get("msg", str(d)) for d in detail)
+    typer.echo(f"error ({resp.status_code}): {detail}", err=True)
+    raise typer.Exit(1)
 
 
 def http(method: str, path: str, **kwargs: Any) -> httpx.Response:
     """A request to the API; one line and exit 1 when it cannot be reached."""
+    kwargs.setdefault("timeout", 30)
     try:
-        return httpx.request(method, api_url() + path, timeout=30, **kwargs)
+        return httpx.request(method, api_url() + path, **kwargs)
     except httpx.HTTPError as exc:
         typer.echo(
             f"error: cannot reach the API at {api_url()}: {exc} "

@@ -194,17 +194,23 @@ def stores_backup(
     s = find_store(store)
     backup = request("POST", f"/api/stores/{s['id']}/backups")
     typer.echo(f"backup {backup['id']} of {s['name']}: {backup['status']}")
-    deadline = time.monotonic() + 3600
-    while wait and backup["status"] == "pending" and time.monotonic() < deadline:
-        time.sleep(1)
-        items = request("GET", f"/api/stores/{s['id']}/backups")["items"]
-        backup = next(b for b in items if b["id"] == backup["id"])
     if wait:
-        size = f", {backup['size_bytes'] / (1 << 20):.1f} MiB" if backup.get("size_bytes") else ""
-        typer.echo(f"backup {backup['id']}: {backup['status']}{size}")
-        if backup["status"] != "completed":
-            typer.echo(f"failed: {backup.get('failure_reason')}", err=True)
-            raise typer.Exit(1)
+        wait_backup(s["id"], backup)
+
+
+def wait_backup(store_id: int, backup: dict[str, Any]) -> dict[str, Any]:
+    """Wait until ``backup`` is taken; exit 1 unless it completed."""
+    deadline = time.monotonic() + 3600
+    while backup["status"] == "pending" and time.monotonic() < deadline:
+        time.sleep(1)
+        items = request("GET", f"/api/stores/{store_id}/backups")["items"]
+        backup = next(b for b in items if b["id"] == backup["id"])
+    size = f", {backup['size_bytes'] / (1 << 20):.1f} MiB" if backup.get("size_bytes") else ""
+    typer.echo(f"backup {backup['id']}: {backup['status']}{size}")
+    if backup["status"] != "completed":
+        typer.echo(f"failed: {backup.get('failure_reason')}", err=True)
+        raise typer.Exit(1)
+    return backup
 
 
 @stores_app.command("backups")

@@ -46,12 +46,20 @@ def request_operation(
 
 
 def take_backup(
-    session: Session, runtime: Runtime, user: User, store_id: int, *, client_ip: str
+    session: Session,
+    runtime: Runtime,
+    user: User,
+    store_id: int,
+    *,
+    client_ip: str,
+    kind: BackupKind = BackupKind.manual,
 ) -> Backup:
+    """A backup now (``kind`` export: one to be exported, stores/moves.py)."""
     store = service.get_visible(session, user, store_id, for_update=True)
-    backup = backups.create(session, store, BackupKind.manual, requested_by=user.email)
+    backup = backups.create(session, store, kind, requested_by=user.email)
     op = request_operation(
-        session, runtime, user, store, Operation.backup, {"backup_id": backup.id},
+        session, runtime, user, store, Operation.backup,
+        {"backup_id": backup.id, **({"kind": kind.value} if kind != BackupKind.manual else {})},
         client_ip=client_ip,
     )  # fmt: skip
     backup.operation_id = op.id

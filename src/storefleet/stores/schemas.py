@@ -315,3 +315,18 @@ class LogPage(BaseModel):
     items: Annotated[list[LogLineOut], Field(description="Newest first")]
     more: Annotated[bool, Field(description="The limit was reached: older lines may match too")]
     kept: Annotated[str, Field(description="What the platform keeps of this log, in words")]
+
+
+PASSPHRASE_RULE = "12-1024 characters"
+
+
+class ExportRequest(BaseModel):
+    passphrase: Annotated[
+        str,
+        Field(
+            min_length=12,
+            max_length=1024,
+            description=f"The archive is encrypted under it ({PASSPHRASE_RULE}); the import "
+            "asks for it. Kept nowhere: lose it and the archive cannot be opened",
+        ),
+    ]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,7 +23,7 @@ from storefleet.backups.models import Backup, BackupKind, BackupStatus
 from storefleet.config import Settings
 from storefleet.db import after_commit, utcnow
 from storefleet.drivers import MailMessage
-from storefleet.exceptions import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
+from storefleet.exceptions import Conflict, Forbidden, InvalidInput, NotFound
 from storefleet.names import new_store_uid
 from storefleet.operations.lifecycle import OPERATION_PHASES, set_phase
 from storefleet.releases import targets as platform_releases
@@ -39,6 +38,7 @@ from storefleet.stores.models import (
     StoreOperation,
     StoreStep,
 )
+from storefleet.stores.quotas import admit
 from storefleet.stores.schemas import (
     OperationOut,
     Progress,
@@ -58,55 +58,6 @@ def request_work(session: Session, runtime: Runtime, store: Store) -> None:
     after_commit(session, lambda: queue.enqueue_store(store_id))
 
 
-_HOUR = dt.timedelta(hours=1)
-
-
-def _limit(user: User, own: int | None, default: int) -> int:
-    return own if own is not None else default
-
-
-def _quota_refusal(
-    message: str, user: User, client_ip: str, name: str, retry_after: float, quota: str
-) -> TooManyRequests:
-    return TooManyRequests(
-        message,
-        retry_after=retry_after,
-        audit=audit.refused(
-            "store.create", actor=user, target=f"store-name:{name}", client_ip=client_ip,
-            detail={"refused": quota},
-        ),
-    )  # fmt: skip
-
-
-def _check_quotas(
-    session: Session, settings: Settings, user: User, name: str, client_ip: str
-) -> None:
-    """Refuse (429) a member over their live-store quota or creation rate."""
-    # Serialise creations by one user (SQLite: the request already holds the
-    # write lock), so that concurrent requests cannot all pass the quota check.
-    session.execute(select(User.id).where(User.id == user.id).with_for_update())
-    if user.is_admin:
-        return  # admins run the platform and are not limited
-    max_live = _limit(user, user.max_live_stores, settings.max_live_stores)
-    if repository.count_live(session, user.id) >= max_live:
-        # Waiting alone frees nothing; a minute is when a deletion may have.
-        raise _quota_refusal(
-            f"Quota reached: at most {max_live} live stores per user. "
-            "Delete a store or ask an admin to raise your quota.",
-            user, client_ip, name, 60, "live stores",
-        )  # fmt: skip
-    max_hour = _limit(user, user.max_creations_per_hour, settings.max_creations_per_hour)
-    now = utcnow()
-    since = now - _HOUR
-    if repository.count_created_since(session, user.id, since) >= max_hour:
-        oldest = repository.oldest_created_since(session, user.id, since)
-        free_at = (oldest or now) + _HOUR
-        raise _quota_refusal(
-            f"Rate limit reached: at most {max_hour} store creations per user per hour.",
-            user, client_ip, name, (free_at - now).total_seconds(), "creations per hour",
-        )  # fmt: skip
-
-
 def create(
     session: Session,
     runtime: Runtime,
@@ -119,14 +70,8 @@ def create(
 
     Returns the store and the admin password when one was generated."""
     settings = runtime.settings
-    _check_quotas(session, settings, user, data.name, client_ip)
-    if repository.by_live_name(session, data.name) is not None:
-        raise Conflict(f"The name {data.name!r} is taken by another store")
-
-    generated = None
-    password = data.admin_password
-    if password is None:
-        password = generated = passwords.generate_password()
+    admit(session, settings, user, data.name, client_ip)
+    password, generated = admin_password(data)
     pins = platform_releases.current(session)
     source: Backup | None = None
     if data.source_backup_id is None and settings.warm_pool_size > 0:
@@ -141,28 +86,7 @@ def create(
             "wordpress": source.wordpress_version or pins["wordpress"],
             "woocommerce": source.woocommerce_version or pins["woocommerce"],
         }
-    store = Store(
-        owner_id=user.id,
-        owner=user,
-        name=data.name,
-        uid=new_store_uid(),
-        live_name=data.name,
-        sample_products=data.sample_products,
-        plan=pick_plan(settings, user, data.plan),
-        wordpress_version=pins["wordpress"],
-        woocommerce_version=pins["woocommerce"],
-        driver=settings.driver.value,
-        desired=Desired.present.value,
-        phase=Phase.pending.value,
-        admin_email=str(data.admin_email),
-        admin_password_enc=runtime.box.seal(password),
-    )
-    session.add(store)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"The name {data.name!r} is taken by another store") from exc
+    store = new_store(session, runtime, user, data, password, pins=pins)
     params: dict[str, object] = {}
     detail: dict[str, object] = {"name": store.name}
     if source is not None:
@@ -186,6 +110,55 @@ def create(
     )
     request_work(session, runtime, store)
     return store, generated
+
+
+def admin_password(data: StoreCreate) -> tuple[str, str | None]:
+    """The store admin's password, and the same when it was generated (to
+    be shown once)."""
+    if data.admin_password is not None:
+        return data.admin_password, None
+    generated = passwords.generate_password()
+    return generated, generated
+
+
+def new_store(
+    session: Session,
+    runtime: Runtime,
+    user: User,
+    data: StoreCreate,
+    password: str,
+    *,
+    pins: dict[str, str],
+    owner: User | None = None,
+) -> Store:
+    """The row of a store ``user`` asks for (``owner``'s, default the
+    user's), pending, once :func:`admit` let it in; flushed, with no
+    operation yet."""
+    settings = runtime.settings
+    owner = owner or user
+    store = Store(
+        owner_id=owner.id,
+        owner=owner,
+        name=data.name,
+        uid=new_store_uid(),
+        live_name=data.name,
+        sample_products=data.sample_products,
+        plan=pick_plan(settings, user, data.plan),
+        wordpress_version=pins["wordpress"],
+        woocommerce_version=pins["woocommerce"],
+        driver=settings.driver.value,
+        desired=Desired.present.value,
+        phase=Phase.pending.value,
+        admin_email=str(data.admin_email),
+        admin_password_enc=runtime.box.seal(password),
+    )
+    session.add(store)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"The name {data.name!r} is taken by another store") from exc
+    return store
 
 
 def _cloneable_backup(session: Session, user: User, backup_id: int) -> Backup:

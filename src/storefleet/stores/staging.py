@@ -29,7 +29,7 @@ from storefleet.exceptions import Conflict
 from storefleet.names import is_valid_store_name, new_store_uid
 from storefleet.operations.lifecycle import set_phase
 from storefleet.runtime import Runtime
-from storefleet.stores import day2, repository, service
+from storefleet.stores import day2, quotas, repository, service
 from storefleet.stores.models import (
     RUNNING,
     Desired,
@@ -87,7 +87,7 @@ def create(
         raise Conflict(f"A store that is {live.phase} cannot be copied to staging")
     service.in_flight(session, live)
     name = _copy_name(session, live, name)
-    service._check_quotas(session, runtime.settings, user, name, client_ip)
+    quotas.check(session, runtime.settings, user, name, client_ip)
     if repository.by_live_name(session, name) is not None:
         raise Conflict(f"The name {name!r} is taken by another store")
     generated = None

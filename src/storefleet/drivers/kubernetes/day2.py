@@ -39,7 +39,7 @@ from storefleet.drivers.base import (
     TransientError,
 )
 from storefleet.drivers.kubernetes.cluster import Cluster
-from storefleet.drivers.kubernetes.names import CONTENT, DEPLOYMENT, StoreNames
+from storefleet.drivers.kubernetes.names import CONTENT, DEPLOYMENT, ENTRYPOINT, StoreNames
 from storefleet.drivers.kubernetes.pods import StorePods
 from storefleet.drivers.verify import check_storefront
 
@@ -95,14 +95,24 @@ class StoreDay2:
 
     def restore_files_step(self, ctx: StepContext) -> StepOutcome:
         data = base64.b64encode((ctx.workdir / archive.FILES).read_bytes())
+        # A local store's backup (an imported store's) has no links to the
+        # image's themes and WooCommerce, and may hold empty directories where
+        # they go (the release files in them are not backed up): those go, and
+        # the image's entrypoint lays the links out again, as in a new pod.
         self.pods.run(
             ctx,
             ["sh", "-c", f"base64 -d > /tmp/sf-restore.tgz && find {CONTENT} -mindepth 1 -delete"
              f" && tar -xzf /tmp/sf-restore.tgz -C {CONTENT} --no-same-owner"
-             " && rm -f /tmp/sf-restore.tgz"],
+             " && rm -f /tmp/sf-restore.tgz"
+             f" && for d in {CONTENT}/plugins/woocommerce {CONTENT}/themes/*; do"
+             ' if [ -d "$d" ] && [ ! -L "$d" ] && [ -z "$(find "$d" ! -type d -print -quit)" ];'
+             ' then rm -rf "$d"; fi; done'
+             f" && {ENTRYPOINT} true"],
             stdin=data,
         )  # fmt: skip
-        return StepOutcome("wp-content replaced by the backup's")
+        return StepOutcome(
+            "wp-content replaced by the backup's; the image's release links laid out"
+        )
 
     def push_files_step(self, ctx: StepContext) -> StepOutcome:
         """A staging copy's wp-content (``params['staging']``), out of its

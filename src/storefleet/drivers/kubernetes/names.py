@@ -34,6 +34,9 @@ CONTAINER = "wordpress"
 DOCROOT = "/var/www/html"
 CONTENT = f"{DOCROOT}/wp-content"
 INSTALLER = "/opt/storefleet/installer/storefleet-install.php"
+#: Lays out wp-content (the links to the image's themes and WooCommerce),
+#: then runs its arguments.
+ENTRYPOINT = "/usr/local/bin/storefleet-store"
 
 
 class StoreNames:

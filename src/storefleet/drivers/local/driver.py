@@ -97,11 +97,14 @@ class LocalDriver(StoreDriver):
 
     def provision_steps(self, *, clone: bool = False) -> Sequence[Step]:
         if clone:
-            # The backup (unpacked by the fetch step) instead of a fresh install.
+            # The backup (unpacked by the fetch step) instead of a fresh install,
+            # then the database upgrades of the releases the site was built
+            # at (an imported store's: this platform's, maybe newer).
             content: tuple[Step, ...] = (
                 Step("content", self.sites.clone_content_step, reads_scratch=True),
                 Step("data", self.shared.restore_database, reads_scratch=True),
                 Step("install", self.shared.adopt_clone, consumes_admin_password=True),
+                Step("upgrade", self.shared.upgrade_database),
             )
         else:
             content = (Step("install", self._install, consumes_admin_password=True),)
