@@ -19,7 +19,8 @@ import pytest
 import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_fixed
 
 from storefleet.config import Environment, Settings
 from tests.ci import every_suite_required
@@ -123,8 +124,14 @@ def _scratch_database(admin_url: str, create: str, drop: str) -> Iterator[str]:
     try:
         yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     finally:
-        with engine.connect() as conn:
-            conn.execute(text(drop.format(name=name)))
+        # PostgreSQL's FORCE may meet an autovacuum worker on the new database,
+        # which only pg_signal_backend may end: it finishes in a moment.
+        for attempt in Retrying(
+            retry=retry_if_exception_type(ProgrammingError),
+            wait=wait_fixed(1), stop=stop_after_attempt(20), reraise=True,
+        ):  # fmt: skip
+            with attempt, engine.connect() as conn:
+                conn.execute(text(drop.format(name=name)))
         engine.dispose()
 
 

@@ -4,11 +4,25 @@ stores run."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from storefleet import releases
+
+
+@pytest.fixture(autouse=True)
+def _packaged_pins_only() -> Iterator[None]:
+    """The packaged pins alone: a platform started in this process with an
+    operator's pins file (the fleet upgrade tests pin a broken release) adds
+    them process-wide."""
+    saved = list(releases._EXTRA_PINS)
+    releases._EXTRA_PINS.clear()
+    releases._pins.cache_clear()
+    yield
+    releases._EXTRA_PINS[:] = saved
+    releases._pins.cache_clear()
 
 
 def test_the_pinned_pairs_hold_the_current_releases_and_refuse_a_mix() -> None:
