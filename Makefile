@@ -66,7 +66,7 @@ lint: venv
 	$(VENV)/bin/lint-imports
 
 ## test-python: unit, integration and end-to-end suites (tests/k8s runs in test-k8s)
-test-python: venv services
+test-python: venv services frontend-browser
 	$(PY) -m pytest tests --ignore=tests/k8s $(PYTEST_ARGS)
 
 ## bench: provisioning benchmarks (bench/README.md)
