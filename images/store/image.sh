@@ -27,8 +27,8 @@ IMAGE_BASE=debian
 IMAGE_PACKAGES="nginx-light php8.2-fpm php8.2-cli php8.2-mysql php8.2-gd php8.2-intl
 php8.2-mbstring php8.2-xml php8.2-zip php8.2-curl php8.2-bcmath php8.2-opcache ca-certificates"
 IMAGE_CONFIG=(--user 33:33 --workingdir /var/www/html --port 8080/tcp
-    --env STOREFLEET_PHP_WORKERS=6 --env STOREFLEET_PHP_MEMORY_LIMIT=192M
-    --env STOREFLEET_OPCACHE_MB=64
+    --env STOREFLEET_PHP_WORKERS=5 --env STOREFLEET_PHP_MEMORY_LIMIT=176M
+    --env STOREFLEET_OPCACHE_MB=96
     --entrypoint '["/usr/local/bin/storefleet-store"]' --cmd '')
 
 ARTIFACTS="${STOREFLEET_ARTIFACTS:-${REPO_ROOT}/../shared/vendor}"

@@ -34,7 +34,7 @@ class Plan:
 
     @property
     def opcache_mib(self) -> int:
-        return 64 if self.memory_mib < 1024 else 128
+        return 96 if self.memory_mib < 1024 else 128
 
     @property
     def php_workers(self) -> int:

@@ -278,8 +278,8 @@ def test_a_store_cannot_take_more_than_its_plan_and_its_neighbour_keeps_serving(
 
     # PHP's own limit is the plan's, and the store's code cannot raise it.
     raised = _probe(one, name, "raise").json()
-    assert raised["memory_limit"] == "192M"  # small: 512 MiB for the store, 192 a request
-    assert raised["raised"] is False and raised["memory_limit_after"] == "192M"
+    assert raised["memory_limit"] == "176M"  # small: 512 MiB for the store, 176 a request
+    assert raised["raised"] is False and raised["memory_limit_after"] == "176M"
     # A request that allocates 1 GiB fails...
     gigabyte = _probe(one, name, "gigabyte")
     assert gigabyte.status_code == 500 and "allocated" not in gigabyte.text

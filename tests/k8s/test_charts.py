@@ -905,7 +905,7 @@ def _render(k8s, chart: Path, tmp_path: Path, *values: dict, flavour: str = "loc
 
 @pytest.mark.parametrize(
     ("plan", "workers", "php", "opcache", "volume"),
-    [("small", "6", "192M", "64", "5Gi"), ("medium", "13", "256M", "128", "20Gi"),
+    [("small", "5", "176M", "96", "5Gi"), ("medium", "13", "256M", "128", "20Gi"),
      ("large", "29", "256M", "128", "50Gi")],
 )  # fmt: skip
 def test_a_plan_sizes_php_fpm_php_and_the_volume(

@@ -256,10 +256,10 @@ def test_a_store_is_ready_verified_through_the_ingress_and_takes_an_order(real, 
         if e.reason == "ProbeWarning" and (e.last_timestamp or e.event_time) > installed
     ]  # fmt: skip
     assert not late, late
-    # Sized by the plan (small: 512 MiB): 6 php-fpm workers, PHP 192M, 5Gi volume.
+    # Sized by the plan (small: 512 MiB): 5 php-fpm workers, PHP 176M, 5Gi volume.
     env = {e: v for e, v in _pod_env(k8s, ns).items() if e.startswith(("APACHE", "STOREFLEET_P"))}
-    assert env == {"STOREFLEET_PHP_WORKERS": "6", "STOREFLEET_PHP_MEMORY_LIMIT": "192M"}, env
-    assert fpm_setting(k8s, ns, "pm.max_children") == "6"
+    assert env == {"STOREFLEET_PHP_WORKERS": "5", "STOREFLEET_PHP_MEMORY_LIMIT": "176M"}, env
+    assert fpm_setting(k8s, ns, "pm.max_children") == "5"
     assert fpm_setting(k8s, ns, "pm") == "ondemand"
     # nginx in front of php-fpm, as the pod's one container runs them.
     running = processes(k8s, ns)
@@ -391,7 +391,7 @@ def test_a_store_pod_serves_its_pages_and_what_it_costs_idle(real, shop):
             "php_workers": sum(p.startswith("php-fpm: pool") for p in running),
         })  # fmt: skip
         time.sleep(5)
-    assert all(s["php_workers"] <= 6 for s in samples), samples  # the plan's pm.max_children
+    assert all(s["php_workers"] <= 5 for s in samples), samples  # the plan's pm.max_children
     figures["idle pod"] = {
         "samples": samples,
         "working_set_mib_median": round(
@@ -1235,7 +1235,7 @@ def test_a_store_is_resized_from_small_to_medium_and_still_sells(real, shop):
     _wait_phase(api, store_id, "ready")
     before = web_pod(k8s, ns)
     assert cgroup_memory_limit(k8s, ns) == 512 * 2**20
-    assert fpm_setting(k8s, ns, "pm.max_children") == "6"
+    assert fpm_setting(k8s, ns, "pm.max_children") == "5"
 
     answer = api.http.patch(f"/api/stores/{store_id}", json={"plan": "medium"})
     assert answer.status_code == 202, answer.text

@@ -42,7 +42,7 @@
 {{- define "store.sizing" -}}
 {{- $plan := include "store.plan" . | fromYaml -}}
 {{- $limit := include "store.mib" $plan.resources.limits.memory | int -}}
-{{- $opcache := ternary 64 128 (lt $limit 1024) -}}
+{{- $opcache := ternary 96 128 (lt $limit 1024) -}}
 {{- $reserve := add $opcache 64 -}}
 {{- $free := sub $limit $reserve | int -}}
 {{- $workers := div $free (int .Values.sizing.workerMemoryMiB) | int -}}

@@ -182,7 +182,7 @@ describe('CreateStoreForm: the plan', () => {
     expect(small).toBeChecked();
     expect(medium).not.toBeChecked();
     expect(screen.queryByRole('radio', { name: /large/ })).toBeNull(); // an admin's to give
-    expect(small).toHaveAccessibleName('small (default): 512 MiB of memory, 1 CPU, 6 PHP workers');
+    expect(small).toHaveAccessibleName('small (default): 512 MiB of memory, 1 CPU, 5 PHP workers');
     expect(medium).toHaveAccessibleName('medium: 1 GiB of memory, 2 CPUs, 13 PHP workers');
     expect(medium).toHaveAccessibleDescription('Serves 13 uncached requests at once, each up to 256 MiB; 20 GiB of storage.');
 

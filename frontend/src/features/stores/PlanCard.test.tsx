@@ -77,7 +77,7 @@ describe('the store page: its plan and a resize', () => {
   it('shows the plan in words, lets the owner pick only their plans, and shows the resize like any operation', async () => {
     renderPage(ready, PLANS, { status: 202, body: resizing }, [resizing, { ...ready, plan: 'medium' }]);
     const plan = await card();
-    await waitFor(() => expect(plan.getByTestId('current-plan')).toHaveTextContent('small: 512 MiB of memory, 1 CPU, 6 PHP workers'));
+    await waitFor(() => expect(plan.getByTestId('current-plan')).toHaveTextContent('small: 512 MiB of memory, 1 CPU, 5 PHP workers'));
     const select = plan.getByLabelText('New plan');
     expect(optionNames(select)).toEqual(['small', 'medium']); // large: an admin's to give
     const change = plan.getByRole('button', { name: 'Change plan' });

@@ -1,6 +1,6 @@
 /**
  * Plans in words: what a store on a plan may use (GET /api/fleet/plans), so
- * a person picks "512 MiB of memory, 1 CPU, 6 PHP workers" rather than a name.
+ * a person picks "512 MiB of memory, 1 CPU, 5 PHP workers" rather than a name.
  */
 import type { PlanOut } from '../../client';
 
@@ -12,7 +12,7 @@ export function formatCpus(cpus: number): string {
   return `${Number.isInteger(cpus) ? cpus : cpus.toFixed(1)} ${cpus === 1 ? 'CPU' : 'CPUs'}`;
 }
 
-/** "512 MiB of memory, 1 CPU, 6 PHP workers" */
+/** "512 MiB of memory, 1 CPU, 5 PHP workers" */
 export function planSummary(plan: PlanOut): string {
   const workers = `${plan.php_workers} PHP ${plan.php_workers === 1 ? 'worker' : 'workers'}`;
   return `${formatMemory(plan.memory_mib)} of memory, ${formatCpus(plan.cpus)}, ${workers}`;
