@@ -22,7 +22,7 @@ the machine and its load, to bench/results/api.json (or --results).
 collapsed stacks and a summary per endpoint) while wrk runs.
 
     .venv/bin/python bench/api.py [--seconds 10] [--databases sqlite,postgresql]
-        [--stores 10,10000] [--api-workers N] [--profile DIR] [--results FILE]
+        [--stores 10,10000] [--profile DIR] [--results FILE]
 
 Run it from another checkout (its ``.venv/bin/python bench/api.py``, this
 file copied there) to compare two versions with the same command.
@@ -274,10 +274,6 @@ def _run(kind: str, stores: int, args: argparse.Namespace, script: Path) -> dict
             extra = {"STOREFLEET_API_REQUESTS_PER_MINUTE_PER_TOKEN": "100000000",
                      "STOREFLEET_API_REQUESTS_PER_MINUTE_PER_ADDRESS": "100000000",
                      "STOREFLEET_LOG_FORMAT": "json"}  # fmt: skip
-            workers = args.api_workers if kind != "sqlite" else None
-            if workers:
-                extra["STOREFLEET_API_WORKERS"] = str(workers)
-                extra["STOREFLEET_REDIS_URL"] = _services_env()["STOREFLEET_TEST_REDIS_URL"]
             (tmp / "logs").mkdir()
             procs = PlatformProcesses(process_env(settings, **extra), tmp / "logs", free_port())
             try:
@@ -289,13 +285,13 @@ def _run(kind: str, stores: int, args: argparse.Namespace, script: Path) -> dict
                 if args.profile is not None:
                     profile = args.profile / f"{kind}-{stores}"
                     profile.mkdir(parents=True, exist_ok=True)
-                print(f"{kind}, {stores} stores ({inserted:.1f} s to insert), "
-                      f"api workers: {workers or 1}", flush=True)  # fmt: skip
+                print(f"{kind}, {stores} stores ({inserted:.1f} s to insert), one API process",
+                      flush=True)  # fmt: skip
                 figures = _measure(procs.url, token, store_id, args.seconds, script, profile,
                                    _api_pids(procs))  # fmt: skip
             finally:
                 procs.stop()
-    return {"database": kind, "stores": stores, "api_workers": workers or 1, "endpoints": figures}
+    return {"database": kind, "stores": stores, "api_workers": 1, "endpoints": figures}
 
 
 def _start_api(procs: PlatformProcesses, timeout: float = 600) -> None:
@@ -340,8 +336,6 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10, help="each wrk run at 32 connections")
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--stores", default="10,10000")
-    parser.add_argument("--api-workers", type=int, default=None,
-                        help="STOREFLEET_API_WORKERS on PostgreSQL (the test Redis)")  # fmt: skip
     parser.add_argument("--profile", type=Path, default=None, help="py-spy's stacks go here")
     parser.add_argument("--results", type=Path, default=REPO / "bench/results/api.json")
     args = parser.parse_args()
