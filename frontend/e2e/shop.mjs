@@ -61,8 +61,11 @@ export async function buyAsGuest(context, url, { storeName, product = 'Beanie', 
   await shop.goto(url);
   if (storeName) assert.match(await shop.title(), new RegExp(storeName));
   assert.doesNotMatch(await shop.content(), /coming soon|great things are on the horizon/i);
-  // The second view, within the page cache's few seconds.
-  await shop.goto(url);
+  // The second view, within the page cache's few seconds. When the first
+  // view was a cached copy in its last moment (HIT), the second renders it
+  // again (MISS); a third then comes from the cache.
+  const second = await shop.goto(url);
+  if (second?.headers()['x-storefleet-cache'] === 'MISS') await shop.goto(url);
   await shot(shop, 'walk-3-storefront');
   await shop.getByRole('link', { name: product, exact: true }).first().click();
   await shop.waitForURL(new RegExp(`/product/${product.toLowerCase()}/?$`));
@@ -90,7 +93,8 @@ export async function buyAsGuest(context, url, { storeName, product = 'Beanie', 
 
 /**
  * What the page cache must have done for the guest of buyAsGuest: the
- * catalogue page they saw first came from the cache on its second view, and
+ * catalogue page they saw first came from the cache on its second view (or
+ * on its third, when the second rendered a copy that had just expired), and
  * their cart and checkout were never cached. Returns the verdicts in order,
  * e.g. "GET / MISS", for the test's log.
  */
@@ -100,8 +104,9 @@ export function assertShopperCaching(pages) {
   assert.ok(first && first.method === 'GET', `the shopper's first page: ${lines.join('; ')}`);
   const views = pages.filter((p) => p.method === 'GET' && p.path === first.path);
   assert.ok(views.length >= 2, `the first page was seen twice: ${lines.join('; ')}`);
-  assert.notEqual(views[0].cache, 'BYPASS', `the catalogue page ${first.path} is for the cache: ${lines.join('; ')}`);
-  assert.equal(views[1].cache, 'HIT', `the second view of ${first.path} came from the cache: ${lines.join('; ')}`);
+  for (const v of views) assert.notEqual(v.cache, 'BYPASS', `${first.path} is for the cache: ${lines.join('; ')}`);
+  const hit = views.findIndex((v, i) => i > 0 && v.cache === 'HIT' && (i === 1 || views[i - 1].cache === 'MISS'));
+  assert.ok(hit > 0, `a repeat view of ${first.path} came from the cache: ${lines.join('; ')}`);
   for (const name of ['cart', 'checkout']) {
     const seen = pages.filter((p) => new RegExp(`^/${name}/?$`).test(p.path));
     assert.ok(seen.length > 0, `the shopper opened /${name}/: ${lines.join('; ')}`);

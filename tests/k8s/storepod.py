@@ -44,6 +44,8 @@ echo json_encode([
     'hits' => $s['opcache_statistics']['hits'] ?? 0,
     'misses' => $s['opcache_statistics']['misses'] ?? 0,
     'used_memory' => $s['memory_usage']['used_memory'] ?? 0,
+    'cache_full' => $s['cache_full'] ?? null,
+    'oom_restarts' => $s['opcache_statistics']['oom_restarts'] ?? null,
     'memory_consumption' => (int) ini_get('opcache.memory_consumption'),
     'validate_timestamps' => ini_get('opcache.validate_timestamps'),
     'core_mtime' => filemtime('/var/www/html/wp-includes/plugin.php'),

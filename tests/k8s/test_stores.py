@@ -43,7 +43,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from storefleet import smoke
+from storefleet import plans, smoke
 from tests.conftest import not_here
 from tests.e2e import conftest as e2e
 from tests.e2e.test_moves import _shop_state, cli, make_shop
@@ -316,7 +316,9 @@ def test_opcache_keeps_the_stores_code_in_the_pods_php_fpm(real, shop):
     """Every file of the image has a fixed, non-zero modification time, so
     opcache (timestamps validated) caches WordPress and WooCommerce in
     php-fpm's shared memory: after a page, hundreds of scripts of both; more
-    pages are hits, and no new misses."""
+    pages are hits, with at most a few new misses (a code path a page takes
+    only now and then: one core file in a CI run), and the plan's opcache is
+    not full (at 64 MiB it was: 2,066 scripts took 82 MB)."""
     k8s, ns = real.cluster, real.store_ns("shop")
     base, host = through_ingress(shop["store"]["url"])
     product = "product/beanie/"
@@ -334,7 +336,9 @@ def test_opcache_keeps_the_stores_code_in_the_pods_php_fpm(real, shop):
     assert first["cached_scripts"] >= 300, first
     assert first["core_scripts"] >= 100 and first["woocommerce_scripts"] >= 100, first
     assert second["hits"] - first["hits"] >= 5 * 300, (first, second)
-    assert second["misses"] == first["misses"], (first, second)
+    assert second["misses"] - first["misses"] <= 5, (first, second)
+    assert second["cache_full"] is False and second["oom_restarts"] == 0, second
+    assert second["memory_consumption"] == plans.find(plans.DEFAULT_PLANS, "small").opcache_mib
 
 
 def test_a_store_pod_serves_its_pages_and_what_it_costs_idle(real, shop):

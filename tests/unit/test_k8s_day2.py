@@ -14,7 +14,13 @@ import pytest
 from kubernetes import client
 
 from storefleet.config import Environment, Settings
-from storefleet.drivers.base import NotSupported, OperationInfo, StepContext, StoreSnapshot
+from storefleet.drivers.base import (
+    NotSupported,
+    OperationInfo,
+    StepContext,
+    StoreSnapshot,
+    TransientError,
+)
 from storefleet.drivers.kubernetes import KubernetesDriver
 
 STORE = StoreSnapshot(id=1, name="kube-shop", admin_email="a@example.com", uid="abcdefabcdef",
@@ -76,7 +82,7 @@ class _Apps:
         self.replicas = 1
 
     def read_namespaced_deployment(self, name: str, ns: str) -> Any:
-        return NS(spec=NS(replicas=self.replicas))
+        return NS(spec=NS(replicas=self.replicas, selector=NS(match_labels={"app": "web"})))
 
     def patch_namespaced_deployment(self, name: str, ns: str, body: dict[str, Any]) -> None:
         self.patches.append((name, ns, body))
@@ -120,9 +126,14 @@ def test_a_store_scaled_to_zero_says_so(driver: KubernetesDriver) -> None:
 
 def test_suspend_and_resume_scale_the_deployment(driver: KubernetesDriver) -> None:
     ctx = _Ctx(STORE, time.monotonic() + 10, OperationInfo(1, "suspend"))
-    [scale] = driver.suspend_steps()
+    scale, stopped = driver.suspend_steps()
     scale.run(ctx)
     assert driver.cluster.apps.patches == [("store", "store-kube-shop", {"spec": {"replicas": 0}})]
+    # Suspended only once the pod is gone: a stopping pod still serves.
+    with pytest.raises(TransientError, match="still stopping: store-7d9"):
+        stopped.run(_Ctx(STORE, time.monotonic() + 1.5, OperationInfo(1, "suspend")))
+    driver.cluster.core.pods = []  # type: ignore[attr-defined]
+    assert "no pod" in stopped.run(ctx).message
     driver.resume_steps()[0].run(ctx)
     assert driver.cluster.apps.patches[-1][2] == {"spec": {"replicas": 1}}
 

@@ -11,8 +11,10 @@ tests/k8s/test_stores.py.
   (``tar | base64`` over exec).
 - restart: the Deployment's pod replaced (after a restore or a clone).
 - suspend / resume: the Deployment scaled to zero and back (then verified as
-  on provisioning). The Service then has no endpoint: visitors get the
-  ingress's 503, and the store's volume, database and Secrets stay.
+  on provisioning). Suspended only once its pod is gone (a stopping pod
+  serves through its grace period, and the ingress may still route to it).
+  The Service then has no endpoint: visitors get the ingress's 503, and the
+  store's volume, database and Secrets stay.
 - upgrade: not yet — the chart's install Job runs the installer's upgrade on
   every new release revision (a new image tag rolls it out, tested on the
   node), but the platform has no map from a release pair (WordPress +
@@ -24,6 +26,7 @@ from __future__ import annotations
 import base64
 import copy
 import datetime as dt
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,7 +41,7 @@ from storefleet.drivers.base import (
     StoreSnapshot,
     TransientError,
 )
-from storefleet.drivers.kubernetes.cluster import Cluster
+from storefleet.drivers.kubernetes.cluster import NETWORK, Cluster, api_error
 from storefleet.drivers.kubernetes.names import CONTENT, DEPLOYMENT, ENTRYPOINT, StoreNames
 from storefleet.drivers.kubernetes.pods import StorePods
 from storefleet.drivers.verify import check_storefront
@@ -158,3 +161,26 @@ class StoreDay2:
             return StepOutcome(f"Deployment {DEPLOYMENT} scaled to {replicas}")
 
         return run
+
+    def stopped_step(self, ctx: StepContext) -> StepOutcome:
+        """No pod of the store's Deployment is left, stopping ones included."""
+        ns = self.names.namespace(ctx.store)
+        left: list[str] = []
+        try:
+            dep = self.cluster.apps.read_namespaced_deployment(DEPLOYMENT, ns)
+            labels = dep.spec.selector.match_labels or {}
+            selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+            while True:
+                ctx.check_stop()
+                pods = self.cluster.core.list_namespaced_pod(ns, label_selector=selector).items
+                left = [p.metadata.name for p in pods]
+                if not left or ctx.remaining() <= 1:
+                    break
+                time.sleep(1)
+        except ApiException as exc:
+            raise api_error("listing the store's pods", exc) from exc
+        except NETWORK as exc:
+            raise TransientError(f"listing the store's pods: {exc}") from exc
+        if left:
+            raise TransientError(f"the store's pod is still stopping: {', '.join(left)}")
+        return StepOutcome("no pod of the store runs")

@@ -174,7 +174,7 @@ class KubernetesDriver(StoreDriver):
         )
 
     def suspend_steps(self) -> Sequence[Step]:
-        return (Step("scale", self.day2.scale_step(0)),)
+        return (Step("scale", self.day2.scale_step(0)), Step("stopped", self.day2.stopped_step))
 
     def resume_steps(self) -> Sequence[Step]:
         # Ready again only once visitors reach it: the ingress controller
