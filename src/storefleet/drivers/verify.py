@@ -13,6 +13,7 @@ import functools
 import html
 import re
 import ssl
+import time
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -92,3 +93,31 @@ def check_storefront(
     except httpx.HTTPError as exc:
         raise Unreachable(f"{where} did not answer: {exc}") from exc
     return f"{where} answers with the title {title!r}; wp-login.php answers 200"
+
+
+def wait_for_answer(
+    url: str,
+    headers: dict[str, str],
+    answer: str,
+    *,
+    seconds: float,
+    every: float,
+    timeout: float,
+    who: str = "",
+) -> str:
+    """GET ``url`` until it answers 200 with ``answer`` (an ACME challenge's
+    key authorization), for up to ``seconds``: "" once it does, else what
+    the last try saw (``who`` names the server in it)."""  # fmt: skip
+    deadline = time.monotonic() + seconds
+    seen = ""
+    while time.monotonic() < deadline:
+        try:
+            got = httpx.get(url, headers=headers, timeout=timeout)
+        except httpx.HTTPError as exc:
+            seen = f"{who} did not answer: {exc}" if who else f"no answer: {exc}"
+        else:
+            if got.status_code == 200 and got.text.strip() == answer:
+                return ""
+            seen = f"{who} answered {got.status_code}".strip()
+        time.sleep(every)
+    return seen

@@ -14,12 +14,10 @@ import base64
 import datetime as dt
 import json
 import re
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 from cryptography import x509
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -29,7 +27,7 @@ from storefleet.drivers.base import PermanentError, StepContext, StoreSnapshot, 
 from storefleet.drivers.kubernetes.cluster import Cluster, api_error
 from storefleet.drivers.kubernetes.names import CONTENT, StoreNames
 from storefleet.drivers.kubernetes.pods import StorePods
-from storefleet.drivers.verify import storefront_request
+from storefleet.drivers.verify import storefront_request, wait_for_answer
 from storefleet.names import require_valid_domain
 
 #: The platform's must-use plugins, as this package ships them.
@@ -204,18 +202,10 @@ class KubeDomains:
             port = self.settings.k8s_store_url_port or 80
             url = f"http://{parts.hostname}:{port}{path}"
             headers = {"Host": domain}
-        deadline = time.monotonic() + min(60.0, max(1.0, ctx.remaining()))
-        seen = ""
-        while time.monotonic() < deadline:
-            try:
-                got = httpx.get(url, headers=headers, timeout=10)
-            except httpx.HTTPError as exc:
-                seen = f"no answer: {exc}"
-            else:
-                if got.status_code == 200 and got.text.strip() == answer:
-                    return
-                seen = f"answered {got.status_code}"
-            time.sleep(0.5)
+        seconds = min(60.0, max(1.0, ctx.remaining()))
+        seen = wait_for_answer(url, headers, answer, seconds=seconds, every=0.5, timeout=10)
+        if not seen:
+            return
         raise TransientError(
             f"the challenge of {domain} is not answered through the ingress ({url}: {seen})"
         )

@@ -13,16 +13,15 @@ every step here converges when it runs again.
 from __future__ import annotations
 
 import datetime as dt
-import time
 from urllib.parse import urlsplit
 
-import httpx
 from cryptography import x509
 
 from storefleet.config import Settings
 from storefleet.drivers.base import PermanentError, StepContext, StoreSnapshot, TransientError
 from storefleet.drivers.local.site import write_file
 from storefleet.drivers.local.web import StoresWebServer, TlsDomain
+from storefleet.drivers.verify import wait_for_answer
 
 
 class LocalDomains:
@@ -120,18 +119,12 @@ class LocalDomains:
         url, headers, _ = self.web.reach(
             f"http://{domain}:{port}/.well-known/acme-challenge/{token}"
         )
-        deadline = time.monotonic() + min(30.0, max(1.0, ctx.remaining()))
-        seen = ""
-        while time.monotonic() < deadline:
-            try:
-                answered = httpx.get(url, headers=headers, timeout=5)
-            except httpx.HTTPError as exc:
-                seen = f"nginx did not answer: {exc}"
-            else:
-                if answered.status_code == 200 and answered.text.strip() == answer:
-                    return
-                seen = f"nginx answered {answered.status_code}"
-            time.sleep(0.2)
+        seconds = min(30.0, max(1.0, ctx.remaining()))
+        seen = wait_for_answer(
+            url, headers, answer, seconds=seconds, every=0.2, timeout=5, who="nginx"
+        )
+        if not seen:
+            return
         raise TransientError(
             f"the challenge of {domain} is not answered at http://{domain}/.well-known/"
             f"acme-challenge/ through the stores' nginx ({seen})"
